@@ -1,0 +1,149 @@
+//! Builds the model of an annotated item, keeping the user's tokens.
+
+use proc_macro2::TokenStream;
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::{Ident, ItemFn, LitStr, Meta, Path, Token};
+
+use crate::symbol;
+
+/// Which attribute is being expanded; it names itself in messages.
+#[derive(Clone, Copy)]
+pub enum Kind {
+    Process,
+    PoolTask,
+}
+
+impl Kind {
+    pub fn attr(self) -> &'static str {
+        match self {
+            Kind::Process => "#[process]",
+            Kind::PoolTask => "#[pool_task]",
+        }
+    }
+}
+
+/// An annotated function and the attribute's arguments.
+pub struct Model {
+    pub kind: Kind,
+    pub krate: Path,
+    pub key: Option<LitStr>,
+    pub func: ItemFn,
+}
+
+/// Collects every error of one expansion, so the user sees them all at once.
+#[derive(Default)]
+pub struct Errors(Option<syn::Error>);
+
+impl Errors {
+    pub fn push(&mut self, error: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    pub fn finish<T>(self, value: T) -> Result<T, syn::Error> {
+        self.0.map_or(Ok(value), Err)
+    }
+}
+
+pub fn parse(kind: Kind, args: TokenStream, item: TokenStream) -> Result<Model, syn::Error> {
+    let mut errors = Errors::default();
+    let mut krate = None;
+    let mut key = None;
+    match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args) {
+        Ok(metas) => {
+            for meta in metas {
+                parse_arg(kind, &meta, &mut krate, &mut key, &mut errors);
+            }
+        }
+        Err(e) => errors.push(e),
+    }
+    let func = match syn::parse2::<ItemFn>(item.clone()) {
+        Ok(func) => Some(func),
+        Err(_) => {
+            let span = syn::parse2::<syn::Item>(item)
+                .map_or_else(|e| e.span(), |item| first_token_span(&item));
+            errors.push(syn::Error::new(
+                span,
+                format!(
+                    "{} can only be applied to a fn; move this code into a free fn",
+                    kind.attr()
+                ),
+            ));
+            None
+        }
+    };
+    let model = func.map(|func| Model {
+        kind,
+        krate: krate.unwrap_or_else(|| syn::parse_quote!(::multiproc)),
+        key,
+        func,
+    });
+    errors.finish(()).map(|()| model.expect("an item that failed to parse was reported"))
+}
+
+fn first_token_span(item: &syn::Item) -> proc_macro2::Span {
+    use quote::ToTokens;
+    item.to_token_stream()
+        .into_iter()
+        .find(|t| !matches!(t, proc_macro2::TokenTree::Punct(p) if p.as_char() == '#'))
+        .map_or_else(proc_macro2::Span::call_site, |t| t.span())
+}
+
+fn parse_arg(
+    kind: Kind,
+    meta: &Meta,
+    krate: &mut Option<Path>,
+    key: &mut Option<LitStr>,
+    errors: &mut Errors,
+) {
+    let path = meta.path();
+    let name = path.get_ident().map(Ident::to_string).unwrap_or_default();
+    let value = match meta {
+        Meta::NameValue(nv) => Some(&nv.value),
+        _ => None,
+    };
+    let result = match (name.as_str(), value) {
+        (symbol::CRATE, Some(value)) => set(kind, path, krate, syn::parse2(quote::quote!(#value))),
+        (symbol::KEY, Some(value)) => set(kind, path, key, syn::parse2(quote::quote!(#value))),
+        (symbol::CRATE | symbol::KEY, None) => Err(syn::Error::new_spanned(
+            meta,
+            format!("`{name}` in {} needs a value, as in `{name} = ...`", kind.attr()),
+        )),
+        _ => Err(syn::Error::new_spanned(
+            path,
+            format!(
+                "unknown {} argument `{}`; expected {}",
+                kind.attr(),
+                quote::quote!(#path).to_string().replace(' ', ""),
+                symbol::ALL
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+        )),
+    };
+    if let Err(e) = result {
+        errors.push(e);
+    }
+}
+
+fn set<T>(
+    kind: Kind,
+    path: &Path,
+    slot: &mut Option<T>,
+    value: syn::Result<T>,
+) -> syn::Result<()> {
+    if slot.is_some() {
+        let name = quote::quote!(#path);
+        return Err(syn::Error::new_spanned(
+            path,
+            format!("duplicate {} argument `{name}`; remove one of them", kind.attr()),
+        ));
+    }
+    *slot = Some(value?);
+    Ok(())
+}

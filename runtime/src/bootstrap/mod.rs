@@ -1,0 +1,353 @@
+//! Starting a child: the registry, the parent's launch and handshake, and the
+//! child's diversion before `main`. See `README.md` beside this file.
+
+use std::cell::RefCell;
+use std::env;
+use std::ffi::OsString;
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rustix::event::PollFlags;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::process::{self, Identity};
+use crate::wire::{self, Conn};
+
+/// Environment variable naming the socket a child reports to.
+const ENV_ADDR: &str = "MULTIPROC_BOOTSTRAP_ADDR";
+/// Environment variable holding the token a child proves itself with.
+const ENV_TOKEN: &str = "MULTIPROC_BOOTSTRAP_TOKEN";
+/// Exit code of a child that could not reach its parent (`EX_SOFTWARE`).
+const EXIT_NO_PARENT: i32 = 70;
+
+/// One annotated function, as the macros register it.
+#[derive(Debug)]
+pub struct Entry {
+    /// Stable key: module path and function name.
+    pub key: &'static str,
+    /// Decodes the arguments, calls the function and encodes its outcome.
+    pub run: fn(&[u8]) -> Outcome,
+}
+
+/// Every annotated function linked into this executable.
+#[linkme::distributed_slice]
+pub static REGISTRY: [Entry];
+
+/// Finds the one function registered under `key`.
+pub(crate) fn lookup(key: &str) -> Result<&'static Entry, Error> {
+    let mut found = REGISTRY.iter().filter(|e| e.key == key);
+    match (found.next(), found.count()) {
+        (Some(entry), 0) => Ok(entry),
+        (None, _) => Err(Error::NotRegistered { key: key.into() }),
+        (Some(_), more) => Err(Error::DuplicateKey {
+            key: key.into(),
+            count: more + 1,
+        }),
+    }
+}
+
+/// What a child function produced, as it travels back to the parent.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Outcome {
+    /// The encoded return value.
+    Returned(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// The function panicked.
+    Panicked {
+        /// The panic message.
+        message: String,
+        /// `file:line:column`.
+        location: String,
+    },
+    /// The call never reached the function (for example, undecodable arguments).
+    Failed(String),
+}
+
+impl Outcome {
+    /// Turns the outcome into the function's typed result.
+    pub(crate) fn into_result<R: DeserializeOwned>(self, process: &str) -> Result<R, Error> {
+        match self {
+            Outcome::Returned(bytes) => wire::decode(&bytes, "the return value"),
+            Outcome::Panicked { message, location } => Err(Error::Panicked {
+                process: process.into(),
+                message,
+                location,
+            }),
+            Outcome::Failed(reason) => Err(Error::Codec {
+                what: "run the function in the child".into(),
+                reason,
+            }),
+        }
+    }
+}
+
+/// Runs `f` on decoded `input`, catching a panic; the generated code calls this.
+pub fn dispatch<Args: DeserializeOwned, R: Serialize>(
+    input: &[u8],
+    f: impl FnOnce(Args) -> R,
+) -> Outcome {
+    let args = match wire::decode::<Args>(input, "the arguments") {
+        Ok(args) => args,
+        Err(e) => return Outcome::Failed(e.to_string()),
+    };
+    match panic::catch_unwind(AssertUnwindSafe(|| f(args))) {
+        Ok(value) => match wire::encode(&value, "the return value") {
+            Ok(bytes) => Outcome::Returned(bytes),
+            Err(e) => Outcome::Failed(e.to_string()),
+        },
+        Err(payload) => {
+            let location = LAST_PANIC_LOCATION
+                .with(|l| l.borrow_mut().take())
+                .unwrap_or_else(|| "an unknown location".into());
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "Box<dyn Any>".into());
+            Outcome::Panicked { message, location }
+        }
+    }
+}
+
+thread_local! {
+    static LAST_PANIC_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Keeps the default panic output and records where the panic happened.
+fn install_panic_hook() {
+    let default = panic::take_hook();
+    panic::set_hook(Box::new(move |info| {
+        let location = info.location().map(ToString::to_string);
+        LAST_PANIC_LOCATION.with(|l| *l.borrow_mut() = location);
+        default(info);
+    }));
+}
+
+/// The first message: the child proves it is the process the parent started.
+#[derive(Serialize, Deserialize)]
+struct Hello {
+    token: String,
+    pid: u32,
+}
+
+/// The parent's reply: what to run, and who the child is.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Start {
+    pub(crate) key: String,
+    #[serde(with = "serde_bytes")]
+    pub(crate) args: Vec<u8>,
+    pub(crate) identity: Identity,
+}
+
+/// How to start one child.
+#[derive(Debug, Clone)]
+pub(crate) struct Launch {
+    pub(crate) executable: Option<PathBuf>,
+    pub(crate) handshake_timeout: Duration,
+}
+
+impl Default for Launch {
+    fn default() -> Launch {
+        Launch {
+            executable: None,
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Starts the executable again as a child, completes the handshake and sends `start`.
+///
+/// On error the child, if one was started, has been killed and reaped.
+pub(crate) fn launch(launch: &Launch, start: &Start) -> Result<(Child, Conn), Error> {
+    let spawn_err = |what: &str| {
+        let what = what.to_owned();
+        move |source| Error::Spawn { what, source }
+    };
+    let exe = match &launch.executable {
+        Some(exe) => exe.clone(),
+        None => env::current_exe().map_err(spawn_err("finding the current executable"))?,
+    };
+    let dir = PrivateDir::create().map_err(spawn_err("creating a private socket directory"))?;
+    let addr = dir.0.join("s");
+    let listener = UnixListener::bind(&addr).map_err(spawn_err("binding the bootstrap socket"))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(spawn_err("configuring the bootstrap socket"))?;
+    let token = random_token().map_err(spawn_err("drawing a random token"))?;
+    let mut child = Command::new(&exe)
+        .env(ENV_ADDR, &addr)
+        .env(ENV_TOKEN, &token)
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(spawn_err(&format!("executing {}", exe.display())))?;
+    let sent = accept(&listener, &mut child, &token, launch.handshake_timeout).and_then(|mut conn| {
+        conn.send(start)
+            .map(|()| conn)
+            .map_err(|e| format!("sending its task failed: {e}"))
+    });
+    match sent {
+        Ok(conn) => Ok((child, conn)),
+        Err(reason) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(Error::Handshake {
+                pid: child.id(),
+                reason,
+            })
+        }
+    }
+}
+
+/// Waits for the child to connect and show the right token.
+fn accept(
+    listener: &UnixListener,
+    child: &mut Child,
+    token: &str,
+    timeout: Duration,
+) -> Result<Conn, String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                if let Some(conn) = check_hello(stream, child.id(), token, deadline) {
+                    return Ok(conn);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(format!("accepting its connection failed: {e}")),
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("it exited during start-up ({status})"));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!("it did not report within {timeout:?}"));
+        }
+        let _ = wire::wait_for(listener, PollFlags::IN, Some(left.min(POLL_SLICE)));
+    }
+}
+
+/// How often `accept` checks whether the child is still alive.
+const POLL_SLICE: Duration = Duration::from_millis(20);
+
+/// Reads the first message of a connection; `None` if it is not our child.
+fn check_hello(stream: UnixStream, pid: u32, token: &str, deadline: Instant) -> Option<Conn> {
+    stream.set_nonblocking(false).ok()?;
+    let mut conn = Conn::new(stream);
+    let left = deadline.saturating_duration_since(Instant::now());
+    if !conn.wait_readable(Some(left)).ok()? {
+        return None;
+    }
+    let hello: Hello = conn.recv().ok()?;
+    (hello.token == token && hello.pid == pid).then_some(conn)
+}
+
+fn random_token() -> std::io::Result<String> {
+    let mut bytes = [0u8; 16];
+    let mut filled = 0;
+    while filled < bytes.len() {
+        filled += rustix::rand::getrandom(&mut bytes[filled..], rustix::rand::GetRandomFlags::empty())?;
+    }
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A fresh directory only this user can enter, removed with everything in it on drop.
+struct PrivateDir(PathBuf);
+
+impl PrivateDir {
+    fn create() -> std::io::Result<PrivateDir> {
+        let mut base = env::temp_dir();
+        // A Unix socket path must fit in about 100 bytes.
+        if base.as_os_str().len() > 60 {
+            base = PathBuf::from("/tmp");
+        }
+        let name = format!("multiproc-{}-{}", std::process::id(), &random_token()?[..12]);
+        let path = base.join(name);
+        fs::DirBuilder::new().mode(0o700).create(&path)?;
+        Ok(PrivateDir(path))
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs before `main` in every executable that links multiproc. In a child it
+/// runs the requested function and exits, so the user's `main` never runs.
+#[ctor::ctor]
+unsafe fn divert_child() {
+    let (Some(addr), Some(token)) = (env::var_os(ENV_ADDR), env::var_os(ENV_TOKEN)) else {
+        return;
+    };
+    // SAFETY: constructors run before `main`, while this is the only thread.
+    unsafe {
+        env::remove_var(ENV_ADDR);
+        env::remove_var(ENV_TOKEN);
+        // What the Rust runtime would do before `main`, which never comes.
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    std::process::exit(run_child(Path::new(&addr), token));
+}
+
+/// The body of a child process; returns its exit code.
+fn run_child(addr: &Path, token: OsString) -> i32 {
+    let mut conn = match connect(addr, token) {
+        Ok(conn) => conn,
+        Err(e) => {
+            eprintln!("multiproc: child process could not reach its parent: {e}");
+            return EXIT_NO_PARENT;
+        }
+    };
+    let start: Start = match conn.recv() {
+        Ok(start) => start,
+        Err(_) => return EXIT_NO_PARENT,
+    };
+    process::set_identity(start.identity);
+    watch_parent(&conn);
+    install_panic_hook();
+    let outcome = match lookup(&start.key) {
+        Ok(entry) => (entry.run)(&start.args),
+        Err(e) => Outcome::Failed(e.to_string()),
+    };
+    let code = i32::from(!matches!(outcome, Outcome::Returned(_)));
+    match conn.send(&outcome) {
+        Ok(()) => code,
+        Err(_) => EXIT_NO_PARENT,
+    }
+}
+
+fn connect(addr: &Path, token: OsString) -> Result<Conn, Error> {
+    let stream = UnixStream::connect(addr).map_err(Error::io("connecting to the parent"))?;
+    let mut conn = Conn::new(stream);
+    let token = token.into_string().unwrap_or_default();
+    conn.send(&Hello {
+        token,
+        pid: std::process::id(),
+    })?;
+    Ok(conn)
+}
+
+/// Kills this process as soon as the parent hangs up, so no child outlives it.
+fn watch_parent(conn: &Conn) {
+    let Ok(lifeline) = conn.try_clone() else {
+        return;
+    };
+    let spawned = std::thread::Builder::new()
+        .name("multiproc-lifeline".into())
+        .spawn(move || {
+            lifeline.wait_hangup();
+            let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
+        });
+    if spawned.is_err() {
+        eprintln!("multiproc: could not start the parent watcher; exiting");
+        std::process::exit(EXIT_NO_PARENT);
+    }
+}

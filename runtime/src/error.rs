@@ -1,0 +1,148 @@
+use std::io;
+
+/// Everything that can go wrong when running a function in another process.
+///
+/// Each variant's message says what happened; an underlying I/O error, when
+/// there is one, is available through [`std::error::Error::source`].
+///
+/// # Examples
+///
+/// ```
+/// use multiproc::process;
+///
+/// #[process]
+/// fn fail() -> u8 {
+///     panic!("bad input")
+/// }
+///
+/// # fn main() {
+/// let err = fail.spawn().unwrap().join().unwrap_err();
+/// assert!(matches!(err, multiproc::Error::Panicked { .. }));
+/// assert!(err.to_string().contains("bad input"));
+/// # }
+/// ```
+///
+/// Python: an exception in the child is only printed there, and the parent sees
+/// `p.exitcode == 1`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The child function panicked.
+    #[error("process `{process}` panicked at {location}: {message}")]
+    Panicked {
+        /// Name of the process that panicked.
+        process: String,
+        /// The panic message.
+        message: String,
+        /// `file:line:column` of the panic.
+        location: String,
+    },
+    /// The child exited (for example through `std::process::exit`) before returning a value.
+    #[error("process `{process}` exited with code {code} before returning a value")]
+    Exited {
+        /// Name of the process.
+        process: String,
+        /// Its exit code.
+        code: i32,
+    },
+    /// The child was killed by a signal.
+    #[error("process `{process}` was killed by signal {signal} ({})", signal_name(*.signal))]
+    Signaled {
+        /// Name of the process.
+        process: String,
+        /// The signal number, e.g. 9 for SIGKILL.
+        signal: i32,
+    },
+    /// The child process could not be started.
+    #[error("could not start a child process: {what}")]
+    Spawn {
+        /// What failed.
+        what: String,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// The child started but did not complete the start-up handshake.
+    #[error("child process {pid} failed its start-up handshake: {reason}")]
+    Handshake {
+        /// Pid of the child, which has been reaped.
+        pid: u32,
+        /// Why the handshake failed.
+        reason: String,
+    },
+    /// The function is not registered in this executable.
+    #[error("no function is registered under `{key}`; annotate it with `#[multiproc::process]`")]
+    NotRegistered {
+        /// The registration key (module path and function name).
+        key: String,
+    },
+    /// Two annotated functions share one registration key.
+    #[error(
+        "{count} functions are registered under `{key}`; give the annotated functions distinct names or move them into distinct modules"
+    )]
+    DuplicateKey {
+        /// The registration key (module path and function name).
+        key: String,
+        /// How many functions share it.
+        count: usize,
+    },
+    /// A value could not be encoded for, or decoded from, another process.
+    #[error("could not {what}: {reason}")]
+    Codec {
+        /// What was being encoded or decoded.
+        what: String,
+        /// What postcard reported.
+        reason: String,
+    },
+    /// The peer process closed its end or died.
+    #[error("the peer process disconnected")]
+    Disconnected,
+    /// The value was already taken by an earlier `join_timeout`.
+    #[error("process `{process}` was already joined")]
+    AlreadyJoined {
+        /// Name of the process.
+        process: String,
+    },
+    /// An operating-system call failed.
+    #[error("{what} failed")]
+    Io {
+        /// The operation that failed.
+        what: &'static str,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// `Result` with [`Error`] as its error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(what: &'static str) -> impl FnOnce(io::Error) -> Error {
+        move |source| Error::Io { what, source }
+    }
+}
+
+/// The conventional name of a signal number, such as `SIGKILL` for 9.
+pub(crate) fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGXCPU => "SIGXCPU",
+        libc::SIGSYS => "SIGSYS",
+        _ => "unknown signal",
+    }
+}

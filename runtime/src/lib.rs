@@ -1,0 +1,38 @@
+#![deny(missing_docs)]
+//! The runtime of [multiproc](https://docs.rs/multiproc). Depend on the
+//! `multiproc` crate, which re-exports everything here with the macros.
+
+mod bootstrap;
+mod error;
+mod process;
+mod task;
+mod wire;
+
+pub use error::{Error, Result};
+pub use process::{
+    Process, ProcessBuilder, ProcessInfo, active_children, cpu_count, current_process,
+    parent_process,
+};
+pub use task::Task;
+
+/// What the macros' generated code refers to; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::bootstrap::{Entry, Outcome, REGISTRY, dispatch};
+    pub use crate::task::Task;
+    pub use linkme;
+    pub use serde;
+
+    /// Implemented by every type a child function can take or return.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot cross between processes",
+        label = "not serializable",
+        note = "arguments and return values of `#[process]` and `#[pool_task]` functions must implement `serde::Serialize` and `serde::de::DeserializeOwned`; derive them or use an owned type such as `String`"
+    )]
+    pub trait Portable: serde::Serialize + serde::de::DeserializeOwned {}
+
+    impl<T: serde::Serialize + serde::de::DeserializeOwned> Portable for T {}
+
+    /// Compile-time check that `T` is [`Portable`].
+    pub const fn assert_portable<T: Portable>() {}
+}

@@ -1,0 +1,658 @@
+//! Child processes: [`Process`], its builder, and the process-wide queries
+//! (`current_process`, `parent_process`, `active_children`, `cpu_count`).
+
+use std::marker::PhantomData;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Child, ExitStatus};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rustix::process::{Pid, Signal, WaitId, WaitIdOptions, kill_process, waitid};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::bootstrap::{self, Launch, Outcome, Start};
+use crate::error::{Error, Result};
+use crate::wire::{self, Conn};
+
+/// Who this process is: set once in a child, before `main` would have run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Identity {
+    name: String,
+    /// Python's `_identity`: the position among the siblings at each level.
+    ident: Vec<u32>,
+    parent: Option<ProcessInfo>,
+}
+
+static IDENTITY: OnceLock<Identity> = OnceLock::new();
+static SPAWNED: AtomicU32 = AtomicU32::new(0);
+/// Children started by this process and not yet reaped.
+static CHILDREN: Mutex<Vec<ProcessInfo>> = Mutex::new(Vec::new());
+
+pub(crate) fn set_identity(identity: Identity) {
+    let _ = IDENTITY.set(identity);
+}
+
+fn identity() -> &'static Identity {
+    IDENTITY.get_or_init(|| Identity {
+        name: "MainProcess".into(),
+        ident: Vec::new(),
+        parent: None,
+    })
+}
+
+/// The name and pid of a process.
+///
+/// # Examples
+///
+/// ```
+/// let me = multiproc::current_process();
+/// assert_eq!(me.name(), "MainProcess");
+/// assert_eq!(me.pid(), std::process::id());
+/// ```
+///
+/// Python: the `name` and `pid` of a `multiprocessing.Process` object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessInfo {
+    name: String,
+    pid: u32,
+}
+
+impl ProcessInfo {
+    /// The process's name, such as `"MainProcess"` or `"Process-1"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(multiproc::current_process().name(), "MainProcess");
+    /// ```
+    ///
+    /// Python: `multiprocessing.current_process().name`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The process id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(multiproc::current_process().pid(), std::process::id());
+    /// ```
+    ///
+    /// Python: `multiprocessing.current_process().pid`.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+}
+
+/// The process this code runs in: `"MainProcess"` unless it was started by multiproc.
+///
+/// # Examples
+///
+/// ```
+/// println!("{} has pid {}", multiproc::current_process().name(), std::process::id());
+/// ```
+///
+/// Python: `multiprocessing.current_process()`.
+pub fn current_process() -> ProcessInfo {
+    ProcessInfo {
+        name: identity().name.clone(),
+        pid: std::process::id(),
+    }
+}
+
+/// The process that started this one, or `None` in the main process.
+///
+/// # Examples
+///
+/// ```
+/// assert!(multiproc::parent_process().is_none());
+/// ```
+///
+/// Python: `multiprocessing.parent_process()`.
+pub fn parent_process() -> Option<ProcessInfo> {
+    identity().parent.clone()
+}
+
+/// The children of this process that are still running.
+///
+/// # Examples
+///
+/// ```
+/// assert!(multiproc::active_children().is_empty());
+/// ```
+///
+/// Python: `multiprocessing.active_children()`.
+pub fn active_children() -> Vec<ProcessInfo> {
+    let children = CHILDREN.lock().unwrap_or_else(|e| e.into_inner());
+    children
+        .iter()
+        .filter(|c| peek_exit(c.pid).is_none())
+        .cloned()
+        .collect()
+}
+
+/// The number of CPUs this process may use.
+///
+/// # Examples
+///
+/// ```
+/// assert!(multiproc::cpu_count() >= 1);
+/// ```
+///
+/// Python: `multiprocessing.cpu_count()` (more exactly `os.process_cpu_count()`,
+/// since CPU affinity and cgroup quotas are taken into account).
+pub fn cpu_count() -> usize {
+    thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// Python's exit code of a process that has ended and not been reaped, without reaping it.
+fn peek_exit(pid: u32) -> Option<i32> {
+    let pid = Pid::from_raw(pid.try_into().ok()?)?;
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
+    let status = waitid(WaitId::Pid(pid), options).ok()??;
+    status
+        .exit_status()
+        .or_else(|| status.terminating_signal().map(|s| -s))
+}
+
+/// Python's exit code: the code, or minus the signal that killed the process.
+fn exitcode_of(status: ExitStatus) -> i32 {
+    status
+        .code()
+        .or_else(|| status.signal().map(|s| -s))
+        .unwrap_or(-1)
+}
+
+/// Options for starting a process; made by `my_fn.builder()`.
+///
+/// # Examples
+///
+/// ```
+/// use multiproc::process;
+///
+/// #[process]
+/// fn add(a: i64, b: i64) -> i64 {
+///     a + b
+/// }
+///
+/// # fn main() -> Result<(), multiproc::Error> {
+/// let p = add.builder().name("adder").daemon(true).spawn(2, 3)?;
+/// assert_eq!(p.name(), "adder");
+/// assert_eq!(p.join()?, 5);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: the keyword arguments of `multiprocessing.Process(...)`.
+#[derive(Debug)]
+pub struct ProcessBuilder<Args, R> {
+    key: &'static str,
+    name: Option<String>,
+    daemon: bool,
+    launch: Launch,
+    _signature: PhantomData<fn(Args) -> R>,
+}
+
+impl<Args: Serialize, R> ProcessBuilder<Args, R> {
+    pub(crate) fn new(key: &'static str) -> Self {
+        ProcessBuilder {
+            key,
+            name: None,
+            daemon: false,
+            launch: Launch::default(),
+            _signature: PhantomData,
+        }
+    }
+
+    /// Names the process; the default is `Process-N`, like Python.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::process;
+    /// # #[process] fn noop() {}
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let p = noop.builder().name("worker").spawn()?;
+    /// assert_eq!(p.name(), "worker");
+    /// # p.join()
+    /// # }
+    /// ```
+    ///
+    /// Python: `Process(name="worker")`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Marks the process as a daemon: dropping its handle terminates it instead of waiting for it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::process;
+    /// # #[process] fn noop() {}
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let p = noop.builder().daemon(true).spawn()?;
+    /// assert!(p.daemon());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `Process(daemon=True)`.
+    pub fn daemon(mut self, daemon: bool) -> Self {
+        self.daemon = daemon;
+        self
+    }
+
+    /// Runs another executable as the child; it must link multiproc and hold the same function.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::process;
+    /// # #[process] fn noop() {}
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let exe = std::env::current_exe().unwrap();
+    /// noop.builder().executable(exe).spawn()?.join()
+    /// # }
+    /// ```
+    ///
+    /// Python: `multiprocessing.set_executable(path)`.
+    pub fn executable(mut self, path: impl Into<PathBuf>) -> Self {
+        self.launch.executable = Some(path.into());
+        self
+    }
+
+    /// How long the child may take to start and report; 10 seconds by default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::process;
+    /// # #[process] fn noop() {}
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// use std::time::Duration;
+    /// noop.builder().handshake_timeout(Duration::from_secs(2)).spawn()?.join()
+    /// # }
+    /// ```
+    ///
+    /// Python: no equivalent; Python waits forever for a child that never starts.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.launch.handshake_timeout = timeout;
+        self
+    }
+
+    pub(crate) fn spawn_args(&self, args: &Args) -> Result<Process<R>> {
+        bootstrap::lookup(self.key)?;
+        let args = wire::encode(args, "the arguments")?;
+        let mut ident = identity().ident.clone();
+        ident.push(SPAWNED.fetch_add(1, Ordering::Relaxed) + 1);
+        let name = self.name.clone().unwrap_or_else(|| {
+            let ident: Vec<String> = ident.iter().map(ToString::to_string).collect();
+            format!("Process-{}", ident.join(":"))
+        });
+        let start = Start {
+            key: self.key.into(),
+            args,
+            identity: Identity {
+                name: name.clone(),
+                ident,
+                parent: Some(current_process()),
+            },
+        };
+        let (child, conn) = bootstrap::launch(&self.launch, &start)?;
+        let info = ProcessInfo {
+            name,
+            pid: child.id(),
+        };
+        CHILDREN
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(info.clone());
+        Ok(Process {
+            child,
+            conn,
+            info,
+            daemon: self.daemon,
+            status: None,
+            _result: PhantomData,
+        })
+    }
+}
+
+/// A running (or finished) child process that will return an `R`.
+///
+/// Dropping the handle follows Python's exit rules: a daemon process is
+/// terminated (SIGTERM, then SIGKILL after one second); any other process is
+/// waited for, as Python joins non-daemon children when the parent exits.
+/// Either way the child is reaped, so no zombie remains. If the parent dies
+/// without dropping the handle, even by SIGKILL, the child kills itself at once.
+///
+/// # Examples
+///
+/// ```
+/// use multiproc::{process, Process};
+///
+/// #[process]
+/// fn add(a: i64, b: i64) -> i64 {
+///     a + b
+/// }
+///
+/// # fn main() -> Result<(), multiproc::Error> {
+/// let p: Process<i64> = add.spawn(2, 3)?;
+/// assert_eq!(p.join()?, 5);
+/// assert_eq!(add(2, 3), 5); // still an ordinary function
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: `multiprocessing.Process(target=add, args=(2, 3))` with `start()`.
+#[derive(Debug)]
+pub struct Process<R> {
+    child: Child,
+    conn: Conn,
+    info: ProcessInfo,
+    daemon: bool,
+    /// Set once the child has been reaped.
+    status: Option<ExitStatus>,
+    _result: PhantomData<fn() -> R>,
+}
+
+impl<R> Process<R> {
+    /// The child's process id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::process;
+    /// # #[process] fn noop() {}
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let p = noop.spawn()?;
+    /// assert_ne!(p.pid(), std::process::id());
+    /// # p.join()
+    /// # }
+    /// ```
+    ///
+    /// Python: `p.pid`.
+    pub fn pid(&self) -> u32 {
+        self.info.pid
+    }
+
+    /// The child's name: `Process-N` unless the builder named it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::process;
+    /// # #[process] fn noop() {}
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let p = noop.spawn()?;
+    /// assert!(p.name().starts_with("Process-"));
+    /// # p.join()
+    /// # }
+    /// ```
+    ///
+    /// Python: `p.name`.
+    pub fn name(&self) -> &str {
+        &self.info.name
+    }
+
+    /// Whether the child is a daemon (terminated, not waited for, when the handle drops).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::process;
+    /// # #[process] fn noop() {}
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let p = noop.spawn()?;
+    /// assert!(!p.daemon());
+    /// # p.join()
+    /// # }
+    /// ```
+    ///
+    /// Python: `p.daemon`.
+    pub fn daemon(&self) -> bool {
+        self.daemon
+    }
+
+    /// Whether the child is still running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::process;
+    /// # #[process] fn noop() {}
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let mut p = noop.spawn()?;
+    /// p.join_timeout(std::time::Duration::from_secs(10))?;
+    /// assert!(!p.is_alive());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `p.is_alive()`.
+    pub fn is_alive(&self) -> bool {
+        self.exitcode().is_none()
+    }
+
+    /// `None` while the child runs; then its exit code, or minus the signal that killed it.
+    ///
+    /// A function that returned normally gives 0 and one that panicked gives 1.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::process;
+    /// # #[process] fn noop() {}
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let mut p = noop.spawn()?;
+    /// p.join_timeout(std::time::Duration::from_secs(10))?;
+    /// assert_eq!(p.exitcode(), Some(0));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `p.exitcode`.
+    pub fn exitcode(&self) -> Option<i32> {
+        match self.status {
+            Some(status) => Some(exitcode_of(status)),
+            None => peek_exit(self.info.pid),
+        }
+    }
+
+    /// Asks the child to stop with SIGTERM; does nothing if it has already been reaped.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the signal cannot be sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::process;
+    /// #[process]
+    /// fn forever() {
+    ///     loop {
+    ///         std::thread::park();
+    ///     }
+    /// }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let p = forever.spawn()?;
+    /// p.terminate()?;
+    /// let err = p.join().unwrap_err();
+    /// assert!(err.to_string().contains("SIGTERM"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `p.terminate()`.
+    pub fn terminate(&self) -> Result<()> {
+        self.signal(Signal::TERM)
+    }
+
+    /// Kills the child with SIGKILL; does nothing if it has already been reaped.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the signal cannot be sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::process;
+    /// # #[process] fn forever() { loop { std::thread::park(); } }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let mut p = forever.spawn()?;
+    /// p.kill()?;
+    /// assert!(p.join_timeout(std::time::Duration::from_secs(10)).is_err());
+    /// assert_eq!(p.exitcode(), Some(-9));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `p.kill()`.
+    pub fn kill(&self) -> Result<()> {
+        self.signal(Signal::KILL)
+    }
+
+    fn signal(&self, signal: Signal) -> Result<()> {
+        if self.status.is_some() {
+            return Ok(());
+        }
+        // The child is not reaped yet, so its pid cannot have been reused.
+        let pid = Pid::from_child(&self.child);
+        kill_process(pid, signal).map_err(|e| Error::io("sending a signal")(e.into()))
+    }
+
+    /// `None` on timeout; `Some(None)` if the child ended without an outcome.
+    fn read_outcome(&mut self, timeout: Option<Duration>) -> Result<Option<Option<Outcome>>> {
+        if self.status.is_some() {
+            return Err(Error::AlreadyJoined {
+                process: self.info.name.clone(),
+            });
+        }
+        if !self.conn.wait_readable(timeout)? {
+            return Ok(None);
+        }
+        match self.conn.recv::<Outcome>() {
+            Ok(outcome) => Ok(Some(Some(outcome))),
+            Err(Error::Disconnected) => Ok(Some(None)),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn reap(&mut self) -> Result<ExitStatus> {
+        let status = self.child.wait().map_err(Error::io("waiting for a child"))?;
+        self.status = Some(status);
+        let mut children = CHILDREN.lock().unwrap_or_else(|e| e.into_inner());
+        children.retain(|c| c.pid != self.info.pid);
+        Ok(status)
+    }
+
+    fn stop_daemon(&mut self) {
+        let _ = self.terminate();
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while peek_exit(self.info.pid).is_none() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(1));
+        }
+        let _ = self.kill();
+    }
+}
+
+impl<R: DeserializeOwned> Process<R> {
+    /// Waits for the child and returns its value.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Panicked`], [`Error::Exited`] or [`Error::Signaled`] when the
+    /// child did not return; [`Error::Codec`] when its value cannot be decoded;
+    /// [`Error::AlreadyJoined`] after `join_timeout` has returned the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::process;
+    /// #[process]
+    /// fn greet(name: String) -> String {
+    ///     format!("hello, {name}")
+    /// }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// assert_eq!(greet.spawn("bob".into())?.join()?, "hello, bob");
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `p.join()` (which returns nothing: the value travels back here).
+    pub fn join(mut self) -> Result<R> {
+        let outcome = self.read_outcome(None)?;
+        self.finish(outcome.flatten())
+    }
+
+    /// Waits at most `timeout` for the child; `Ok(None)` if it is still running.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Process::join`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::process;
+    /// use std::time::Duration;
+    ///
+    /// #[process]
+    /// fn nap(ms: u64) -> u64 {
+    ///     std::thread::sleep(Duration::from_millis(ms));
+    ///     ms
+    /// }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let mut p = nap.spawn(300)?;
+    /// assert_eq!(p.join_timeout(Duration::from_millis(10))?, None);
+    /// assert_eq!(p.join_timeout(Duration::from_secs(10))?, Some(300));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `p.join(timeout)` followed by `p.is_alive()`.
+    pub fn join_timeout(&mut self, timeout: Duration) -> Result<Option<R>> {
+        match self.read_outcome(Some(timeout))? {
+            None => Ok(None),
+            Some(outcome) => self.finish(outcome).map(Some),
+        }
+    }
+
+    fn finish(&mut self, outcome: Option<Outcome>) -> Result<R> {
+        let status = self.reap()?;
+        let process = self.info.name.clone();
+        match outcome {
+            Some(outcome) => outcome.into_result(&process),
+            None => Err(match status.signal() {
+                Some(signal) => Error::Signaled { process, signal },
+                None => Error::Exited {
+                    process,
+                    code: exitcode_of(status),
+                },
+            }),
+        }
+    }
+}
+
+impl<R> Drop for Process<R> {
+    fn drop(&mut self) {
+        if self.status.is_some() {
+            return;
+        }
+        if self.daemon {
+            self.stop_daemon();
+        } else {
+            let _ = self.read_outcome(None);
+        }
+        let _ = self.reap();
+    }
+}

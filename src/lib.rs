@@ -1,0 +1,83 @@
+#![deny(missing_docs)]
+//! # multiproc
+//!
+//! Python's `multiprocessing`, done right, for Rust: mark an ordinary function
+//! with [`#[process]`](process) and run it in a separate OS process, with its
+//! return value, panic or exit status coming back as a typed value.
+//!
+//! ```
+//! use multiproc::{process, Process};
+//!
+//! #[process]
+//! fn add(a: i64, b: i64) -> i64 {
+//!     a + b
+//! }
+//!
+//! # fn main() -> Result<(), multiproc::Error> {
+//! let p: Process<i64> = add.spawn(2, 3)?;
+//! assert_eq!(p.join()?, 5);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A child is this same executable started again. Before `main` runs, a
+//! constructor notices that it is a child, runs the requested function and
+//! exits, so there is no `init()` to call: it works in binaries, examples,
+//! `cargo test`, `cargo nextest` and doc tests.
+//!
+//! See the README for the mapping from Python's names and the differences.
+
+pub use multiproc_runtime::*;
+
+/// Registers a function so that it can run in a child process.
+///
+/// The function stays callable as before, and gains `spawn(args..)` and
+/// `builder()`. Its parameters and return type must be owned types that
+/// implement `serde::Serialize` and `serde::de::DeserializeOwned`.
+///
+/// Arguments: `key = "..."` sets the registration key (default: module path
+/// and function name); `crate = path` names the multiproc crate if renamed.
+///
+/// # Examples
+///
+/// ```
+/// use multiproc::process;
+///
+/// #[process]
+/// fn shout(s: String) -> String {
+///     s.to_uppercase()
+/// }
+///
+/// # fn main() -> Result<(), multiproc::Error> {
+/// assert_eq!(shout.spawn("hi".to_string())?.join()?, "HI");
+/// assert_eq!(shout("hi".to_string()), "HI");
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: `multiprocessing.Process(target=shout, args=("hi",))`.
+pub use multiproc_macros::process;
+
+/// Registers a function so that a pool's worker processes can run it.
+///
+/// Takes the same arguments and has the same rules as [`process`](macro@process);
+/// the function can also be spawned on its own.
+///
+/// # Examples
+///
+/// ```
+/// use multiproc::pool_task;
+///
+/// #[pool_task]
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// # fn main() -> Result<(), multiproc::Error> {
+/// assert_eq!(square.spawn(7)?.join()?, 49);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: a module-level function passed to `Pool.map`.
+pub use multiproc_macros::pool_task;
