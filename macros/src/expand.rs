@@ -12,9 +12,14 @@ use crate::parse::Model;
 
 pub fn expand(model: Model) -> TokenStream {
     let Model {
-        krate, key, mut func, ..
+        krate,
+        key,
+        mut func,
+        ..
     } = model;
-    let name = func.sig.ident.clone();
+    // Renamed so that the body's own uses of the name (recursion, `name.spawn`) reach the constant.
+    let name = std::mem::replace(&mut func.sig.ident, format_ident!("__multiproc_fn"));
+    let inner = &func.sig.ident;
     let vis = std::mem::replace(&mut func.vis, Visibility::Inherited);
     let (outer_attrs, inner_attrs): (Vec<_>, Vec<_>) = func
         .attrs
@@ -32,25 +37,28 @@ pub fn expand(model: Model) -> TokenStream {
             FnArg::Receiver(_) => None,
         })
         .collect();
-    let args: Vec<_> = (0..types.len()).map(|i| format_ident!("__arg{i}")).collect();
     let ret = match &func.sig.output {
         ReturnType::Default => quote!(()),
         ReturnType::Type(_, ty) => quote!(#ty),
     };
     let ret_span = match &func.sig.output {
-        ReturnType::Default => func.sig.ident.span(),
+        ReturnType::Default => name.span(),
         ReturnType::Type(_, ty) => ty.span(),
     };
     let private = quote!(#krate::__private);
-    let checks = types
+    // Each argument is decoded, and the value encoded, by a call spanned on its
+    // type, so that "not serializable" points at that type and nowhere else.
+    let decode_args = types
         .iter()
-        .map(|ty| quote_spanned!(ty.span()=> #private::assert_portable::<#ty>();))
-        .chain(std::iter::once(
-            quote_spanned!(ret_span=> #private::assert_portable::<#ret>();),
-        ));
+        .map(|ty| quote_spanned!(ty.span()=> __args.next::<#ty>()?));
+    let encode_value = quote_spanned!(ret_span=> #private::encode_value::<#ret>(&__value));
     let key = match key {
         Some(key) => quote!(#key),
-        None => quote!(::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name))),
+        None => quote!(::core::concat!(
+            ::core::module_path!(),
+            "::",
+            ::core::stringify!(#name)
+        )),
     };
     let fn_type = quote!(fn(#(#types),*) -> #ret);
     let args_type = quote!((#(#types,)*));
@@ -61,11 +69,12 @@ pub fn expand(model: Model) -> TokenStream {
         #vis const #name: #private::Task<#fn_type, #args_type, #ret> = {
             #func
 
-            const _: () = { #(#checks)* };
-
             #[doc(hidden)]
             fn __multiproc_run(input: &[u8]) -> #private::Outcome {
-                #private::dispatch(input, |(#(#args,)*): #args_type| #name(#(#args),*))
+                #private::dispatch(input, |__args| {
+                    let __value = #inner(#(#decode_args),*);
+                    #encode_value
+                })
             }
 
             #[#private::linkme::distributed_slice(#private::REGISTRY)]
@@ -76,7 +85,7 @@ pub fn expand(model: Model) -> TokenStream {
                 run: __multiproc_run,
             };
 
-            #private::Task::__new(#key, #name as #fn_type)
+            #private::Task::__new(#key, #inner as #fn_type)
         };
     }
 }

@@ -32,6 +32,9 @@ fn entry(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
     let original = proc_macro2::TokenStream::from(item.clone());
     parse::parse(kind, args.into(), item.into())
         .and_then(validate::validate)
-        .map_or_else(|errors| fallback::fallback(original, errors), expand::expand)
+        .map_or_else(
+            |errors| fallback::fallback(original, errors),
+            expand::expand,
+        )
         .into()
 }

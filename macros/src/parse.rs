@@ -17,8 +17,8 @@ pub enum Kind {
 impl Kind {
     pub fn attr(self) -> &'static str {
         match self {
-            Kind::Process => "#[process]",
-            Kind::PoolTask => "#[pool_task]",
+            Kind::Process => "`#[process]`",
+            Kind::PoolTask => "`#[pool_task]`",
         }
     }
 }
@@ -81,7 +81,9 @@ pub fn parse(kind: Kind, args: TokenStream, item: TokenStream) -> Result<Model, 
         key,
         func,
     });
-    errors.finish(()).map(|()| model.expect("an item that failed to parse was reported"))
+    errors
+        .finish(())
+        .map(|()| model.expect("an item that failed to parse was reported"))
 }
 
 fn first_token_span(item: &syn::Item) -> proc_macro2::Span {
@@ -110,7 +112,10 @@ fn parse_arg(
         (symbol::KEY, Some(value)) => set(kind, path, key, syn::parse2(quote::quote!(#value))),
         (symbol::CRATE | symbol::KEY, None) => Err(syn::Error::new_spanned(
             meta,
-            format!("`{name}` in {} needs a value, as in `{name} = ...`", kind.attr()),
+            format!(
+                "`{name}` in {} needs a value, as in `{name} = ...`",
+                kind.attr()
+            ),
         )),
         _ => Err(syn::Error::new_spanned(
             path,
@@ -131,17 +136,15 @@ fn parse_arg(
     }
 }
 
-fn set<T>(
-    kind: Kind,
-    path: &Path,
-    slot: &mut Option<T>,
-    value: syn::Result<T>,
-) -> syn::Result<()> {
+fn set<T>(kind: Kind, path: &Path, slot: &mut Option<T>, value: syn::Result<T>) -> syn::Result<()> {
     if slot.is_some() {
         let name = quote::quote!(#path);
         return Err(syn::Error::new_spanned(
             path,
-            format!("duplicate {} argument `{name}`; remove one of them", kind.attr()),
+            format!(
+                "duplicate {} argument `{name}`; remove one of them",
+                kind.attr()
+            ),
         ));
     }
     *slot = Some(value?);

@@ -17,13 +17,17 @@ pub fn validate(model: Model) -> Result<Model, syn::Error> {
     if let Some(token) = &sig.asyncness {
         error(
             token.span(),
-            format!("{attr} cannot be applied to an async fn; make it a plain fn and block inside it"),
+            format!(
+                "{attr} cannot be applied to an async fn; make it a plain fn and block inside it"
+            ),
         );
     }
     if let Some(token) = &sig.unsafety {
         error(
             token.span(),
-            format!("{attr} cannot be applied to an unsafe fn; make it safe and use `unsafe` inside it"),
+            format!(
+                "{attr} cannot be applied to an unsafe fn; make it safe and use `unsafe` inside it"
+            ),
         );
     }
     for param in &sig.generics.params {
@@ -41,7 +45,9 @@ pub fn validate(model: Model) -> Result<Model, syn::Error> {
         match input {
             FnArg::Receiver(receiver) => error(
                 receiver.self_token.span(),
-                format!("{attr} cannot be applied to a method; make it a free fn that takes the value as a parameter"),
+                format!(
+                    "{attr} cannot be applied to a method; make it a free fn that takes the value as a parameter"
+                ),
             ),
             FnArg::Typed(typed) => check_type(&typed.ty, attr, "parameters", &mut error),
         }
@@ -49,14 +55,16 @@ pub fn validate(model: Model) -> Result<Model, syn::Error> {
     if let ReturnType::Type(_, ty) = &sig.output {
         check_type(ty, attr, "return types", &mut error);
     }
-    if let Some(variadic) = &sig.variadic {
-        error(variadic.span(), format!("{attr} functions cannot be variadic"));
-    }
     errors.finish(model)
 }
 
 /// Reports the first reference or `impl Trait` inside a parameter or return type.
-fn check_type(ty: &Type, attr: &str, what: &str, error: &mut impl FnMut(proc_macro2::Span, String)) {
+fn check_type(
+    ty: &Type,
+    attr: &str,
+    what: &str,
+    error: &mut impl FnMut(proc_macro2::Span, String),
+) {
     let mut finder = Borrowed::default();
     finder.visit_type(ty);
     match finder.found {
@@ -84,7 +92,8 @@ struct Borrowed {
 
 impl Visit<'_> for Borrowed {
     fn visit_type_reference(&mut self, r: &syn::TypeReference) {
-        self.found.get_or_insert(Found::Reference(r.and_token.span()));
+        self.found
+            .get_or_insert(Found::Reference(r.and_token.span()));
     }
 
     fn visit_lifetime(&mut self, l: &syn::Lifetime) {
@@ -92,6 +101,7 @@ impl Visit<'_> for Borrowed {
     }
 
     fn visit_type_impl_trait(&mut self, i: &syn::TypeImplTrait) {
-        self.found.get_or_insert(Found::ImplTrait(i.impl_token.span()));
+        self.found
+            .get_or_insert(Found::ImplTrait(i.impl_token.span()));
     }
 }

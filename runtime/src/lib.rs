@@ -18,7 +18,7 @@ pub use task::Task;
 /// What the macros' generated code refers to; not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::bootstrap::{Entry, Outcome, REGISTRY, dispatch};
+    pub use crate::bootstrap::{Args, Entry, Outcome, REGISTRY, dispatch, encode_value};
     pub use crate::task::Task;
     pub use linkme;
     pub use serde;
@@ -32,7 +32,4 @@ pub mod __private {
     pub trait Portable: serde::Serialize + serde::de::DeserializeOwned {}
 
     impl<T: serde::Serialize + serde::de::DeserializeOwned> Portable for T {}
-
-    /// Compile-time check that `T` is [`Portable`].
-    pub const fn assert_portable<T: Portable>() {}
 }

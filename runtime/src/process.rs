@@ -548,7 +548,10 @@ impl<R> Process<R> {
     }
 
     fn reap(&mut self) -> Result<ExitStatus> {
-        let status = self.child.wait().map_err(Error::io("waiting for a child"))?;
+        let status = self
+            .child
+            .wait()
+            .map_err(Error::io("waiting for a child"))?;
         self.status = Some(status);
         let mut children = CHILDREN.lock().unwrap_or_else(|e| e.into_inner());
         children.retain(|c| c.pid != self.info.pid);

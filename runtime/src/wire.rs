@@ -155,3 +155,61 @@ fn write_all(stream: &UnixStream, mut buf: &[u8]) -> Result<(), Error> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn pair() -> (Conn, UnixStream) {
+        let (a, b) = UnixStream::pair().unwrap();
+        (Conn::new(a), b)
+    }
+
+    #[test]
+    fn messages_keep_their_boundaries_including_empty_ones() {
+        let (mut a, b) = pair();
+        let mut b = Conn::new(b);
+        for msg in [vec![], vec![1u8, 2, 3], vec![]] {
+            b.send(&msg).unwrap();
+            assert_eq!(a.recv::<Vec<u8>>().unwrap(), msg);
+        }
+    }
+
+    #[test]
+    fn oversized_length_prefix_is_an_error_not_an_allocation() {
+        let (mut a, mut b) = pair();
+        b.write_all(&u64::MAX.to_le_bytes()).unwrap();
+        let err = a.recv::<u8>().unwrap_err();
+        assert!(err.to_string().contains("exceeds the limit"), "{err}");
+    }
+
+    #[test]
+    fn undecodable_frame_is_a_codec_error() {
+        let (mut a, mut b) = pair();
+        b.write_all(&2u64.to_le_bytes()).unwrap();
+        b.write_all(&[0xff, 0xff]).unwrap();
+        let err = a.recv::<String>().unwrap_err();
+        assert!(matches!(err, Error::Codec { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn peer_that_closes_mid_frame_or_between_frames_disconnects() {
+        let (mut a, mut b) = pair();
+        b.write_all(&10u64.to_le_bytes()).unwrap();
+        b.write_all(&[1, 2]).unwrap();
+        drop(b);
+        assert!(matches!(a.recv::<Vec<u8>>(), Err(Error::Disconnected)));
+        let (mut a, b) = pair();
+        drop(b);
+        assert!(matches!(a.recv::<u8>(), Err(Error::Disconnected)));
+        assert!(matches!(a.send(&1u8), Err(Error::Disconnected)));
+    }
+
+    #[test]
+    fn wait_readable_times_out_without_data() {
+        let (a, _b) = pair();
+        assert!(!a.wait_readable(Some(Duration::from_millis(10))).unwrap());
+    }
+}

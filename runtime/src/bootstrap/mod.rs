@@ -87,20 +87,16 @@ impl Outcome {
     }
 }
 
-/// Runs `f` on decoded `input`, catching a panic; the generated code calls this.
-pub fn dispatch<Args: DeserializeOwned, R: Serialize>(
-    input: &[u8],
-    f: impl FnOnce(Args) -> R,
-) -> Outcome {
-    let args = match wire::decode::<Args>(input, "the arguments") {
-        Ok(args) => args,
-        Err(e) => return Outcome::Failed(e.to_string()),
-    };
-    match panic::catch_unwind(AssertUnwindSafe(|| f(args))) {
-        Ok(value) => match wire::encode(&value, "the return value") {
-            Ok(bytes) => Outcome::Returned(bytes),
-            Err(e) => Outcome::Failed(e.to_string()),
-        },
+/// Runs the generated call `f` on `input`, catching a panic.
+///
+/// `f` decodes the arguments from the [`Args`] it is given, calls the user's
+/// function and encodes its value; an `Err` means the call could not be made
+/// or its value could not be encoded.
+pub fn dispatch(input: &[u8], f: impl FnOnce(&mut Args<'_>) -> Result<Vec<u8>, String>) -> Outcome {
+    let mut args = Args { rest: input };
+    match panic::catch_unwind(AssertUnwindSafe(|| f(&mut args))) {
+        Ok(Ok(bytes)) => Outcome::Returned(bytes),
+        Ok(Err(reason)) => Outcome::Failed(reason),
         Err(payload) => {
             let location = LAST_PANIC_LOCATION
                 .with(|l| l.borrow_mut().take())
@@ -113,6 +109,31 @@ pub fn dispatch<Args: DeserializeOwned, R: Serialize>(
             Outcome::Panicked { message, location }
         }
     }
+}
+
+/// The encoded arguments of one call, decoded one at a time in order.
+///
+/// A tuple's postcard encoding is its fields' encodings in a row, so decoding
+/// them one by one reads what the parent encoded as a tuple.
+#[derive(Debug)]
+pub struct Args<'a> {
+    rest: &'a [u8],
+}
+
+impl Args<'_> {
+    /// Decodes the next argument.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next<T: crate::__private::Portable>(&mut self) -> Result<T, String> {
+        let (value, rest) = postcard::take_from_bytes(self.rest)
+            .map_err(|e| format!("could not decode an argument: {e}"))?;
+        self.rest = rest;
+        Ok(value)
+    }
+}
+
+/// Encodes a function's value to send it back; the generated code calls this.
+pub fn encode_value<T: crate::__private::Portable>(value: &T) -> Result<Vec<u8>, String> {
+    wire::encode(value, "the return value").map_err(|e| e.to_string())
 }
 
 thread_local! {
@@ -186,11 +207,12 @@ pub(crate) fn launch(launch: &Launch, start: &Start) -> Result<(Child, Conn), Er
         .stdin(Stdio::null())
         .spawn()
         .map_err(spawn_err(&format!("executing {}", exe.display())))?;
-    let sent = accept(&listener, &mut child, &token, launch.handshake_timeout).and_then(|mut conn| {
-        conn.send(start)
-            .map(|()| conn)
-            .map_err(|e| format!("sending its task failed: {e}"))
-    });
+    let sent =
+        accept(&listener, &mut child, &token, launch.handshake_timeout).and_then(|mut conn| {
+            conn.send(start)
+                .map(|()| conn)
+                .map_err(|e| format!("sending its task failed: {e}"))
+        });
     match sent {
         Ok(conn) => Ok((child, conn)),
         Err(reason) => {
@@ -252,7 +274,8 @@ fn random_token() -> std::io::Result<String> {
     let mut bytes = [0u8; 16];
     let mut filled = 0;
     while filled < bytes.len() {
-        filled += rustix::rand::getrandom(&mut bytes[filled..], rustix::rand::GetRandomFlags::empty())?;
+        filled +=
+            rustix::rand::getrandom(&mut bytes[filled..], rustix::rand::GetRandomFlags::empty())?;
     }
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
@@ -267,7 +290,11 @@ impl PrivateDir {
         if base.as_os_str().len() > 60 {
             base = PathBuf::from("/tmp");
         }
-        let name = format!("multiproc-{}-{}", std::process::id(), &random_token()?[..12]);
+        let name = format!(
+            "multiproc-{}-{}",
+            std::process::id(),
+            &random_token()?[..12]
+        );
         let path = base.join(name);
         fs::DirBuilder::new().mode(0o700).create(&path)?;
         Ok(PrivateDir(path))
@@ -344,7 +371,10 @@ fn watch_parent(conn: &Conn) {
         .name("multiproc-lifeline".into())
         .spawn(move || {
             lifeline.wait_hangup();
-            let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
+            let _ = rustix::process::kill_process(
+                rustix::process::getpid(),
+                rustix::process::Signal::KILL,
+            );
         });
     if spawned.is_err() {
         eprintln!("multiproc: could not start the parent watcher; exiting");

@@ -1,0 +1,130 @@
+//! Failure paths of starting and losing processes: bad handshakes, duplicate
+//! registrations, a parent killed with SIGKILL.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use multiproc::{Error, process};
+
+#[process]
+fn noop() {}
+
+#[process(key = "tests::same_key")]
+fn first() -> u8 {
+    1
+}
+
+#[process(key = "tests::same_key")]
+fn second() -> u8 {
+    2
+}
+
+/// Spawns a sleeping grandchild, reports its pid through `pid_file`, then sleeps.
+#[process]
+fn parent_of_sleeper(pid_file: PathBuf) {
+    let grandchild = sleeper.spawn().unwrap();
+    std::fs::write(&pid_file, grandchild.pid().to_string()).unwrap();
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+#[process]
+fn sleeper() {
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+fn script(name: &str, body: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("multiproc-test-{}-{name}", std::process::id()));
+    let mut file = std::fs::File::create(&path).unwrap();
+    writeln!(file, "#!/bin/sh\n{body}").unwrap();
+    drop(file);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).unwrap();
+    path
+}
+
+/// Gone, or a zombie waiting for a reaper that is not ours.
+fn is_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[test]
+fn child_that_exits_during_start_up_fails_the_spawn() {
+    let err = noop.builder().executable("/bin/true").spawn().unwrap_err();
+    assert!(matches!(err, Error::Handshake { .. }), "{err:?}");
+    assert!(err.to_string().contains("exited during start-up"), "{err}");
+}
+
+#[test]
+fn child_that_never_reports_times_out() {
+    let hang = script("hang", "exec sleep 60");
+    let started = Instant::now();
+    let err = noop
+        .builder()
+        .executable(&hang)
+        .handshake_timeout(Duration::from_millis(300))
+        .spawn()
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(err.to_string().contains("did not report within"), "{err}");
+    let Error::Handshake { pid, .. } = err else {
+        unreachable!()
+    };
+    assert!(is_gone(pid), "the hung child was not killed");
+    std::fs::remove_file(hang).unwrap();
+}
+
+#[test]
+fn missing_executable_fails_the_spawn() {
+    let err = noop
+        .builder()
+        .executable("/nonexistent/multiproc")
+        .spawn()
+        .unwrap_err();
+    assert!(matches!(err, Error::Spawn { .. }), "{err:?}");
+    assert!(err.to_string().contains("/nonexistent/multiproc"), "{err}");
+}
+
+#[test]
+fn duplicate_registration_keys_are_reported_at_spawn() {
+    assert_eq!(first(), 1);
+    assert_eq!(second(), 2);
+    let err = first.spawn().unwrap_err();
+    assert!(
+        matches!(err, Error::DuplicateKey { count: 2, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("tests::same_key"), "{err}");
+}
+
+#[test]
+fn children_die_within_a_second_of_their_parent_being_killed() {
+    let pid_file = std::env::temp_dir().join(format!("multiproc-test-{}-pid", std::process::id()));
+    let _ = std::fs::remove_file(&pid_file);
+    let parent = parent_of_sleeper.spawn(pid_file.clone()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let grandchild: u32 = loop {
+        if let Ok(text) = std::fs::read_to_string(&pid_file) {
+            if let Ok(pid) = text.parse() {
+                break pid;
+            }
+        }
+        assert!(Instant::now() < deadline, "the grandchild never reported");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(!is_gone(grandchild));
+    parent.kill().unwrap();
+    let killed = Instant::now();
+    while !is_gone(grandchild) && killed.elapsed() < Duration::from_secs(1) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(is_gone(grandchild), "the grandchild outlived its parent");
+    assert!(parent.join().is_err());
+    std::fs::remove_file(pid_file).unwrap();
+}

@@ -1,0 +1,56 @@
+//! Many sequential spawns leave no file descriptor or zombie behind.
+//! Alone in its binary so that no other test changes the counts.
+
+use multiproc::process;
+
+#[process]
+fn echo(x: u32) -> u32 {
+    x
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+fn zombie_children() -> usize {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| {
+            let fields: Vec<&str> = stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect();
+            fields.first() == Some(&"Z") && fields.get(1) == Some(&me.as_str())
+        })
+        .count()
+}
+
+#[test]
+fn a_thousand_spawns_leak_no_fds_or_zombies() {
+    assert_eq!(echo.spawn(0).unwrap().join().unwrap(), 0);
+    let fds = open_fds();
+    for i in 0..1000 {
+        assert_eq!(echo.spawn(i).unwrap().join().unwrap(), i);
+    }
+    assert_eq!(open_fds(), fds);
+    assert_eq!(zombie_children(), 0);
+    assert!(multiproc::active_children().is_empty());
+    assert_eq!(socket_dirs(), 0);
+}
+
+/// Private bootstrap directories of this process still on disk.
+fn socket_dirs() -> usize {
+    let prefix = format!("multiproc-{}-", std::process::id());
+    [std::env::temp_dir(), "/tmp".into()]
+        .iter()
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .count()
+}

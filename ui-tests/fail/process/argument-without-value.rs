@@ -1,0 +1,6 @@
+use multiproc::process;
+
+#[process(key)]
+fn work() {}
+
+fn main() {}

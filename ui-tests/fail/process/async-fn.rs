@@ -1,0 +1,8 @@
+use multiproc::process;
+
+#[process]
+async fn fetch() -> u32 {
+    1
+}
+
+fn main() {}

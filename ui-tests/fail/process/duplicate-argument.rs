@@ -1,0 +1,6 @@
+use multiproc::process;
+
+#[process(key = "a", key = "b")]
+fn work() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use multiproc::process;
+
+#[process]
+struct Worker;
+
+fn main() {}

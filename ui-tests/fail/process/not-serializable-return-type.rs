@@ -1,0 +1,10 @@
+use multiproc::process;
+
+struct Report;
+
+#[process]
+fn run() -> Report {
+    Report
+}
+
+fn main() {}

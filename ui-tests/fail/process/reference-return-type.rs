@@ -1,0 +1,8 @@
+use multiproc::process;
+
+#[process]
+fn name() -> &'static str {
+    "name"
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use multiproc::process;
+
+#[process(timeout = 3)]
+fn work() {}
+
+fn main() {}

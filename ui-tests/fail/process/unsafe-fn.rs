@@ -1,0 +1,6 @@
+use multiproc::process;
+
+#[process]
+unsafe fn poke() {}
+
+fn main() {}
