@@ -128,3 +128,28 @@ fn children_die_within_a_second_of_their_parent_being_killed() {
     assert!(parent.join().is_err());
     std::fs::remove_file(pid_file).unwrap();
 }
+
+#[multiproc::process]
+fn spawn_one_and_report_pid() -> u32 {
+    noop.spawn().unwrap().join().unwrap();
+    std::process::id()
+}
+
+#[test]
+fn socket_directory_is_removed_when_its_process_exits() {
+    let pid = spawn_one_and_report_pid.spawn().unwrap().join().unwrap();
+    assert_eq!(socket_dirs(pid), Vec::<PathBuf>::new());
+}
+
+/// Private bootstrap directories of process `pid` still on disk.
+fn socket_dirs(pid: u32) -> Vec<PathBuf> {
+    let prefix = format!("multiproc-{pid}-");
+    [std::env::temp_dir(), "/tmp".into()]
+        .iter()
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect()
+}

@@ -40,17 +40,24 @@ fn a_thousand_spawns_leak_no_fds_or_zombies() {
     assert_eq!(open_fds(), fds);
     assert_eq!(zombie_children(), 0);
     assert!(multiproc::active_children().is_empty());
-    assert_eq!(socket_dirs(), 0);
+    for dir in socket_dirs(std::process::id()) {
+        assert_eq!(
+            std::fs::read_dir(dir).unwrap().count(),
+            0,
+            "socket files left behind"
+        );
+    }
 }
 
-/// Private bootstrap directories of this process still on disk.
-fn socket_dirs() -> usize {
-    let prefix = format!("multiproc-{}-", std::process::id());
+/// Private bootstrap directories of process `pid` still on disk.
+fn socket_dirs(pid: u32) -> Vec<std::path::PathBuf> {
+    let prefix = format!("multiproc-{pid}-");
     [std::env::temp_dir(), "/tmp".into()]
         .iter()
         .filter_map(|dir| std::fs::read_dir(dir).ok())
         .flatten()
         .filter_map(Result::ok)
         .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
-        .count()
+        .map(|e| e.path())
+        .collect()
 }

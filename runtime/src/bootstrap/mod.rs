@@ -10,6 +10,8 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rustix::event::PollFlags;
@@ -194,15 +196,15 @@ pub(crate) fn launch(launch: &Launch, start: &Start) -> Result<(Child, Conn), Er
         Some(exe) => exe.clone(),
         None => env::current_exe().map_err(spawn_err("finding the current executable"))?,
     };
-    let dir = PrivateDir::create().map_err(spawn_err("creating a private socket directory"))?;
-    let addr = dir.0.join("s");
-    let listener = UnixListener::bind(&addr).map_err(spawn_err("binding the bootstrap socket"))?;
+    let addr = SocketPath::new().map_err(spawn_err("creating a private socket directory"))?;
+    let listener =
+        UnixListener::bind(&addr.0).map_err(spawn_err("binding the bootstrap socket"))?;
     listener
         .set_nonblocking(true)
         .map_err(spawn_err("configuring the bootstrap socket"))?;
     let token = random_token().map_err(spawn_err("drawing a random token"))?;
     let mut child = Command::new(&exe)
-        .env(ENV_ADDR, &addr)
+        .env(ENV_ADDR, &addr.0)
         .env(ENV_TOKEN, &token)
         .stdin(Stdio::null())
         .spawn()
@@ -280,30 +282,53 @@ fn random_token() -> std::io::Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// A fresh directory only this user can enter, removed with everything in it on drop.
-struct PrivateDir(PathBuf);
-
-impl PrivateDir {
-    fn create() -> std::io::Result<PrivateDir> {
-        let mut base = env::temp_dir();
-        // A Unix socket path must fit in about 100 bytes.
-        if base.as_os_str().len() > 60 {
-            base = PathBuf::from("/tmp");
+/// This process's private socket directory: created on first use with mode
+/// 0700, and removed when the process exits normally, as Python's `pymp-*` is.
+fn private_dir() -> std::io::Result<&'static Path> {
+    static DIR: OnceLock<(PathBuf, u32)> = OnceLock::new();
+    if let Some((dir, _)) = DIR.get() {
+        return Ok(dir);
+    }
+    let mut base = env::temp_dir();
+    // A Unix socket path must fit in about 100 bytes.
+    if base.as_os_str().len() > 60 {
+        base = PathBuf::from("/tmp");
+    }
+    let pid = std::process::id();
+    let dir = base.join(format!("multiproc-{pid}-{}", &random_token()?[..12]));
+    fs::DirBuilder::new().mode(0o700).create(&dir)?;
+    if DIR.set((dir.clone(), pid)).is_err() {
+        // Another thread won the race; use its directory.
+        let _ = fs::remove_dir(&dir);
+    } else {
+        extern "C" fn remove_at_exit() {
+            if let Some((dir, pid)) = DIR.get() {
+                // A forked copy of this process must not remove its parent's directory.
+                if *pid == std::process::id() {
+                    let _ = fs::remove_dir_all(dir);
+                }
+            }
         }
-        let name = format!(
-            "multiproc-{}-{}",
-            std::process::id(),
-            &random_token()?[..12]
-        );
-        let path = base.join(name);
-        fs::DirBuilder::new().mode(0o700).create(&path)?;
-        Ok(PrivateDir(path))
+        // SAFETY: `remove_at_exit` is a plain function that never unwinds.
+        unsafe { libc::atexit(remove_at_exit) };
+    }
+    Ok(&DIR.get().expect("set above").0)
+}
+
+/// A socket file in the private directory, removed on drop.
+struct SocketPath(PathBuf);
+
+impl SocketPath {
+    fn new() -> std::io::Result<SocketPath> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        Ok(SocketPath(private_dir()?.join(n.to_string())))
     }
 }
 
-impl Drop for PrivateDir {
+impl Drop for SocketPath {
     fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
+        let _ = fs::remove_file(&self.0);
     }
 }
 

@@ -1,0 +1,66 @@
+//! Shared by the benchmarks: timing, medians, the Python twin, the report line.
+
+#![allow(dead_code)]
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Median of `rounds` medians, each over `per_round` timings of `f`.
+pub fn median_of_rounds(rounds: usize, per_round: usize, mut f: impl FnMut()) -> Duration {
+    let mut medians: Vec<Duration> = (0..rounds)
+        .map(|_| {
+            let mut times: Vec<Duration> = (0..per_round)
+                .map(|_| {
+                    let start = Instant::now();
+                    f();
+                    start.elapsed()
+                })
+                .collect();
+            times.sort();
+            times[times.len() / 2]
+        })
+        .collect();
+    medians.sort();
+    medians[medians.len() / 2]
+}
+
+/// Runs `benches/python/<script>` and returns its `name seconds` lines.
+pub fn python_twin(script: &str, args: &[&str]) -> Vec<(String, f64)> {
+    let path = format!("{}/benches/python/{script}", env!("CARGO_MANIFEST_DIR"));
+    let output = Command::new("python3")
+        .arg(&path)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("could not run python3 {path}: {e}"));
+    assert!(
+        output.status.success(),
+        "{path} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            let (name, secs) = line.rsplit_once(' ')?;
+            Some((name.to_string(), secs.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Prints one row: our figure, Python's, and how many times faster we are.
+pub fn report(what: &str, ours: Duration, python_name: &str, python_secs: f64) {
+    let ours = ours.as_secs_f64();
+    println!(
+        "| {what} | {} | Python {python_name}: {} | {:.1}x |",
+        human(ours),
+        human(python_secs),
+        python_secs / ours
+    );
+}
+
+fn human(secs: f64) -> String {
+    if secs < 1e-3 {
+        format!("{:.1} µs", secs * 1e6)
+    } else {
+        format!("{:.2} ms", secs * 1e3)
+    }
+}
