@@ -51,7 +51,7 @@ pub fn expand(model: Model) -> TokenStream {
     let decode_args = types
         .iter()
         .map(|ty| quote_spanned!(ty.span()=> __args.next::<#ty>()?));
-    let encode_value = quote_spanned!(ret_span=> #private::encode_value::<#ret>(&__value));
+    let encode_value = quote_spanned!(ret_span=> #private::encode_value::<#ret>(&__value, __out));
     let key = match key {
         Some(key) => quote!(#key),
         None => quote!(::core::concat!(
@@ -70,11 +70,12 @@ pub fn expand(model: Model) -> TokenStream {
             #func
 
             #[doc(hidden)]
-            fn __multiproc_run(input: &[u8]) -> #private::Outcome {
-                #private::dispatch(input, |__args| {
-                    let __value = #inner(#(#decode_args),*);
-                    #encode_value
-                })
+            fn __multiproc_call(
+                __args: &mut #private::Args<'_>,
+                __out: &mut ::std::vec::Vec<u8>,
+            ) -> ::core::result::Result<(), ::std::string::String> {
+                let __value = #inner(#(#decode_args),*);
+                #encode_value
             }
 
             #[#private::linkme::distributed_slice(#private::REGISTRY)]
@@ -82,7 +83,7 @@ pub fn expand(model: Model) -> TokenStream {
             #[doc(hidden)]
             static __MULTIPROC_ENTRY: #private::Entry = #private::Entry {
                 key: #key,
-                run: __multiproc_run,
+                call: __multiproc_call,
             };
 
             #private::Task::__new(#key, #inner as #fn_type)

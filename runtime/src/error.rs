@@ -103,6 +103,39 @@ pub enum Error {
         /// Name of the process.
         process: String,
     },
+    /// A pool worker died (was killed, crashed, or exited) while it held this task.
+    #[error("pool worker `{process}` died while running this task: {reason}")]
+    WorkerLost {
+        /// Name of the worker process.
+        process: String,
+        /// How it died, e.g. "killed by signal 9 (SIGKILL)".
+        reason: String,
+    },
+    /// The pool has no worker left and could not start one.
+    #[error("the pool has no workers left: {reason}")]
+    NoWorkers {
+        /// Why the last worker could not be started.
+        reason: String,
+    },
+    /// The pool's initializer did not complete in a new worker.
+    #[error("the pool initializer failed")]
+    Initializer {
+        /// What happened in the worker.
+        #[source]
+        source: Box<Error>,
+    },
+    /// A task was submitted after `close()` or `terminate()`.
+    #[error("the pool is closed; it accepts no new tasks")]
+    PoolClosed,
+    /// The pool was terminated before the task completed.
+    #[error("the pool was terminated before this task completed")]
+    PoolTerminated,
+    /// `join()` was called on a pool that was neither closed nor terminated.
+    #[error("the pool is still running; call close() or terminate() before join()")]
+    PoolRunning,
+    /// A `_timeout` call gave up.
+    #[error("timed out after {0:?}")]
+    Timeout(std::time::Duration),
     /// An operating-system call failed.
     #[error("{what} failed")]
     Io {

@@ -4,11 +4,13 @@
 
 mod bootstrap;
 mod error;
+mod pool;
 mod process;
 mod task;
 mod wire;
 
 pub use error::{Error, Result};
+pub use pool::{AsyncResult, IMap, Pool, PoolBuilder, PoolTask, UnaryTask};
 pub use process::{
     Process, ProcessBuilder, ProcessInfo, active_children, cpu_count, current_process,
     parent_process,
@@ -18,7 +20,7 @@ pub use task::Task;
 /// What the macros' generated code refers to; not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::bootstrap::{Args, Entry, Outcome, REGISTRY, dispatch, encode_value};
+    pub use crate::bootstrap::{Args, Call, Entry, REGISTRY, encode_value};
     pub use crate::task::Task;
     pub use linkme;
     pub use serde;

@@ -14,7 +14,7 @@ use rustix::process::{Pid, Signal, WaitId, WaitIdOptions, kill_process, waitid};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::bootstrap::{self, Launch, Outcome, Start};
+use crate::bootstrap::{self, CallSpec, Job, Launch, Start};
 use crate::error::{Error, Result};
 use crate::wire::{self, Conn};
 
@@ -128,8 +128,7 @@ pub fn parent_process() -> Option<ProcessInfo> {
 ///
 /// Python: `multiprocessing.active_children()`.
 pub fn active_children() -> Vec<ProcessInfo> {
-    let children = CHILDREN.lock().unwrap_or_else(|e| e.into_inner());
-    children
+    lock_children()
         .iter()
         .filter(|c| peek_exit(c.pid).is_none())
         .cloned()
@@ -289,40 +288,122 @@ impl<Args: Serialize, R> ProcessBuilder<Args, R> {
 
     pub(crate) fn spawn_args(&self, args: &Args) -> Result<Process<R>> {
         bootstrap::lookup(self.key)?;
-        let args = wire::encode(args, "the arguments")?;
+        let call = CallSpec {
+            key: self.key.into(),
+            args: wire::encode(args, "the arguments")?,
+        };
+        let child = ChildProc::start(Job::Call(call), self.name.clone(), "Process", &self.launch)?;
+        Ok(Process {
+            child,
+            daemon: self.daemon,
+            _result: PhantomData,
+        })
+    }
+}
+
+/// One started child: its OS handle, its connection, and its reaping.
+#[derive(Debug)]
+pub(crate) struct ChildProc {
+    child: Child,
+    pub(crate) conn: Conn,
+    pub(crate) info: ProcessInfo,
+    /// Set once the child has been reaped.
+    status: Option<ExitStatus>,
+}
+
+impl ChildProc {
+    /// Starts a child for `job`, named `name` or `<prefix>-N` like Python.
+    pub(crate) fn start(
+        job: Job,
+        name: Option<String>,
+        prefix: &str,
+        launch: &Launch,
+    ) -> Result<ChildProc> {
         let mut ident = identity().ident.clone();
         ident.push(SPAWNED.fetch_add(1, Ordering::Relaxed) + 1);
-        let name = self.name.clone().unwrap_or_else(|| {
+        let name = name.unwrap_or_else(|| {
             let ident: Vec<String> = ident.iter().map(ToString::to_string).collect();
-            format!("Process-{}", ident.join(":"))
+            format!("{prefix}-{}", ident.join(":"))
         });
-        let start = Start {
-            key: self.key.into(),
-            args,
-            identity: Identity {
-                name: name.clone(),
-                ident,
-                parent: Some(current_process()),
-            },
+        let identity = Identity {
+            name: name.clone(),
+            ident,
+            parent: Some(current_process()),
         };
-        let (child, conn) = bootstrap::launch(&self.launch, &start)?;
+        let (child, conn) = bootstrap::launch(launch, &Start { job, identity })?;
         let info = ProcessInfo {
             name,
             pid: child.id(),
         };
-        CHILDREN
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(info.clone());
-        Ok(Process {
+        lock_children().push(info.clone());
+        Ok(ChildProc {
             child,
             conn,
             info,
-            daemon: self.daemon,
             status: None,
-            _result: PhantomData,
         })
     }
+
+    pub(crate) fn exitcode(&self) -> Option<i32> {
+        match self.status {
+            Some(status) => Some(exitcode_of(status)),
+            None => peek_exit(self.info.pid),
+        }
+    }
+
+    pub(crate) fn is_reaped(&self) -> bool {
+        self.status.is_some()
+    }
+
+    /// Sends `signal` unless the child has been reaped (so its pid cannot have been reused).
+    pub(crate) fn signal(&self, signal: Signal) -> Result<()> {
+        if self.status.is_some() {
+            return Ok(());
+        }
+        let pid = Pid::from_child(&self.child);
+        kill_process(pid, signal).map_err(|e| Error::io("sending a signal")(e.into()))
+    }
+
+    /// Waits for the child to end, once; later calls return the same status.
+    pub(crate) fn reap(&mut self) -> Result<ExitStatus> {
+        if let Some(status) = self.status {
+            return Ok(status);
+        }
+        let status = self
+            .child
+            .wait()
+            .map_err(Error::io("waiting for a child"))?;
+        self.status = Some(status);
+        lock_children().retain(|c| c.pid != self.info.pid);
+        Ok(status)
+    }
+
+    /// The error for a child that ended without sending an outcome.
+    pub(crate) fn ended_error(&self, status: ExitStatus) -> Error {
+        let process = self.info.name.clone();
+        match status.signal() {
+            Some(signal) => Error::Signaled { process, signal },
+            None => Error::Exited {
+                process,
+                code: exitcode_of(status),
+            },
+        }
+    }
+}
+
+/// How a child ended, in words: "exited with code 3", "killed by signal 9 (SIGKILL)".
+pub(crate) fn status_text(status: ExitStatus) -> String {
+    match status.signal() {
+        Some(signal) => format!(
+            "killed by signal {signal} ({})",
+            crate::error::signal_name(signal)
+        ),
+        None => format!("exited with code {}", exitcode_of(status)),
+    }
+}
+
+fn lock_children() -> std::sync::MutexGuard<'static, Vec<ProcessInfo>> {
+    CHILDREN.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A running (or finished) child process that will return an `R`.
@@ -354,12 +435,8 @@ impl<Args: Serialize, R> ProcessBuilder<Args, R> {
 /// Python: `multiprocessing.Process(target=add, args=(2, 3))` with `start()`.
 #[derive(Debug)]
 pub struct Process<R> {
-    child: Child,
-    conn: Conn,
-    info: ProcessInfo,
+    child: ChildProc,
     daemon: bool,
-    /// Set once the child has been reaped.
-    status: Option<ExitStatus>,
     _result: PhantomData<fn() -> R>,
 }
 
@@ -380,7 +457,7 @@ impl<R> Process<R> {
     ///
     /// Python: `p.pid`.
     pub fn pid(&self) -> u32 {
-        self.info.pid
+        self.child.info.pid
     }
 
     /// The child's name: `Process-N` unless the builder named it.
@@ -399,7 +476,7 @@ impl<R> Process<R> {
     ///
     /// Python: `p.name`.
     pub fn name(&self) -> &str {
-        &self.info.name
+        &self.child.info.name
     }
 
     /// Whether the child is a daemon (terminated, not waited for, when the handle drops).
@@ -460,10 +537,7 @@ impl<R> Process<R> {
     ///
     /// Python: `p.exitcode`.
     pub fn exitcode(&self) -> Option<i32> {
-        match self.status {
-            Some(status) => Some(exitcode_of(status)),
-            None => peek_exit(self.info.pid),
-        }
+        self.child.exitcode()
     }
 
     /// Asks the child to stop with SIGTERM; does nothing if it has already been reaped.
@@ -493,7 +567,7 @@ impl<R> Process<R> {
     ///
     /// Python: `p.terminate()`.
     pub fn terminate(&self) -> Result<()> {
-        self.signal(Signal::TERM)
+        self.child.signal(Signal::TERM)
     }
 
     /// Kills the child with SIGKILL; does nothing if it has already been reaped.
@@ -518,50 +592,30 @@ impl<R> Process<R> {
     ///
     /// Python: `p.kill()`.
     pub fn kill(&self) -> Result<()> {
-        self.signal(Signal::KILL)
-    }
-
-    fn signal(&self, signal: Signal) -> Result<()> {
-        if self.status.is_some() {
-            return Ok(());
-        }
-        // The child is not reaped yet, so its pid cannot have been reused.
-        let pid = Pid::from_child(&self.child);
-        kill_process(pid, signal).map_err(|e| Error::io("sending a signal")(e.into()))
+        self.child.signal(Signal::KILL)
     }
 
     /// `None` on timeout; `Some(None)` if the child ended without an outcome.
-    fn read_outcome(&mut self, timeout: Option<Duration>) -> Result<Option<Option<Outcome>>> {
-        if self.status.is_some() {
+    fn read_outcome(&mut self, timeout: Option<Duration>) -> Result<Option<Option<Vec<u8>>>> {
+        if self.child.is_reaped() {
             return Err(Error::AlreadyJoined {
-                process: self.info.name.clone(),
+                process: self.child.info.name.clone(),
             });
         }
-        if !self.conn.wait_readable(timeout)? {
+        if !self.child.conn.wait_readable(timeout)? {
             return Ok(None);
         }
-        match self.conn.recv::<Outcome>() {
+        match self.child.conn.recv_frame() {
             Ok(outcome) => Ok(Some(Some(outcome))),
             Err(Error::Disconnected) => Ok(Some(None)),
             Err(e) => Err(e),
         }
     }
 
-    fn reap(&mut self) -> Result<ExitStatus> {
-        let status = self
-            .child
-            .wait()
-            .map_err(Error::io("waiting for a child"))?;
-        self.status = Some(status);
-        let mut children = CHILDREN.lock().unwrap_or_else(|e| e.into_inner());
-        children.retain(|c| c.pid != self.info.pid);
-        Ok(status)
-    }
-
     fn stop_daemon(&mut self) {
         let _ = self.terminate();
         let deadline = Instant::now() + Duration::from_secs(1);
-        while peek_exit(self.info.pid).is_none() && Instant::now() < deadline {
+        while peek_exit(self.child.info.pid).is_none() && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(1));
         }
         let _ = self.kill();
@@ -630,25 +684,18 @@ impl<R: DeserializeOwned> Process<R> {
         }
     }
 
-    fn finish(&mut self, outcome: Option<Outcome>) -> Result<R> {
-        let status = self.reap()?;
-        let process = self.info.name.clone();
+    fn finish(&mut self, outcome: Option<Vec<u8>>) -> Result<R> {
+        let status = self.child.reap()?;
         match outcome {
-            Some(outcome) => outcome.into_result(&process),
-            None => Err(match status.signal() {
-                Some(signal) => Error::Signaled { process, signal },
-                None => Error::Exited {
-                    process,
-                    code: exitcode_of(status),
-                },
-            }),
+            Some(outcome) => bootstrap::decode_outcome(&outcome, &self.child.info.name),
+            None => Err(self.child.ended_error(status)),
         }
     }
 }
 
 impl<R> Drop for Process<R> {
     fn drop(&mut self) {
-        if self.status.is_some() {
+        if self.child.is_reaped() {
             return;
         }
         if self.daemon {
@@ -656,6 +703,6 @@ impl<R> Drop for Process<R> {
         } else {
             let _ = self.read_outcome(None);
         }
-        let _ = self.reap();
+        let _ = self.child.reap();
     }
 }

@@ -52,7 +52,8 @@ impl Conn {
         self.send_frame(&body)
     }
 
-    fn send_frame(&mut self, body: &[u8]) -> Result<(), Error> {
+    /// Sends `body` as one frame, as is.
+    pub(crate) fn send_frame(&mut self, body: &[u8]) -> Result<(), Error> {
         let len = (body.len() as u64).to_le_bytes();
         write_all(&self.stream, &len).and_then(|()| write_all(&self.stream, body))
     }
@@ -63,7 +64,8 @@ impl Conn {
         decode(&body, "a message")
     }
 
-    fn recv_frame(&mut self) -> Result<Vec<u8>, Error> {
+    /// Receives one frame's bytes. A peer that closed between frames gives [`Error::Disconnected`].
+    pub(crate) fn recv_frame(&mut self) -> Result<Vec<u8>, Error> {
         let mut len = [0u8; 8];
         match self.stream.read_exact(&mut len) {
             Ok(()) => {}
@@ -98,6 +100,11 @@ impl Conn {
     /// Blocks until the peer hangs up (or polling fails), without reading anything.
     pub(crate) fn wait_hangup(&self) {
         let _ = wait_for(self.stream.as_fd(), PollFlags::RDHUP, None);
+    }
+
+    /// Tells the peer that this end is done, even while duplicates of it stay open.
+    pub(crate) fn shutdown(&self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
     }
 
     pub(crate) fn try_clone(&self) -> Result<Conn, Error> {

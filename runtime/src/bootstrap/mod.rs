@@ -1,13 +1,13 @@
 //! Starting a child: the registry, the parent's launch and handshake, and the
 //! child's diversion before `main`. See `README.md` beside this file.
 
-use std::cell::RefCell;
+mod registry;
+
 use std::env;
 use std::ffi::OsString;
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -15,12 +15,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rustix::event::PollFlags;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::process::{self, Identity};
 use crate::wire::{self, Conn};
+
+pub use registry::{Args, Call, Entry, REGISTRY, encode_value};
+pub(crate) use registry::{decode_outcome, lookup, push_failed, run};
 
 /// Environment variable naming the socket a child reports to.
 const ENV_ADDR: &str = "MULTIPROC_BOOTSTRAP_ADDR";
@@ -28,129 +30,6 @@ const ENV_ADDR: &str = "MULTIPROC_BOOTSTRAP_ADDR";
 const ENV_TOKEN: &str = "MULTIPROC_BOOTSTRAP_TOKEN";
 /// Exit code of a child that could not reach its parent (`EX_SOFTWARE`).
 const EXIT_NO_PARENT: i32 = 70;
-
-/// One annotated function, as the macros register it.
-#[derive(Debug)]
-pub struct Entry {
-    /// Stable key: module path and function name.
-    pub key: &'static str,
-    /// Decodes the arguments, calls the function and encodes its outcome.
-    pub run: fn(&[u8]) -> Outcome,
-}
-
-/// Every annotated function linked into this executable.
-#[linkme::distributed_slice]
-pub static REGISTRY: [Entry];
-
-/// Finds the one function registered under `key`.
-pub(crate) fn lookup(key: &str) -> Result<&'static Entry, Error> {
-    let mut found = REGISTRY.iter().filter(|e| e.key == key);
-    match (found.next(), found.count()) {
-        (Some(entry), 0) => Ok(entry),
-        (None, _) => Err(Error::NotRegistered { key: key.into() }),
-        (Some(_), more) => Err(Error::DuplicateKey {
-            key: key.into(),
-            count: more + 1,
-        }),
-    }
-}
-
-/// What a child function produced, as it travels back to the parent.
-#[derive(Debug, Serialize, Deserialize)]
-pub enum Outcome {
-    /// The encoded return value.
-    Returned(#[serde(with = "serde_bytes")] Vec<u8>),
-    /// The function panicked.
-    Panicked {
-        /// The panic message.
-        message: String,
-        /// `file:line:column`.
-        location: String,
-    },
-    /// The call never reached the function (for example, undecodable arguments).
-    Failed(String),
-}
-
-impl Outcome {
-    /// Turns the outcome into the function's typed result.
-    pub(crate) fn into_result<R: DeserializeOwned>(self, process: &str) -> Result<R, Error> {
-        match self {
-            Outcome::Returned(bytes) => wire::decode(&bytes, "the return value"),
-            Outcome::Panicked { message, location } => Err(Error::Panicked {
-                process: process.into(),
-                message,
-                location,
-            }),
-            Outcome::Failed(reason) => Err(Error::Codec {
-                what: "run the function in the child".into(),
-                reason,
-            }),
-        }
-    }
-}
-
-/// Runs the generated call `f` on `input`, catching a panic.
-///
-/// `f` decodes the arguments from the [`Args`] it is given, calls the user's
-/// function and encodes its value; an `Err` means the call could not be made
-/// or its value could not be encoded.
-pub fn dispatch(input: &[u8], f: impl FnOnce(&mut Args<'_>) -> Result<Vec<u8>, String>) -> Outcome {
-    let mut args = Args { rest: input };
-    match panic::catch_unwind(AssertUnwindSafe(|| f(&mut args))) {
-        Ok(Ok(bytes)) => Outcome::Returned(bytes),
-        Ok(Err(reason)) => Outcome::Failed(reason),
-        Err(payload) => {
-            let location = LAST_PANIC_LOCATION
-                .with(|l| l.borrow_mut().take())
-                .unwrap_or_else(|| "an unknown location".into());
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "Box<dyn Any>".into());
-            Outcome::Panicked { message, location }
-        }
-    }
-}
-
-/// The encoded arguments of one call, decoded one at a time in order.
-///
-/// A tuple's postcard encoding is its fields' encodings in a row, so decoding
-/// them one by one reads what the parent encoded as a tuple.
-#[derive(Debug)]
-pub struct Args<'a> {
-    rest: &'a [u8],
-}
-
-impl Args<'_> {
-    /// Decodes the next argument.
-    #[allow(clippy::should_implement_trait)]
-    pub fn next<T: crate::__private::Portable>(&mut self) -> Result<T, String> {
-        let (value, rest) = postcard::take_from_bytes(self.rest)
-            .map_err(|e| format!("could not decode an argument: {e}"))?;
-        self.rest = rest;
-        Ok(value)
-    }
-}
-
-/// Encodes a function's value to send it back; the generated code calls this.
-pub fn encode_value<T: crate::__private::Portable>(value: &T) -> Result<Vec<u8>, String> {
-    wire::encode(value, "the return value").map_err(|e| e.to_string())
-}
-
-thread_local! {
-    static LAST_PANIC_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
-/// Keeps the default panic output and records where the panic happened.
-fn install_panic_hook() {
-    let default = panic::take_hook();
-    panic::set_hook(Box::new(move |info| {
-        let location = info.location().map(ToString::to_string);
-        LAST_PANIC_LOCATION.with(|l| *l.borrow_mut() = location);
-        default(info);
-    }));
-}
 
 /// The first message: the child proves it is the process the parent started.
 #[derive(Serialize, Deserialize)]
@@ -162,10 +41,38 @@ struct Hello {
 /// The parent's reply: what to run, and who the child is.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Start {
+    pub(crate) job: Job,
+    pub(crate) identity: Identity,
+}
+
+/// What a child is started for.
+#[derive(Serialize, Deserialize)]
+pub(crate) enum Job {
+    /// Run one call, send its outcome, exit.
+    Call(CallSpec),
+    /// Run the initializer, then serve a pool until the parent hangs up.
+    PoolWorker { initializer: Option<CallSpec> },
+}
+
+/// One call of a registered function: its key and its encoded arguments.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct CallSpec {
     pub(crate) key: String,
     #[serde(with = "serde_bytes")]
     pub(crate) args: Vec<u8>,
-    pub(crate) identity: Identity,
+}
+
+impl CallSpec {
+    /// Runs the call here, appending its outcome to `out`; `true` if it returned.
+    pub(crate) fn run(&self, out: &mut Vec<u8>) -> bool {
+        match lookup(&self.key) {
+            Ok(entry) => run(entry, &self.args, out),
+            Err(e) => {
+                push_failed(out, &e.to_string());
+                false
+            }
+        }
+    }
 }
 
 /// How to start one child.
@@ -364,15 +271,17 @@ fn run_child(addr: &Path, token: OsString) -> i32 {
     };
     process::set_identity(start.identity);
     watch_parent(&conn);
-    install_panic_hook();
-    let outcome = match lookup(&start.key) {
-        Ok(entry) => (entry.run)(&start.args),
-        Err(e) => Outcome::Failed(e.to_string()),
-    };
-    let code = i32::from(!matches!(outcome, Outcome::Returned(_)));
-    match conn.send(&outcome) {
-        Ok(()) => code,
-        Err(_) => EXIT_NO_PARENT,
+    registry::install_panic_hook();
+    match start.job {
+        Job::Call(call) => {
+            let mut outcome = Vec::new();
+            let code = i32::from(!call.run(&mut outcome));
+            match conn.send_frame(&outcome) {
+                Ok(()) => code,
+                Err(_) => EXIT_NO_PARENT,
+            }
+        }
+        Job::PoolWorker { initializer } => crate::pool::serve(conn, initializer.as_ref()),
     }
 }
 

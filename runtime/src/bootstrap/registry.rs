@@ -1,0 +1,163 @@
+//! The registry of annotated functions, and running one call of one of them.
+//!
+//! A call's arguments arrive as the postcard encoding of their tuple; its
+//! outcome leaves as the postcard encoding of [`Outcome<R>`], appended to an
+//! output buffer so that a pool chunk of many calls needs one allocation.
+
+use std::cell::RefCell;
+use std::panic::{self, AssertUnwindSafe};
+
+use serde::{Deserialize, Serialize};
+
+use crate::__private::Portable;
+use crate::error::Error;
+
+/// The generated shim of one annotated function: decodes the arguments from
+/// `args`, calls the function and appends the encoding of its value to `out`.
+pub type Call = fn(args: &mut Args<'_>, out: &mut Vec<u8>) -> Result<(), String>;
+
+/// One annotated function, as the macros register it.
+#[derive(Debug)]
+pub struct Entry {
+    /// Stable key: module path and function name.
+    pub key: &'static str,
+    /// The generated shim.
+    pub call: Call,
+}
+
+/// Every annotated function linked into this executable.
+#[linkme::distributed_slice]
+pub static REGISTRY: [Entry];
+
+/// Finds the one function registered under `key`.
+pub(crate) fn lookup(key: &str) -> Result<&'static Entry, Error> {
+    let mut found = REGISTRY.iter().filter(|e| e.key == key);
+    match (found.next(), found.count()) {
+        (Some(entry), 0) => Ok(entry),
+        (None, _) => Err(Error::NotRegistered { key: key.into() }),
+        (Some(_), more) => Err(Error::DuplicateKey {
+            key: key.into(),
+            count: more + 1,
+        }),
+    }
+}
+
+/// What one call produced. Its encoding is what crosses back to the parent.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Outcome<R> {
+    /// The function returned this value. Must stay the first variant: `run`
+    /// writes its tag (0) before encoding the value in place.
+    Returned(R),
+    /// The function panicked.
+    Panicked { message: String, location: String },
+    /// The call never completed (undecodable arguments, unencodable value).
+    Failed(String),
+}
+
+impl<R> Outcome<R> {
+    /// Turns the outcome into the function's typed result.
+    pub(crate) fn into_result(self, process: &str) -> Result<R, Error> {
+        match self {
+            Outcome::Returned(value) => Ok(value),
+            Outcome::Panicked { message, location } => Err(Error::Panicked {
+                process: process.into(),
+                message,
+                location,
+            }),
+            Outcome::Failed(reason) => Err(Error::Codec {
+                what: format!("run the call in process `{process}`"),
+                reason,
+            }),
+        }
+    }
+}
+
+/// Runs one call of `entry` on `input`, appending its [`Outcome`] to `out`.
+/// Returns whether the function returned (rather than panicked or failed).
+pub(crate) fn run(entry: &Entry, input: &[u8], out: &mut Vec<u8>) -> bool {
+    let mark = out.len();
+    out.push(0);
+    let mut args = Args { rest: input };
+    let failure = match panic::catch_unwind(AssertUnwindSafe(|| (entry.call)(&mut args, out))) {
+        Ok(Ok(())) => return true,
+        Ok(Err(reason)) => Outcome::<()>::Failed(reason),
+        Err(payload) => {
+            let location = LAST_PANIC_LOCATION
+                .with(|l| l.borrow_mut().take())
+                .unwrap_or_else(|| "an unknown location".into());
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "Box<dyn Any>".into());
+            Outcome::Panicked { message, location }
+        }
+    };
+    out.truncate(mark);
+    push_outcome(out, &failure);
+    false
+}
+
+/// Appends the encoding of a call that could not run because of `reason`.
+pub(crate) fn push_failed(out: &mut Vec<u8>, reason: &str) {
+    push_outcome(out, &Outcome::<()>::Failed(reason.into()));
+}
+
+fn push_outcome(out: &mut Vec<u8>, outcome: &Outcome<()>) {
+    let mark = out.len();
+    if postcard::to_io(outcome, &mut *out).is_err() {
+        // Strings always encode; this keeps the buffer well-formed regardless.
+        out.truncate(mark);
+        out.extend_from_slice(&[2, 0]);
+    }
+}
+
+/// Decodes one encoded [`Outcome`] into the function's typed result.
+pub(crate) fn decode_outcome<R: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    process: &str,
+) -> Result<R, Error> {
+    let outcome: Outcome<R> = crate::wire::decode(bytes, "a result")?;
+    outcome.into_result(process)
+}
+
+thread_local! {
+    static LAST_PANIC_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Keeps the default panic output and records where the panic happened.
+pub(crate) fn install_panic_hook() {
+    let default = panic::take_hook();
+    panic::set_hook(Box::new(move |info| {
+        let location = info.location().map(ToString::to_string);
+        LAST_PANIC_LOCATION.with(|l| *l.borrow_mut() = location);
+        default(info);
+    }));
+}
+
+/// The encoded arguments of one call, decoded one at a time in order.
+///
+/// A tuple's postcard encoding is its fields' encodings in a row, so decoding
+/// them one by one reads what the parent encoded as a tuple.
+#[derive(Debug)]
+pub struct Args<'a> {
+    rest: &'a [u8],
+}
+
+impl Args<'_> {
+    /// Decodes the next argument.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next<T: Portable>(&mut self) -> Result<T, String> {
+        let (value, rest) = postcard::take_from_bytes(self.rest)
+            .map_err(|e| format!("could not decode an argument: {e}"))?;
+        self.rest = rest;
+        Ok(value)
+    }
+}
+
+/// Appends the encoding of a function's value to `out`; the generated code calls this.
+pub fn encode_value<T: Portable>(value: &T, out: &mut Vec<u8>) -> Result<(), String> {
+    postcard::to_io(value, out)
+        .map(drop)
+        .map_err(|e| format!("could not encode the return value: {e}"))
+}

@@ -1,0 +1,348 @@
+//! The parent side of a pool: the queue of chunks, and one driver thread per
+//! worker that feeds it, collects its results and replaces it when it dies.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rustix::process::Signal;
+use serde::Serialize;
+
+use super::results::{ChunkResult, Lost, Sink};
+use super::worker::Started;
+use crate::bootstrap::{self, CallSpec, Job, Launch};
+use crate::error::{Error, Result};
+use crate::process::{ChildProc, status_text};
+
+/// How the pool's workers are started; shared by every driver for respawns.
+#[derive(Debug)]
+pub(super) struct WorkerConfig {
+    pub(super) initializer: Option<CallSpec>,
+    pub(super) max_tasks_per_child: Option<usize>,
+    pub(super) retries: u32,
+    pub(super) launch: Launch,
+}
+
+/// One unit of scheduling: some calls of one function, sent to one worker.
+pub(super) struct Chunk {
+    pub(super) key: &'static str,
+    pub(super) items: Vec<u8>,
+    pub(super) count: u32,
+    pub(super) failed: Vec<(u32, String)>,
+    /// Position among the chunks of its call.
+    pub(super) index: usize,
+    pub(super) sink: Arc<dyn Sink>,
+    pub(super) attempts: u32,
+}
+
+impl Chunk {
+    fn deliver(self, worker: Arc<str>, outcome: std::result::Result<Vec<u8>, Lost>) {
+        self.sink.deliver(
+            self.index,
+            ChunkResult {
+                worker,
+                outcome,
+                count: self.count,
+                failed: self.failed,
+            },
+        );
+    }
+
+    fn lose(self, lost: Lost) {
+        self.deliver(Arc::from(""), Err(lost));
+    }
+}
+
+/// Parent to worker: a borrowed view of [`Chunk`] in the worker's `RunChunk` layout.
+#[derive(Serialize)]
+struct RunChunkRef<'a> {
+    key: &'a str,
+    #[serde(with = "serde_bytes")]
+    items: &'a [u8],
+}
+
+#[derive(Default)]
+pub(super) struct Shared {
+    state: Mutex<State>,
+    work: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    pending: VecDeque<Chunk>,
+    closed: bool,
+    terminated: bool,
+    /// The pid of each slot's live worker, for `terminate`.
+    pids: Vec<Option<u32>>,
+    /// Slots still able to run work.
+    live: usize,
+    /// Why the last slot gave up, once none is live.
+    broken: Option<String>,
+}
+
+enum Take {
+    Chunk(Chunk),
+    Nothing,
+    Finished,
+}
+
+/// Why a driver stopped serving one worker.
+enum End {
+    /// The pool is closed and drained, or terminated.
+    Done,
+    /// The worker reached `max_tasks_per_child`.
+    Recycle,
+    /// The worker died.
+    Died,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn new(slots: usize) -> Arc<Shared> {
+        let shared = Shared::default();
+        let mut state = shared.lock();
+        state.pids = vec![None; slots];
+        state.live = slots;
+        drop(state);
+        Arc::new(shared)
+    }
+
+    /// Queues `chunks`, or fails them all if no worker is left.
+    pub(super) fn submit(&self, chunks: Vec<Chunk>) -> Result<()> {
+        let mut state = self.lock();
+        if state.closed || state.terminated {
+            return Err(Error::PoolClosed);
+        }
+        if let Some(reason) = state.broken.clone().filter(|_| state.live == 0) {
+            drop(state);
+            for chunk in chunks {
+                chunk.lose(Lost::NoWorkers(reason.clone()));
+            }
+            return Ok(());
+        }
+        state.pending.extend(chunks);
+        drop(state);
+        self.work.notify_all();
+        Ok(())
+    }
+
+    fn requeue(&self, chunks: impl DoubleEndedIterator<Item = Chunk>) {
+        let mut state = self.lock();
+        for chunk in chunks.rev() {
+            state.pending.push_front(chunk);
+        }
+        drop(state);
+        self.work.notify_all();
+    }
+
+    fn take(&self, block: bool) -> Take {
+        let mut state = self.lock();
+        loop {
+            if state.terminated {
+                return Take::Finished;
+            }
+            if let Some(chunk) = state.pending.pop_front() {
+                return Take::Chunk(chunk);
+            }
+            if state.closed {
+                return Take::Finished;
+            }
+            if !block {
+                return Take::Nothing;
+            }
+            state = self.work.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn set_pid(&self, slot: usize, pid: Option<u32>) {
+        self.lock().pids[slot] = pid;
+    }
+
+    fn is_terminated(&self) -> bool {
+        self.lock().terminated
+    }
+
+    /// A slot could not start a worker; the last one to give up fails the queue.
+    fn give_up(&self, reason: String) {
+        let mut state = self.lock();
+        state.live -= 1;
+        if state.live > 0 {
+            return;
+        }
+        state.broken = Some(reason.clone());
+        let pending: Vec<Chunk> = state.pending.drain(..).collect();
+        drop(state);
+        for chunk in pending {
+            chunk.lose(Lost::NoWorkers(reason.clone()));
+        }
+    }
+
+    pub(super) fn close(&self) {
+        self.lock().closed = true;
+        self.work.notify_all();
+    }
+
+    pub(super) fn is_closed(&self) -> bool {
+        let state = self.lock();
+        state.closed || state.terminated
+    }
+
+    /// Fails queued work, kills every worker, and wakes every driver.
+    pub(super) fn terminate(&self) {
+        let mut state = self.lock();
+        state.terminated = true;
+        let pending: Vec<Chunk> = state.pending.drain(..).collect();
+        for pid in state.pids.iter().flatten() {
+            // The driver clears a pid (under this lock) before reaping it,
+            // so every pid here still belongs to our unreaped worker.
+            let pid = rustix::process::Pid::from_raw(i32::try_from(*pid).unwrap_or(0));
+            if let Some(pid) = pid {
+                let _ = rustix::process::kill_process(pid, Signal::KILL);
+            }
+        }
+        drop(state);
+        self.work.notify_all();
+        for chunk in pending {
+            chunk.lose(Lost::Terminated);
+        }
+    }
+}
+
+/// Starts one worker and waits until its initializer has run.
+pub(super) fn start_worker(config: &WorkerConfig) -> Result<ChildProc> {
+    let job = Job::PoolWorker {
+        initializer: config.initializer.clone(),
+    };
+    let mut worker = ChildProc::start(job, None, "SpawnPoolWorker", &config.launch)?;
+    let failure = match worker.conn.recv::<Started>() {
+        Ok(Started::Ready) => return Ok(worker),
+        Ok(Started::InitializerFailed(outcome)) => {
+            bootstrap::decode_outcome::<()>(&outcome, worker.info.name()).err()
+        }
+        Err(e) => Some(e),
+    };
+    let status = worker.reap()?;
+    let source = match failure {
+        Some(Error::Disconnected) | None => worker.ended_error(status),
+        Some(e) => e,
+    };
+    Err(Error::Initializer {
+        source: Box::new(source),
+    })
+}
+
+/// The body of a driver thread: serves `worker`, then its replacements.
+pub(super) fn drive(shared: &Shared, config: &WorkerConfig, slot: usize, mut worker: ChildProc) {
+    loop {
+        shared.set_pid(slot, Some(worker.info.pid()));
+        let end = serve(shared, config, slot, &mut worker);
+        shared.set_pid(slot, None);
+        worker.conn.shutdown();
+        let _ = worker.reap();
+        if matches!(end, End::Done) {
+            return;
+        }
+        match respawn(shared, config) {
+            Some(next) => worker = next,
+            None => return,
+        }
+    }
+}
+
+fn respawn(shared: &Shared, config: &WorkerConfig) -> Option<ChildProc> {
+    let mut last_error = String::new();
+    for attempt in 0..3 {
+        if shared.is_terminated() {
+            return None;
+        }
+        match start_worker(config) {
+            Ok(worker) => return Some(worker),
+            Err(e) => last_error = e.to_string(),
+        }
+        std::thread::sleep(Duration::from_millis(100 << attempt));
+    }
+    shared.give_up(format!(
+        "could not start a replacement worker: {last_error}"
+    ));
+    None
+}
+
+/// Chunks sent to a worker ahead of their results: two keep it busy (one
+/// running, one waiting) while leaving the rest of the queue to other workers.
+const IN_FLIGHT: usize = 2;
+
+fn serve(shared: &Shared, config: &WorkerConfig, slot: usize, worker: &mut ChildProc) -> End {
+    let name: Arc<str> = Arc::from(worker.info.name());
+    let mut inflight: VecDeque<Chunk> = VecDeque::new();
+    let mut sent = 0;
+    loop {
+        while inflight.len() < IN_FLIGHT && config.max_tasks_per_child.is_none_or(|m| sent < m) {
+            match shared.take(inflight.is_empty()) {
+                Take::Chunk(chunk) => {
+                    let msg = RunChunkRef {
+                        key: chunk.key,
+                        items: &chunk.items,
+                    };
+                    let sent_ok = worker.conn.send(&msg).is_ok();
+                    inflight.push_back(chunk);
+                    if !sent_ok {
+                        return lost(shared, config, slot, worker, inflight);
+                    }
+                    sent += 1;
+                }
+                Take::Nothing => break,
+                Take::Finished if inflight.is_empty() => return End::Done,
+                Take::Finished => break,
+            }
+        }
+        let Some(_) = inflight.front() else {
+            return End::Recycle;
+        };
+        match worker.conn.recv_frame() {
+            Ok(results) => {
+                if let Some(chunk) = inflight.pop_front() {
+                    chunk.deliver(Arc::clone(&name), Ok(results));
+                }
+            }
+            Err(_) => return lost(shared, config, slot, worker, inflight),
+        }
+    }
+}
+
+/// The worker died: its running chunk fails (or is retried); the chunks it
+/// had not started go back to the queue.
+fn lost(
+    shared: &Shared,
+    config: &WorkerConfig,
+    slot: usize,
+    worker: &mut ChildProc,
+    mut inflight: VecDeque<Chunk>,
+) -> End {
+    shared.set_pid(slot, None);
+    let reason = match worker.reap() {
+        Ok(status) => status_text(status),
+        Err(e) => e.to_string(),
+    };
+    if shared.is_terminated() {
+        for chunk in inflight {
+            chunk.lose(Lost::Terminated);
+        }
+        return End::Done;
+    }
+    if let Some(mut running) = inflight.pop_front() {
+        if running.attempts < config.retries {
+            running.attempts += 1;
+            inflight.push_front(running);
+        } else {
+            running.lose(Lost::Died {
+                worker: worker.info.name().to_string(),
+                reason,
+            });
+        }
+    }
+    shared.requeue(inflight.into_iter());
+    End::Died
+}

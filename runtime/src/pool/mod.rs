@@ -1,0 +1,912 @@
+//! [`Pool`]: a fixed set of worker processes running `#[pool_task]` functions.
+//!
+//! Design: calls are cut into chunks (like Python's `chunksize`) and queued in
+//! the parent. One driver thread per worker takes chunks from the queue, keeps
+//! up to two in flight, and hands each chunk's results to the call's sink
+//! ([`AsyncResult`] or an [`IMap`]). Results stay encoded until the caller,
+//! who knows their type, decodes them. When a worker dies, its running chunk
+//! fails with [`Error::WorkerLost`] (or is retried, if asked), the chunks it
+//! had not started go back to the queue, and a new worker takes its place.
+
+mod driver;
+mod results;
+mod worker;
+
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use results::{AsyncResult, IMap};
+pub(crate) use worker::serve;
+
+use crate::bootstrap::{CallSpec, Launch};
+use crate::error::{Error, Result};
+use crate::task::Task;
+use crate::wire;
+use driver::{Chunk, Shared, WorkerConfig};
+use results::{Collector, Encoded, Inbox, Sink, decode_all, decode_one};
+use worker::push_prefixed;
+
+/// A function that pool methods accept: one annotated with `#[pool_task]` (or `#[process]`).
+///
+/// # Examples
+///
+/// ```
+/// use multiproc::{pool_task, Pool, PoolTask};
+///
+/// #[pool_task]
+/// fn add(a: u64, b: u64) -> u64 {
+///     a + b
+/// }
+///
+/// fn run_on<T: PoolTask>(pool: &Pool, task: T, args: T::Args) -> multiproc::Result<T::Output> {
+///     pool.apply(task, args)
+/// }
+/// # fn main() -> Result<(), multiproc::Error> {
+/// assert_eq!(run_on(&Pool::new(1)?, add, (1, 2))?, 3);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: any picklable callable.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a `#[pool_task]` function",
+    label = "expected a function annotated with `#[pool_task]`",
+    note = "annotate the function with `#[multiproc::pool_task]` so that worker processes can find it"
+)]
+pub trait PoolTask: Copy {
+    /// The tuple of the function's parameters.
+    type Args: Serialize;
+    /// What the function returns.
+    type Output: DeserializeOwned;
+    #[doc(hidden)]
+    fn key(&self) -> &'static str;
+}
+
+impl<F: Copy, Args: Serialize, R: DeserializeOwned> PoolTask for Task<F, Args, R> {
+    type Args = Args;
+    type Output = R;
+
+    fn key(&self) -> &'static str {
+        Task::key(self)
+    }
+}
+
+/// A [`PoolTask`] of exactly one parameter, as `map` and `imap` need.
+///
+/// # Examples
+///
+/// ```
+/// use multiproc::{pool_task, Pool, UnaryTask};
+///
+/// #[pool_task]
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// fn squares<T: UnaryTask<Arg = u64>>(pool: &Pool, task: T) -> multiproc::Result<Vec<T::Output>> {
+///     pool.map(task, 0..4)
+/// }
+/// # fn main() -> Result<(), multiproc::Error> {
+/// assert_eq!(squares(&Pool::new(1)?, square)?, [0, 1, 4, 9]);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: a callable of one argument, as `Pool.map` calls it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a one-parameter `#[pool_task]` function, which `map` and `imap` need",
+    label = "expected a `#[pool_task]` function of one parameter",
+    note = "for a function of several parameters, use `starmap` with an iterator of tuples",
+    note = "for a function without `#[multiproc::pool_task]`, annotate it"
+)]
+pub trait UnaryTask: PoolTask {
+    /// The function's one parameter.
+    type Arg: Serialize;
+}
+
+impl<F: Copy, A: Serialize, R: DeserializeOwned> UnaryTask for Task<F, (A,), R> {
+    type Arg = A;
+}
+
+/// Options for a [`Pool`]; made by [`Pool::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use multiproc::{pool_task, Pool};
+///
+/// #[pool_task]
+/// fn setup(level: u8) {
+///     let _ = level;
+/// }
+///
+/// # fn main() -> Result<(), multiproc::Error> {
+/// let pool = Pool::builder()
+///     .processes(2)
+///     .initializer(setup, (3,))
+///     .max_tasks_per_child(100)
+///     .build()?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: the arguments of `multiprocessing.Pool(...)`.
+#[derive(Debug, Default)]
+pub struct PoolBuilder {
+    processes: Option<usize>,
+    initializer: Option<Result<CallSpec>>,
+    max_tasks_per_child: Option<usize>,
+    retries: u32,
+    launch: Launch,
+}
+
+impl PoolBuilder {
+    /// The number of worker processes; [`cpu_count`](crate::cpu_count) by default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = multiproc::Pool::builder().processes(2).build()?;
+    /// assert_eq!(pool.processes(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `Pool(processes=2)`.
+    pub fn processes(mut self, processes: usize) -> Self {
+        self.processes = Some(processes);
+        self
+    }
+
+    /// A function each worker runs once when it starts. If it panics in the
+    /// first workers, [`build`](PoolBuilder::build) fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiproc::{pool_task, Pool};
+    ///
+    /// #[pool_task]
+    /// fn refuse() {
+    ///     panic!("no config")
+    /// }
+    ///
+    /// let err = Pool::builder().processes(1).initializer(refuse, ()).build().unwrap_err();
+    /// assert!(matches!(err, multiproc::Error::Initializer { .. }));
+    /// ```
+    ///
+    /// Python: `Pool(initializer=f, initargs=(...))`, which instead respawns failing workers forever.
+    pub fn initializer<T: PoolTask>(mut self, task: T, args: T::Args) -> Self {
+        self.initializer = Some(
+            wire::encode(&args, "the initializer's arguments").map(|args| CallSpec {
+                key: task.key().into(),
+                args,
+            }),
+        );
+        self
+    }
+
+    /// Replaces each worker after it has run this many chunks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = multiproc::Pool::builder().processes(1).max_tasks_per_child(10).build()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `Pool(maxtasksperchild=10)`.
+    pub fn max_tasks_per_child(mut self, tasks: usize) -> Self {
+        self.max_tasks_per_child = Some(tasks.max(1));
+        self
+    }
+
+    /// Runs a chunk again, up to `retries` times, when its worker dies under it.
+    /// Off (0) by default, since a chunk may have had effects before the crash.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = multiproc::Pool::builder().processes(1).retries(2).build()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: no equivalent.
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// Starts the workers and waits until each has run the initializer.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Initializer`] if the initializer fails in a worker;
+    /// [`Error::Spawn`] or [`Error::Handshake`] if a worker cannot start.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = multiproc::Pool::builder().build()?;
+    /// assert_eq!(pool.processes(), multiproc::cpu_count());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `multiprocessing.Pool(...)`.
+    pub fn build(self) -> Result<Pool> {
+        let processes = self.processes.unwrap_or_else(crate::cpu_count).max(1);
+        let config = Arc::new(WorkerConfig {
+            initializer: self.initializer.transpose()?,
+            max_tasks_per_child: self.max_tasks_per_child,
+            retries: self.retries,
+            launch: self.launch,
+        });
+        let workers = (0..processes)
+            .map(|_| driver::start_worker(&config))
+            .collect::<Result<Vec<_>>>()?;
+        let shared = Shared::new(processes);
+        let drivers = workers
+            .into_iter()
+            .enumerate()
+            .map(|(slot, worker)| {
+                let (shared, config) = (Arc::clone(&shared), Arc::clone(&config));
+                std::thread::Builder::new()
+                    .name(format!("multiproc-pool-{slot}"))
+                    .spawn(move || driver::drive(&shared, &config, slot, worker))
+                    .map_err(Error::io("starting a pool thread"))
+            })
+            .collect::<Result<Vec<_>>>();
+        let pool = Pool {
+            shared,
+            drivers: Mutex::new(Vec::new()),
+            processes,
+        };
+        // On error, dropping `pool` terminates the drivers already started.
+        *pool.lock_drivers() = drivers?;
+        Ok(pool)
+    }
+}
+
+/// A pool of worker processes.
+///
+/// Tasks are functions annotated with `#[pool_task]`. Each call's panic comes
+/// back as that call's error and the worker lives on; a worker that dies
+/// (killed, crashed, out of memory) fails only the chunk it was running, and
+/// is replaced. The pool never hangs on a dead worker.
+///
+/// Dropping the pool terminates it, like leaving Python's `with Pool() as p:`
+/// block: queued tasks fail with [`Error::PoolTerminated`]. To let them
+/// finish, call [`close`](Pool::close) and [`join`](Pool::join) first.
+///
+/// # Examples
+///
+/// ```
+/// use multiproc::{pool_task, Pool};
+///
+/// #[pool_task]
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// # fn main() -> Result<(), multiproc::Error> {
+/// let pool = Pool::new(2)?;
+/// assert_eq!(pool.map(square, 0..5u64)?, [0, 1, 4, 9, 16]);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: `multiprocessing.Pool`.
+pub struct Pool {
+    shared: Arc<Shared>,
+    drivers: Mutex<Vec<JoinHandle<()>>>,
+    processes: usize,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("processes", &self.processes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Python's default chunk size for a call of `len` items.
+fn auto_chunksize(len: usize, processes: usize) -> usize {
+    len.div_ceil(processes * 4).max(1)
+}
+
+/// Encodes up to `size` items of `items` as one chunk; `None` when `items` is exhausted.
+fn encode_chunk<A: Serialize>(items: &mut impl Iterator<Item = A>, size: usize) -> Option<Encoded> {
+    let mut bytes = Vec::new();
+    let mut failed = Vec::new();
+    let mut count = 0;
+    for item in items.take(size) {
+        push_prefixed(&mut bytes, |out| {
+            let mark = out.len();
+            if let Err(e) = postcard::to_io(&item, &mut *out) {
+                out.truncate(mark);
+                failed.push((count, e.to_string()));
+            }
+        });
+        count += 1;
+    }
+    (count > 0).then_some(Encoded {
+        items: bytes,
+        count,
+        failed,
+    })
+}
+
+fn chunk(key: &'static str, encoded: Encoded, index: usize, sink: Arc<dyn Sink>) -> Chunk {
+    Chunk {
+        key,
+        items: encoded.items,
+        count: encoded.count,
+        failed: encoded.failed,
+        index,
+        sink,
+        attempts: 0,
+    }
+}
+
+impl Pool {
+    /// Starts a pool of `processes` workers (at least one).
+    ///
+    /// # Errors
+    ///
+    /// As for [`PoolBuilder::build`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = multiproc::Pool::new(multiproc::cpu_count())?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `multiprocessing.Pool(processes)`.
+    pub fn new(processes: usize) -> Result<Pool> {
+        Pool::builder().processes(processes).build()
+    }
+
+    /// Options: processes, initializer, `max_tasks_per_child`, retries.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = multiproc::Pool::builder().processes(1).build()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `multiprocessing.Pool(processes, initializer, initargs, maxtasksperchild)`.
+    pub fn builder() -> PoolBuilder {
+        PoolBuilder::default()
+    }
+
+    /// The number of worker processes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// assert_eq!(multiproc::Pool::new(2)?.processes(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `pool._processes`.
+    pub fn processes(&self) -> usize {
+        self.processes
+    }
+
+    fn lock_drivers(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
+        self.drivers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues every chunk of one call and returns the collector of its results.
+    fn submit_all<A: Serialize>(
+        &self,
+        key: &'static str,
+        items: Vec<A>,
+        chunksize: Option<usize>,
+    ) -> Result<Arc<Collector>> {
+        let size = chunksize.unwrap_or_else(|| auto_chunksize(items.len(), self.processes));
+        let count = items.len().div_ceil(size.max(1));
+        let collector = Collector::new(count);
+        let mut items = items.into_iter();
+        let chunks = (0..count)
+            .map_while(|index| {
+                let encoded = encode_chunk(&mut items, size.max(1))?;
+                Some(chunk(
+                    key,
+                    encoded,
+                    index,
+                    Arc::clone(&collector) as Arc<dyn Sink>,
+                ))
+            })
+            .collect();
+        self.shared.submit(chunks)?;
+        Ok(collector)
+    }
+
+    /// Calls `task` on every item, in parallel, and returns the values in order.
+    ///
+    /// The input is read in full first; chunks are sized automatically, as in
+    /// Python (see [`map_chunked`](Pool::map_chunked)).
+    ///
+    /// # Errors
+    ///
+    /// The error of the first item that failed (a panic, a lost worker, a
+    /// codec error), as in Python; [`Error::PoolClosed`] after `close()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{pool_task, Pool};
+    /// #[pool_task]
+    /// fn square(x: u64) -> u64 {
+    ///     x * x
+    /// }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = Pool::new(2)?;
+    /// assert_eq!(pool.map(square, [1u64, 2, 3])?, [1, 4, 9]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `pool.map(square, [1, 2, 3])`.
+    pub fn map<T: UnaryTask>(
+        &self,
+        task: T,
+        items: impl IntoIterator<Item = T::Arg>,
+    ) -> Result<Vec<T::Output>> {
+        self.map_async(task, items)?.get()
+    }
+
+    /// [`map`](Pool::map) with `chunksize` items sent to a worker at a time.
+    ///
+    /// # Errors
+    ///
+    /// As for [`map`](Pool::map).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{pool_task, Pool};
+    /// # #[pool_task] fn square(x: u64) -> u64 { x * x }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = Pool::new(2)?;
+    /// assert_eq!(pool.map_chunked(square, 0..4u64, 1)?, [0, 1, 4, 9]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `pool.map(square, range(4), chunksize=1)`.
+    pub fn map_chunked<T: UnaryTask>(
+        &self,
+        task: T,
+        items: impl IntoIterator<Item = T::Arg>,
+        chunksize: usize,
+    ) -> Result<Vec<T::Output>> {
+        let collector =
+            self.submit_all(task.key(), items.into_iter().collect(), Some(chunksize))?;
+        AsyncResult::new(collector, decode_all).get()
+    }
+
+    /// Starts a [`map`](Pool::map) and returns at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PoolClosed`] after `close()`; the items' errors come from the result.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{pool_task, Pool};
+    /// # #[pool_task] fn square(x: u64) -> u64 { x * x }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = Pool::new(2)?;
+    /// let h = pool.map_async(square, 0..10u64)?;
+    /// assert_eq!(h.get()?.len(), 10);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `pool.map_async(square, range(10))`.
+    pub fn map_async<T: UnaryTask>(
+        &self,
+        task: T,
+        items: impl IntoIterator<Item = T::Arg>,
+    ) -> Result<AsyncResult<Vec<T::Output>>> {
+        let collector = self.submit_all(task.key(), items.into_iter().collect(), None)?;
+        Ok(AsyncResult::new(collector, decode_all))
+    }
+
+    /// Calls `task` with each tuple of arguments, in parallel; values in order.
+    ///
+    /// # Errors
+    ///
+    /// As for [`map`](Pool::map).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{pool_task, Pool};
+    /// #[pool_task]
+    /// fn add(a: u64, b: u64) -> u64 {
+    ///     a + b
+    /// }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = Pool::new(2)?;
+    /// assert_eq!(pool.starmap(add, vec![(1, 2), (3, 4)])?, [3, 7]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `pool.starmap(add, [(1, 2), (3, 4)])`.
+    pub fn starmap<T: PoolTask>(
+        &self,
+        task: T,
+        items: impl IntoIterator<Item = T::Args>,
+    ) -> Result<Vec<T::Output>> {
+        self.starmap_async(task, items)?.get()
+    }
+
+    /// [`starmap`](Pool::starmap) with `chunksize` calls sent to a worker at a time.
+    ///
+    /// # Errors
+    ///
+    /// As for [`map`](Pool::map).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{pool_task, Pool};
+    /// # #[pool_task] fn add(a: u64, b: u64) -> u64 { a + b }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = Pool::new(2)?;
+    /// assert_eq!(pool.starmap_chunked(add, vec![(1, 2), (3, 4)], 1)?, [3, 7]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `pool.starmap(add, pairs, chunksize=1)`.
+    pub fn starmap_chunked<T: PoolTask>(
+        &self,
+        task: T,
+        items: impl IntoIterator<Item = T::Args>,
+        chunksize: usize,
+    ) -> Result<Vec<T::Output>> {
+        let collector =
+            self.submit_all(task.key(), items.into_iter().collect(), Some(chunksize))?;
+        AsyncResult::new(collector, decode_all).get()
+    }
+
+    /// Starts a [`starmap`](Pool::starmap) and returns at once.
+    ///
+    /// # Errors
+    ///
+    /// As for [`map_async`](Pool::map_async).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{pool_task, Pool};
+    /// # #[pool_task] fn add(a: u64, b: u64) -> u64 { a + b }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = Pool::new(2)?;
+    /// assert_eq!(pool.starmap_async(add, vec![(1, 2)])?.get()?, [3]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `pool.starmap_async(add, [(1, 2)])`.
+    pub fn starmap_async<T: PoolTask>(
+        &self,
+        task: T,
+        items: impl IntoIterator<Item = T::Args>,
+    ) -> Result<AsyncResult<Vec<T::Output>>> {
+        let collector = self.submit_all(task.key(), items.into_iter().collect(), None)?;
+        Ok(AsyncResult::new(collector, decode_all))
+    }
+
+    /// Calls `task` once in a worker and waits for its value.
+    ///
+    /// # Errors
+    ///
+    /// The call's error; [`Error::PoolClosed`] after `close()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{pool_task, Pool};
+    /// # #[pool_task] fn add(a: u64, b: u64) -> u64 { a + b }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = Pool::new(1)?;
+    /// assert_eq!(pool.apply(add, (1, 2))?, 3);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `pool.apply(add, (1, 2))`.
+    pub fn apply<T: PoolTask>(&self, task: T, args: T::Args) -> Result<T::Output> {
+        self.apply_async(task, args)?.get()
+    }
+
+    /// Starts one call of `task` in a worker and returns at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PoolClosed`] after `close()`; the call's error comes from the result.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{pool_task, Pool};
+    /// # #[pool_task] fn add(a: u64, b: u64) -> u64 { a + b }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = Pool::new(1)?;
+    /// let h = pool.apply_async(add, (1, 2))?;
+    /// assert_eq!(h.get()?, 3);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `pool.apply_async(add, (1, 2))`.
+    pub fn apply_async<T: PoolTask>(
+        &self,
+        task: T,
+        args: T::Args,
+    ) -> Result<AsyncResult<T::Output>> {
+        let collector = self.submit_all(task.key(), vec![args], Some(1))?;
+        Ok(AsyncResult::new(collector, decode_one))
+    }
+
+    fn lazy<'p, A: Serialize + 'p, R: DeserializeOwned>(
+        &'p self,
+        key: &'static str,
+        items: impl Iterator<Item = A> + 'p,
+        chunksize: usize,
+        ordered: bool,
+    ) -> Result<IMap<'p, R>> {
+        let chunksize = chunksize.max(1);
+        let mut items = items;
+        let shared = &self.shared;
+        let ahead = (4 * self.processes).max(256 / chunksize);
+        IMap::new(
+            Box::new(move |encoded, index, inbox: Arc<Inbox>| {
+                shared.submit(vec![chunk(key, encoded, index, inbox)])
+            }),
+            Box::new(move || encode_chunk(&mut items, chunksize)),
+            ordered,
+            ahead,
+        )
+    }
+
+    /// Like [`map`](Pool::map), but lazy: yields each value, in order, as soon
+    /// as it is ready, and reads the input only a bounded distance ahead.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PoolClosed`] after `close()`; each item's error is yielded in its place.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{pool_task, Pool};
+    /// # #[pool_task] fn square(x: u64) -> u64 { x * x }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = Pool::new(2)?;
+    /// for (i, r) in pool.imap(square, 0..10u64)?.enumerate() {
+    ///     assert_eq!(r?, (i * i) as u64);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `pool.imap(square, range(10))`.
+    pub fn imap<'p, T: UnaryTask>(
+        &'p self,
+        task: T,
+        items: impl IntoIterator<Item = T::Arg, IntoIter: 'p>,
+    ) -> Result<IMap<'p, T::Output>>
+    where
+        T::Arg: 'p,
+    {
+        self.lazy(task.key(), items.into_iter(), 1, true)
+    }
+
+    /// [`imap`](Pool::imap) with `chunksize` items sent to a worker at a time.
+    ///
+    /// # Errors
+    ///
+    /// As for [`imap`](Pool::imap).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{pool_task, Pool};
+    /// # #[pool_task] fn square(x: u64) -> u64 { x * x }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = Pool::new(2)?;
+    /// let v: Vec<u64> = pool.imap_chunked(square, 0..100u64, 10)?.collect::<Result<_, _>>()?;
+    /// assert_eq!(v[99], 99 * 99);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `pool.imap(square, range(100), chunksize=10)`.
+    pub fn imap_chunked<'p, T: UnaryTask>(
+        &'p self,
+        task: T,
+        items: impl IntoIterator<Item = T::Arg, IntoIter: 'p>,
+        chunksize: usize,
+    ) -> Result<IMap<'p, T::Output>>
+    where
+        T::Arg: 'p,
+    {
+        self.lazy(task.key(), items.into_iter(), chunksize, true)
+    }
+
+    /// Like [`imap`](Pool::imap), but yields values in the order they complete.
+    ///
+    /// # Errors
+    ///
+    /// As for [`imap`](Pool::imap).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{pool_task, Pool};
+    /// # #[pool_task] fn square(x: u64) -> u64 { x * x }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = Pool::new(2)?;
+    /// let mut v: Vec<u64> = pool.imap_unordered(square, 0..5u64)?.collect::<Result<_, _>>()?;
+    /// v.sort();
+    /// assert_eq!(v, [0, 1, 4, 9, 16]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `pool.imap_unordered(square, range(5))`.
+    pub fn imap_unordered<'p, T: UnaryTask>(
+        &'p self,
+        task: T,
+        items: impl IntoIterator<Item = T::Arg, IntoIter: 'p>,
+    ) -> Result<IMap<'p, T::Output>>
+    where
+        T::Arg: 'p,
+    {
+        self.lazy(task.key(), items.into_iter(), 1, false)
+    }
+
+    /// [`imap_unordered`](Pool::imap_unordered) with `chunksize` items per worker message.
+    ///
+    /// # Errors
+    ///
+    /// As for [`imap`](Pool::imap).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{pool_task, Pool};
+    /// # #[pool_task] fn square(x: u64) -> u64 { x * x }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = Pool::new(2)?;
+    /// let n = pool.imap_unordered_chunked(square, 0..100u64, 10)?.count();
+    /// assert_eq!(n, 100);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `pool.imap_unordered(square, range(100), chunksize=10)`.
+    pub fn imap_unordered_chunked<'p, T: UnaryTask>(
+        &'p self,
+        task: T,
+        items: impl IntoIterator<Item = T::Arg, IntoIter: 'p>,
+        chunksize: usize,
+    ) -> Result<IMap<'p, T::Output>>
+    where
+        T::Arg: 'p,
+    {
+        self.lazy(task.key(), items.into_iter(), chunksize, false)
+    }
+
+    /// Accepts no new tasks; queued ones still run. Then call [`join`](Pool::join).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{pool_task, Pool};
+    /// # #[pool_task] fn square(x: u64) -> u64 { x * x }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = Pool::new(1)?;
+    /// let h = pool.apply_async(square, (3,))?;
+    /// pool.close();
+    /// assert!(pool.apply(square, (4,)).is_err());
+    /// pool.join()?;
+    /// assert_eq!(h.get()?, 9);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `pool.close()`.
+    pub fn close(&self) {
+        self.shared.close();
+    }
+
+    /// Waits until every queued task has run and every worker has exited.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PoolRunning`] unless `close()` or `terminate()` came first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = multiproc::Pool::new(1)?;
+    /// pool.close();
+    /// pool.join()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `pool.join()`.
+    pub fn join(&self) -> Result<()> {
+        if !self.shared.is_closed() {
+            return Err(Error::PoolRunning);
+        }
+        let drivers = std::mem::take(&mut *self.lock_drivers());
+        for driver in drivers {
+            let _ = driver.join();
+        }
+        Ok(())
+    }
+
+    /// Stops at once: kills the workers and fails every queued or running task
+    /// with [`Error::PoolTerminated`].
+    ///
+    /// # Errors
+    ///
+    /// None at present; the `Result` leaves room for platforms where killing can fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{pool_task, Pool};
+    /// # #[pool_task] fn square(x: u64) -> u64 { x * x }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = Pool::new(1)?;
+    /// let h = pool.map_async(square, 0..10_000u64)?;
+    /// pool.terminate()?;
+    /// assert!(h.get().is_err() || h.get()?.len() == 10_000);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `pool.terminate()`.
+    pub fn terminate(&self) -> Result<()> {
+        self.shared.terminate();
+        self.join()
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let _ = self.terminate();
+    }
+}

@@ -1,0 +1,565 @@
+//! Where chunk results go: the [`Sink`]s, [`AsyncResult`] and the `imap` iterators.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+
+use super::worker::prefixed_items;
+use crate::bootstrap;
+use crate::error::{Error, Result};
+
+/// Why a chunk produced no results.
+#[derive(Debug, Clone)]
+pub(super) enum Lost {
+    Died { worker: String, reason: String },
+    Terminated,
+    NoWorkers(String),
+}
+
+impl Lost {
+    fn error(&self) -> Error {
+        match self {
+            Lost::Died { worker, reason } => Error::WorkerLost {
+                process: worker.clone(),
+                reason: reason.clone(),
+            },
+            Lost::Terminated => Error::PoolTerminated,
+            Lost::NoWorkers(reason) => Error::NoWorkers {
+                reason: reason.clone(),
+            },
+        }
+    }
+}
+
+/// The untyped result of one chunk; decoded by whoever knows `R`.
+#[derive(Debug)]
+pub(super) struct ChunkResult {
+    pub(super) worker: Arc<str>,
+    pub(super) outcome: std::result::Result<Vec<u8>, Lost>,
+    pub(super) count: u32,
+    /// Items whose arguments could not be encoded in the parent.
+    pub(super) failed: Vec<(u32, String)>,
+}
+
+impl ChunkResult {
+    fn decode<R: DeserializeOwned>(&self) -> impl Iterator<Item = Result<R>> + '_ {
+        let mut blobs = self.outcome.as_deref().ok().map(prefixed_items);
+        (0..self.count).map(move |i| {
+            let blob = blobs.as_mut().and_then(Iterator::next);
+            if let Some((_, reason)) = self.failed.iter().find(|(j, _)| *j == i) {
+                return Err(Error::Codec {
+                    what: "encode an argument".into(),
+                    reason: reason.clone(),
+                });
+            }
+            match (&self.outcome, blob) {
+                (Err(lost), _) => Err(lost.error()),
+                (Ok(_), Some(blob)) => bootstrap::decode_outcome(blob, &self.worker),
+                (Ok(_), None) => Err(Error::Codec {
+                    what: "read a result".into(),
+                    reason: format!("worker `{}` sent fewer results than tasks", self.worker),
+                }),
+            }
+        })
+    }
+}
+
+/// Receives the results of the chunks of one call, by chunk index.
+pub(super) trait Sink: Send + Sync {
+    fn deliver(&self, index: usize, result: ChunkResult);
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Waits on `cond` until `done(state)` or the deadline; returns the guard.
+fn wait_until<'a, T>(
+    cond: &Condvar,
+    mut guard: MutexGuard<'a, T>,
+    deadline: Option<Instant>,
+    done: impl Fn(&T) -> bool,
+) -> MutexGuard<'a, T> {
+    while !done(&guard) {
+        guard = match deadline {
+            None => cond.wait(guard).unwrap_or_else(|e| e.into_inner()),
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                cond.wait_timeout(guard, left)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0
+            }
+        };
+    }
+    guard
+}
+
+/// Collects every chunk of a `map`, `starmap` or `apply`.
+#[derive(Default)]
+pub(super) struct Collector {
+    state: Mutex<Collected>,
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct Collected {
+    chunks: Vec<Option<ChunkResult>>,
+    remaining: usize,
+    waker: Option<Waker>,
+}
+
+impl Collector {
+    pub(super) fn new(chunks: usize) -> Arc<Collector> {
+        let collector = Collector::default();
+        let mut state = lock(&collector.state);
+        state.chunks = (0..chunks).map(|_| None).collect();
+        state.remaining = chunks;
+        drop(state);
+        Arc::new(collector)
+    }
+}
+
+impl Sink for Collector {
+    fn deliver(&self, index: usize, result: ChunkResult) {
+        let mut state = lock(&self.state);
+        if let Some(slot) = state.chunks.get_mut(index) {
+            if slot.replace(result).is_none() {
+                state.remaining -= 1;
+            }
+        }
+        if state.remaining == 0 {
+            self.done.notify_all();
+            if let Some(waker) = state.waker.take() {
+                waker.wake();
+            }
+        }
+    }
+}
+
+/// The result of `apply_async`, `map_async` or `starmap_async`, delivered later.
+///
+/// It can be waited for with a timeout, polled, fetched any number of times,
+/// and `.await`ed (it implements [`Future`], with any executor).
+///
+/// # Examples
+///
+/// ```
+/// use multiproc::{pool_task, AsyncResult, Pool};
+///
+/// #[pool_task]
+/// fn add(a: u64, b: u64) -> u64 {
+///     a + b
+/// }
+///
+/// # fn main() -> Result<(), multiproc::Error> {
+/// let pool = Pool::new(2)?;
+/// let h: AsyncResult<u64> = pool.apply_async(add, (1, 2))?;
+/// h.wait();
+/// assert!(h.ready());
+/// assert_eq!(h.get()?, 3);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: `multiprocessing.pool.AsyncResult`.
+pub struct AsyncResult<T> {
+    collector: Arc<Collector>,
+    decode: fn(&[Option<ChunkResult>]) -> Result<T>,
+}
+
+impl<T> std::fmt::Debug for AsyncResult<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncResult")
+            .field("ready", &self.ready())
+            .finish()
+    }
+}
+
+/// Decodes every item of every chunk, in order; the first error wins, as in Python.
+pub(super) fn decode_all<R: DeserializeOwned>(chunks: &[Option<ChunkResult>]) -> Result<Vec<R>> {
+    let count = chunks.iter().flatten().map(|c| c.count as usize).sum();
+    let mut values = Vec::with_capacity(count);
+    for chunk in chunks.iter().flatten() {
+        for value in chunk.decode() {
+            values.push(value?);
+        }
+    }
+    Ok(values)
+}
+
+/// Decodes the single item of an `apply`.
+pub(super) fn decode_one<R: DeserializeOwned>(chunks: &[Option<ChunkResult>]) -> Result<R> {
+    chunks
+        .iter()
+        .flatten()
+        .flat_map(ChunkResult::decode)
+        .next()
+        .unwrap_or_else(|| {
+            Err(Error::Codec {
+                what: "read a result".into(),
+                reason: "the call produced no result".into(),
+            })
+        })
+}
+
+impl<T> AsyncResult<T> {
+    pub(super) fn new(
+        collector: Arc<Collector>,
+        decode: fn(&[Option<ChunkResult>]) -> Result<T>,
+    ) -> Self {
+        AsyncResult { collector, decode }
+    }
+
+    /// Whether the result has arrived.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{pool_task, Pool};
+    /// # #[pool_task] fn add(a: u64, b: u64) -> u64 { a + b }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let h = Pool::new(1)?.apply_async(add, (1, 2))?;
+    /// h.wait();
+    /// assert!(h.ready());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `AsyncResult.ready()`.
+    pub fn ready(&self) -> bool {
+        lock(&self.collector.state).remaining == 0
+    }
+
+    /// Blocks until the result has arrived.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{pool_task, Pool};
+    /// # #[pool_task] fn add(a: u64, b: u64) -> u64 { a + b }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = Pool::new(1)?;
+    /// let h = pool.apply_async(add, (1, 2))?;
+    /// h.wait();
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `AsyncResult.wait()`.
+    pub fn wait(&self) {
+        self.wait_deadline(None);
+    }
+
+    /// Blocks at most `timeout`; returns whether the result has arrived.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{pool_task, Pool};
+    /// # use std::time::Duration;
+    /// # #[pool_task] fn add(a: u64, b: u64) -> u64 { a + b }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = Pool::new(1)?;
+    /// let h = pool.apply_async(add, (1, 2))?;
+    /// assert!(h.wait_timeout(Duration::from_secs(30)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `AsyncResult.wait(timeout)` followed by `ready()`.
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        self.wait_deadline(Some(Instant::now() + timeout))
+    }
+
+    fn wait_deadline(&self, deadline: Option<Instant>) -> bool {
+        let state = lock(&self.collector.state);
+        wait_until(&self.collector.done, state, deadline, |s| s.remaining == 0).remaining == 0
+    }
+
+    /// Waits for the result and returns it; may be called again.
+    ///
+    /// # Errors
+    ///
+    /// The task's error: a panic, a lost worker, a codec error, or
+    /// [`Error::PoolTerminated`]. For a map, the first failed item's error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{pool_task, Pool};
+    /// # #[pool_task] fn add(a: u64, b: u64) -> u64 { a + b }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = Pool::new(1)?;
+    /// assert_eq!(pool.apply_async(add, (1, 2))?.get()?, 3);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `AsyncResult.get()`.
+    pub fn get(&self) -> Result<T> {
+        self.wait();
+        self.decoded()
+    }
+
+    /// The result if it has arrived, without blocking.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{pool_task, Pool};
+    /// # #[pool_task] fn add(a: u64, b: u64) -> u64 { a + b }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = Pool::new(1)?;
+    /// let h = pool.apply_async(add, (1, 2))?;
+    /// h.wait();
+    /// assert_eq!(h.try_get().transpose()?, Some(3));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `AsyncResult.get(timeout=0)`.
+    pub fn try_get(&self) -> Option<Result<T>> {
+        self.ready().then(|| self.decoded())
+    }
+
+    /// Waits at most `timeout` for the result.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if it has not arrived in time; otherwise as [`AsyncResult::get`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{pool_task, Pool};
+    /// # use std::time::Duration;
+    /// # #[pool_task] fn add(a: u64, b: u64) -> u64 { a + b }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = Pool::new(1)?;
+    /// assert_eq!(pool.apply_async(add, (1, 2))?.get_timeout(Duration::from_secs(30))?, 3);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `AsyncResult.get(timeout)`.
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T> {
+        if self.wait_timeout(timeout) {
+            self.decoded()
+        } else {
+            Err(Error::Timeout(timeout))
+        }
+    }
+
+    fn decoded(&self) -> Result<T> {
+        (self.decode)(&lock(&self.collector.state).chunks)
+    }
+}
+
+impl<T> Future for AsyncResult<T> {
+    type Output = Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
+        let mut state = lock(&self.collector.state);
+        if state.remaining == 0 {
+            drop(state);
+            Poll::Ready(self.decoded())
+        } else {
+            state.waker = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}
+
+/// Chunk results in arrival order, for the `imap` iterators.
+#[derive(Default)]
+pub(super) struct Inbox {
+    arrived: Mutex<VecDeque<(usize, ChunkResult)>>,
+    cond: Condvar,
+}
+
+impl Sink for Inbox {
+    fn deliver(&self, index: usize, result: ChunkResult) {
+        lock(&self.arrived).push_back((index, result));
+        self.cond.notify_all();
+    }
+}
+
+/// One chunk's arguments, encoded, before it is handed to the pool.
+pub(super) struct Encoded {
+    pub(super) items: Vec<u8>,
+    pub(super) count: u32,
+    pub(super) failed: Vec<(u32, String)>,
+}
+
+/// The lazy iterator of `imap` and `imap_unordered`.
+///
+/// It reads its input only as results are consumed, keeping a bounded number
+/// of chunks in flight, so an endless input works and memory stays flat.
+///
+/// # Examples
+///
+/// ```
+/// use multiproc::{pool_task, Pool};
+///
+/// #[pool_task]
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// # fn main() -> Result<(), multiproc::Error> {
+/// let pool = Pool::new(2)?;
+/// let firsts: Vec<u64> = pool.imap(square, 0..)?.take(3).collect::<Result<_, _>>()?;
+/// assert_eq!(firsts, [0, 1, 4]);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: the iterator returned by `Pool.imap` / `Pool.imap_unordered`.
+pub struct IMap<'p, R> {
+    submit: Box<dyn FnMut(Encoded, usize, Arc<Inbox>) -> Result<()> + 'p>,
+    feed: Box<dyn FnMut() -> Option<Encoded> + 'p>,
+    inbox: Arc<Inbox>,
+    ordered: bool,
+    ahead: usize,
+    submitted: usize,
+    consumed: usize,
+    exhausted: bool,
+    parked: BTreeMap<usize, ChunkResult>,
+    ready: VecDeque<Result<R>>,
+}
+
+impl<R> std::fmt::Debug for IMap<'_, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IMap")
+            .field("ordered", &self.ordered)
+            .field("submitted", &self.submitted)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'p, R: DeserializeOwned> IMap<'p, R> {
+    pub(super) fn new(
+        submit: Box<dyn FnMut(Encoded, usize, Arc<Inbox>) -> Result<()> + 'p>,
+        feed: Box<dyn FnMut() -> Option<Encoded> + 'p>,
+        ordered: bool,
+        ahead: usize,
+    ) -> Result<Self> {
+        let mut imap = IMap {
+            submit,
+            feed,
+            inbox: Arc::default(),
+            ordered,
+            ahead,
+            submitted: 0,
+            consumed: 0,
+            exhausted: false,
+            parked: BTreeMap::new(),
+            ready: VecDeque::new(),
+        };
+        imap.top_up()?;
+        Ok(imap)
+    }
+
+    fn top_up(&mut self) -> Result<()> {
+        while !self.exhausted && self.submitted - self.consumed < self.ahead {
+            match (self.feed)() {
+                Some(chunk) => {
+                    (self.submit)(chunk, self.submitted, Arc::clone(&self.inbox))?;
+                    self.submitted += 1;
+                }
+                None => self.exhausted = true,
+            }
+        }
+        Ok(())
+    }
+
+    /// The next result, waiting at most `timeout` for it.
+    ///
+    /// Returns `None` at the end, and `Some(Err(Error::Timeout(_)))` if no
+    /// result arrived in time (the iterator can be used again afterwards).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{pool_task, Pool};
+    /// # use std::time::Duration;
+    /// # #[pool_task] fn square(x: u64) -> u64 { x * x }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = Pool::new(1)?;
+    /// let mut it = pool.imap(square, [3u64])?;
+    /// assert_eq!(it.next_timeout(Duration::from_secs(30)).transpose()?, Some(9));
+    /// assert!(it.next_timeout(Duration::from_secs(30)).is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `IMapIterator.next(timeout)`.
+    pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<R>> {
+        self.next_deadline(Some(Instant::now() + timeout))
+            .map(|r| r.map_err(|_| Error::Timeout(timeout)).and_then(|r| r))
+    }
+
+    /// `Err(())` means the deadline passed.
+    fn next_deadline(
+        &mut self,
+        deadline: Option<Instant>,
+    ) -> Option<std::result::Result<Result<R>, ()>> {
+        loop {
+            if let Some(value) = self.ready.pop_front() {
+                return Some(Ok(value));
+            }
+            if let Err(e) = self.top_up() {
+                self.exhausted = true;
+                return Some(Ok(Err(e)));
+            }
+            if self.consumed == self.submitted {
+                return None;
+            }
+            let chunk = match self.take_chunk(deadline) {
+                Some(chunk) => chunk,
+                None => return Some(Err(())),
+            };
+            self.consumed += 1;
+            self.ready.extend(chunk.decode());
+        }
+    }
+
+    fn take_chunk(&mut self, deadline: Option<Instant>) -> Option<ChunkResult> {
+        let next = self.consumed;
+        loop {
+            let parked = if self.ordered {
+                self.parked.remove(&next)
+            } else {
+                self.parked.pop_first().map(|(_, chunk)| chunk)
+            };
+            if parked.is_some() {
+                return parked;
+            }
+            let arrived = lock(&self.inbox.arrived);
+            let mut arrived = wait_until(&self.inbox.cond, arrived, deadline, |a| !a.is_empty());
+            if arrived.is_empty() {
+                return None;
+            }
+            let drained: Vec<_> = arrived.drain(..).collect();
+            drop(arrived);
+            self.parked.extend(drained);
+        }
+    }
+}
+
+impl<R: DeserializeOwned> Iterator for IMap<'_, R> {
+    type Item = Result<R>;
+
+    fn next(&mut self) -> Option<Result<R>> {
+        self.next_deadline(None)
+            .map(|r| r.unwrap_or(Err(Error::PoolTerminated)))
+    }
+}

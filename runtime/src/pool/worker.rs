@@ -1,0 +1,107 @@
+//! The worker side of a pool: runs in the child process until the parent hangs up.
+
+use std::sync::mpsc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bootstrap::{self, CallSpec, Entry};
+use crate::error::Error;
+use crate::wire::Conn;
+
+/// Parent to worker.
+#[derive(Serialize, Deserialize)]
+pub(super) struct RunChunk {
+    pub(super) key: String,
+    /// `count` calls' arguments, each as a little-endian `u32` length and that many bytes.
+    #[serde(with = "serde_bytes")]
+    pub(super) items: Vec<u8>,
+}
+
+/// Worker to parent, once, after the initializer. Later frames are chunk results:
+/// each item's encoded outcome as a `u32` length and that many bytes.
+#[derive(Serialize, Deserialize)]
+pub(super) enum Started {
+    Ready,
+    /// The initializer's encoded outcome.
+    InitializerFailed(#[serde(with = "serde_bytes")] Vec<u8>),
+}
+
+/// Appends `len(bytes) as u32 LE` then whatever `write` appends.
+pub(super) fn push_prefixed(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
+    let mark = out.len();
+    out.extend_from_slice(&[0; 4]);
+    write(out);
+    let len = u32::try_from(out.len() - mark - 4).unwrap_or(u32::MAX);
+    out[mark..mark + 4].copy_from_slice(&len.to_le_bytes());
+}
+
+/// Splits a buffer of length-prefixed items; stops at the first malformed one.
+pub(super) fn prefixed_items(mut bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    std::iter::from_fn(move || {
+        let (len, rest) = bytes.split_first_chunk::<4>()?;
+        let len = u32::from_le_bytes(*len) as usize;
+        let item = rest.get(..len)?;
+        bytes = &rest[len..];
+        Some(item)
+    })
+}
+
+/// The body of a pool worker process; returns its exit code.
+pub(crate) fn serve(mut conn: Conn, initializer: Option<&CallSpec>) -> i32 {
+    // Ctrl-C reaches the whole process group; the parent decides what it means.
+    // SAFETY: setting a signal's disposition to "ignore" has no preconditions.
+    unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+    if let Some(initializer) = initializer {
+        let mut outcome = Vec::new();
+        if !initializer.run(&mut outcome) {
+            let _ = conn.send(&Started::InitializerFailed(outcome));
+            return 1;
+        }
+    }
+    if conn.send(&Started::Ready).is_err() {
+        return 1;
+    }
+    // A reader thread keeps draining the parent's chunks while this one
+    // computes, so neither side ever blocks on the other's full socket.
+    let Ok(mut reader) = conn.try_clone() else {
+        return 1;
+    };
+    let (chunks, inbox) = mpsc::channel::<RunChunk>();
+    let spawned = std::thread::Builder::new()
+        .name("multiproc-pool-reader".into())
+        .spawn(move || {
+            while let Ok(chunk) = reader.recv() {
+                if chunks.send(chunk).is_err() {
+                    break;
+                }
+            }
+        });
+    if spawned.is_err() {
+        return 1;
+    }
+    let mut results = Vec::new();
+    let mut cached: Option<&'static Entry> = None;
+    for chunk in inbox {
+        results.clear();
+        let entry = match cached.filter(|e| e.key == chunk.key) {
+            Some(entry) => Ok(entry),
+            None => bootstrap::lookup(&chunk.key).inspect(|e| cached = Some(e)),
+        };
+        run_chunk(entry, &chunk.items, &mut results);
+        if conn.send_frame(&results).is_err() {
+            return 1;
+        }
+    }
+    0
+}
+
+fn run_chunk(entry: Result<&'static Entry, Error>, items: &[u8], results: &mut Vec<u8>) {
+    for args in prefixed_items(items) {
+        push_prefixed(results, |out| match &entry {
+            Ok(entry) => {
+                bootstrap::run(entry, args, out);
+            }
+            Err(e) => bootstrap::push_failed(out, &e.to_string()),
+        });
+    }
+}

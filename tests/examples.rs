@@ -1,0 +1,179 @@
+//! Runs the Rust twins of the seed tutorials' examples and checks their output.
+//!
+//! The examples are not built by `cargo test --test examples` alone: build them
+//! first with `cargo build --examples` (a plain `cargo test` also does).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The built example `name`, next to this test executable's `deps` directory.
+fn example_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    // target/<profile>/deps/examples-xxxx -> target/<profile>/examples/<name>
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test executable lives in target/<profile>/deps")
+        .join("examples");
+    let path = dir.join(name);
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(format!("{name}.rs"));
+    let built = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| {
+            panic!(
+                "{} is missing; run `cargo build --examples` first",
+                path.display()
+            )
+        });
+    if let Ok(edited) = std::fs::metadata(&source).and_then(|m| m.modified()) {
+        assert!(
+            built >= edited,
+            "{} is older than {}; run `cargo build --examples` first",
+            path.display(),
+            source.display()
+        );
+    }
+    path
+}
+
+/// Runs the example `name`, asserts that it succeeded, and returns its stdout.
+fn run_example(name: &str) -> String {
+    let path = example_path(name);
+    let output = Command::new(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
+    assert!(
+        output.status.success(),
+        "{name} failed with {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("the example's stdout is UTF-8")
+}
+
+fn lines(stdout: &str) -> Vec<&str> {
+    stdout.lines().collect()
+}
+
+fn sorted(mut lines: Vec<&str>) -> Vec<&str> {
+    lines.sort_unstable();
+    lines
+}
+
+/// Checks Python's `f'Выполнение заняло {t: .2f} секунд.'`: a space, then seconds with two decimals.
+fn assert_elapsed_line(stdout: &str) {
+    let [line] = lines(stdout)[..] else {
+        panic!("expected one line, got {stdout:?}");
+    };
+    let seconds = line
+        .strip_prefix("Выполнение заняло  ")
+        .and_then(|rest| rest.strip_suffix(" секунд."))
+        .unwrap_or_else(|| panic!("unexpected line {line:?}"));
+    let (whole, fraction) = seconds
+        .split_once('.')
+        .unwrap_or_else(|| panic!("no decimal point in {seconds:?}"));
+    assert!(
+        whole.parse::<u64>().is_ok() && fraction.len() == 2 && fraction.parse::<u8>().is_ok(),
+        "not seconds with two decimals: {seconds:?}"
+    );
+}
+
+#[test]
+fn process_start_join_000_01_child_prints_its_line() {
+    let stdout = run_example("process_start_join_000_01");
+    assert_eq!(lines(&stdout), ["Рабочий процесс запущен"]);
+}
+
+#[test]
+fn process_five_workers_000_02_prints_five_workers() {
+    let stdout = run_example("process_five_workers_000_02");
+    let expected: Vec<String> = (0..5).map(|i| format!("Процесс {i} запущен")).collect();
+    assert_eq!(sorted(lines(&stdout)), expected);
+}
+
+#[test]
+fn process_constructor_001_01_builder_sets_name_and_daemon() {
+    let stdout = run_example("process_constructor_001_01");
+    assert_eq!(
+        lines(&stdout),
+        [
+            "Привет! (говорит Process-1)",
+            "p.name = Process-1, p.daemon = false",
+            "Здравствуй! (говорит greeter)",
+            "p.name = greeter, p.daemon = true",
+        ]
+    );
+}
+
+#[test]
+fn countdown_sequential_001_02_prints_elapsed_time() {
+    assert_elapsed_line(&run_example("countdown_sequential_001_02"));
+}
+
+#[test]
+fn countdown_parallel_001_03_prints_elapsed_time() {
+    assert_elapsed_line(&run_example("countdown_parallel_001_03"));
+}
+
+#[test]
+fn process_start_work_join_002_01_parent_works_while_child_runs() {
+    let stdout = run_example("process_start_work_join_002_01");
+    assert_eq!(
+        lines(&stdout),
+        [
+            "родитель: сумма 1..=1000 = 500500",
+            "потомок ещё работает: true",
+            "потомок вернул: готово",
+        ]
+    );
+}
+
+#[test]
+fn process_sleepers_003_01_each_child_starts_before_it_ends_and_parent_prints_last() {
+    let stdout = run_example("process_sleepers_003_01");
+    let lines = lines(&stdout);
+    assert_eq!(lines.last(), Some(&"Все процессы завершены."), "{stdout}");
+
+    let children = &lines[..lines.len() - 1];
+    let mut expected: Vec<String> = (0..5)
+        .flat_map(|i| {
+            [
+                format!("Процесс {i} запущен."),
+                format!("Процесс {i} завершён."),
+            ]
+        })
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(sorted(children.to_vec()), expected);
+
+    let position = |line: String| children.iter().position(|l| *l == line);
+    for i in 0..5 {
+        assert!(
+            position(format!("Процесс {i} запущен.")) < position(format!("Процесс {i} завершён.")),
+            "child {i} ended before it started:\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn process_name_pid_004_01_prints_each_name_with_a_distinct_pid() {
+    let stdout = run_example("process_name_pid_004_01");
+    let mut seen: Vec<(&str, u32)> = lines(&stdout)
+        .into_iter()
+        .map(|line| {
+            let (name, pid) = line
+                .split_once(", ID процесса: ")
+                .unwrap_or_else(|| panic!("unexpected line {line:?}"));
+            (name, pid.parse().expect("a pid"))
+        })
+        .collect();
+    seen.sort_unstable();
+    let [("Процесс 1", pid1), ("Процесс 2", pid2)] = seen[..] else {
+        panic!("expected Процесс 1 and Процесс 2 once each:\n{stdout}");
+    };
+    assert_ne!(pid1, pid2);
+    assert_ne!(pid1, std::process::id());
+}

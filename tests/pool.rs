@@ -1,0 +1,493 @@
+//! Behaviour of `Pool`: results, errors, crashes, lifecycle.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use multiproc::{AsyncResult, Error, Pool, pool_task};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+#[pool_task]
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+#[pool_task]
+fn add(a: u64, b: u64) -> u64 {
+    a + b
+}
+
+#[pool_task]
+fn pid_of_worker(_: u64) -> u32 {
+    std::thread::sleep(Duration::from_millis(10));
+    std::process::id()
+}
+
+#[pool_task]
+fn nap(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+#[pool_task]
+fn panic_on_five(x: u64) -> u64 {
+    assert_ne!(x, 5, "five is not allowed");
+    x
+}
+
+#[pool_task]
+fn abort_on_three(x: u64) -> u64 {
+    if x == 3 {
+        std::process::abort();
+    }
+    x
+}
+
+/// Kills its own worker the first time it runs (a marker file remembers).
+#[pool_task]
+fn crash_once(marker: std::path::PathBuf) -> String {
+    if std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&marker)
+        .is_ok()
+    {
+        std::process::abort();
+    }
+    "second try".to_string()
+}
+
+static CONFIG: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+
+#[pool_task]
+fn configure(value: u64) {
+    CONFIG.set(value).unwrap();
+}
+
+#[pool_task]
+fn configured(_: u64) -> Option<u64> {
+    CONFIG.get().copied()
+}
+
+#[pool_task]
+fn refuse_to_start() {
+    panic!("initializer says no")
+}
+
+/// Serializes like a `u64`, except that 13 fails to serialize and 14 to deserialize.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Picky(u64);
+
+impl Serialize for Picky {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0 == 13 {
+            return Err(serde::ser::Error::custom("13 is unlucky"));
+        }
+        s.serialize_u64(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Picky {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = u64::deserialize(d)?;
+        if v == 14 {
+            return Err(serde::de::Error::custom("14 is refused"));
+        }
+        Ok(Picky(v))
+    }
+}
+
+#[pool_task]
+fn picky(p: Picky) -> Picky {
+    p
+}
+
+fn worker_pids(pool: &Pool) -> HashSet<u32> {
+    let n = pool.processes() as u64 * 8;
+    pool.map_chunked(pid_of_worker, 0..n, 1)
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+#[test]
+fn map_returns_values_in_order() {
+    let pool = Pool::new(2).unwrap();
+    let expected: Vec<u64> = (0..1000).map(|x| x * x).collect();
+    assert_eq!(pool.map(square, 0..1000u64).unwrap(), expected);
+    assert_eq!(pool.map(square, vec![3u64, 4]).unwrap(), [9, 16]);
+    assert_eq!(
+        pool.map(square, Vec::<u64>::new()).unwrap(),
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        pool.map_chunked(square, 0..10u64, 3).unwrap(),
+        expected[..10]
+    );
+    assert_eq!(square(3), 9);
+}
+
+#[test]
+fn starmap_apply_and_async_results() {
+    let pool = Pool::new(2).unwrap();
+    assert_eq!(pool.starmap(add, vec![(1, 2), (3, 4)]).unwrap(), [3, 7]);
+    assert_eq!(pool.starmap_chunked(add, [(5, 5)], 1).unwrap(), [10]);
+    assert_eq!(pool.apply(add, (1, 2)).unwrap(), 3);
+    let h: AsyncResult<u64> = pool.apply_async(nap, (200,)).unwrap();
+    assert!(!h.ready());
+    assert!(h.try_get().is_none());
+    let err = h.get_timeout(Duration::from_millis(10)).unwrap_err();
+    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+    h.wait();
+    assert!(h.ready());
+    assert_eq!(h.get().unwrap(), 200);
+    assert_eq!(h.get().unwrap(), 200, "a result can be fetched again");
+    let all = pool.map_async(square, 0..10u64).unwrap();
+    assert!(all.wait_timeout(Duration::from_secs(30)));
+    assert_eq!(all.get().unwrap()[9], 81);
+    assert_eq!(
+        pool.starmap_async(add, [(2, 2)]).unwrap().get().unwrap(),
+        [4]
+    );
+}
+
+#[test]
+fn async_result_can_be_awaited() {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let pool = Pool::new(1).unwrap();
+    let mut future = std::pin::pin!(pool.apply_async(nap, (50,)).unwrap());
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let value = loop {
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(value) => break value.unwrap(),
+            Poll::Pending => std::thread::park_timeout(Duration::from_secs(1)),
+        }
+    };
+    assert_eq!(value, 50);
+}
+
+#[test]
+fn imap_yields_in_order_and_imap_unordered_in_completion_order() {
+    let pool = Pool::new(2).unwrap();
+    let ordered: Vec<u64> = pool
+        .imap(nap, [300u64, 1, 2])
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(ordered, [300, 1, 2]);
+    let unordered: Vec<u64> = pool
+        .imap_unordered(nap, [300u64, 1, 2])
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_ne!(
+        unordered[0], 300,
+        "a quick item submitted later comes out first"
+    );
+    assert_eq!(unordered.iter().sum::<u64>(), 303);
+    let chunked: Vec<u64> = pool
+        .imap_chunked(square, 0..100u64, 7)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(chunked[99], 99 * 99);
+    assert_eq!(
+        pool.imap_unordered_chunked(square, 0..100u64, 7)
+            .unwrap()
+            .count(),
+        100
+    );
+    let mut it = pool.imap(nap, [400u64]).unwrap();
+    assert!(matches!(
+        it.next_timeout(Duration::from_millis(10)),
+        Some(Err(Error::Timeout(_)))
+    ));
+    assert_eq!(
+        it.next_timeout(Duration::from_secs(30)).unwrap().unwrap(),
+        400
+    );
+    assert!(it.next().is_none());
+}
+
+#[test]
+fn imap_reads_an_endless_input_lazily() {
+    let pool = Pool::new(2).unwrap();
+    let pulled = AtomicUsize::new(0);
+    let input = (0u64..).inspect(|_| {
+        pulled.fetch_add(1, Ordering::Relaxed);
+    });
+    let firsts: Vec<u64> = pool
+        .imap(square, input)
+        .unwrap()
+        .take(1000)
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(firsts[999], 999 * 999);
+    let pulled = pulled.load(Ordering::Relaxed);
+    assert!(
+        pulled < 1000 + 300,
+        "read {pulled} items ahead of 1000 results"
+    );
+}
+
+#[test]
+fn a_panicking_task_fails_only_its_item_and_the_worker_survives() {
+    let pool = Pool::new(2).unwrap();
+    let before = worker_pids(&pool);
+    let err = pool.map(panic_on_five, 0..10u64).unwrap_err();
+    let Error::Panicked {
+        message, location, ..
+    } = &err
+    else {
+        panic!("expected a panic, got {err:?}");
+    };
+    assert!(message.contains("five is not allowed"), "{message}");
+    assert!(location.starts_with("tests/pool.rs:"), "{location}");
+    let results: Vec<_> = pool.imap(panic_on_five, 0..10u64).unwrap().collect();
+    assert_eq!(results.iter().filter(|r| r.is_err()).count(), 1);
+    assert!(results[5].is_err());
+    assert_eq!(*results[6].as_ref().unwrap(), 6);
+    assert_eq!(worker_pids(&pool), before, "a panic must not cost a worker");
+}
+
+#[test]
+fn a_killed_worker_fails_only_its_task_and_is_replaced() {
+    let pool = Pool::new(2).unwrap();
+    let before = worker_pids(&pool);
+    let results = pool.imap_unordered(nap, vec![100u64; 20]).unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    let victim = *before.iter().next().unwrap();
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(victim as i32).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    let results: Vec<_> = results.collect();
+    let errors: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let Error::WorkerLost { reason, .. } = errors[0] else {
+        panic!("expected a lost worker, got {:?}", errors[0]);
+    };
+    assert!(reason.contains("SIGKILL"), "{reason}");
+    assert_eq!(results.len(), 20);
+    assert_eq!(pool.map(square, 0..100u64).unwrap()[10], 100);
+    let after = worker_pids(&pool);
+    assert_eq!(after.len(), 2);
+    assert!(!after.contains(&victim));
+}
+
+#[test]
+fn an_aborting_task_reports_sigabrt_and_map_returns_that_error() {
+    let pool = Pool::new(2).unwrap();
+    let err = pool.map_chunked(abort_on_three, 0..8u64, 1).unwrap_err();
+    assert!(matches!(err, Error::WorkerLost { .. }), "{err:?}");
+    assert!(err.to_string().contains("SIGABRT"), "{err}");
+    assert_eq!(pool.map(square, [7u64]).unwrap(), [49]);
+}
+
+#[test]
+fn retries_rerun_a_task_whose_worker_died() {
+    let marker = std::env::temp_dir().join(format!("multiproc-crash-once-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    let pool = Pool::builder().processes(1).retries(1).build().unwrap();
+    assert_eq!(
+        pool.apply(crash_once, (marker.clone(),)).unwrap(),
+        "second try"
+    );
+    std::fs::remove_file(&marker).unwrap();
+    let pool = Pool::new(1).unwrap();
+    assert!(matches!(
+        pool.apply(crash_once, (marker.clone(),)),
+        Err(Error::WorkerLost { .. })
+    ));
+    std::fs::remove_file(&marker).unwrap();
+}
+
+#[test]
+fn unencodable_and_undecodable_values_fail_only_their_items() {
+    let pool = Pool::new(2).unwrap();
+    let results: Vec<_> = pool
+        .imap_chunked(picky, (10..16).map(Picky), 3)
+        .unwrap()
+        .collect();
+    assert_eq!(results.len(), 6);
+    for (value, result) in (10..16).zip(&results) {
+        match value {
+            13 => assert!(matches!(result, Err(Error::Codec { .. })), "{result:?}"),
+            14 => assert!(matches!(result, Err(Error::Codec { .. })), "{result:?}"),
+            v => assert_eq!(result.as_ref().unwrap(), &Picky(v)),
+        }
+    }
+    assert_eq!(worker_pids(&pool).len(), 2);
+}
+
+#[test]
+fn the_initializer_runs_in_every_worker() {
+    let pool = Pool::builder()
+        .processes(2)
+        .initializer(configure, (42,))
+        .build()
+        .unwrap();
+    let seen = pool.map_chunked(configured, 0..16u64, 1).unwrap();
+    assert!(seen.iter().all(|v| *v == Some(42)), "{seen:?}");
+}
+
+#[test]
+fn a_panicking_initializer_fails_build() {
+    let started = Instant::now();
+    let err = Pool::builder()
+        .processes(2)
+        .initializer(refuse_to_start, ())
+        .build()
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let Error::Initializer { source } = &err else {
+        panic!("expected an initializer error, got {err:?}");
+    };
+    assert!(
+        source.to_string().contains("initializer says no"),
+        "{source}"
+    );
+}
+
+#[test]
+fn max_tasks_per_child_recycles_without_losing_or_duplicating() {
+    let pool = Pool::builder()
+        .processes(1)
+        .max_tasks_per_child(2)
+        .build()
+        .unwrap();
+    let pids = pool.map_chunked(pid_of_worker, 0..10u64, 1).unwrap();
+    assert_eq!(pids.len(), 10);
+    assert_eq!(pids.iter().collect::<HashSet<_>>().len(), 5, "{pids:?}");
+    let squares = pool.map_chunked(square, 0..50u64, 1).unwrap();
+    assert_eq!(squares, (0..50u64).map(|x| x * x).collect::<Vec<_>>());
+}
+
+#[test]
+fn close_refuses_new_tasks_and_join_waits_for_queued_ones() {
+    let pool = Pool::new(2).unwrap();
+    assert!(matches!(pool.join(), Err(Error::PoolRunning)));
+    let queued = pool.map_async(nap, [100u64, 100, 100]).unwrap();
+    pool.close();
+    assert!(matches!(pool.apply(square, (2,)), Err(Error::PoolClosed)));
+    pool.join().unwrap();
+    assert_eq!(queued.get().unwrap(), [100, 100, 100]);
+}
+
+#[test]
+fn terminate_stops_at_once_with_ten_thousand_queued_tasks() {
+    let pool = Pool::new(2).unwrap();
+    let pids = worker_pids(&pool);
+    let queued = pool.map_chunked(nap, vec![0u64; 0], 1).unwrap();
+    assert!(queued.is_empty());
+    let queued = (0..10_000u64)
+        .map(|_| pool.apply_async(nap, (10,)).unwrap())
+        .collect::<Vec<_>>();
+    let started = Instant::now();
+    pool.terminate().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let terminated = queued
+        .iter()
+        .filter(|h| matches!(h.get(), Err(Error::PoolTerminated)))
+        .count();
+    assert!(terminated > 9_900, "{terminated}");
+    for pid in pids {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "worker {pid} survived"
+        );
+    }
+    assert!(matches!(pool.apply(square, (2,)), Err(Error::PoolClosed)));
+}
+
+#[test]
+fn dropping_the_pool_stops_its_workers() {
+    let pool = Pool::new(2).unwrap();
+    let pids = worker_pids(&pool);
+    drop(pool);
+    for pid in pids {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "worker {pid} survived"
+        );
+    }
+}
+
+#[test]
+fn workers_ignore_sigint() {
+    let pool = Pool::new(1).unwrap();
+    let pids = worker_pids(&pool);
+    for &pid in &pids {
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(pid as i32).unwrap(),
+            rustix::process::Signal::INT,
+        )
+        .unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(worker_pids(&pool), pids);
+}
+
+/// Starts a pool, reports its worker pids through `pid_file`, then sleeps.
+#[multiproc::process]
+fn pool_owner(pid_file: std::path::PathBuf) {
+    let pool = Pool::new(2).unwrap();
+    let pids: Vec<String> = worker_pids(&pool).iter().map(u32::to_string).collect();
+    std::fs::write(&pid_file, pids.join(",")).unwrap();
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+#[test]
+fn workers_exit_when_the_parent_dies() {
+    let pid_file =
+        std::env::temp_dir().join(format!("multiproc-pool-owner-{}", std::process::id()));
+    let _ = std::fs::remove_file(&pid_file);
+    let owner = pool_owner.spawn(pid_file.clone()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let pids: Vec<u32> = loop {
+        if let Ok(text) = std::fs::read_to_string(&pid_file) {
+            if let Ok(pids) = text
+                .split(',')
+                .map(str::parse)
+                .collect::<Result<Vec<u32>, _>>()
+            {
+                break pids;
+            }
+        }
+        assert!(Instant::now() < deadline, "the pool owner never reported");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    owner.kill().unwrap();
+    let killed = Instant::now();
+    let alive = |pid: &u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+    };
+    while pids.iter().any(alive) && killed.elapsed() < Duration::from_secs(1) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        !pids.iter().any(alive),
+        "a worker outlived its pool's process"
+    );
+    let _ = owner.join();
+    std::fs::remove_file(pid_file).unwrap();
+}
