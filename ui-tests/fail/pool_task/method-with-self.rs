@@ -1,0 +1,12 @@
+use multiproc::pool_task;
+
+struct Counter(u32);
+
+impl Counter {
+    #[pool_task]
+    fn get(&self) -> u32 {
+        self.0
+    }
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use multiproc::pool_task;
+
+#[pool_task]
+fn count(text: &str) -> usize {
+    text.len()
+}
+
+fn main() {}
