@@ -5,7 +5,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use multiproc::{Pool, pool_task};
+use ipc_channel::ipc::{IpcOneShotServer, IpcSender};
+use multiproc::{Pool, pool_task, process};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 #[pool_task]
 fn inc(x: u64) -> u64 {
@@ -20,6 +23,40 @@ fn countdown(n: u64) -> u64 {
         n = std::hint::black_box(n - 1);
     }
     n
+}
+
+/// The raw ipc-channel echo used as the floor for `apply`.
+#[derive(Serialize, Deserialize)]
+enum Echo {
+    Hello(IpcSender<u64>),
+    Pong(u64),
+}
+
+#[process]
+fn ipc_echo(server: String) {
+    let to_parent = IpcSender::<Echo>::connect(server).unwrap();
+    let (to_child, pings) = ipc_channel::ipc::channel::<u64>().unwrap();
+    to_parent.send(Echo::Hello(to_child)).unwrap();
+    while let Ok(ping) = pings.recv() {
+        to_parent.send(Echo::Pong(ping)).unwrap();
+    }
+}
+
+/// Median round trip of a u64 over ipc-channel to another process and back.
+fn ipc_round_trip() -> Duration {
+    let (server, name) = IpcOneShotServer::<Echo>::new().unwrap();
+    let child = ipc_echo.builder().daemon(true).spawn(name).unwrap();
+    let (pongs, hello) = server.accept().unwrap();
+    let Echo::Hello(pings) = hello else {
+        panic!("expected hello")
+    };
+    let round_trip = common::median_of_rounds(5, 200, || {
+        pings.send(7).unwrap();
+        assert!(matches!(pongs.recv().unwrap(), Echo::Pong(7)));
+    });
+    drop(pings);
+    drop(child);
+    round_trip
 }
 
 fn per_sec(items: usize, elapsed: Duration) -> f64 {
@@ -43,7 +80,13 @@ fn main() {
     });
 
     let python = common::python_twin("pool.py", &[]);
-    let py = |name: &str| python.iter().find(|(n, _)| n == name).map(|(_, v)| *v).unwrap();
+    let py = |name: &str| {
+        python
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
+            .unwrap()
+    };
 
     println!("| benchmark | multiproc | Python | multiproc / Python |");
     println!("|---|---|---|---|");
@@ -67,6 +110,12 @@ fn main() {
         py("apply") * 1e6,
         py("apply") / apply.as_secs_f64()
     );
+    let raw = ipc_round_trip();
+    println!(
+        "| raw ipc-channel round trip to a process (floor for apply) | {:.1} µs | | apply = {:.1}x the floor |",
+        raw.as_secs_f64() * 1e6,
+        apply.as_secs_f64() / raw.as_secs_f64()
+    );
 
     let work = 20_000_000u64;
     let jobs = 8;
@@ -78,9 +127,22 @@ fn main() {
     let parallel = common::median_of_rounds(3, 1, || {
         pool.map_chunked(countdown, vec![work; jobs], 1).unwrap();
     });
+    let threads = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let rayon = common::median_of_rounds(3, 1, || {
+        threads.install(|| {
+            (0..jobs).into_par_iter().for_each(|_| {
+                countdown(work);
+            })
+        });
+    });
+    let ours = serial.as_secs_f64() / parallel.as_secs_f64();
+    let theirs = serial.as_secs_f64() / rayon.as_secs_f64();
     println!(
-        "| CPU-bound countdown, 8 jobs on 2 workers: speedup over serial | {:.2}x | {:.2}x | |",
-        serial.as_secs_f64() / parallel.as_secs_f64(),
+        "| CPU-bound countdown, 8 jobs on 2 workers: speedup over serial | {ours:.2}x | {:.2}x | rayon (2 threads): {theirs:.2}x; multiproc / rayon = {:.2} |",
         py("countdown_speedup"),
+        ours / theirs,
     );
 }

@@ -177,3 +177,83 @@ fn process_name_pid_004_01_prints_each_name_with_a_distinct_pid() {
     assert_ne!(pid1, pid2);
     assert_ne!(pid1, std::process::id());
 }
+
+const SQUARES_0_TO_9: &str = "[0, 1, 4, 9, 16, 25, 36, 49, 64, 81]";
+
+#[test]
+fn pool_map_000_09_prints_squares_of_range_10_in_order() {
+    let stdout = run_example("pool_map_000_09");
+    assert_eq!(lines(&stdout), [SQUARES_0_TO_9]);
+}
+
+#[test]
+fn pool_apply_map_starmap_000_10_apply_then_map_and_starmap_give_the_same_list() {
+    let stdout = run_example("pool_apply_map_starmap_000_10");
+    assert_eq!(lines(&stdout), ["25", SQUARES_0_TO_9, SQUARES_0_TO_9]);
+}
+
+#[test]
+fn pool_map_002_02_prints_squares_of_five_values_in_order() {
+    let stdout = run_example("pool_map_002_02");
+    assert_eq!(lines(&stdout), ["[1, 4, 9, 16, 25]"]);
+}
+
+#[test]
+fn pool_apply_async_002_03_sync_and_async_calls_return_doubles() {
+    let stdout = run_example("pool_apply_async_002_03");
+    assert_eq!(
+        lines(&stdout),
+        ["Синхронный результат: 20", "Асинхронный результат: 30"]
+    );
+}
+
+#[test]
+fn pool_imap_unordered_002_04_prints_each_cube_once_in_any_order() {
+    let stdout = run_example("pool_imap_unordered_002_04");
+    let mut expected: Vec<String> = [8, 64, 216, 512]
+        .iter()
+        .map(|cube| format!("Результат по готовности: {cube}"))
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(sorted(lines(&stdout)), expected);
+}
+
+#[test]
+fn pool_cpu_count_004_03_prints_squares_of_five_numbers() {
+    let stdout = run_example("pool_cpu_count_004_03");
+    assert_eq!(lines(&stdout), ["[1, 4, 9, 16, 25]"]);
+}
+
+#[test]
+fn pool_map_squares_003_02_prints_results_after_the_pool_is_dropped() {
+    let stdout = run_example("pool_map_squares_003_02");
+    assert_eq!(lines(&stdout), [SQUARES_0_TO_9]);
+}
+
+#[test]
+fn futures_executor_collects_as_completed_and_a_panic_fails_only_its_future() {
+    let stdout = run_example("futures_executor");
+    let lines = lines(&stdout);
+    assert_eq!(lines.len(), 13, "{stdout}");
+    assert_eq!(lines[0], "submitted 4 tasks to 2 worker processes");
+
+    let mut expected: Vec<String> = (0..4)
+        .map(|n| format!("done: slow_square({n}) = {}", n * n))
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(sorted(lines[1..5].to_vec()), expected, "{stdout}");
+
+    assert_eq!(
+        lines[5..],
+        [
+            "in submission order: [0, 1, 4, 9]",
+            "risky(1) = 10",
+            "risky(2) = 20",
+            "risky(3) failed: risky refuses 3",
+            "risky(4) = 40",
+            "ready right away: false",
+            "get_timeout(20ms): no result within 20ms",
+            "after wait(): ready = true, try_get() = Some(49)",
+        ]
+    );
+}

@@ -35,21 +35,46 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T,
     })
 }
 
+/// Bytes read from the socket ahead of need, so that small frames cost one read.
+const READ_AHEAD: usize = 64 * 1024;
+
 /// One end of a framed, bidirectional connection to another process.
 #[derive(Debug)]
 pub(crate) struct Conn {
     stream: UnixStream,
+    /// Received bytes not yet returned: `buffer[start..]`.
+    buffer: Vec<u8>,
+    start: usize,
 }
 
 impl Conn {
     pub(crate) fn new(stream: UnixStream) -> Conn {
-        Conn { stream }
+        Conn {
+            stream,
+            buffer: Vec::new(),
+            start: 0,
+        }
     }
 
     /// Sends one message as one frame.
     pub(crate) fn send<T: Serialize>(&mut self, msg: &T) -> Result<(), Error> {
-        let body = encode(msg, "a message")?;
-        self.send_frame(&body)
+        self.send_all(std::slice::from_ref(msg))
+    }
+
+    /// Sends several messages, one frame each, in a single write.
+    pub(crate) fn send_all<T: Serialize>(&mut self, msgs: &[T]) -> Result<(), Error> {
+        let mut frames = Vec::new();
+        for msg in msgs {
+            push_frame(&mut frames, |out| {
+                postcard::to_io(msg, out)
+                    .map(drop)
+                    .map_err(|e| Error::Codec {
+                        what: "encode a message".into(),
+                        reason: e.to_string(),
+                    })
+            })?;
+        }
+        write_all(&self.stream, &frames)
     }
 
     /// Sends `body` as one frame, as is.
@@ -58,42 +83,89 @@ impl Conn {
         write_all(&self.stream, &len).and_then(|()| write_all(&self.stream, body))
     }
 
+    /// Sends bytes already framed by [`push_frame`].
+    pub(crate) fn send_framed(&mut self, frames: &[u8]) -> Result<(), Error> {
+        write_all(&self.stream, frames)
+    }
+
     /// Receives one message. A peer that closed between frames gives [`Error::Disconnected`].
     pub(crate) fn recv<T: DeserializeOwned>(&mut self) -> Result<T, Error> {
         let body = self.recv_frame()?;
         decode(&body, "a message")
     }
 
+    /// Reads until at least `n` unreturned bytes are buffered; `false` at end of stream.
+    fn fill(&mut self, n: usize) -> Result<bool, Error> {
+        if self.start > 0 && self.buffer.len() - self.start < n {
+            self.buffer.drain(..self.start);
+            self.start = 0;
+        }
+        while self.buffer.len() - self.start < n {
+            let old = self.buffer.len();
+            self.buffer.resize(old + READ_AHEAD.max(n), 0);
+            let read = loop {
+                match (&self.stream).read(&mut self.buffer[old..]) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    other => break other,
+                }
+            };
+            self.buffer.truncate(old + *read.as_ref().unwrap_or(&0));
+            match read {
+                Ok(0) => return Ok(false),
+                Ok(_) => {}
+                Err(e) if is_disconnect(&e) => return Ok(false),
+                Err(e) => return Err(Error::io("receiving a frame")(e)),
+            }
+        }
+        Ok(true)
+    }
+
     /// Receives one frame's bytes. A peer that closed between frames gives [`Error::Disconnected`].
     pub(crate) fn recv_frame(&mut self) -> Result<Vec<u8>, Error> {
-        let mut len = [0u8; 8];
-        match self.stream.read_exact(&mut len) {
-            Ok(()) => {}
-            Err(e) if is_disconnect(&e) => return Err(Error::Disconnected),
-            Err(e) => return Err(Error::io("receiving a frame")(e)),
+        if !self.fill(8)? {
+            return Err(Error::Disconnected);
         }
-        let len = u64::from_le_bytes(len);
+        let len = u64::from_le_bytes(
+            self.buffer[self.start..self.start + 8]
+                .try_into()
+                .unwrap_or_default(),
+        );
         if len > MAX_FRAME {
             return Err(Error::Codec {
                 what: "read a frame".into(),
                 reason: format!("length prefix {len} exceeds the limit of {MAX_FRAME} bytes"),
             });
         }
+        self.start += 8;
+        let len = len as usize;
+        let buffered = (self.buffer.len() - self.start).min(len);
         let mut body = Vec::new();
-        body.try_reserve_exact(len as usize)
+        body.try_reserve_exact(len)
             .map_err(|e| Error::io("allocating a frame")(io::Error::other(e)))?;
-        (&self.stream)
-            .take(len)
-            .read_to_end(&mut body)
-            .map_err(Error::io("receiving a frame"))?;
-        if body.len() as u64 != len {
-            return Err(Error::Disconnected);
+        body.extend_from_slice(&self.buffer[self.start..self.start + buffered]);
+        self.start += buffered;
+        if self.start == self.buffer.len() {
+            self.buffer.clear();
+            self.start = 0;
+        }
+        if body.len() < len {
+            // A large frame: read the rest straight into place.
+            (&self.stream)
+                .take((len - body.len()) as u64)
+                .read_to_end(&mut body)
+                .map_err(Error::io("receiving a frame"))?;
+            if body.len() < len {
+                return Err(Error::Disconnected);
+            }
         }
         Ok(body)
     }
 
     /// Waits until a frame (or the peer's hang-up) can be read; `false` on timeout.
     pub(crate) fn wait_readable(&self, timeout: Option<Duration>) -> Result<bool, Error> {
+        if self.start < self.buffer.len() {
+            return Ok(true);
+        }
         wait_for(self.stream.as_fd(), PollFlags::IN, timeout)
     }
 
@@ -112,8 +184,24 @@ impl Conn {
             .stream
             .try_clone()
             .map_err(Error::io("duplicating a socket"))?;
-        Ok(Conn { stream })
+        Ok(Conn::new(stream))
     }
+}
+
+/// Appends one frame to `out`: the u64 length, then what `write` appends.
+pub(crate) fn push_frame(
+    out: &mut Vec<u8>,
+    write: impl FnOnce(&mut Vec<u8>) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let mark = out.len();
+    out.extend_from_slice(&[0; 8]);
+    if let Err(e) = write(out) {
+        out.truncate(mark);
+        return Err(e);
+    }
+    let len = (out.len() - mark - 8) as u64;
+    out[mark..mark + 8].copy_from_slice(&len.to_le_bytes());
+    Ok(())
 }
 
 /// Polls one fd; `Ok(false)` means the timeout passed first.

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 use serde::Serialize;
@@ -138,11 +138,16 @@ impl Shared {
         self.work.notify_all();
     }
 
-    fn take(&self, block: bool) -> Take {
+    /// Takes the next chunk. `block` waits for one; `greedy` (taking beyond
+    /// [`MIN_IN_FLIGHT`]) is refused unless there is plenty left for the others.
+    fn take(&self, block: bool, greedy: bool) -> Take {
         let mut state = self.lock();
         loop {
             if state.terminated {
                 return Take::Finished;
+            }
+            if greedy && state.pending.len() <= state.live * MIN_IN_FLIGHT {
+                return Take::Nothing;
             }
             if let Some(chunk) = state.pending.pop_front() {
                 return Take::Chunk(chunk);
@@ -270,39 +275,81 @@ fn respawn(shared: &Shared, config: &WorkerConfig) -> Option<ChildProc> {
     None
 }
 
-/// Chunks sent to a worker ahead of their results: two keep it busy (one
-/// running, one waiting) while leaving the rest of the queue to other workers.
-const IN_FLIGHT: usize = 2;
+/// How much work a driver keeps queued at its worker: enough to hide the
+/// round trip, little enough to leave the rest of the queue to other workers.
+const QUEUED_WORK: Duration = Duration::from_millis(2);
+/// Chunks in flight per worker: at least two (one running, one waiting), and
+/// more only while chunks take less than [`QUEUED_WORK`] in all.
+const MIN_IN_FLIGHT: usize = 2;
+const MAX_IN_FLIGHT: usize = 64;
+
+/// How many chunks to keep in flight, given the recent time per chunk.
+fn in_flight_limit(per_chunk: Duration) -> usize {
+    let per_chunk = per_chunk.max(Duration::from_micros(1));
+    let fit = QUEUED_WORK.as_nanos() / per_chunk.as_nanos();
+    usize::try_from(fit)
+        .unwrap_or(MAX_IN_FLIGHT)
+        .clamp(MIN_IN_FLIGHT, MAX_IN_FLIGHT)
+}
 
 fn serve(shared: &Shared, config: &WorkerConfig, slot: usize, worker: &mut ChildProc) -> End {
     let name: Arc<str> = Arc::from(worker.info.name());
     let mut inflight: VecDeque<Chunk> = VecDeque::new();
     let mut sent = 0;
+    // Exponential average of the time between results while the worker is busy;
+    // starts high so that the first chunks are spread over all workers.
+    let mut per_chunk = QUEUED_WORK;
+    let mut busy_since = Instant::now();
+    let mut batch = Vec::new();
     loop {
-        while inflight.len() < IN_FLIGHT && config.max_tasks_per_child.is_none_or(|m| sent < m) {
-            match shared.take(inflight.is_empty()) {
+        let limit = in_flight_limit(per_chunk);
+        let mut finished = false;
+        while inflight.len() + batch.len() < limit
+            && config.max_tasks_per_child.is_none_or(|m| sent < m)
+        {
+            let queued = inflight.len() + batch.len();
+            if queued == 0 {
+                // Idle: whatever comes next may be slower than what came before.
+                per_chunk = QUEUED_WORK;
+            }
+            match shared.take(queued == 0, queued >= MIN_IN_FLIGHT) {
                 Take::Chunk(chunk) => {
-                    let msg = RunChunkRef {
-                        key: chunk.key,
-                        items: &chunk.items,
-                    };
-                    let sent_ok = worker.conn.send(&msg).is_ok();
-                    inflight.push_back(chunk);
-                    if !sent_ok {
-                        return lost(shared, config, slot, worker, inflight);
-                    }
+                    batch.push(chunk);
                     sent += 1;
                 }
                 Take::Nothing => break,
-                Take::Finished if inflight.is_empty() => return End::Done,
-                Take::Finished => break,
+                Take::Finished => {
+                    finished = true;
+                    break;
+                }
             }
         }
-        let Some(_) = inflight.front() else {
-            return End::Recycle;
-        };
+        if !batch.is_empty() {
+            if inflight.is_empty() {
+                busy_since = Instant::now();
+            }
+            let msgs: Vec<RunChunkRef<'_>> = batch
+                .iter()
+                .map(|c| RunChunkRef {
+                    key: c.key,
+                    items: &c.items,
+                })
+                .collect();
+            let sent_ok = worker.conn.send_all(&msgs).is_ok();
+            drop(msgs);
+            inflight.extend(batch.drain(..));
+            if !sent_ok {
+                return lost(shared, config, slot, worker, inflight);
+            }
+        }
+        if inflight.is_empty() {
+            return if finished { End::Done } else { End::Recycle };
+        }
         match worker.conn.recv_frame() {
             Ok(results) => {
+                let now = Instant::now();
+                per_chunk = (per_chunk * 3 + (now - busy_since)) / 4;
+                busy_since = now;
                 if let Some(chunk) = inflight.pop_front() {
                     chunk.deliver(Arc::clone(&name), Ok(results));
                 }

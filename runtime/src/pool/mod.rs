@@ -427,18 +427,14 @@ impl Pool {
         let count = items.len().div_ceil(size.max(1));
         let collector = Collector::new(count);
         let mut items = items.into_iter();
-        let chunks = (0..count)
-            .map_while(|index| {
-                let encoded = encode_chunk(&mut items, size.max(1))?;
-                Some(chunk(
-                    key,
-                    encoded,
-                    index,
-                    Arc::clone(&collector) as Arc<dyn Sink>,
-                ))
-            })
-            .collect();
-        self.shared.submit(chunks)?;
+        // Each chunk is queued as soon as it is encoded, so workers start at once.
+        for index in 0..count {
+            let Some(encoded) = encode_chunk(&mut items, size.max(1)) else {
+                break;
+            };
+            let sink = Arc::clone(&collector) as Arc<dyn Sink>;
+            self.shared.submit(vec![chunk(key, encoded, index, sink)])?;
+        }
         Ok(collector)
     }
 

@@ -106,17 +106,33 @@ fn wait_until<'a, T>(
 #[derive(Default)]
 pub(super) struct Collector {
     state: Mutex<Collected>,
+    /// Signalled when the last chunk arrives.
     done: Condvar,
+    /// Signalled whenever a chunk arrives.
+    done_one: Condvar,
 }
 
 #[derive(Default)]
 struct Collected {
-    chunks: Vec<Option<ChunkResult>>,
+    chunks: Vec<Option<Arc<ChunkResult>>>,
     remaining: usize,
     waker: Option<Waker>,
 }
 
 impl Collector {
+    /// Waits (until `deadline`) for chunk `index`; `None` on timeout.
+    fn chunk(&self, index: usize, deadline: Option<Instant>) -> Option<Arc<ChunkResult>> {
+        let state = lock(&self.state);
+        let state = wait_until(&self.done_one, state, deadline, |s| {
+            s.chunks[index].is_some()
+        });
+        state.chunks[index].clone()
+    }
+
+    fn len(&self) -> usize {
+        lock(&self.state).chunks.len()
+    }
+
     pub(super) fn new(chunks: usize) -> Arc<Collector> {
         let collector = Collector::default();
         let mut state = lock(&collector.state);
@@ -131,10 +147,11 @@ impl Sink for Collector {
     fn deliver(&self, index: usize, result: ChunkResult) {
         let mut state = lock(&self.state);
         if let Some(slot) = state.chunks.get_mut(index) {
-            if slot.replace(result).is_none() {
+            if slot.replace(Arc::new(result)).is_none() {
                 state.remaining -= 1;
             }
         }
+        self.done_one.notify_all();
         if state.remaining == 0 {
             self.done.notify_all();
             if let Some(waker) = state.waker.take() {
@@ -172,8 +189,12 @@ impl Sink for Collector {
 /// Python: `multiprocessing.pool.AsyncResult`.
 pub struct AsyncResult<T> {
     collector: Arc<Collector>,
-    decode: fn(&[Option<ChunkResult>]) -> Result<T>,
+    decode: Decode<T>,
 }
+
+/// Decodes a call's result from its chunks, waiting for each in turn until
+/// the deadline (`None` if it passes), so decoding overlaps the workers' run.
+pub(super) type Decode<T> = fn(&Collector, Option<Instant>) -> Option<Result<T>>;
 
 impl<T> std::fmt::Debug for AsyncResult<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -184,37 +205,41 @@ impl<T> std::fmt::Debug for AsyncResult<T> {
 }
 
 /// Decodes every item of every chunk, in order; the first error wins, as in Python.
-pub(super) fn decode_all<R: DeserializeOwned>(chunks: &[Option<ChunkResult>]) -> Result<Vec<R>> {
-    let count = chunks.iter().flatten().map(|c| c.count as usize).sum();
-    let mut values = Vec::with_capacity(count);
-    for chunk in chunks.iter().flatten() {
+pub(super) fn decode_all<R: DeserializeOwned>(
+    collector: &Collector,
+    deadline: Option<Instant>,
+) -> Option<Result<Vec<R>>> {
+    let mut values = Vec::new();
+    for index in 0..collector.len() {
+        let chunk = collector.chunk(index, deadline)?;
+        values.reserve(chunk.count as usize);
         for value in chunk.decode() {
-            values.push(value?);
+            match value {
+                Ok(value) => values.push(value),
+                Err(e) => return Some(Err(e)),
+            }
         }
     }
-    Ok(values)
+    Some(Ok(values))
 }
 
 /// Decodes the single item of an `apply`.
-pub(super) fn decode_one<R: DeserializeOwned>(chunks: &[Option<ChunkResult>]) -> Result<R> {
-    chunks
-        .iter()
-        .flatten()
-        .flat_map(ChunkResult::decode)
-        .next()
-        .unwrap_or_else(|| {
-            Err(Error::Codec {
-                what: "read a result".into(),
-                reason: "the call produced no result".into(),
-            })
+pub(super) fn decode_one<R: DeserializeOwned>(
+    collector: &Collector,
+    deadline: Option<Instant>,
+) -> Option<Result<R>> {
+    let chunk = collector.chunk(0, deadline)?;
+    let value = chunk.decode().next();
+    Some(value.unwrap_or_else(|| {
+        Err(Error::Codec {
+            what: "read a result".into(),
+            reason: "the call produced no result".into(),
         })
+    }))
 }
 
 impl<T> AsyncResult<T> {
-    pub(super) fn new(
-        collector: Arc<Collector>,
-        decode: fn(&[Option<ChunkResult>]) -> Result<T>,
-    ) -> Self {
+    pub(super) fn new(collector: Arc<Collector>, decode: Decode<T>) -> Self {
         AsyncResult { collector, decode }
     }
 
@@ -305,8 +330,8 @@ impl<T> AsyncResult<T> {
     ///
     /// Python: `AsyncResult.get()`.
     pub fn get(&self) -> Result<T> {
-        self.wait();
-        self.decoded()
+        // Without a deadline the decoder waits as long as it takes, so `None` cannot occur.
+        (self.decode)(&self.collector, None).unwrap_or(Err(Error::PoolTerminated))
     }
 
     /// The result if it has arrived, without blocking.
@@ -327,7 +352,7 @@ impl<T> AsyncResult<T> {
     ///
     /// Python: `AsyncResult.get(timeout=0)`.
     pub fn try_get(&self) -> Option<Result<T>> {
-        self.ready().then(|| self.decoded())
+        self.ready().then(|| self.get())
     }
 
     /// Waits at most `timeout` for the result.
@@ -351,15 +376,8 @@ impl<T> AsyncResult<T> {
     ///
     /// Python: `AsyncResult.get(timeout)`.
     pub fn get_timeout(&self, timeout: Duration) -> Result<T> {
-        if self.wait_timeout(timeout) {
-            self.decoded()
-        } else {
-            Err(Error::Timeout(timeout))
-        }
-    }
-
-    fn decoded(&self) -> Result<T> {
-        (self.decode)(&lock(&self.collector.state).chunks)
+        (self.decode)(&self.collector, Some(Instant::now() + timeout))
+            .unwrap_or(Err(Error::Timeout(timeout)))
     }
 }
 
@@ -370,7 +388,7 @@ impl<T> Future for AsyncResult<T> {
         let mut state = lock(&self.collector.state);
         if state.remaining == 0 {
             drop(state);
-            Poll::Ready(self.decoded())
+            Poll::Ready(self.get())
         } else {
             state.waker = Some(cx.waker().clone());
             Poll::Pending

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bootstrap::{self, CallSpec, Entry};
 use crate::error::Error;
-use crate::wire::Conn;
+use crate::wire::{Conn, push_frame};
 
 /// Parent to worker.
 #[derive(Serialize, Deserialize)]
@@ -63,14 +63,14 @@ pub(crate) fn serve(mut conn: Conn, initializer: Option<&CallSpec>) -> i32 {
     }
     // A reader thread keeps draining the parent's chunks while this one
     // computes, so neither side ever blocks on the other's full socket.
-    let Ok(mut reader) = conn.try_clone() else {
+    let Ok(mut writer) = conn.try_clone() else {
         return 1;
     };
     let (chunks, inbox) = mpsc::channel::<RunChunk>();
     let spawned = std::thread::Builder::new()
         .name("multiproc-pool-reader".into())
         .spawn(move || {
-            while let Ok(chunk) = reader.recv() {
+            while let Ok(chunk) = conn.recv() {
                 if chunks.send(chunk).is_err() {
                     break;
                 }
@@ -79,16 +79,22 @@ pub(crate) fn serve(mut conn: Conn, initializer: Option<&CallSpec>) -> i32 {
     if spawned.is_err() {
         return 1;
     }
-    let mut results = Vec::new();
+    let mut frames = Vec::new();
     let mut cached: Option<&'static Entry> = None;
-    for chunk in inbox {
-        results.clear();
-        let entry = match cached.filter(|e| e.key == chunk.key) {
-            Some(entry) => Ok(entry),
-            None => bootstrap::lookup(&chunk.key).inspect(|e| cached = Some(e)),
-        };
-        run_chunk(entry, &chunk.items, &mut results);
-        if conn.send_frame(&results).is_err() {
+    while let Ok(first) = inbox.recv() {
+        // Every chunk already here is run before the results go out in one write.
+        frames.clear();
+        for chunk in std::iter::once(first).chain(inbox.try_iter().take(63)) {
+            let entry = match cached.filter(|e| e.key == chunk.key) {
+                Some(entry) => Ok(entry),
+                None => bootstrap::lookup(&chunk.key).inspect(|e| cached = Some(e)),
+            };
+            let _ = push_frame(&mut frames, |out| {
+                run_chunk(entry, &chunk.items, out);
+                Ok(())
+            });
+        }
+        if writer.send_framed(&frames).is_err() {
             return 1;
         }
     }
