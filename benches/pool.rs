@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ipc_channel::ipc::{IpcOneShotServer, IpcSender};
 use multiproc::{Pool, pool_task, process};
@@ -119,19 +119,19 @@ fn main() {
 
     let work = 20_000_000u64;
     let jobs = 8;
-    let started = Instant::now();
-    for _ in 0..jobs {
-        countdown(work);
-    }
-    let serial = started.elapsed();
-    let parallel = common::median_of_rounds(3, 1, || {
+    let serial = common::median_of_rounds(5, 1, || {
+        for _ in 0..jobs {
+            countdown(work);
+        }
+    });
+    let parallel = common::median_of_rounds(5, 1, || {
         pool.map_chunked(countdown, vec![work; jobs], 1).unwrap();
     });
     let threads = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build()
         .unwrap();
-    let rayon = common::median_of_rounds(3, 1, || {
+    let rayon = common::median_of_rounds(5, 1, || {
         threads.install(|| {
             (0..jobs).into_par_iter().for_each(|_| {
                 countdown(work);

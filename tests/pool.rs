@@ -491,3 +491,18 @@ fn workers_exit_when_the_parent_dies() {
     let _ = owner.join();
     std::fs::remove_file(pid_file).unwrap();
 }
+
+#[pool_task]
+fn echo_bytes(data: Vec<u8>) -> Vec<u8> {
+    data
+}
+
+#[test]
+fn large_arguments_and_results_flow_both_ways_without_deadlock() {
+    let pool = Pool::new(2).unwrap();
+    let items: Vec<Vec<u8>> = (0..8u8).map(|i| vec![i; 1 << 20]).collect();
+    let echoed = pool.map_chunked(echo_bytes, items.clone(), 1).unwrap();
+    assert_eq!(echoed, items);
+    let echoed = pool.map_chunked(echo_bytes, items.clone(), 3).unwrap();
+    assert_eq!(echoed, items);
+}

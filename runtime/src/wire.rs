@@ -28,7 +28,10 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T, what: &str) -> Result<Vec
 }
 
 /// Decodes a value with postcard.
-pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, Error> {
+pub(crate) fn decode<'a, T: serde::Deserialize<'a>>(
+    bytes: &'a [u8],
+    what: &str,
+) -> Result<T, Error> {
     postcard::from_bytes(bytes).map_err(|e| Error::Codec {
         what: format!("decode {what}"),
         reason: e.to_string(),
@@ -86,6 +89,47 @@ impl Conn {
     /// Sends bytes already framed by [`push_frame`].
     pub(crate) fn send_framed(&mut self, frames: &[u8]) -> Result<(), Error> {
         write_all(&self.stream, frames)
+    }
+
+    /// Writes `frames` (built with [`push_frame`]); whenever the socket is
+    /// full and the peer has data for us, lets `drain` read it first, so that
+    /// two processes writing to each other never wait on each other.
+    pub(crate) fn send_framed_draining(
+        &mut self,
+        frames: &[u8],
+        mut drain: impl FnMut(&mut Conn) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mut rest = frames;
+        while !rest.is_empty() {
+            match send(
+                &self.stream,
+                rest,
+                SendFlags::NOSIGNAL | SendFlags::DONTWAIT,
+            ) {
+                Ok(n) => rest = &rest[n..],
+                Err(rustix::io::Errno::INTR) => {}
+                Err(rustix::io::Errno::AGAIN) => {
+                    if self.wait_readable(Some(Duration::ZERO))? {
+                        drain(self)?;
+                    } else {
+                        wait_for(self.stream.as_fd(), PollFlags::IN | PollFlags::OUT, None)?;
+                    }
+                }
+                Err(e) => return Err(send_error(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a whole frame is already buffered, so `recv_frame` will not block.
+    pub(crate) fn has_buffered_frame(&self) -> bool {
+        let buffered = &self.buffer[self.start..];
+        buffered.len() >= 8
+            && buffered.len() - 8
+                >= usize::try_from(u64::from_le_bytes(
+                    buffered[..8].try_into().unwrap_or_default(),
+                ))
+                .unwrap_or(usize::MAX)
     }
 
     /// Receives one message. A peer that closed between frames gives [`Error::Disconnected`].
@@ -231,6 +275,15 @@ fn is_disconnect(e: &io::Error) -> bool {
     )
 }
 
+fn send_error(e: rustix::io::Errno) -> Error {
+    let e = io::Error::from(e);
+    if is_disconnect(&e) {
+        Error::Disconnected
+    } else {
+        Error::io("sending a frame")(e)
+    }
+}
+
 /// Writes all of `buf` without ever raising SIGPIPE, which the runtime has not
 /// yet ignored when a child runs before `main`.
 fn write_all(stream: &UnixStream, mut buf: &[u8]) -> Result<(), Error> {
@@ -238,14 +291,7 @@ fn write_all(stream: &UnixStream, mut buf: &[u8]) -> Result<(), Error> {
         match send(stream, buf, SendFlags::NOSIGNAL) {
             Ok(n) => buf = &buf[n..],
             Err(rustix::io::Errno::INTR) => {}
-            Err(e) => {
-                let e = io::Error::from(e);
-                return Err(if is_disconnect(&e) {
-                    Error::Disconnected
-                } else {
-                    Error::io("sending a frame")(e)
-                });
-            }
+            Err(e) => return Err(send_error(e)),
         }
     }
     Ok(())

@@ -2,17 +2,18 @@
 //! worker that feeds it, collects its results and replaces it when it dies.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
-use serde::Serialize;
 
-use super::results::{ChunkResult, Lost, Sink};
-use super::worker::Started;
+use super::results::{ChunkResult, Lost, Sink, spin_until};
+use super::worker::{RunChunk, Started};
 use crate::bootstrap::{self, CallSpec, Job, Launch};
 use crate::error::{Error, Result};
 use crate::process::{ChildProc, status_text};
+use crate::wire::push_frame;
 
 /// How the pool's workers are started; shared by every driver for respawns.
 #[derive(Debug)]
@@ -53,18 +54,12 @@ impl Chunk {
     }
 }
 
-/// Parent to worker: a borrowed view of [`Chunk`] in the worker's `RunChunk` layout.
-#[derive(Serialize)]
-struct RunChunkRef<'a> {
-    key: &'a str,
-    #[serde(with = "serde_bytes")]
-    items: &'a [u8],
-}
-
 #[derive(Default)]
 pub(super) struct Shared {
     state: Mutex<State>,
     work: Condvar,
+    /// `state.pending.len()`, readable without the lock.
+    queued: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -124,6 +119,7 @@ impl Shared {
             return Ok(());
         }
         state.pending.extend(chunks);
+        self.queued.store(state.pending.len(), Ordering::Release);
         drop(state);
         self.work.notify_all();
         Ok(())
@@ -134,6 +130,7 @@ impl Shared {
         for chunk in chunks.rev() {
             state.pending.push_front(chunk);
         }
+        self.queued.store(state.pending.len(), Ordering::Release);
         drop(state);
         self.work.notify_all();
     }
@@ -141,6 +138,9 @@ impl Shared {
     /// Takes the next chunk. `block` waits for one; `greedy` (taking beyond
     /// [`MIN_IN_FLIGHT`]) is refused unless there is plenty left for the others.
     fn take(&self, block: bool, greedy: bool) -> Take {
+        if block {
+            spin_until(|| self.queued.load(Ordering::Acquire) > 0);
+        }
         let mut state = self.lock();
         loop {
             if state.terminated {
@@ -150,6 +150,7 @@ impl Shared {
                 return Take::Nothing;
             }
             if let Some(chunk) = state.pending.pop_front() {
+                self.queued.store(state.pending.len(), Ordering::Release);
                 return Take::Chunk(chunk);
             }
             if state.closed {
@@ -179,6 +180,7 @@ impl Shared {
         }
         state.broken = Some(reason.clone());
         let pending: Vec<Chunk> = state.pending.drain(..).collect();
+        self.queued.store(0, Ordering::Release);
         drop(state);
         for chunk in pending {
             chunk.lose(Lost::NoWorkers(reason.clone()));
@@ -200,6 +202,7 @@ impl Shared {
         let mut state = self.lock();
         state.terminated = true;
         let pending: Vec<Chunk> = state.pending.drain(..).collect();
+        self.queued.store(0, Ordering::Release);
         for pid in state.pids.iter().flatten() {
             // The driver clears a pid (under this lock) before reaping it,
             // so every pid here still belongs to our unreaped worker.
@@ -328,17 +331,34 @@ fn serve(shared: &Shared, config: &WorkerConfig, slot: usize, worker: &mut Child
             if inflight.is_empty() {
                 busy_since = Instant::now();
             }
-            let msgs: Vec<RunChunkRef<'_>> = batch
-                .iter()
-                .map(|c| RunChunkRef {
-                    key: c.key,
-                    items: &c.items,
+            let mut frames = Vec::new();
+            let encoded = batch.iter().try_for_each(|c| {
+                push_frame(&mut frames, |out| {
+                    let chunk = RunChunk {
+                        key: c.key,
+                        items: &c.items,
+                    };
+                    postcard::to_io(&chunk, out)
+                        .map(drop)
+                        .map_err(|e| Error::Codec {
+                            what: "encode a chunk".into(),
+                            reason: e.to_string(),
+                        })
                 })
-                .collect();
-            let sent_ok = worker.conn.send_all(&msgs).is_ok();
-            drop(msgs);
+            });
+            // In flight before the first byte goes out: a result can come
+            // back while the rest of the batch is still being written.
             inflight.extend(batch.drain(..));
-            if !sent_ok {
+            let sent = encoded.and_then(|()| {
+                worker.conn.send_framed_draining(&frames, |conn| {
+                    let results = conn.recv_frame()?;
+                    if let Some(chunk) = inflight.pop_front() {
+                        chunk.deliver(Arc::clone(&name), Ok(results));
+                    }
+                    Ok(())
+                })
+            });
+            if sent.is_err() {
                 return lost(shared, config, slot, worker, inflight);
             }
         }

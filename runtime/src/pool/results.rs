@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -74,6 +75,23 @@ pub(super) trait Sink: Send + Sync {
     fn deliver(&self, index: usize, result: ChunkResult);
 }
 
+/// How long a thread about to sleep for a result spins first. On this kind
+/// of machine waking a sleeping thread costs tens of microseconds, more than
+/// a whole round trip to a worker, so a short spin pays for itself.
+pub(super) const SPIN: Duration = Duration::from_micros(100);
+
+/// Spins until `ready()` or [`SPIN`] has passed; returns `ready()`.
+pub(super) fn spin_until(ready: impl Fn() -> bool) -> bool {
+    let start = Instant::now();
+    while !ready() {
+        if start.elapsed() > SPIN {
+            return false;
+        }
+        std::hint::spin_loop();
+    }
+    true
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -110,6 +128,8 @@ pub(super) struct Collector {
     done: Condvar,
     /// Signalled whenever a chunk arrives.
     done_one: Condvar,
+    /// Chunks arrived so far, readable without the lock.
+    arrived: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -122,6 +142,7 @@ struct Collected {
 impl Collector {
     /// Waits (until `deadline`) for chunk `index`; `None` on timeout.
     fn chunk(&self, index: usize, deadline: Option<Instant>) -> Option<Arc<ChunkResult>> {
+        spin_until(|| self.arrived.load(Ordering::Acquire) > index);
         let state = lock(&self.state);
         let state = wait_until(&self.done_one, state, deadline, |s| {
             s.chunks[index].is_some()
@@ -149,6 +170,7 @@ impl Sink for Collector {
         if let Some(slot) = state.chunks.get_mut(index) {
             if slot.replace(Arc::new(result)).is_none() {
                 state.remaining -= 1;
+                self.arrived.fetch_add(1, Ordering::Release);
             }
         }
         self.done_one.notify_all();

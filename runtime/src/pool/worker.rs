@@ -1,20 +1,18 @@
 //! The worker side of a pool: runs in the child process until the parent hangs up.
 
-use std::sync::mpsc;
-
 use serde::{Deserialize, Serialize};
 
 use crate::bootstrap::{self, CallSpec, Entry};
 use crate::error::Error;
-use crate::wire::{Conn, push_frame};
+use crate::wire::{self, Conn, push_frame};
 
-/// Parent to worker.
+/// Parent to worker: run these calls; borrowed on both sides.
 #[derive(Serialize, Deserialize)]
-pub(super) struct RunChunk {
-    pub(super) key: String,
-    /// `count` calls' arguments, each as a little-endian `u32` length and that many bytes.
+pub(super) struct RunChunk<'a> {
+    pub(super) key: &'a str,
+    /// The calls' arguments, each as a little-endian `u32` length and that many bytes.
     #[serde(with = "serde_bytes")]
-    pub(super) items: Vec<u8>,
+    pub(super) items: &'a [u8],
 }
 
 /// Worker to parent, once, after the initializer. Later frames are chunk results:
@@ -61,44 +59,39 @@ pub(crate) fn serve(mut conn: Conn, initializer: Option<&CallSpec>) -> i32 {
     if conn.send(&Started::Ready).is_err() {
         return 1;
     }
-    // A reader thread keeps draining the parent's chunks while this one
-    // computes, so neither side ever blocks on the other's full socket.
-    let Ok(mut writer) = conn.try_clone() else {
-        return 1;
-    };
-    let (chunks, inbox) = mpsc::channel::<RunChunk>();
-    let spawned = std::thread::Builder::new()
-        .name("multiproc-pool-reader".into())
-        .spawn(move || {
-            while let Ok(chunk) = conn.recv() {
-                if chunks.send(chunk).is_err() {
-                    break;
-                }
-            }
-        });
-    if spawned.is_err() {
-        return 1;
-    }
+    // Single-threaded: the parent never blocks writing to a worker that is
+    // writing to it (its driver reads results while its writes wait), so this
+    // process may block on either direction.
     let mut frames = Vec::new();
     let mut cached: Option<&'static Entry> = None;
-    while let Ok(first) = inbox.recv() {
-        // Every chunk already here is run before the results go out in one write.
+    loop {
         frames.clear();
-        for chunk in std::iter::once(first).chain(inbox.try_iter().take(63)) {
-            let entry = match cached.filter(|e| e.key == chunk.key) {
-                Some(entry) => Ok(entry),
-                None => bootstrap::lookup(&chunk.key).inspect(|e| cached = Some(e)),
+        // Every chunk already received is run before the results go out in one write.
+        loop {
+            let Ok(frame) = conn.recv_frame() else {
+                return 0;
             };
             let _ = push_frame(&mut frames, |out| {
-                run_chunk(entry, &chunk.items, out);
+                match wire::decode::<RunChunk<'_>>(&frame, "a chunk") {
+                    Ok(chunk) => {
+                        let entry = match cached.filter(|e| e.key == chunk.key) {
+                            Some(entry) => Ok(entry),
+                            None => bootstrap::lookup(chunk.key).inspect(|e| cached = Some(e)),
+                        };
+                        run_chunk(entry, chunk.items, out);
+                    }
+                    Err(e) => bootstrap::push_failed(out, &e.to_string()),
+                }
                 Ok(())
             });
+            if !conn.has_buffered_frame() {
+                break;
+            }
         }
-        if writer.send_framed(&frames).is_err() {
+        if conn.send_framed(&frames).is_err() {
             return 1;
         }
     }
-    0
 }
 
 fn run_chunk(entry: Result<&'static Entry, Error>, items: &[u8], results: &mut Vec<u8>) {
