@@ -141,9 +141,33 @@ pub struct PoolBuilder {
     max_tasks_per_child: Option<usize>,
     retries: u32,
     launch: Launch,
+    #[cfg(feature = "progress")]
+    progress: bool,
 }
 
 impl PoolBuilder {
+    /// Shows a progress bar on stderr for each `map`, `map_async`, `starmap`
+    /// and `starmap_async`, advanced as chunks complete. Needs the `progress` feature.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{pool_task, Pool};
+    /// # #[pool_task] fn square(x: u64) -> u64 { x * x }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = Pool::builder().processes(2).progress(true).build()?;
+    /// assert_eq!(pool.map(square, 0..1000u64)?.len(), 1000);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: no equivalent; users wrap `imap` in `tqdm`.
+    #[cfg(feature = "progress")]
+    pub fn progress(mut self, on: bool) -> Self {
+        self.progress = on;
+        self
+    }
+
     /// The number of worker processes; [`cpu_count`](crate::cpu_count) by default.
     ///
     /// # Examples
@@ -270,6 +294,8 @@ impl PoolBuilder {
             shared,
             drivers: Mutex::new(Vec::new()),
             processes,
+            #[cfg(feature = "progress")]
+            progress: self.progress,
         };
         // On error, dropping `pool` terminates the drivers already started.
         *pool.lock_drivers() = drivers?;
@@ -310,6 +336,8 @@ pub struct Pool {
     shared: Arc<Shared>,
     drivers: Mutex<Vec<JoinHandle<()>>>,
     processes: usize,
+    #[cfg(feature = "progress")]
+    progress: bool,
 }
 
 impl std::fmt::Debug for Pool {
@@ -425,6 +453,13 @@ impl Pool {
     ) -> Result<Arc<Collector>> {
         let size = chunksize.unwrap_or_else(|| auto_chunksize(items.len(), self.processes));
         let count = items.len().div_ceil(size.max(1));
+        #[cfg(feature = "progress")]
+        let collector = if self.progress {
+            Collector::with_progress(count, items.len())
+        } else {
+            Collector::new(count)
+        };
+        #[cfg(not(feature = "progress"))]
         let collector = Collector::new(count);
         let mut items = items.into_iter();
         // Each chunk is queued as soon as it is encoded, so workers start at once.

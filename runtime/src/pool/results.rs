@@ -130,6 +130,9 @@ pub(super) struct Collector {
     done_one: Condvar,
     /// Chunks arrived so far, readable without the lock.
     arrived: AtomicUsize,
+    /// Advanced by each chunk's number of calls.
+    #[cfg(feature = "progress")]
+    progress: Option<indicatif::ProgressBar>,
 }
 
 #[derive(Default)]
@@ -154,13 +157,29 @@ impl Collector {
         lock(&self.state).chunks.len()
     }
 
+    /// A collector that also advances a progress bar of `calls` steps.
+    #[cfg(feature = "progress")]
+    pub(super) fn with_progress(chunks: usize, calls: usize) -> Arc<Collector> {
+        Arc::new(Collector {
+            progress: Some(indicatif::ProgressBar::new(calls as u64)),
+            ..Collector::empty(chunks)
+        })
+    }
+
     pub(super) fn new(chunks: usize) -> Arc<Collector> {
-        let collector = Collector::default();
-        let mut state = lock(&collector.state);
-        state.chunks = (0..chunks).map(|_| None).collect();
-        state.remaining = chunks;
-        drop(state);
-        Arc::new(collector)
+        Arc::new(Collector::empty(chunks))
+    }
+
+    fn empty(chunks: usize) -> Collector {
+        let state = Collected {
+            chunks: vec![None; chunks],
+            remaining: chunks,
+            waker: None,
+        };
+        Collector {
+            state: Mutex::new(state),
+            ..Collector::default()
+        }
     }
 }
 
@@ -168,6 +187,10 @@ impl Sink for Collector {
     fn deliver(&self, index: usize, result: ChunkResult) {
         let mut state = lock(&self.state);
         if let Some(slot) = state.chunks.get_mut(index) {
+            #[cfg(feature = "progress")]
+            if let Some(bar) = &self.progress {
+                bar.inc(u64::from(result.count));
+            }
             if slot.replace(Arc::new(result)).is_none() {
                 state.remaining -= 1;
                 self.arrived.fetch_add(1, Ordering::Release);
@@ -175,6 +198,10 @@ impl Sink for Collector {
         }
         self.done_one.notify_all();
         if state.remaining == 0 {
+            #[cfg(feature = "progress")]
+            if let Some(bar) = &self.progress {
+                bar.finish();
+            }
             self.done.notify_all();
             if let Some(waker) = state.waker.take() {
                 waker.wake();
