@@ -27,6 +27,9 @@
 //!
 //! See the README for the mapping from Python's names and the differences.
 
+// Lets the macros' `::multiproc::...` paths resolve inside this crate too.
+extern crate self as multiproc;
+
 pub use multiproc_runtime::*;
 
 /// Registers a function so that it can run in a child process.
@@ -81,3 +84,18 @@ pub use multiproc_macros::process;
 ///
 /// Python: a module-level function passed to `Pool.map`.
 pub use multiproc_macros::pool_task;
+
+#[cfg(test)]
+mod tests {
+    use crate::process;
+
+    #[process]
+    fn double(x: i32) -> i32 {
+        x * 2
+    }
+
+    #[test]
+    fn a_unit_test_can_spawn_an_annotated_function() {
+        assert_eq!(double.spawn(21).unwrap().join().unwrap(), 42);
+    }
+}

@@ -81,6 +81,38 @@ fn child_that_never_reports_times_out() {
 }
 
 #[test]
+fn an_impostor_with_a_wrong_token_is_ignored_and_the_spawn_times_out() {
+    // Connects to the bootstrap socket, sends a garbage frame, then hangs.
+    let impostor = script(
+        "impostor",
+        "exec python3 -c \"import os, socket, time; s = socket.socket(socket.AF_UNIX); \
+         s.connect(os.environ['MULTIPROC_BOOTSTRAP_ADDR']); \
+         s.send(bytes([5, 0, 0, 0, 0, 0, 0, 0]) + b'hello'); time.sleep(60)\"",
+    );
+    let started = Instant::now();
+    let err = noop
+        .builder()
+        .executable(&impostor)
+        .handshake_timeout(Duration::from_millis(1500))
+        .spawn()
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(err.to_string().contains("did not report within"), "{err}");
+    std::fs::remove_file(impostor).unwrap();
+}
+
+#[test]
+fn the_socket_directory_is_private() {
+    use std::os::unix::fs::MetadataExt;
+    noop.spawn().unwrap().join().unwrap();
+    let dirs = socket_dirs(std::process::id());
+    assert!(!dirs.is_empty());
+    for dir in dirs {
+        assert_eq!(std::fs::metadata(dir).unwrap().mode() & 0o777, 0o700);
+    }
+}
+
+#[test]
 fn missing_executable_fails_the_spawn() {
     let err = noop
         .builder()
