@@ -27,6 +27,40 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T, what: &str) -> Result<Vec
     })
 }
 
+/// Appends the postcard encoding of `value` to `out`.
+pub(crate) fn encode_into<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+) -> Result<(), postcard::Error> {
+    postcard::serialize_with_flavor(value, Append(out))
+}
+
+/// postcard output appended to a `Vec`. Short runs are pushed byte by byte:
+/// a `memcpy` call per varint would cost more than the copy itself.
+struct Append<'a>(&'a mut Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for Append<'_> {
+    type Output = ();
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        if data.len() <= 16 {
+            data.iter().for_each(|&b| self.0.push(b));
+        } else {
+            self.0.extend_from_slice(data);
+        }
+        Ok(())
+    }
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.0.push(byte);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
+}
+
 /// Decodes a value with postcard.
 pub(crate) fn decode<'a, T: serde::Deserialize<'a>>(
     bytes: &'a [u8],
@@ -61,23 +95,9 @@ impl Conn {
 
     /// Sends one message as one frame.
     pub(crate) fn send<T: Serialize>(&mut self, msg: &T) -> Result<(), Error> {
-        self.send_all(std::slice::from_ref(msg))
-    }
-
-    /// Sends several messages, one frame each, in a single write.
-    pub(crate) fn send_all<T: Serialize>(&mut self, msgs: &[T]) -> Result<(), Error> {
-        let mut frames = Vec::new();
-        for msg in msgs {
-            push_frame(&mut frames, |out| {
-                postcard::to_io(msg, out)
-                    .map(drop)
-                    .map_err(|e| Error::Codec {
-                        what: "encode a message".into(),
-                        reason: e.to_string(),
-                    })
-            })?;
-        }
-        write_all(&self.stream, &frames)
+        let mut frame = Vec::new();
+        push_message(&mut frame, msg)?;
+        write_all(&self.stream, &frame)
     }
 
     /// Sends `body` as one frame, as is.
@@ -232,13 +252,23 @@ impl Conn {
     }
 }
 
+/// Appends `msg`, encoded, to `out` as one frame.
+pub(crate) fn push_message<T: Serialize + ?Sized>(out: &mut Vec<u8>, msg: &T) -> Result<(), Error> {
+    push_frame(out, |out| {
+        encode_into(msg, out).map_err(|e| Error::Codec {
+            what: "encode a message".into(),
+            reason: e.to_string(),
+        })
+    })
+}
+
 /// Appends one frame to `out`: the u64 length, then what `write` appends.
 pub(crate) fn push_frame(
     out: &mut Vec<u8>,
     write: impl FnOnce(&mut Vec<u8>) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let mark = out.len();
-    out.extend_from_slice(&[0; 8]);
+    out.resize(mark + 8, 0);
     if let Err(e) = write(out) {
         out.truncate(mark);
         return Err(e);

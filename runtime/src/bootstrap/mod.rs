@@ -22,7 +22,7 @@ use crate::process::{self, Identity};
 use crate::wire::{self, Conn};
 
 pub use registry::{Args, Call, Entry, REGISTRY, encode_value};
-pub(crate) use registry::{decode_outcome, lookup, push_failed, run};
+pub(crate) use registry::{decode_outcome, decode_returned, lookup, push_failed, run};
 
 /// Environment variable naming the socket a child reports to.
 const ENV_ADDR: &str = "MULTIPROC_BOOTSTRAP_ADDR";

@@ -105,7 +105,7 @@ pub(crate) fn push_failed(out: &mut Vec<u8>, reason: &str) {
 
 fn push_outcome(out: &mut Vec<u8>, outcome: &Outcome<()>) {
     let mark = out.len();
-    if postcard::to_io(outcome, &mut *out).is_err() {
+    if crate::wire::encode_into(outcome, out).is_err() {
         // Strings always encode; this keeps the buffer well-formed regardless.
         out.truncate(mark);
         out.extend_from_slice(&[2, 0]);
@@ -119,6 +119,15 @@ pub(crate) fn decode_outcome<R: serde::de::DeserializeOwned>(
 ) -> Result<R, Error> {
     let outcome: Outcome<R> = crate::wire::decode(bytes, "a result")?;
     outcome.into_result(process)
+}
+
+/// The value of an encoded [`Outcome::Returned`], or `None` for any other
+/// outcome or a value that does not decode; the fast path of pool results.
+pub(crate) fn decode_returned<R: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<R> {
+    match bytes.split_first() {
+        Some((0, value)) => postcard::from_bytes(value).ok(),
+        _ => None,
+    }
 }
 
 thread_local! {
@@ -157,7 +166,6 @@ impl Args<'_> {
 
 /// Appends the encoding of a function's value to `out`; the generated code calls this.
 pub fn encode_value<T: Portable>(value: &T, out: &mut Vec<u8>) -> Result<(), String> {
-    postcard::to_io(value, out)
-        .map(drop)
+    crate::wire::encode_into(value, out)
         .map_err(|e| format!("could not encode the return value: {e}"))
 }

@@ -13,7 +13,7 @@ use super::worker::{RunChunk, Started};
 use crate::bootstrap::{self, CallSpec, Job, Launch};
 use crate::error::{Error, Result};
 use crate::process::{ChildProc, status_text};
-use crate::wire::push_frame;
+use crate::wire::push_message;
 
 /// How the pool's workers are started; shared by every driver for respawns.
 #[derive(Debug)]
@@ -333,18 +333,11 @@ fn serve(shared: &Shared, config: &WorkerConfig, slot: usize, worker: &mut Child
             }
             let mut frames = Vec::new();
             let encoded = batch.iter().try_for_each(|c| {
-                push_frame(&mut frames, |out| {
-                    let chunk = RunChunk {
-                        key: c.key,
-                        items: &c.items,
-                    };
-                    postcard::to_io(&chunk, out)
-                        .map(drop)
-                        .map_err(|e| Error::Codec {
-                            what: "encode a chunk".into(),
-                            reason: e.to_string(),
-                        })
-                })
+                let chunk = RunChunk {
+                    key: c.key,
+                    items: &c.items,
+                };
+                push_message(&mut frames, &chunk)
             });
             // In flight before the first byte goes out: a result can come
             // back while the rest of the batch is still being written.

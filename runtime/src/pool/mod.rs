@@ -355,13 +355,14 @@ fn auto_chunksize(len: usize, processes: usize) -> usize {
 
 /// Encodes up to `size` items of `items` as one chunk; `None` when `items` is exhausted.
 fn encode_chunk<A: Serialize>(items: &mut impl Iterator<Item = A>, size: usize) -> Option<Encoded> {
-    let mut bytes = Vec::new();
+    // Room for small items: a length prefix and a few bytes each.
+    let mut bytes = Vec::with_capacity(size.min(1 << 20) * 8);
     let mut failed = Vec::new();
     let mut count = 0;
     for item in items.take(size) {
         push_prefixed(&mut bytes, |out| {
             let mark = out.len();
-            if let Err(e) = postcard::to_io(&item, &mut *out) {
+            if let Err(e) = wire::encode_into(&item, out) {
                 out.truncate(mark);
                 failed.push((count, e.to_string()));
             }

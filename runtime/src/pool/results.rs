@@ -70,6 +70,31 @@ impl ChunkResult {
     }
 }
 
+impl ChunkResult {
+    /// Appends every value to `values`, or returns the first item's error.
+    fn decode_into<R: DeserializeOwned>(&self, values: &mut Vec<R>) -> Result<()> {
+        if let (Ok(bytes), true) = (&self.outcome, self.failed.is_empty()) {
+            // The common case, kept lean: every item returned.
+            let mut decoded = 0;
+            for blob in prefixed_items(bytes) {
+                match bootstrap::decode_returned(blob) {
+                    Some(value) => values.push(value),
+                    None => break,
+                }
+                decoded += 1;
+            }
+            if decoded == self.count {
+                return Ok(());
+            }
+            values.truncate(values.len() - decoded as usize);
+        }
+        for value in self.decode() {
+            values.push(value?);
+        }
+        Ok(())
+    }
+}
+
 /// Receives the results of the chunks of one call, by chunk index.
 pub(super) trait Sink: Send + Sync {
     fn deliver(&self, index: usize, result: ChunkResult);
@@ -262,11 +287,8 @@ pub(super) fn decode_all<R: DeserializeOwned>(
     for index in 0..collector.len() {
         let chunk = collector.chunk(index, deadline)?;
         values.reserve(chunk.count as usize);
-        for value in chunk.decode() {
-            match value {
-                Ok(value) => values.push(value),
-                Err(e) => return Some(Err(e)),
-            }
+        if let Err(e) = chunk.decode_into(&mut values) {
+            return Some(Err(e));
         }
     }
     Some(Ok(values))

@@ -27,7 +27,7 @@ pub(super) enum Started {
 /// Appends `len(bytes) as u32 LE` then whatever `write` appends.
 pub(super) fn push_prefixed(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
     let mark = out.len();
-    out.extend_from_slice(&[0; 4]);
+    out.resize(mark + 4, 0);
     write(out);
     let len = u32::try_from(out.len() - mark - 4).unwrap_or(u32::MAX);
     out[mark..mark + 4].copy_from_slice(&len.to_le_bytes());
