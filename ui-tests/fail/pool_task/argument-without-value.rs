@@ -1,0 +1,6 @@
+use multiproc::pool_task;
+
+#[pool_task(key)]
+fn work() {}
+
+fn main() {}
