@@ -6,6 +6,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::socket_dirs;
 use multiproc::{Error, process};
 
 #[process]
@@ -171,17 +174,4 @@ fn spawn_one_and_report_pid() -> u32 {
 fn socket_directory_is_removed_when_its_process_exits() {
     let pid = spawn_one_and_report_pid.spawn().unwrap().join().unwrap();
     assert_eq!(socket_dirs(pid), Vec::<PathBuf>::new());
-}
-
-/// Private bootstrap directories of process `pid` still on disk.
-fn socket_dirs(pid: u32) -> Vec<PathBuf> {
-    let prefix = format!("multiproc-{pid}-");
-    [std::env::temp_dir(), "/tmp".into()]
-        .iter()
-        .filter_map(|dir| std::fs::read_dir(dir).ok())
-        .flatten()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
-        .map(|e| e.path())
-        .collect()
 }

@@ -1,6 +1,9 @@
 //! Many sequential spawns leave no file descriptor or zombie behind.
 //! Alone in its binary so that no other test changes the counts.
 
+mod common;
+
+use common::socket_dirs;
 use multiproc::process;
 
 #[process]
@@ -47,17 +50,4 @@ fn a_thousand_spawns_leak_no_fds_or_zombies() {
             "socket files left behind"
         );
     }
-}
-
-/// Private bootstrap directories of process `pid` still on disk.
-fn socket_dirs(pid: u32) -> Vec<std::path::PathBuf> {
-    let prefix = format!("multiproc-{pid}-");
-    [std::env::temp_dir(), "/tmp".into()]
-        .iter()
-        .filter_map(|dir| std::fs::read_dir(dir).ok())
-        .flatten()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
-        .map(|e| e.path())
-        .collect()
 }

@@ -474,6 +474,17 @@ impl Pool {
         Ok(collector)
     }
 
+    /// Starts a map-like call: every item is one call of the function under `key`.
+    fn start_all<A: Serialize, R: DeserializeOwned>(
+        &self,
+        key: &'static str,
+        items: impl IntoIterator<Item = A>,
+        chunksize: Option<usize>,
+    ) -> Result<AsyncResult<Vec<R>>> {
+        let collector = self.submit_all(key, items.into_iter().collect(), chunksize)?;
+        Ok(AsyncResult::new(collector, decode_all))
+    }
+
     /// Calls `task` on every item, in parallel, and returns the values in order.
     ///
     /// The input is read in full first; chunks are sized automatically, as in
@@ -533,9 +544,7 @@ impl Pool {
         items: impl IntoIterator<Item = T::Arg>,
         chunksize: usize,
     ) -> Result<Vec<T::Output>> {
-        let collector =
-            self.submit_all(task.key(), items.into_iter().collect(), Some(chunksize))?;
-        AsyncResult::new(collector, decode_all).get()
+        self.start_all(task.key(), items, Some(chunksize))?.get()
     }
 
     /// Starts a [`map`](Pool::map) and returns at once.
@@ -563,8 +572,7 @@ impl Pool {
         task: T,
         items: impl IntoIterator<Item = T::Arg>,
     ) -> Result<AsyncResult<Vec<T::Output>>> {
-        let collector = self.submit_all(task.key(), items.into_iter().collect(), None)?;
-        Ok(AsyncResult::new(collector, decode_all))
+        self.start_all(task.key(), items, None)
     }
 
     /// Calls `task` with each tuple of arguments, in parallel; values in order.
@@ -622,9 +630,7 @@ impl Pool {
         items: impl IntoIterator<Item = T::Args>,
         chunksize: usize,
     ) -> Result<Vec<T::Output>> {
-        let collector =
-            self.submit_all(task.key(), items.into_iter().collect(), Some(chunksize))?;
-        AsyncResult::new(collector, decode_all).get()
+        self.start_all(task.key(), items, Some(chunksize))?.get()
     }
 
     /// Starts a [`starmap`](Pool::starmap) and returns at once.
@@ -651,8 +657,7 @@ impl Pool {
         task: T,
         items: impl IntoIterator<Item = T::Args>,
     ) -> Result<AsyncResult<Vec<T::Output>>> {
-        let collector = self.submit_all(task.key(), items.into_iter().collect(), None)?;
-        Ok(AsyncResult::new(collector, decode_all))
+        self.start_all(task.key(), items, None)
     }
 
     /// Calls `task` once in a worker and waits for its value.
