@@ -4,12 +4,16 @@
 
 mod bootstrap;
 mod error;
+mod handle;
+mod pipe;
 mod pool;
 mod process;
 mod task;
 mod wire;
 
 pub use error::{Error, Result};
+pub use handle::Fd;
+pub use pipe::{Connection, Waitable, pipe, pipe_oneway, wait};
 pub use pool::{AsyncResult, IMap, Pool, PoolBuilder, PoolTask, UnaryTask};
 pub use process::{
     Process, ProcessBuilder, ProcessInfo, active_children, cpu_count, current_process,

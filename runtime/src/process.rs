@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bootstrap::{self, CallSpec, Job, Launch, Start};
 use crate::error::{Error, Result};
-use crate::wire::{self, Conn};
+use crate::wire::Conn;
 
 /// Who this process is: set once in a child, before `main` would have run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -288,10 +288,7 @@ impl<Args: Serialize, R> ProcessBuilder<Args, R> {
 
     pub(crate) fn spawn_args(&self, args: &Args) -> Result<Process<R>> {
         bootstrap::lookup(self.key)?;
-        let call = CallSpec {
-            key: self.key.into(),
-            args: wire::encode(args, "the arguments")?,
-        };
+        let call = CallSpec::new(self.key, args)?;
         let child = ChildProc::start(Job::Call(call), self.name.clone(), "Process", &self.launch)?;
         Ok(Process {
             child,

@@ -1,16 +1,28 @@
 //! Framing and codec for every byte that crosses between processes.
 //!
-//! A frame is a little-endian `u64` length followed by that many bytes of
-//! postcard. This module is the one seam between the runtime and the transport:
-//! nothing else touches sockets or the codec.
+//! A frame is a little-endian `u64` header followed by that many bytes of
+//! postcard: the low 48 bits of the header are the length, the high 16 bits
+//! the number of file descriptors that travel with the frame (SCM_RIGHTS, in
+//! order). This module is the one seam between the runtime and the
+//! transport: nothing else touches sockets, descriptors in flight or the codec.
+//!
+//! Handles that own a descriptor (`Fd`, `Connection`) serialize as an index
+//! into the frame's descriptors: [`collect_fds`] gathers them while encoding,
+//! [`with_fds`] offers them while decoding.
 
-use std::io::{self, Read};
-use std::os::fd::AsFd;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, IoSliceMut, Read};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
-use rustix::net::{SendFlags, send};
+use rustix::net::{
+    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags, recvmsg, sendmsg,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -18,13 +30,86 @@ use crate::error::Error;
 
 /// The largest frame accepted; a longer length prefix is garbage, not a message.
 const MAX_FRAME: u64 = 1 << 36;
+/// Where the descriptor count starts in a frame header.
+const FD_SHIFT: u32 = 48;
+/// Descriptors per `sendmsg`: the kernel's `SCM_MAX_FD`.
+const FDS_PER_SEND: usize = 253;
+
+thread_local! {
+    /// Why the last handle refused to serialize: postcard keeps no message of its own.
+    static HANDLE_ERROR: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// Descriptors handed over by handles being encoded, if an encoding collects them.
+    static OUTGOING: RefCell<Option<Vec<OwnedFd>>> = const { RefCell::new(None) };
+    /// Descriptors received with the frame being decoded, taken by index.
+    static INCOMING: RefCell<Option<Vec<Option<OwnedFd>>>> = const { RefCell::new(None) };
+}
+
+/// Runs `encode`, collecting (duplicates of) the descriptors that handles export.
+pub(crate) fn collect_fds<R>(encode: impl FnOnce() -> R) -> (R, Vec<OwnedFd>) {
+    let outer = OUTGOING.with(|o| o.replace(Some(Vec::new())));
+    let result = encode();
+    let fds = OUTGOING.with(|o| o.replace(outer)).unwrap_or_default();
+    (result, fds)
+}
+
+/// Called by a handle's `Serialize`: hands a duplicate of `fd` to the frame.
+pub(crate) fn export_fd(fd: BorrowedFd<'_>) -> Result<u32, String> {
+    let exported = export(fd);
+    if let Err(e) = &exported {
+        HANDLE_ERROR.with(|h| *h.borrow_mut() = Some(e.clone()));
+    }
+    exported
+}
+
+fn export(fd: BorrowedFd<'_>) -> Result<u32, String> {
+    let fd = fd
+        .try_clone_to_owned()
+        .map_err(|e| format!("could not duplicate a descriptor: {e}"))?;
+    OUTGOING.with(|o| match o.borrow_mut().as_mut() {
+        Some(fds) => {
+            fds.push(fd);
+            u32::try_from(fds.len() - 1).map_err(|e| e.to_string())
+        }
+        None => Err("handles can only cross to another process as arguments of \
+                     `#[process]` or `#[pool_task]` functions, or over a Connection"
+            .into()),
+    })
+}
+
+/// Runs `decode` with `fds` on offer to the handles it decodes; the ones not
+/// taken are closed afterwards.
+pub(crate) fn with_fds<R>(fds: Vec<OwnedFd>, decode: impl FnOnce() -> R) -> R {
+    let offered = fds.into_iter().map(Some).collect();
+    let outer = INCOMING.with(|i| i.replace(Some(offered)));
+    let result = decode();
+    INCOMING.with(|i| i.replace(outer));
+    result
+}
+
+/// Called by a handle's `Deserialize`: takes the descriptor at `index`.
+pub(crate) fn import_fd(index: u32) -> Result<OwnedFd, String> {
+    INCOMING.with(|i| {
+        i.borrow_mut()
+            .as_mut()
+            .and_then(|fds| fds.get_mut(index as usize)?.take())
+            .ok_or_else(|| format!("descriptor {index} did not arrive with the message"))
+    })
+}
 
 /// Encodes a value with postcard.
 pub(crate) fn encode<T: Serialize + ?Sized>(value: &T, what: &str) -> Result<Vec<u8>, Error> {
+    HANDLE_ERROR.with(|h| h.borrow_mut().take());
     postcard::to_stdvec(value).map_err(|e| Error::Codec {
         what: format!("encode {what}"),
-        reason: e.to_string(),
+        reason: encode_failure(&e),
     })
+}
+
+/// Why encoding failed, in words, including a handle's own reason.
+pub(crate) fn encode_failure(e: &postcard::Error) -> String {
+    HANDLE_ERROR
+        .with(|h| h.borrow_mut().take())
+        .map_or_else(|| e.to_string(), |why| format!("{e}: {why}"))
 }
 
 /// Appends the postcard encoding of `value` to `out`.
@@ -72,6 +157,9 @@ pub(crate) fn decode<'a, T: serde::Deserialize<'a>>(
     })
 }
 
+/// Reads what the peer has to say while a write waits for room.
+pub(crate) type Drain<'a> = &'a mut dyn FnMut(&mut Conn) -> Result<(), Error>;
+
 /// Bytes read from the socket ahead of need, so that small frames cost one read.
 const READ_AHEAD: usize = 64 * 1024;
 
@@ -82,59 +170,111 @@ pub(crate) struct Conn {
     /// Received bytes not yet returned: `buffer[start..]`.
     buffer: Vec<u8>,
     start: usize,
+    /// Received descriptors not yet claimed by a frame.
+    fds: VecDeque<OwnedFd>,
 }
 
 impl Conn {
     pub(crate) fn new(stream: UnixStream) -> Conn {
+        Conn::with_buffered(stream, Vec::new())
+    }
+
+    /// A connection whose first bytes are `buffered`, read earlier by another handle.
+    pub(crate) fn with_buffered(stream: UnixStream, buffered: Vec<u8>) -> Conn {
         Conn {
             stream,
-            buffer: Vec::new(),
+            buffer: buffered,
             start: 0,
+            fds: VecDeque::new(),
         }
     }
 
-    /// Sends one message as one frame.
-    pub(crate) fn send<T: Serialize>(&mut self, msg: &T) -> Result<(), Error> {
+    /// The bytes received but not yet returned.
+    pub(crate) fn buffered(&self) -> &[u8] {
+        &self.buffer[self.start..]
+    }
+
+    pub(crate) fn stream(&self) -> &UnixStream {
+        &self.stream
+    }
+
+    /// Sends one (handle-free) message as one frame, with `fds` beside it.
+    pub(crate) fn send_with_fds<T: Serialize>(
+        &mut self,
+        msg: &T,
+        fds: &[OwnedFd],
+    ) -> Result<(), Error> {
         let mut frame = Vec::new();
         push_message(&mut frame, msg)?;
-        write_all(&self.stream, &frame)
+        set_fd_count(&mut frame, fds.len())?;
+        self.send_framed_with(&frame, fds)
+    }
+
+    /// Sends one message as one frame, with the descriptors its handles export.
+    pub(crate) fn send<T: Serialize>(&mut self, msg: &T) -> Result<(), Error> {
+        let mut frame = Vec::new();
+        let (pushed, fds) = collect_fds(|| push_message(&mut frame, msg));
+        pushed?;
+        set_fd_count(&mut frame, fds.len())?;
+        self.send_framed_with(&frame, &fds)
+    }
+
+    /// Sends frames built with [`push_frame`] and the descriptors they announce.
+    pub(crate) fn send_framed_with(&mut self, frames: &[u8], fds: &[OwnedFd]) -> Result<(), Error> {
+        self.send_framed_draining(frames, fds, None)
     }
 
     /// Sends `body` as one frame, as is.
     pub(crate) fn send_frame(&mut self, body: &[u8]) -> Result<(), Error> {
         let len = (body.len() as u64).to_le_bytes();
-        write_all(&self.stream, &len).and_then(|()| write_all(&self.stream, body))
+        self.send_framed(&len)?;
+        self.send_framed(body)
     }
 
-    /// Sends bytes already framed by [`push_frame`].
+    /// Sends bytes already framed by [`push_frame`], announcing no descriptors.
     pub(crate) fn send_framed(&mut self, frames: &[u8]) -> Result<(), Error> {
-        write_all(&self.stream, frames)
+        self.send_framed_with(frames, &[])
     }
 
-    /// Writes `frames` (built with [`push_frame`]); whenever the socket is
-    /// full and the peer has data for us, lets `drain` read it first, so that
-    /// two processes writing to each other never wait on each other.
+    /// Writes `frames` (built with [`push_frame`]) and the descriptors they
+    /// announce. With `drain`, whenever the socket is full and the peer has
+    /// data for us, lets `drain` read it first, so that two processes writing
+    /// to each other never wait on each other.
     pub(crate) fn send_framed_draining(
         &mut self,
         frames: &[u8],
-        mut drain: impl FnMut(&mut Conn) -> Result<(), Error>,
+        fds: &[OwnedFd],
+        mut drain: Option<Drain<'_>>,
     ) -> Result<(), Error> {
         let mut rest = frames;
+        let mut fds_left = fds;
         while !rest.is_empty() {
-            match send(
-                &self.stream,
-                rest,
-                SendFlags::NOSIGNAL | SendFlags::DONTWAIT,
-            ) {
-                Ok(n) => rest = &rest[n..],
+            let (now, later) = fds_left.split_at(fds_left.len().min(FDS_PER_SEND));
+            // Each batch of descriptors rides on at least one byte.
+            let bytes = if later.is_empty() { rest } else { &rest[..1] };
+            let borrowed: Vec<BorrowedFd<'_>> = now.iter().map(AsFd::as_fd).collect();
+            let mut space =
+                vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(borrowed.len()))];
+            let mut control = SendAncillaryBuffer::new(&mut space);
+            if !borrowed.is_empty() {
+                control.push(SendAncillaryMessage::ScmRights(&borrowed));
+            }
+            let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
+            match sendmsg(&self.stream, &[IoSlice::new(bytes)], &mut control, flags) {
+                Ok(n) => {
+                    rest = &rest[n..];
+                    fds_left = later;
+                }
                 Err(rustix::io::Errno::INTR) => {}
-                Err(rustix::io::Errno::AGAIN) => {
-                    if self.wait_readable(Some(Duration::ZERO))? {
-                        drain(self)?;
-                    } else {
+                Err(rustix::io::Errno::AGAIN) => match drain.as_mut() {
+                    Some(drain) if self.wait_readable(Some(Duration::ZERO))? => drain(self)?,
+                    Some(_) => {
                         wait_for(self.stream.as_fd(), PollFlags::IN | PollFlags::OUT, None)?;
                     }
-                }
+                    None => {
+                        wait_for(self.stream.as_fd(), PollFlags::OUT, None)?;
+                    }
+                },
                 Err(e) => return Err(send_error(e)),
             }
         }
@@ -154,8 +294,7 @@ impl Conn {
 
     /// Receives one message. A peer that closed between frames gives [`Error::Disconnected`].
     pub(crate) fn recv<T: DeserializeOwned>(&mut self) -> Result<T, Error> {
-        let body = self.recv_frame()?;
-        decode(&body, "a message")
+        self.recv_with_fds()
     }
 
     /// Reads until at least `n` unreturned bytes are buffered; `false` at end of stream.
@@ -167,12 +306,7 @@ impl Conn {
         while self.buffer.len() - self.start < n {
             let old = self.buffer.len();
             self.buffer.resize(old + READ_AHEAD.max(n), 0);
-            let read = loop {
-                match (&self.stream).read(&mut self.buffer[old..]) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    other => break other,
-                }
-            };
+            let read = self.receive(old);
             self.buffer.truncate(old + *read.as_ref().unwrap_or(&0));
             match read {
                 Ok(0) => return Ok(false),
@@ -184,16 +318,52 @@ impl Conn {
         Ok(true)
     }
 
-    /// Receives one frame's bytes. A peer that closed between frames gives [`Error::Disconnected`].
+    /// One `recvmsg` into `buffer[at..]`, keeping any descriptors that come along.
+    fn receive(&mut self, at: usize) -> io::Result<usize> {
+        let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(FDS_PER_SEND))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let received = loop {
+            let mut iov = [IoSliceMut::new(&mut self.buffer[at..])];
+            match recvmsg(
+                &self.stream,
+                &mut iov,
+                &mut control,
+                RecvFlags::CMSG_CLOEXEC,
+            ) {
+                Err(rustix::io::Errno::INTR) => {}
+                other => break other?,
+            }
+        };
+        for message in control.drain() {
+            if let RecvAncillaryMessage::ScmRights(fds) = message {
+                self.fds.extend(fds);
+            }
+        }
+        if received.flags.contains(ReturnFlags::CTRUNC) {
+            return Err(io::Error::other(
+                "descriptors were lost in transit (truncated)",
+            ));
+        }
+        Ok(received.bytes)
+    }
+
+    /// Receives one frame's bytes, dropping any descriptors that came with it.
+    /// A peer that closed between frames gives [`Error::Disconnected`].
     pub(crate) fn recv_frame(&mut self) -> Result<Vec<u8>, Error> {
+        self.recv_frame_with_fds().map(|(body, _)| body)
+    }
+
+    /// Receives one frame's bytes and the descriptors it announces.
+    pub(crate) fn recv_frame_with_fds(&mut self) -> Result<(Vec<u8>, Vec<OwnedFd>), Error> {
         if !self.fill(8)? {
             return Err(Error::Disconnected);
         }
-        let len = u64::from_le_bytes(
+        let header = u64::from_le_bytes(
             self.buffer[self.start..self.start + 8]
                 .try_into()
                 .unwrap_or_default(),
         );
+        let (len, nfds) = (frame_len(header), (header >> FD_SHIFT) as usize);
         if len > MAX_FRAME {
             return Err(Error::Codec {
                 what: "read a frame".into(),
@@ -222,7 +392,19 @@ impl Conn {
                 return Err(Error::Disconnected);
             }
         }
-        Ok(body)
+        if self.fds.len() < nfds {
+            return Err(Error::Codec {
+                what: "read a frame".into(),
+                reason: format!("{nfds} descriptors announced, {} arrived", self.fds.len()),
+            });
+        }
+        Ok((body, self.fds.drain(..nfds).collect()))
+    }
+
+    /// Receives one message, decoding the handles in it with the frame's descriptors.
+    pub(crate) fn recv_with_fds<T: DeserializeOwned>(&mut self) -> Result<T, Error> {
+        let (body, fds) = self.recv_frame_with_fds()?;
+        with_fds(fds, || decode(&body, "a message"))
     }
 
     /// Waits until a frame (or the peer's hang-up) can be read; `false` on timeout.
@@ -257,9 +439,29 @@ pub(crate) fn push_message<T: Serialize + ?Sized>(out: &mut Vec<u8>, msg: &T) ->
     push_frame(out, |out| {
         encode_into(msg, out).map_err(|e| Error::Codec {
             what: "encode a message".into(),
-            reason: e.to_string(),
+            reason: encode_failure(&e),
         })
     })
+}
+
+/// The length part of a frame header.
+fn frame_len(header: u64) -> u64 {
+    header & ((1 << FD_SHIFT) - 1)
+}
+
+/// Sets the descriptor count in the header of the single frame in `frame`.
+pub(crate) fn set_fd_count(frame: &mut [u8], fds: usize) -> Result<(), Error> {
+    let count = u64::try_from(fds)
+        .ok()
+        .filter(|&n| n < 1 << (64 - FD_SHIFT))
+        .ok_or_else(|| Error::Codec {
+            what: "encode a message".into(),
+            reason: format!("{fds} descriptors in one message is too many"),
+        })?;
+    let header = frame.get_mut(..8).ok_or(Error::Disconnected)?;
+    let len = frame_len(u64::from_le_bytes(header.try_into().unwrap_or_default()));
+    header.copy_from_slice(&(len | count << FD_SHIFT).to_le_bytes());
+    Ok(())
 }
 
 /// Appends one frame to `out`: the u64 length, then what `write` appends.
@@ -278,16 +480,21 @@ pub(crate) fn push_frame(
     Ok(())
 }
 
+/// A poll timeout.
+pub(crate) fn timespec(d: Duration) -> Timespec {
+    Timespec {
+        tv_sec: d.as_secs().try_into().unwrap_or(i64::MAX),
+        tv_nsec: d.subsec_nanos().into(),
+    }
+}
+
 /// Polls one fd; `Ok(false)` means the timeout passed first.
 pub(crate) fn wait_for(
     fd: impl AsFd,
     events: PollFlags,
     timeout: Option<Duration>,
 ) -> Result<bool, Error> {
-    let timeout = timeout.map(|d| Timespec {
-        tv_sec: d.as_secs().try_into().unwrap_or(i64::MAX),
-        tv_nsec: d.subsec_nanos().into(),
-    });
+    let timeout = timeout.map(timespec);
     let mut fds = [PollFd::new(&fd, events)];
     loop {
         match poll(&mut fds, timeout.as_ref()) {
@@ -312,19 +519,6 @@ fn send_error(e: rustix::io::Errno) -> Error {
     } else {
         Error::io("sending a frame")(e)
     }
-}
-
-/// Writes all of `buf` without ever raising SIGPIPE, which the runtime has not
-/// yet ignored when a child runs before `main`.
-fn write_all(stream: &UnixStream, mut buf: &[u8]) -> Result<(), Error> {
-    while !buf.is_empty() {
-        match send(stream, buf, SendFlags::NOSIGNAL) {
-            Ok(n) => buf = &buf[n..],
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(send_error(e)),
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

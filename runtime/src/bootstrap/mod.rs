@@ -6,6 +6,7 @@ mod registry;
 use std::env;
 use std::ffi::OsString;
 use std::fs;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -54,19 +55,70 @@ pub(crate) enum Job {
     PoolWorker { initializer: Option<CallSpec> },
 }
 
-/// One call of a registered function: its key and its encoded arguments.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+impl Job {
+    /// The descriptors that must travel with this job.
+    fn fds(&self) -> &[OwnedFd] {
+        match self {
+            Job::Call(call)
+            | Job::PoolWorker {
+                initializer: Some(call),
+            } => &call.fds,
+            Job::PoolWorker { initializer: None } => &[],
+        }
+    }
+
+    /// Gives back the descriptors that travelled beside the job.
+    fn set_fds(&mut self, fds: Vec<OwnedFd>) {
+        if let Job::Call(call)
+        | Job::PoolWorker {
+            initializer: Some(call),
+        } = self
+        {
+            call.fds = fds;
+        }
+    }
+}
+
+/// One call of a registered function: its key, its encoded arguments, and the
+/// descriptors of the handles among them (which travel beside the frame).
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct CallSpec {
     pub(crate) key: String,
     #[serde(with = "serde_bytes")]
     pub(crate) args: Vec<u8>,
+    #[serde(skip)]
+    pub(crate) fds: Vec<OwnedFd>,
 }
 
 impl CallSpec {
+    /// Encodes `args` for a call of `key`, collecting the handles' descriptors.
+    pub(crate) fn new<A: Serialize + ?Sized>(key: &str, args: &A) -> Result<CallSpec, Error> {
+        let (args, fds) = wire::collect_fds(|| wire::encode(args, "the arguments"));
+        Ok(CallSpec {
+            key: key.into(),
+            args: args?,
+            fds,
+        })
+    }
+
+    /// Another copy, with duplicated descriptors.
+    pub(crate) fn try_clone(&self) -> Result<CallSpec, Error> {
+        let fds = self
+            .fds
+            .iter()
+            .map(OwnedFd::try_clone)
+            .collect::<std::io::Result<_>>();
+        Ok(CallSpec {
+            key: self.key.clone(),
+            args: self.args.clone(),
+            fds: fds.map_err(Error::io("duplicating a descriptor"))?,
+        })
+    }
+
     /// Runs the call here, appending its outcome to `out`; `true` if it returned.
-    pub(crate) fn run(&self, out: &mut Vec<u8>) -> bool {
+    pub(crate) fn run(self, out: &mut Vec<u8>) -> bool {
         match lookup(&self.key) {
-            Ok(entry) => run(entry, &self.args, out),
+            Ok(entry) => wire::with_fds(self.fds, || run(entry, &self.args, out)),
             Err(e) => {
                 push_failed(out, &e.to_string());
                 false
@@ -118,7 +170,7 @@ pub(crate) fn launch(launch: &Launch, start: &Start) -> Result<(Child, Conn), Er
         .map_err(spawn_err(&format!("executing {}", exe.display())))?;
     let sent =
         accept(&listener, &mut child, &token, launch.handshake_timeout).and_then(|mut conn| {
-            conn.send(start)
+            conn.send_with_fds(start, start.job.fds())
                 .map(|()| conn)
                 .map_err(|e| format!("sending its task failed: {e}"))
         });
@@ -265,10 +317,13 @@ fn run_child(addr: &Path, token: OsString) -> i32 {
             return EXIT_NO_PARENT;
         }
     };
-    let start: Start = match conn.recv() {
-        Ok(start) => start,
-        Err(_) => return EXIT_NO_PARENT,
+    let Ok((frame, fds)) = conn.recv_frame_with_fds() else {
+        return EXIT_NO_PARENT;
     };
+    let Ok(mut start) = wire::decode::<Start>(&frame, "the start message") else {
+        return EXIT_NO_PARENT;
+    };
+    start.job.set_fds(fds);
     process::set_identity(start.identity);
     watch_parent(&conn);
     registry::install_panic_hook();
@@ -281,7 +336,7 @@ fn run_child(addr: &Path, token: OsString) -> i32 {
                 Err(_) => EXIT_NO_PARENT,
             }
         }
-        Job::PoolWorker { initializer } => crate::pool::serve(conn, initializer.as_ref()),
+        Job::PoolWorker { initializer } => crate::pool::serve(conn, initializer),
     }
 }
 

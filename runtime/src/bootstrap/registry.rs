@@ -166,6 +166,8 @@ impl Args<'_> {
 
 /// Appends the encoding of a function's value to `out`; the generated code calls this.
 pub fn encode_value<T: Portable>(value: &T, out: &mut Vec<u8>) -> Result<(), String> {
-    crate::wire::encode_into(value, out)
-        .map_err(|e| format!("could not encode the return value: {e}"))
+    crate::wire::encode_into(value, out).map_err(|e| {
+        let why = crate::wire::encode_failure(&e);
+        format!("could not encode the return value: {why}")
+    })
 }

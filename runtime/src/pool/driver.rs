@@ -13,7 +13,8 @@ use super::worker::{RunChunk, Started};
 use crate::bootstrap::{self, CallSpec, Job, Launch};
 use crate::error::{Error, Result};
 use crate::process::{ChildProc, status_text};
-use crate::wire::push_message;
+use crate::wire::{push_message, set_fd_count};
+use std::os::fd::OwnedFd;
 
 /// How the pool's workers are started; shared by every driver for respawns.
 #[derive(Debug)]
@@ -34,6 +35,8 @@ pub(super) struct Chunk {
     pub(super) index: usize,
     pub(super) sink: Arc<dyn Sink>,
     pub(super) attempts: u32,
+    /// Descriptors exported by handles among the arguments, in order.
+    pub(super) fds: Vec<OwnedFd>,
 }
 
 impl Chunk {
@@ -221,9 +224,12 @@ impl Shared {
 
 /// Starts one worker and waits until its initializer has run.
 pub(super) fn start_worker(config: &WorkerConfig) -> Result<ChildProc> {
-    let job = Job::PoolWorker {
-        initializer: config.initializer.clone(),
-    };
+    let initializer = config
+        .initializer
+        .as_ref()
+        .map(CallSpec::try_clone)
+        .transpose()?;
+    let job = Job::PoolWorker { initializer };
     let mut worker = ChildProc::start(job, None, "SpawnPoolWorker", &config.launch)?;
     let failure = match worker.conn.recv::<Started>() {
         Ok(Started::Ready) => return Ok(worker),
@@ -337,19 +343,31 @@ fn serve(shared: &Shared, config: &WorkerConfig, slot: usize, worker: &mut Child
                     key: c.key,
                     items: &c.items,
                 };
-                push_message(&mut frames, &chunk)
+                let start = frames.len();
+                push_message(&mut frames, &chunk)?;
+                set_fd_count(&mut frames[start..], c.fds.len())
             });
+            // Duplicates travel, so that a chunk sent again after a crash still has its own.
+            let fds: std::io::Result<Vec<OwnedFd>> = batch
+                .iter()
+                .flat_map(|c| &c.fds)
+                .map(OwnedFd::try_clone)
+                .collect();
             // In flight before the first byte goes out: a result can come
             // back while the rest of the batch is still being written.
             inflight.extend(batch.drain(..));
             let sent = encoded.and_then(|()| {
-                worker.conn.send_framed_draining(&frames, |conn| {
+                let fds = fds.map_err(Error::io("duplicating a descriptor"))?;
+                let mut drain = |conn: &mut crate::wire::Conn| {
                     let results = conn.recv_frame()?;
                     if let Some(chunk) = inflight.pop_front() {
                         chunk.deliver(Arc::clone(&name), Ok(results));
                     }
                     Ok(())
-                })
+                };
+                worker
+                    .conn
+                    .send_framed_draining(&frames, &fds, Some(&mut drain))
             });
             if sent.is_err() {
                 return lost(shared, config, slot, worker, inflight);

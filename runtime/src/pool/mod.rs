@@ -205,12 +205,7 @@ impl PoolBuilder {
     ///
     /// Python: `Pool(initializer=f, initargs=(...))`, which instead respawns failing workers forever.
     pub fn initializer<T: PoolTask>(mut self, task: T, args: T::Args) -> Self {
-        self.initializer = Some(
-            wire::encode(&args, "the initializer's arguments").map(|args| CallSpec {
-                key: task.key().into(),
-                args,
-            }),
-        );
+        self.initializer = Some(CallSpec::new(task.key(), &args));
         self
     }
 
@@ -355,6 +350,11 @@ fn auto_chunksize(len: usize, processes: usize) -> usize {
 
 /// Encodes up to `size` items of `items` as one chunk; `None` when `items` is exhausted.
 fn encode_chunk<A: Serialize>(items: &mut impl Iterator<Item = A>, size: usize) -> Option<Encoded> {
+    let (encoded, fds) = wire::collect_fds(|| encode_items(items, size));
+    encoded.map(|encoded| Encoded { fds, ..encoded })
+}
+
+fn encode_items<A: Serialize>(items: &mut impl Iterator<Item = A>, size: usize) -> Option<Encoded> {
     // Room for small items: a length prefix and a few bytes each.
     let mut bytes = Vec::with_capacity(size.min(1 << 20) * 8);
     let mut failed = Vec::new();
@@ -364,7 +364,7 @@ fn encode_chunk<A: Serialize>(items: &mut impl Iterator<Item = A>, size: usize) 
             let mark = out.len();
             if let Err(e) = wire::encode_into(&item, out) {
                 out.truncate(mark);
-                failed.push((count, e.to_string()));
+                failed.push((count, wire::encode_failure(&e)));
             }
         });
         count += 1;
@@ -373,6 +373,7 @@ fn encode_chunk<A: Serialize>(items: &mut impl Iterator<Item = A>, size: usize) 
         items: bytes,
         count,
         failed,
+        fds: Vec::new(),
     })
 }
 
@@ -385,6 +386,7 @@ fn chunk(key: &'static str, encoded: Encoded, index: usize, sink: Arc<dyn Sink>)
         index,
         sink,
         attempts: 0,
+        fds: encoded.fds,
     }
 }
 

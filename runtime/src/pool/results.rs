@@ -486,6 +486,7 @@ pub(super) struct Encoded {
     pub(super) items: Vec<u8>,
     pub(super) count: u32,
     pub(super) failed: Vec<(u32, String)>,
+    pub(super) fds: Vec<std::os::fd::OwnedFd>,
 }
 
 /// The lazy iterator of `imap` and `imap_unordered`.

@@ -45,7 +45,7 @@ pub(super) fn prefixed_items(mut bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// The body of a pool worker process; returns its exit code.
-pub(crate) fn serve(mut conn: Conn, initializer: Option<&CallSpec>) -> i32 {
+pub(crate) fn serve(mut conn: Conn, initializer: Option<CallSpec>) -> i32 {
     // Ctrl-C reaches the whole process group; the parent decides what it means.
     // SAFETY: setting a signal's disposition to "ignore" has no preconditions.
     unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
@@ -68,20 +68,22 @@ pub(crate) fn serve(mut conn: Conn, initializer: Option<&CallSpec>) -> i32 {
         frames.clear();
         // Every chunk already received is run before the results go out in one write.
         loop {
-            let Ok(frame) = conn.recv_frame() else {
+            let Ok((frame, fds)) = conn.recv_frame_with_fds() else {
                 return 0;
             };
             let _ = push_frame(&mut frames, |out| {
-                match wire::decode::<RunChunk<'_>>(&frame, "a chunk") {
-                    Ok(chunk) => {
-                        let entry = match cached.filter(|e| e.key == chunk.key) {
-                            Some(entry) => Ok(entry),
-                            None => bootstrap::lookup(chunk.key).inspect(|e| cached = Some(e)),
-                        };
-                        run_chunk(entry, chunk.items, out);
+                wire::with_fds(fds, || {
+                    match wire::decode::<RunChunk<'_>>(&frame, "a chunk") {
+                        Ok(chunk) => {
+                            let entry = match cached.filter(|e| e.key == chunk.key) {
+                                Some(entry) => Ok(entry),
+                                None => bootstrap::lookup(chunk.key).inspect(|e| cached = Some(e)),
+                            };
+                            run_chunk(entry, chunk.items, out);
+                        }
+                        Err(e) => bootstrap::push_failed(out, &e.to_string()),
                     }
-                    Err(e) => bootstrap::push_failed(out, &e.to_string()),
-                }
+                });
                 Ok(())
             });
             if !conn.has_buffered_frame() {

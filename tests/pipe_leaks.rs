@@ -1,0 +1,19 @@
+//! Creating and dropping many pipes leaves the descriptor count flat.
+//! Alone in its binary so that no other test changes the count.
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[test]
+fn ten_thousand_pipes_leak_no_fds() {
+    let before = open_fds();
+    for i in 0..10_000u32 {
+        let (a, b) = multiproc::pipe::<u32>().unwrap();
+        a.send(i).unwrap();
+        assert_eq!(b.recv().unwrap(), i);
+        let (rx, tx) = multiproc::pipe_oneway::<u32>().unwrap();
+        drop((rx, tx.try_clone().unwrap(), tx));
+    }
+    assert_eq!(open_fds(), before);
+}
