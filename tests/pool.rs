@@ -294,6 +294,18 @@ fn an_aborting_task_reports_sigabrt_and_map_returns_that_error() {
 }
 
 #[test]
+fn a_crash_is_blamed_on_the_task_that_crashed_and_no_other() {
+    let pool = Pool::new(2).unwrap();
+    let results: Vec<_> = pool.imap(abort_on_three, 0..40u64).unwrap().collect();
+    for (i, result) in results.iter().enumerate() {
+        match i {
+            3 => assert!(matches!(result, Err(Error::WorkerLost { .. })), "{result:?}"),
+            _ => assert_eq!(*result.as_ref().unwrap(), i as u64),
+        }
+    }
+}
+
+#[test]
 fn retries_rerun_a_task_whose_worker_died() {
     let marker = std::env::temp_dir().join(format!("multiproc-crash-once-{}", std::process::id()));
     let _ = std::fs::remove_file(&marker);

@@ -3,7 +3,7 @@
 //! `fn f(a: A) -> R { .. }` becomes `const f: Task<fn(A) -> R, (A,), R> = { .. }`
 //! holding the user's fn unchanged, its registry entry and its dispatch shim.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, ReturnType, Visibility};
@@ -48,10 +48,14 @@ pub fn expand(model: Model) -> TokenStream {
     let private = quote!(#krate::__private);
     // Each argument is decoded, and the value encoded, by a call spanned on its
     // type, so that "not serializable" points at that type and nowhere else.
+    // Located at the user's type but resolved at the call site, so that the
+    // generated locals stay visible when the fn comes from a `macro_rules!`.
+    let at = |span: Span| Span::call_site().located_at(span);
     let decode_args = types
         .iter()
-        .map(|ty| quote_spanned!(ty.span()=> __args.next::<#ty>()?));
-    let encode_value = quote_spanned!(ret_span=> #private::encode_value::<#ret>(&__value, __out));
+        .map(|ty| quote_spanned!(at(ty.span())=> __args.next::<#ty>()?));
+    let encode_value =
+        quote_spanned!(at(ret_span)=> #private::encode_value::<#ret>(&__value, __out));
     let key = match key {
         Some(key) => quote!(#key),
         None => quote!(::core::concat!(

@@ -399,6 +399,17 @@ pub(crate) fn status_text(status: ExitStatus) -> String {
     }
 }
 
+impl Drop for ChildProc {
+    /// A child nobody waited for (say, a pool worker started before a failed
+    /// `build`) is killed and reaped, never left a zombie.
+    fn drop(&mut self) {
+        if self.status.is_none() {
+            let _ = self.signal(Signal::KILL);
+            let _ = self.reap();
+        }
+    }
+}
+
 fn lock_children() -> std::sync::MutexGuard<'static, Vec<ProcessInfo>> {
     CHILDREN.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -605,7 +616,12 @@ impl<R> Process<R> {
         match self.child.conn.recv_frame() {
             Ok(outcome) => Ok(Some(Some(outcome))),
             Err(Error::Disconnected) => Ok(Some(None)),
-            Err(e) => Err(e),
+            Err(e) => {
+                // The stream is out of step; the child cannot be heard any more.
+                let _ = self.child.signal(Signal::KILL);
+                let _ = self.child.reap();
+                Err(e)
+            }
         }
     }
 

@@ -281,17 +281,6 @@ impl Conn {
         Ok(())
     }
 
-    /// Whether a whole frame is already buffered, so `recv_frame` will not block.
-    pub(crate) fn has_buffered_frame(&self) -> bool {
-        let buffered = &self.buffer[self.start..];
-        buffered.len() >= 8
-            && buffered.len() - 8
-                >= usize::try_from(u64::from_le_bytes(
-                    buffered[..8].try_into().unwrap_or_default(),
-                ))
-                .unwrap_or(usize::MAX)
-    }
-
     /// Receives one message. A peer that closed between frames gives [`Error::Disconnected`].
     pub(crate) fn recv<T: DeserializeOwned>(&mut self) -> Result<T, Error> {
         self.recv_with_fds()
@@ -415,14 +404,15 @@ impl Conn {
         wait_for(self.stream.as_fd(), PollFlags::IN, timeout)
     }
 
-    /// Blocks until the peer hangs up (or polling fails), without reading anything.
+    /// Blocks until the peer has closed its end entirely (or polling fails),
+    /// without reading anything; a peer that only stopped writing does not count.
     pub(crate) fn wait_hangup(&self) {
-        let _ = wait_for(self.stream.as_fd(), PollFlags::RDHUP, None);
+        let _ = wait_for(self.stream.as_fd(), PollFlags::empty(), None);
     }
 
-    /// Tells the peer that this end is done, even while duplicates of it stay open.
-    pub(crate) fn shutdown(&self) {
-        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+    /// Tells the peer there is nothing more to read, even while duplicates of this end stay open.
+    pub(crate) fn close_write(&self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
     }
 
     pub(crate) fn try_clone(&self) -> Result<Conn, Error> {

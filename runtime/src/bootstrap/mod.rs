@@ -222,12 +222,14 @@ const POLL_SLICE: Duration = Duration::from_millis(20);
 /// Reads the first message of a connection; `None` if it is not our child.
 fn check_hello(stream: UnixStream, pid: u32, token: &str, deadline: Instant) -> Option<Conn> {
     stream.set_nonblocking(false).ok()?;
-    let mut conn = Conn::new(stream);
+    // A peer that sends half a message must not hold the handshake past its deadline.
     let left = deadline.saturating_duration_since(Instant::now());
-    if !conn.wait_readable(Some(left)).ok()? {
-        return None;
-    }
+    stream
+        .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+        .ok()?;
+    let mut conn = Conn::new(stream);
     let hello: Hello = conn.recv().ok()?;
+    conn.stream().set_read_timeout(None).ok()?;
     (hello.token == token && hello.pid == pid).then_some(conn)
 }
 

@@ -78,6 +78,7 @@ pub(crate) fn run(entry: &Entry, input: &[u8], out: &mut Vec<u8>) -> bool {
     let mark = out.len();
     out.push(0);
     let mut args = Args { rest: input };
+    LAST_PANIC_LOCATION.with(|l| l.borrow_mut().take());
     let failure = match panic::catch_unwind(AssertUnwindSafe(|| (entry.call)(&mut args, out))) {
         Ok(Ok(())) => return true,
         Ok(Err(reason)) => Outcome::<()>::Failed(reason),

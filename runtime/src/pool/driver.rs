@@ -128,9 +128,16 @@ impl Shared {
         Ok(())
     }
 
-    fn requeue(&self, chunks: impl DoubleEndedIterator<Item = Chunk>) {
+    /// Puts chunks back at the front of the queue, or fails them if the pool
+    /// was terminated meanwhile.
+    fn requeue(&self, chunks: VecDeque<Chunk>) {
         let mut state = self.lock();
-        for chunk in chunks.rev() {
+        if state.terminated {
+            drop(state);
+            chunks.into_iter().for_each(|c| c.lose(Lost::Terminated));
+            return;
+        }
+        for chunk in chunks.into_iter().rev() {
             state.pending.push_front(chunk);
         }
         self.queued.store(state.pending.len(), Ordering::Release);
@@ -166,27 +173,39 @@ impl Shared {
         }
     }
 
-    fn set_pid(&self, slot: usize, pid: Option<u32>) {
-        self.lock().pids[slot] = pid;
+    /// Records the pid of a slot's worker; returns whether the pool was terminated.
+    fn set_pid(&self, slot: usize, pid: Option<u32>) -> bool {
+        let mut state = self.lock();
+        state.pids[slot] = pid;
+        state.terminated
     }
 
     fn is_terminated(&self) -> bool {
         self.lock().terminated
     }
 
-    /// A slot could not start a worker; the last one to give up fails the queue.
-    fn give_up(&self, reason: String) {
+    /// A driver has stopped, for good. When the last one stops, whatever is
+    /// still queued fails, so that no result is waited for in vain.
+    fn retire(&self, broken: Option<String>) {
         let mut state = self.lock();
         state.live -= 1;
+        if broken.is_some() {
+            state.broken = broken;
+        }
         if state.live > 0 {
             return;
         }
-        state.broken = Some(reason.clone());
+        let lost = if state.terminated {
+            Lost::Terminated
+        } else {
+            let reason = state.broken.clone();
+            Lost::NoWorkers(reason.unwrap_or_else(|| "every worker has exited".into()))
+        };
         let pending: Vec<Chunk> = state.pending.drain(..).collect();
         self.queued.store(0, Ordering::Release);
         drop(state);
         for chunk in pending {
-            chunk.lose(Lost::NoWorkers(reason.clone()));
+            chunk.lose(lost.clone());
         }
     }
 
@@ -222,8 +241,13 @@ impl Shared {
     }
 }
 
-/// Starts one worker and waits until its initializer has run.
-pub(super) fn start_worker(config: &WorkerConfig) -> Result<ChildProc> {
+/// Starts one worker and waits until its initializer has run. With a slot,
+/// the worker is registered there as soon as it exists, so that `terminate`
+/// can reach it even while its initializer runs.
+pub(super) fn start_worker(
+    config: &WorkerConfig,
+    slot: Option<(&Shared, usize)>,
+) -> Result<ChildProc> {
     let initializer = config
         .initializer
         .as_ref()
@@ -231,6 +255,11 @@ pub(super) fn start_worker(config: &WorkerConfig) -> Result<ChildProc> {
         .transpose()?;
     let job = Job::PoolWorker { initializer };
     let mut worker = ChildProc::start(job, None, "SpawnPoolWorker", &config.launch)?;
+    if let Some((shared, slot)) = slot {
+        if shared.set_pid(slot, Some(worker.info.pid())) {
+            let _ = worker.signal(Signal::KILL);
+        }
+    }
     let failure = match worker.conn.recv::<Started>() {
         Ok(Started::Ready) => return Ok(worker),
         Ok(Started::InitializerFailed(outcome)) => {
@@ -238,6 +267,10 @@ pub(super) fn start_worker(config: &WorkerConfig) -> Result<ChildProc> {
         }
         Err(e) => Some(e),
     };
+    if let Some((shared, slot)) = slot {
+        shared.set_pid(slot, None);
+    }
+    let _ = worker.signal(Signal::KILL);
     let status = worker.reap()?;
     let source = match failure {
         Some(Error::Disconnected) | None => worker.ended_error(status),
@@ -250,38 +283,45 @@ pub(super) fn start_worker(config: &WorkerConfig) -> Result<ChildProc> {
 
 /// The body of a driver thread: serves `worker`, then its replacements.
 pub(super) fn drive(shared: &Shared, config: &WorkerConfig, slot: usize, mut worker: ChildProc) {
-    loop {
-        shared.set_pid(slot, Some(worker.info.pid()));
+    let broken = loop {
+        if shared.set_pid(slot, Some(worker.info.pid())) {
+            let _ = worker.signal(Signal::KILL);
+        }
         let end = serve(shared, config, slot, &mut worker);
         shared.set_pid(slot, None);
-        worker.conn.shutdown();
+        // The worker is idle (or dead): end of input lets it exit on its own.
+        worker.conn.close_write();
         let _ = worker.reap();
         if matches!(end, End::Done) {
-            return;
+            break None;
         }
-        match respawn(shared, config) {
-            Some(next) => worker = next,
-            None => return,
+        match respawn(shared, config, slot) {
+            Ok(next) => worker = next,
+            Err(reason) => break Some(reason),
         }
-    }
+    };
+    shared.retire(broken);
 }
 
-fn respawn(shared: &Shared, config: &WorkerConfig) -> Option<ChildProc> {
+fn respawn(
+    shared: &Shared,
+    config: &WorkerConfig,
+    slot: usize,
+) -> std::result::Result<ChildProc, String> {
     let mut last_error = String::new();
     for attempt in 0..3 {
         if shared.is_terminated() {
-            return None;
+            return Err("the pool was terminated".into());
         }
-        match start_worker(config) {
-            Ok(worker) => return Some(worker),
+        match start_worker(config, Some((shared, slot))) {
+            Ok(worker) => return Ok(worker),
             Err(e) => last_error = e.to_string(),
         }
         std::thread::sleep(Duration::from_millis(100 << attempt));
     }
-    shared.give_up(format!(
+    Err(format!(
         "could not start a replacement worker: {last_error}"
-    ));
-    None
+    ))
 }
 
 /// How much work a driver keeps queued at its worker: enough to hide the
@@ -400,6 +440,8 @@ fn lost(
     mut inflight: VecDeque<Chunk>,
 ) -> End {
     shared.set_pid(slot, None);
+    // It may still be alive (a frame it sent was refused); it must not block the reaping.
+    let _ = worker.signal(Signal::KILL);
     let reason = match worker.reap() {
         Ok(status) => status_text(status),
         Err(e) => e.to_string(),
@@ -421,6 +463,6 @@ fn lost(
             });
         }
     }
-    shared.requeue(inflight.into_iter());
+    shared.requeue(inflight);
     End::Died
 }

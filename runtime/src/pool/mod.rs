@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 pub use results::{AsyncResult, IMap};
 pub(crate) use worker::serve;
 
-use crate::bootstrap::{CallSpec, Launch};
+use crate::bootstrap::{self, CallSpec, Launch};
 use crate::error::{Error, Result};
 use crate::task::Task;
 use crate::wire;
@@ -205,7 +205,8 @@ impl PoolBuilder {
     ///
     /// Python: `Pool(initializer=f, initargs=(...))`, which instead respawns failing workers forever.
     pub fn initializer<T: PoolTask>(mut self, task: T, args: T::Args) -> Self {
-        self.initializer = Some(CallSpec::new(task.key(), &args));
+        let key = task.key();
+        self.initializer = Some(bootstrap::lookup(key).and_then(|_| CallSpec::new(key, &args)));
         self
     }
 
@@ -271,7 +272,7 @@ impl PoolBuilder {
             launch: self.launch,
         });
         let workers = (0..processes)
-            .map(|_| driver::start_worker(&config))
+            .map(|_| driver::start_worker(&config, None))
             .collect::<Result<Vec<_>>>()?;
         let shared = Shared::new(processes);
         let drivers = workers
@@ -360,13 +361,19 @@ fn encode_items<A: Serialize>(items: &mut impl Iterator<Item = A>, size: usize) 
     let mut failed = Vec::new();
     let mut count = 0;
     for item in items.take(size) {
-        push_prefixed(&mut bytes, |out| {
+        let fits = push_prefixed(&mut bytes, |out| {
             let mark = out.len();
             if let Err(e) = wire::encode_into(&item, out) {
                 out.truncate(mark);
                 failed.push((count, wire::encode_failure(&e)));
             }
         });
+        if !fits {
+            failed.push((
+                count,
+                "an argument larger than 4 GiB cannot be sent in a chunk".into(),
+            ));
+        }
         count += 1;
     }
     (count > 0).then_some(Encoded {
@@ -454,6 +461,7 @@ impl Pool {
         items: Vec<A>,
         chunksize: Option<usize>,
     ) -> Result<Arc<Collector>> {
+        bootstrap::lookup(key)?;
         let size = chunksize.unwrap_or_else(|| auto_chunksize(items.len(), self.processes));
         let count = items.len().div_ceil(size.max(1));
         #[cfg(feature = "progress")]
@@ -721,6 +729,7 @@ impl Pool {
         chunksize: usize,
         ordered: bool,
     ) -> Result<IMap<'p, R>> {
+        bootstrap::lookup(key)?;
         let chunksize = chunksize.max(1);
         let mut items = items;
         let shared = &self.shared;

@@ -228,7 +228,10 @@ impl Sink for Collector {
                 bar.finish();
             }
             self.done.notify_all();
-            if let Some(waker) = state.waker.take() {
+            let waker = state.waker.take();
+            // Woken without the lock: a waker may poll this result at once.
+            drop(state);
+            if let Some(waker) = waker {
                 waker.wake();
             }
         }

@@ -24,13 +24,18 @@ pub(super) enum Started {
     InitializerFailed(#[serde(with = "serde_bytes")] Vec<u8>),
 }
 
-/// Appends `len(bytes) as u32 LE` then whatever `write` appends.
-pub(super) fn push_prefixed(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
+/// Appends `len(bytes) as u32 LE` then whatever `write` appends. What does
+/// not fit a `u32` length is dropped, leaving an empty item, and `false` returned.
+pub(super) fn push_prefixed(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) -> bool {
     let mark = out.len();
     out.resize(mark + 4, 0);
     write(out);
-    let len = u32::try_from(out.len() - mark - 4).unwrap_or(u32::MAX);
+    let Ok(len) = u32::try_from(out.len() - mark - 4) else {
+        out.truncate(mark + 4);
+        return false;
+    };
     out[mark..mark + 4].copy_from_slice(&len.to_le_bytes());
+    true
 }
 
 /// Splits a buffer of length-prefixed items; stops at the first malformed one.
@@ -62,47 +67,48 @@ pub(crate) fn serve(mut conn: Conn, initializer: Option<CallSpec>) -> i32 {
     // Single-threaded: the parent never blocks writing to a worker that is
     // writing to it (its driver reads results while its writes wait), so this
     // process may block on either direction.
-    let mut frames = Vec::new();
+    let mut frame_out = Vec::new();
     let mut cached: Option<&'static Entry> = None;
-    loop {
-        frames.clear();
-        // Every chunk already received is run before the results go out in one write.
-        loop {
-            let Ok((frame, fds)) = conn.recv_frame_with_fds() else {
-                return 0;
-            };
-            let _ = push_frame(&mut frames, |out| {
-                wire::with_fds(fds, || {
-                    match wire::decode::<RunChunk<'_>>(&frame, "a chunk") {
-                        Ok(chunk) => {
-                            let entry = match cached.filter(|e| e.key == chunk.key) {
-                                Some(entry) => Ok(entry),
-                                None => bootstrap::lookup(chunk.key).inspect(|e| cached = Some(e)),
-                            };
-                            run_chunk(entry, chunk.items, out);
-                        }
-                        Err(e) => bootstrap::push_failed(out, &e.to_string()),
+    // Each chunk's results go out before the next chunk starts, so that when
+    // this process dies the parent knows exactly which chunk it was running.
+    while let Ok((frame, fds)) = conn.recv_frame_with_fds() {
+        frame_out.clear();
+        let _ = push_frame(&mut frame_out, |out| {
+            wire::with_fds(fds, || {
+                match wire::decode::<RunChunk<'_>>(&frame, "a chunk") {
+                    Ok(chunk) => {
+                        let entry = match cached.filter(|e| e.key == chunk.key) {
+                            Some(entry) => Ok(entry),
+                            None => bootstrap::lookup(chunk.key).inspect(|e| cached = Some(e)),
+                        };
+                        run_chunk(entry, chunk.items, out);
                     }
-                });
-                Ok(())
+                    Err(e) => bootstrap::push_failed(out, &e.to_string()),
+                }
             });
-            if !conn.has_buffered_frame() {
-                break;
-            }
-        }
-        if conn.send_framed(&frames).is_err() {
+            Ok(())
+        });
+        if conn.send_framed(&frame_out).is_err() {
             return 1;
         }
     }
+    0
 }
 
 fn run_chunk(entry: Result<&'static Entry, Error>, items: &[u8], results: &mut Vec<u8>) {
     for args in prefixed_items(items) {
-        push_prefixed(results, |out| match &entry {
+        let mark = results.len();
+        let fits = push_prefixed(results, |out| match &entry {
             Ok(entry) => {
                 bootstrap::run(entry, args, out);
             }
             Err(e) => bootstrap::push_failed(out, &e.to_string()),
         });
+        if !fits {
+            results.truncate(mark);
+            push_prefixed(results, |out| {
+                bootstrap::push_failed(out, "a value larger than 4 GiB cannot leave a pool task");
+            });
+        }
     }
 }
