@@ -257,3 +257,75 @@ fn futures_executor_collects_as_completed_and_a_panic_fails_only_its_future() {
         ]
     );
 }
+
+#[test]
+fn pipe_send_recv_000_04_parent_receives_the_childs_message() {
+    let stdout = run_example("pipe_send_recv_000_04");
+    assert_eq!(lines(&stdout), ["Сообщение через пайп"]);
+}
+
+#[test]
+fn pipe_sender_receiver_001_08_receiver_prints_what_the_sender_sent() {
+    let stdout = run_example("pipe_sender_receiver_001_08");
+    assert_eq!(
+        lines(&stdout),
+        ["Data received in receiver: Hello from sender!"]
+    );
+}
+
+#[test]
+fn pipe_poll_sentinel_004_14_consumer_gets_every_message_in_order_and_stops_on_the_sentinel() {
+    let stdout = run_example("pipe_poll_sentinel_004_14");
+    let lines = lines(&stdout);
+    let messages = ["сообщение 1", "сообщение 2", "сообщение 3"];
+
+    let sent: Vec<&str> = lines
+        .iter()
+        .filter_map(|line| line.strip_prefix("Отправлено: "))
+        .collect();
+    assert_eq!(sent, messages, "{stdout}");
+
+    // The consumer's own lines: each message once, in order, never the
+    // sentinel, then the closing line.
+    let consumed: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|line| !line.starts_with("Отправлено: "))
+        .collect();
+    assert_eq!(
+        consumed,
+        [
+            "Получено: сообщение 1",
+            "Получено: сообщение 2",
+            "Получено: сообщение 3",
+            "Процесс получил все данные",
+        ],
+        "{stdout}"
+    );
+}
+
+#[test]
+fn shared_fd_001_children_append_through_passed_descriptors_and_a_sent_one_reads_them() {
+    let stdout = run_example("shared_fd_001");
+    let lines = lines(&stdout);
+    assert_eq!(lines.len(), 5, "{stdout}");
+    // Both lines are 37 bytes, and the parent's offset moved past them: the
+    // children's descriptors share the parent's open file.
+    assert_eq!(
+        lines[..2],
+        [
+            "Позиция в файле после записи потомков: 74 байт",
+            "Содержимое файла:"
+        ],
+        "{stdout}"
+    );
+    assert_eq!(
+        sorted(lines[2..4].to_vec()),
+        ["Строка от процесса 1", "Строка от процесса 2"],
+        "{stdout}"
+    );
+    assert_eq!(
+        lines[4],
+        "Процесс, получивший дескриптор через Connection, прочитал строк: 2"
+    );
+}

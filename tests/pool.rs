@@ -299,7 +299,10 @@ fn a_crash_is_blamed_on_the_task_that_crashed_and_no_other() {
     let results: Vec<_> = pool.imap(abort_on_three, 0..40u64).unwrap().collect();
     for (i, result) in results.iter().enumerate() {
         match i {
-            3 => assert!(matches!(result, Err(Error::WorkerLost { .. })), "{result:?}"),
+            3 => assert!(
+                matches!(result, Err(Error::WorkerLost { .. })),
+                "{result:?}"
+            ),
             _ => assert_eq!(*result.as_ref().unwrap(), i as u64),
         }
     }
