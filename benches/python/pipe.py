@@ -7,7 +7,10 @@ import statistics
 import time
 
 
-def echo(conn):
+def echo(conn, parent_end):
+    # Under fork the child inherits the parent's end too; without closing it,
+    # the child would never see end-of-file.
+    parent_end.close()
     while True:
         try:
             conn.send(conn.recv())
@@ -17,7 +20,7 @@ def echo(conn):
 
 if __name__ == "__main__":
     here, there = mp.Pipe()
-    child = mp.Process(target=echo, args=(there,))
+    child = mp.Process(target=echo, args=(there, here))
     child.start()
     there.close()
     rounds = []
