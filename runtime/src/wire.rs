@@ -227,8 +227,13 @@ impl Conn {
     /// Sends `body` as one frame, as is.
     pub(crate) fn send_frame(&mut self, body: &[u8]) -> Result<(), Error> {
         let len = (body.len() as u64).to_le_bytes();
-        self.send_framed(&len)?;
-        self.send_framed(body)
+        if body.len() <= READ_AHEAD {
+            // One write for a small frame: one wake-up for the reader.
+            self.send_framed(&[&len[..], body].concat())
+        } else {
+            self.send_framed(&len)?;
+            self.send_framed(body)
+        }
     }
 
     /// Sends bytes already framed by [`push_frame`], announcing no descriptors.
@@ -468,6 +473,23 @@ pub(crate) fn push_frame(
     let len = (out.len() - mark - 8) as u64;
     out[mark..mark + 8].copy_from_slice(&len.to_le_bytes());
     Ok(())
+}
+
+/// How long a thread about to sleep for an event spins first. On this kind
+/// of machine waking a sleeping thread costs tens of microseconds, more than
+/// a whole round trip to another process, so a short spin pays for itself.
+pub(crate) const SPIN: Duration = Duration::from_micros(100);
+
+/// Spins until `ready()` or `budget` has passed; returns `ready()`.
+pub(crate) fn spin_until(budget: Duration, ready: impl Fn() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while !ready() {
+        if start.elapsed() > budget {
+            return false;
+        }
+        std::hint::spin_loop();
+    }
+    true
 }
 
 /// A poll timeout.

@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 
-use super::results::{ChunkResult, Lost, Sink, spin_until};
+use super::results::{ChunkResult, Lost, Sink};
 use super::worker::{RunChunk, Started};
 use crate::bootstrap::{self, CallSpec, Job, Launch};
 use crate::error::{Error, Result};
 use crate::process::{ChildProc, status_text};
-use crate::wire::{push_message, set_fd_count};
+use crate::wire::{SPIN, push_message, set_fd_count, spin_until};
 use std::os::fd::OwnedFd;
 
 /// How the pool's workers are started; shared by every driver for respawns.
@@ -149,7 +149,7 @@ impl Shared {
     /// [`MIN_IN_FLIGHT`]) is refused unless there is plenty left for the others.
     fn take(&self, block: bool, greedy: bool) -> Take {
         if block {
-            spin_until(|| self.queued.load(Ordering::Acquire) > 0);
+            spin_until(SPIN, || self.queued.load(Ordering::Acquire) > 0);
         }
         let mut state = self.lock();
         loop {

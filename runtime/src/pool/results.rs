@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use super::worker::prefixed_items;
 use crate::bootstrap;
 use crate::error::{Error, Result};
+use crate::wire::{SPIN, spin_until};
 
 /// Why a chunk produced no results.
 #[derive(Debug, Clone)]
@@ -100,23 +101,6 @@ pub(super) trait Sink: Send + Sync {
     fn deliver(&self, index: usize, result: ChunkResult);
 }
 
-/// How long a thread about to sleep for a result spins first. On this kind
-/// of machine waking a sleeping thread costs tens of microseconds, more than
-/// a whole round trip to a worker, so a short spin pays for itself.
-pub(super) const SPIN: Duration = Duration::from_micros(100);
-
-/// Spins until `ready()` or [`SPIN`] has passed; returns `ready()`.
-pub(super) fn spin_until(ready: impl Fn() -> bool) -> bool {
-    let start = Instant::now();
-    while !ready() {
-        if start.elapsed() > SPIN {
-            return false;
-        }
-        std::hint::spin_loop();
-    }
-    true
-}
-
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -170,7 +154,7 @@ struct Collected {
 impl Collector {
     /// Waits (until `deadline`) for chunk `index`; `None` on timeout.
     fn chunk(&self, index: usize, deadline: Option<Instant>) -> Option<Arc<ChunkResult>> {
-        spin_until(|| self.arrived.load(Ordering::Acquire) > index);
+        spin_until(SPIN, || self.arrived.load(Ordering::Acquire) > index);
         let state = lock(&self.state);
         let state = wait_until(&self.done_one, state, deadline, |s| {
             s.chunks[index].is_some()
