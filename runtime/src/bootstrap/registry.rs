@@ -135,12 +135,15 @@ thread_local! {
     static LAST_PANIC_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// Keeps the default panic output and records where the panic happened.
+/// Keeps the default panic output, headed like Python's ("Process Process-1:")
+/// since a child's main thread has no name, and records where the panic happened.
 pub(crate) fn install_panic_hook() {
     let default = panic::take_hook();
     panic::set_hook(Box::new(move |info| {
         let location = info.location().map(ToString::to_string);
         LAST_PANIC_LOCATION.with(|l| *l.borrow_mut() = location);
+        let me = crate::current_process();
+        eprintln!("Process {} (pid {}):", me.name(), me.pid());
         default(info);
     }));
 }
