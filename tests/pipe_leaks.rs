@@ -1,4 +1,4 @@
-//! Creating and dropping many pipes leaves the descriptor count flat.
+//! Creating and dropping many pipes and queues leaves the descriptor count flat.
 //! Alone in its binary so that no other test changes the count.
 
 fn open_fds() -> usize {
@@ -6,7 +6,7 @@ fn open_fds() -> usize {
 }
 
 #[test]
-fn ten_thousand_pipes_leak_no_fds() {
+fn ten_thousand_pipes_and_queues_leak_no_fds() {
     let before = open_fds();
     for i in 0..10_000u32 {
         let (a, b) = multiproc::pipe::<u32>().unwrap();
@@ -14,6 +14,9 @@ fn ten_thousand_pipes_leak_no_fds() {
         assert_eq!(b.recv().unwrap(), i);
         let (rx, tx) = multiproc::pipe_oneway::<u32>().unwrap();
         drop((rx, tx.try_clone().unwrap(), tx));
+        let q = multiproc::Queue::<u32>::new().unwrap();
+        q.clone().put(i).unwrap();
+        assert_eq!(q.get().unwrap(), i);
     }
     assert_eq!(open_fds(), before);
 }

@@ -133,6 +133,12 @@ pub enum Error {
     /// `join()` was called on a pool that was neither closed nor terminated.
     #[error("the pool is still running; call close() or terminate() before join()")]
     PoolRunning,
+    /// A bounded queue had no room before the deadline.
+    #[error("the queue is full")]
+    Full,
+    /// `task_done` was called more times than items were put.
+    #[error("task_done() was called more times than items were put")]
+    TooManyTaskDone,
     /// A `_timeout` call gave up.
     #[error("timed out after {0:?}")]
     Timeout(std::time::Duration),

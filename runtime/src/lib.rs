@@ -8,6 +8,7 @@ mod handle;
 mod pipe;
 mod pool;
 mod process;
+mod queue;
 mod task;
 mod wire;
 
@@ -19,6 +20,7 @@ pub use process::{
     Process, ProcessBuilder, ProcessInfo, active_children, cpu_count, current_process,
     parent_process,
 };
+pub use queue::{JoinableQueue, PutError, Queue};
 pub use task::Task;
 
 /// What the macros' generated code refers to; not a public API.

@@ -1,0 +1,867 @@
+//! [`Queue`] and [`JoinableQueue`]: many producers and many consumers in any
+//! number of processes.
+//!
+//! Design: the items live in a ring of bytes in a memfd that every handle
+//! maps, guarded by a futex lock in the same memory. Nothing is buffered in
+//! a producer, so a process that put items can exit (and be joined) before
+//! anyone reads them: Python's "joining processes that use queues" deadlock
+//! cannot happen. The lock word holds its owner's pid; a waiter that finds
+//! the owner dead takes the lock over. The tail moves only after a record is
+//! fully written and the head only after it is fully read, so a process that
+//! dies inside the lock leaves no half item behind: a killed consumer loses
+//! at most the item it had already taken.
+//!
+//! The ring is 256 MiB of address space, backed by memory only as it is
+//! used. An unbounded queue therefore blocks a `put` only when 256 MiB of
+//! items are waiting; one item may be at most 128 MiB. Items are encoded
+//! with postcard; handles (`Fd`, `Connection`) cannot be queued.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use memmap2::MmapRaw;
+use rustix::thread::futex;
+use serde::de::{DeserializeOwned, Error as _};
+use serde::ser::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{Error, Result};
+use crate::wire;
+
+/// Bytes of items a queue can hold at once.
+const RING: u64 = 256 << 20;
+/// Room for the [`Header`] before the ring, one page.
+const HEADER: u64 = 4096;
+/// Marks the unused end of the ring: the next record starts at offset 0.
+const WRAP: u32 = u32::MAX;
+/// How often a blocked waiter looks again whether the lock's owner died.
+const RECHECK: Duration = Duration::from_millis(20);
+
+/// The start of the shared segment. Every field is atomic: several processes
+/// read and write it, under the `lock` where a comment says so.
+#[repr(C)]
+struct Header {
+    /// 0 when free, else the pid of the process holding it.
+    lock: AtomicU32,
+    lock_waiters: AtomicU32,
+    /// Bumped by every put; consumers wait on it.
+    puts: AtomicU32,
+    /// Bumped by every get; producers of a full queue wait on it.
+    gets: AtomicU32,
+    /// Bumped when `unfinished` reaches zero; `join` waits on it.
+    finished: AtomicU32,
+    getters_waiting: AtomicU32,
+    putters_waiting: AtomicU32,
+    joiners_waiting: AtomicU32,
+    /// Byte offsets since creation (under `lock`).
+    head: AtomicU64,
+    tail: AtomicU64,
+    /// Items in the ring (written under `lock`, read anywhere).
+    count: AtomicU64,
+    /// 0 for unbounded.
+    maxsize: AtomicU64,
+    /// Items put and not yet marked done, for `JoinableQueue` (under `lock`).
+    unfinished: AtomicU64,
+}
+
+/// One mapping of a queue's segment.
+struct Segment {
+    map: MmapRaw,
+    fd: OwnedFd,
+}
+
+impl Segment {
+    fn create(maxsize: u64) -> Result<Segment> {
+        let fd = rustix::fs::memfd_create("multiproc-queue", rustix::fs::MemfdFlags::CLOEXEC)
+            .map_err(|e| Error::io("creating a queue")(e.into()))?;
+        rustix::fs::ftruncate(&fd, HEADER + RING)
+            .map_err(|e| Error::io("sizing a queue")(e.into()))?;
+        let segment = Segment::map(fd)?;
+        segment.header().maxsize.store(maxsize, Ordering::Release);
+        Ok(segment)
+    }
+
+    fn map(fd: OwnedFd) -> Result<Segment> {
+        use std::os::fd::AsRawFd;
+        let map = MmapRaw::map_raw(fd.as_raw_fd()).map_err(Error::io("mapping a queue"))?;
+        if (map.len() as u64) < HEADER + RING {
+            return Err(Error::io("mapping a queue")(std::io::Error::other(
+                "the shared segment is smaller than a queue",
+            )));
+        }
+        Ok(Segment { map, fd })
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: the mapping is page-aligned, at least HEADER bytes long, and
+        // lives as long as `self`; a fresh memfd is zero, which is a valid
+        // Header, and every field is atomic, so shared access is sound.
+        unsafe { &*self.map.as_ptr().cast::<Header>() }
+    }
+
+    /// Copies `bytes` into the ring at byte offset `at` (modulo the ring).
+    ///
+    /// Called only under the lock, for bytes no reader can see yet.
+    fn write(&self, at: u64, bytes: &[u8]) {
+        let at = at % RING;
+        debug_assert!(at + bytes.len() as u64 <= RING);
+        // SAFETY: the range lies inside the ring (records never straddle its
+        // end), and the lock keeps every other process out of it.
+        unsafe {
+            let dst = self.map.as_mut_ptr().add((HEADER + at) as usize);
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, bytes.len());
+        }
+    }
+
+    /// Copies `len` bytes out of the ring at byte offset `at`, under the lock.
+    fn read(&self, at: u64, len: usize) -> Vec<u8> {
+        let at = at % RING;
+        let mut out = vec![0u8; len];
+        // SAFETY: as for `write`: inside the ring, under the lock.
+        unsafe {
+            let src = self.map.as_ptr().add((HEADER + at) as usize);
+            std::ptr::copy_nonoverlapping(src, out.as_mut_ptr(), len);
+        }
+        out
+    }
+
+    fn read_u32(&self, at: u64) -> u32 {
+        u32::from_le_bytes(self.read(at, 4).try_into().unwrap_or([0; 4]))
+    }
+
+    fn lock(&self) -> Locked<'_> {
+        let header = self.header();
+        let me = std::process::id();
+        loop {
+            let owner =
+                match header
+                    .lock
+                    .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+                {
+                    Ok(_) => return Locked(self),
+                    Err(owner) => owner,
+                };
+            if wire::spin_until(wire::SPIN, || header.lock.load(Ordering::Relaxed) == 0) {
+                continue;
+            }
+            header.lock_waiters.fetch_add(1, Ordering::SeqCst);
+            let _ = futex::wait(
+                &header.lock,
+                futex::Flags::empty(),
+                owner,
+                Some(&wire::timespec(RECHECK)),
+            );
+            header.lock_waiters.fetch_sub(1, Ordering::SeqCst);
+            if owner == header.lock.load(Ordering::Acquire) && is_dead(owner) {
+                // Its holder died inside; nothing it half-wrote is visible.
+                let _ = header
+                    .lock
+                    .compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Waits (at most until `deadline`, and never longer than [`RECHECK`]) for
+    /// `word` to move on from `seen`.
+    fn wait(word: &AtomicU32, waiting: &AtomicU32, seen: u32, deadline: Option<Instant>) {
+        let mut left = RECHECK;
+        if let Some(deadline) = deadline {
+            left = left.min(deadline.saturating_duration_since(Instant::now()));
+        }
+        if wire::spin_until(wire::SPIN.min(left), || {
+            word.load(Ordering::Acquire) != seen
+        }) {
+            return;
+        }
+        waiting.fetch_add(1, Ordering::SeqCst);
+        let _ = futex::wait(
+            word,
+            futex::Flags::empty(),
+            seen,
+            Some(&wire::timespec(left)),
+        );
+        waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn wake(word: &AtomicU32, waiting: &AtomicU32, all: bool) {
+        word.fetch_add(1, Ordering::SeqCst);
+        if waiting.load(Ordering::SeqCst) > 0 {
+            let _ = futex::wake(word, futex::Flags::empty(), if all { u32::MAX } else { 1 });
+        }
+    }
+}
+
+/// Whether process `pid` has ended (gone, or a zombie waiting to be reaped).
+fn is_dead(pid: u32) -> bool {
+    let Some(raw) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return true;
+    };
+    if rustix::process::test_kill_process(raw).is_err() {
+        return true;
+    }
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|s| s.trim_start().starts_with('Z'))
+    })
+}
+
+/// The queue's lock, released on drop.
+struct Locked<'a>(&'a Segment);
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let header = self.0.header();
+        header.lock.store(0, Ordering::Release);
+        if header.lock_waiters.load(Ordering::SeqCst) > 0 {
+            let _ = futex::wake(&header.lock, futex::Flags::empty(), 1);
+        }
+    }
+}
+
+fn padded(len: u64) -> u64 {
+    (4 + len).div_ceil(8) * 8
+}
+
+impl Locked<'_> {
+    /// Appends one record if it fits; `false` if the queue is full.
+    fn push(&self, item: &[u8]) -> bool {
+        let (segment, header) = (self.0, self.0.header());
+        let count = header.count.load(Ordering::Relaxed);
+        let maxsize = header.maxsize.load(Ordering::Relaxed);
+        if maxsize > 0 && count >= maxsize {
+            return false;
+        }
+        let (head, mut tail) = (
+            header.head.load(Ordering::Relaxed),
+            header.tail.load(Ordering::Relaxed),
+        );
+        let need = padded(item.len() as u64);
+        let to_end = RING - tail % RING;
+        let skip = if need > to_end { to_end } else { 0 };
+        if tail - head + skip + need > RING {
+            return false;
+        }
+        if skip > 0 {
+            segment.write(tail, &WRAP.to_le_bytes());
+            tail += skip;
+        }
+        segment.write(
+            tail,
+            &u32::try_from(item.len()).unwrap_or(WRAP).to_le_bytes(),
+        );
+        segment.write(tail + 4, item);
+        header.tail.store(tail + need, Ordering::Release);
+        header.count.store(count + 1, Ordering::Release);
+        header.unfinished.fetch_add(1, Ordering::AcqRel);
+        true
+    }
+
+    /// Removes the oldest record, if any.
+    fn pop(&self) -> Option<Vec<u8>> {
+        let (segment, header) = (self.0, self.0.header());
+        let count = header.count.load(Ordering::Relaxed);
+        if count == 0 {
+            return None;
+        }
+        let mut head = header.head.load(Ordering::Relaxed);
+        let mut len = segment.read_u32(head);
+        if len == WRAP {
+            head += RING - head % RING;
+            len = segment.read_u32(head);
+        }
+        let item = segment.read(head + 4, len as usize);
+        header
+            .head
+            .store(head + padded(u64::from(len)), Ordering::Release);
+        header.count.store(count - 1, Ordering::Release);
+        Some(item)
+    }
+}
+
+/// The value a failed `put` gives back, with the reason.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> Result<(), multiproc::Error> {
+/// let q = multiproc::Queue::<u8>::bounded(1)?;
+/// q.put(1)?;
+/// let failed = q.try_put(2).unwrap_err();
+/// assert_eq!(failed.value, 2);
+/// assert!(matches!(failed.error, multiproc::Error::Full));
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: the `queue.Full` exception (which does not give the item back).
+pub struct PutError<T> {
+    /// The item that was not put.
+    pub value: T,
+    /// Why.
+    pub error: Error,
+}
+
+impl<T> fmt::Debug for PutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PutError")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Display for PutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "could not put an item: {}", self.error)
+    }
+}
+
+impl<T> std::error::Error for PutError<T> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl<T> From<PutError<T>> for Error {
+    fn from(failed: PutError<T>) -> Error {
+        failed.error
+    }
+}
+
+/// A first-in, first-out queue shared by any number of processes.
+///
+/// Handles are cheap to clone and are ordinary arguments of `#[process]` and
+/// `#[pool_task]` functions. Every item is delivered exactly once, in the
+/// order each producer put them. Blocking calls come in three forms: `get`,
+/// `try_get`, `get_timeout` (and the same for `put`).
+///
+/// # Examples
+///
+/// ```
+/// use multiproc::{process, Queue};
+///
+/// #[process]
+/// fn producer(q: Queue<String>) {
+///     for i in 0..3 {
+///         q.put(format!("item {i}")).unwrap();
+///     }
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let q = Queue::new()?;
+/// producer.spawn(q.clone())?.join()?; // joined before anyone reads: no deadlock
+/// assert_eq!(q.get()?, "item 0");
+/// assert_eq!(q.len(), 2);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: `multiprocessing.Queue`.
+pub struct Queue<T> {
+    segment: Arc<Segment>,
+    _item: PhantomData<fn(T) -> T>,
+}
+
+impl<T> Clone for Queue<T> {
+    fn clone(&self) -> Self {
+        Queue {
+            segment: Arc::clone(&self.segment),
+            _item: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Queue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Queue").field("len", &self.len()).finish()
+    }
+}
+
+impl<T> Queue<T> {
+    /// An unbounded queue (up to 256 MiB of waiting items).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the shared memory cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = multiproc::Queue::<u32>::new()?;
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `multiprocessing.Queue()`.
+    pub fn new() -> Result<Queue<T>> {
+        Queue::with_maxsize(0)
+    }
+
+    /// A queue of at most `maxsize` items; a full queue makes `put` wait.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the shared memory cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = multiproc::Queue::<u32>::bounded(8)?;
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `multiprocessing.Queue(maxsize=8)`.
+    pub fn bounded(maxsize: usize) -> Result<Queue<T>> {
+        Queue::with_maxsize(maxsize.max(1) as u64)
+    }
+
+    fn with_maxsize(maxsize: u64) -> Result<Queue<T>> {
+        Ok(Queue {
+            segment: Arc::new(Segment::create(maxsize)?),
+            _item: PhantomData,
+        })
+    }
+
+    /// The number of items waiting: approximate, since other processes may
+    /// change it at any time, as in Python.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = multiproc::Queue::<u32>::new()?;
+    /// q.put(1)?;
+    /// assert_eq!(q.len(), 1);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `q.qsize()`.
+    pub fn len(&self) -> usize {
+        self.segment.header().count.load(Ordering::Acquire) as usize
+    }
+
+    /// Whether no item is waiting (approximate).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = multiproc::Queue::<u32>::new()?;
+    /// assert!(q.is_empty());
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `q.empty()`.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether a bounded queue holds `maxsize` items (approximate).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = multiproc::Queue::<u32>::bounded(1)?;
+    /// q.put(1)?;
+    /// assert!(q.is_full());
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `q.full()`.
+    pub fn is_full(&self) -> bool {
+        let maxsize = self.segment.header().maxsize.load(Ordering::Acquire) as usize;
+        maxsize > 0 && self.len() >= maxsize
+    }
+
+    fn put_bytes(&self, item: &[u8], deadline: Option<Instant>) -> Result<()> {
+        if item.len() as u64 > RING / 2 {
+            return Err(Error::Codec {
+                what: "put an item".into(),
+                reason: format!(
+                    "{} bytes exceed a queue item's limit of {} bytes",
+                    item.len(),
+                    RING / 2
+                ),
+            });
+        }
+        let header = self.segment.header();
+        loop {
+            let seen = header.gets.load(Ordering::Acquire);
+            if self.segment.lock().push(item) {
+                Segment::wake(&header.puts, &header.getters_waiting, false);
+                return Ok(());
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::Full);
+            }
+            Segment::wait(&header.gets, &header.putters_waiting, seen, deadline);
+        }
+    }
+
+    fn get_bytes(&self, deadline: Option<Instant>) -> Option<Vec<u8>> {
+        let header = self.segment.header();
+        loop {
+            let seen = header.puts.load(Ordering::Acquire);
+            let item = self.segment.lock().pop();
+            if let Some(item) = item {
+                Segment::wake(&header.gets, &header.putters_waiting, false);
+                return Some(item);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return None;
+            }
+            Segment::wait(&header.puts, &header.getters_waiting, seen, deadline);
+        }
+    }
+}
+
+impl<T: Serialize> Queue<T> {
+    fn put_until(
+        &self,
+        item: T,
+        deadline: Option<Instant>,
+    ) -> std::result::Result<(), PutError<T>> {
+        let put =
+            wire::encode(&item, "a queue item").and_then(|bytes| self.put_bytes(&bytes, deadline));
+        put.map_err(|error| PutError { value: item, error })
+    }
+
+    /// Puts an item, waiting while a bounded queue is full.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Codec`] if the item cannot be encoded or is too large; the item comes back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = multiproc::Queue::<String>::new()?;
+    /// q.put("hello".to_string())?;
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `q.put(item)`.
+    pub fn put(&self, item: T) -> std::result::Result<(), PutError<T>> {
+        self.put_until(item, None)
+    }
+
+    /// Puts an item only if there is room now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Full`] if there is no room; otherwise as for [`put`](Queue::put).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = multiproc::Queue::<u8>::bounded(1)?;
+    /// assert!(q.try_put(1).is_ok());
+    /// assert!(q.try_put(2).is_err());
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `q.put_nowait(item)`.
+    pub fn try_put(&self, item: T) -> std::result::Result<(), PutError<T>> {
+        self.put_until(item, Some(Instant::now()))
+    }
+
+    /// Puts an item, waiting at most `timeout` for room.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Full`] if no room came in time; otherwise as for [`put`](Queue::put).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let q = multiproc::Queue::<u8>::bounded(1)?;
+    /// q.put(1)?;
+    /// assert!(q.put_timeout(2, Duration::from_millis(10)).is_err());
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `q.put(item, timeout=t)`.
+    pub fn put_timeout(&self, item: T, timeout: Duration) -> std::result::Result<(), PutError<T>> {
+        self.put_until(item, Some(Instant::now() + timeout))
+    }
+}
+
+impl<T: DeserializeOwned> Queue<T> {
+    /// Takes the oldest item, waiting for one.
+    ///
+    /// Like Python's, it waits for ever on a queue nobody puts into; use
+    /// [`get_timeout`](Queue::get_timeout) when a producer may have died.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Codec`] if the item does not decode (it is consumed; the queue stays usable).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = multiproc::Queue::<u32>::new()?;
+    /// q.put(7)?;
+    /// assert_eq!(q.get()?, 7);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `q.get()`.
+    pub fn get(&self) -> Result<T> {
+        let bytes = self.get_bytes(None).unwrap_or_default();
+        wire::decode(&bytes, "a queue item")
+    }
+
+    /// Takes the oldest item if there is one now.
+    ///
+    /// # Errors
+    ///
+    /// As for [`get`](Queue::get).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = multiproc::Queue::<u32>::new()?;
+    /// assert_eq!(q.try_get()?, None);
+    /// q.put(1)?;
+    /// assert_eq!(q.try_get()?, Some(1));
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `q.get_nowait()`.
+    pub fn try_get(&self) -> Result<Option<T>> {
+        self.get_bytes(Some(Instant::now()))
+            .map(|bytes| wire::decode(&bytes, "a queue item"))
+            .transpose()
+    }
+
+    /// Takes the oldest item, waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if none came in time; otherwise as for [`get`](Queue::get).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let q = multiproc::Queue::<u32>::new()?;
+    /// assert!(matches!(q.get_timeout(Duration::from_millis(10)), Err(multiproc::Error::Timeout(_))));
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `q.get(timeout=t)`.
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T> {
+        match self.get_bytes(Some(Instant::now() + timeout)) {
+            Some(bytes) => wire::decode(&bytes, "a queue item"),
+            None => Err(Error::Timeout(timeout)),
+        }
+    }
+}
+
+impl<T> Serialize for Queue<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        wire::export_fd(self.segment.fd.as_fd())
+            .map_err(S::Error::custom)?
+            .serialize(serializer)
+    }
+}
+
+impl<'de, T> Deserialize<'de> for Queue<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let fd = wire::import_fd(u32::deserialize(deserializer)?).map_err(D::Error::custom)?;
+        Ok(Queue {
+            segment: Arc::new(Segment::map(fd).map_err(D::Error::custom)?),
+            _item: PhantomData,
+        })
+    }
+}
+
+/// A [`Queue`] that also counts items not yet marked done, so a producer can
+/// wait until every item has been processed.
+///
+/// # Examples
+///
+/// ```
+/// use multiproc::{process, JoinableQueue};
+///
+/// #[process]
+/// fn worker(q: JoinableQueue<u32>) {
+///     while let Ok(Some(_item)) = q.try_get() {
+///         q.task_done().unwrap();
+///     }
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let q = JoinableQueue::new()?;
+/// for i in 0..5 {
+///     q.put(i)?;
+/// }
+/// let w = worker.spawn(q.clone())?;
+/// q.join()?;
+/// w.join()?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: `multiprocessing.JoinableQueue`.
+pub struct JoinableQueue<T>(Queue<T>);
+
+impl<T> Clone for JoinableQueue<T> {
+    fn clone(&self) -> Self {
+        JoinableQueue(self.0.clone())
+    }
+}
+
+impl<T> fmt::Debug for JoinableQueue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("JoinableQueue").field(&self.0).finish()
+    }
+}
+
+impl<T> std::ops::Deref for JoinableQueue<T> {
+    type Target = Queue<T>;
+
+    fn deref(&self) -> &Queue<T> {
+        &self.0
+    }
+}
+
+impl<T> JoinableQueue<T> {
+    /// An unbounded joinable queue.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the shared memory cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = multiproc::JoinableQueue::<u32>::new()?;
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `multiprocessing.JoinableQueue()`.
+    pub fn new() -> Result<JoinableQueue<T>> {
+        Queue::new().map(JoinableQueue)
+    }
+
+    /// A joinable queue of at most `maxsize` items.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the shared memory cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = multiproc::JoinableQueue::<u32>::bounded(4)?;
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `multiprocessing.JoinableQueue(maxsize=4)`.
+    pub fn bounded(maxsize: usize) -> Result<JoinableQueue<T>> {
+        Queue::bounded(maxsize).map(JoinableQueue)
+    }
+
+    /// Marks one item taken with `get` as processed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooManyTaskDone`] if called more times than items were put.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = multiproc::JoinableQueue::<u32>::new()?;
+    /// q.put(1)?;
+    /// q.get()?;
+    /// q.task_done()?;
+    /// assert!(q.task_done().is_err());
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `q.task_done()`.
+    pub fn task_done(&self) -> Result<()> {
+        let segment = &self.0.segment;
+        let header = segment.header();
+        let locked = segment.lock();
+        let unfinished = header.unfinished.load(Ordering::Acquire);
+        if unfinished == 0 {
+            return Err(Error::TooManyTaskDone);
+        }
+        header.unfinished.store(unfinished - 1, Ordering::Release);
+        drop(locked);
+        if unfinished == 1 {
+            Segment::wake(&header.finished, &header.joiners_waiting, true);
+        }
+        Ok(())
+    }
+
+    /// Waits until every item put has been marked done.
+    ///
+    /// # Errors
+    ///
+    /// None at present; the `Result` leaves room for a closed queue.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = multiproc::JoinableQueue::<u32>::new()?;
+    /// q.join()?; // nothing was put
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `q.join()`.
+    pub fn join(&self) -> Result<()> {
+        self.join_until(None);
+        Ok(())
+    }
+
+    /// Waits at most `timeout`; returns whether every item was marked done.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let q = multiproc::JoinableQueue::<u32>::new()?;
+    /// q.put(1)?;
+    /// assert!(!q.join_timeout(Duration::from_millis(10)));
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: no equivalent; `JoinableQueue.join()` has no timeout.
+    pub fn join_timeout(&self, timeout: Duration) -> bool {
+        self.join_until(Some(Instant::now() + timeout))
+    }
+
+    fn join_until(&self, deadline: Option<Instant>) -> bool {
+        let header = self.0.segment.header();
+        loop {
+            let seen = header.finished.load(Ordering::Acquire);
+            if header.unfinished.load(Ordering::Acquire) == 0 {
+                return true;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return false;
+            }
+            Segment::wait(&header.finished, &header.joiners_waiting, seen, deadline);
+        }
+    }
+}
+
+impl<T> Serialize for JoinableQueue<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de, T> Deserialize<'de> for JoinableQueue<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        Queue::deserialize(deserializer).map(JoinableQueue)
+    }
+}
