@@ -120,13 +120,12 @@ impl Segment {
     /// Copies `len` bytes out of the ring at byte offset `at`, under the lock.
     fn read(&self, at: u64, len: usize) -> Vec<u8> {
         let at = at % RING;
-        let mut out = vec![0u8; len];
-        // SAFETY: as for `write`: inside the ring, under the lock.
-        unsafe {
-            let src = self.map.as_ptr().add((HEADER + at) as usize);
-            std::ptr::copy_nonoverlapping(src, out.as_mut_ptr(), len);
-        }
-        out
+        // SAFETY: as for `write`: inside the ring, under the lock, so no
+        // other process writes these bytes while the slice lives.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(self.map.as_ptr().add((HEADER + at) as usize), len)
+        };
+        bytes.to_vec()
     }
 
     fn read_u32(&self, at: u64) -> u32 {
