@@ -19,8 +19,7 @@
 //! The seed's block holds two programs in one fence: first a Queue round
 //! trip (a child puts "Обработка завершена!", the parent gets and prints it),
 //! then this Pool example. Only the Pool half is twinned here; the Queue
-//! round trip of the same block will be covered by its own example later,
-//! once multiproc has a Queue.
+//! round trip of the same block is `examples/queue_round_trip_003_02.rs`.
 //!
 //! Differences: the pool lives in an inner block that ends before the
 //! `println!`, as Python's `with` block ends before its `print`; dropping

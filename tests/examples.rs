@@ -329,3 +329,45 @@ fn shared_fd_001_children_append_through_passed_descriptors_and_a_sent_one_reads
         "Процесс, получивший дескриптор через Connection, прочитал строк: 2"
     );
 }
+
+#[test]
+fn queue_child_to_parent_000_03_parent_gets_the_childs_message() {
+    let stdout = run_example("queue_child_to_parent_000_03");
+    assert_eq!(lines(&stdout), ["Привет из процесса"]);
+}
+
+#[test]
+fn queue_parent_to_child_001_05_worker_gets_what_the_parent_put_after_starting_it() {
+    let stdout = run_example("queue_parent_to_child_001_05");
+    assert_eq!(
+        lines(&stdout),
+        ["Received data in worker: Hello from main process!"]
+    );
+}
+
+#[test]
+fn queue_producer_consumer_001_07_consumer_prints_the_list_the_producer_put() {
+    let stdout = run_example("queue_producer_consumer_001_07");
+    assert_eq!(lines(&stdout), ["Data received in consumer: [1, 2, 3]"]);
+}
+
+#[test]
+fn queue_round_trip_003_02_parent_prints_the_childs_message() {
+    let stdout = run_example("queue_round_trip_003_02");
+    assert_eq!(lines(&stdout), ["Обработка завершена!"]);
+}
+
+#[test]
+fn queue_writer_reader_004_04_reader_takes_every_item_in_order_and_stops_on_the_sentinel() {
+    let stdout = run_example("queue_writer_reader_004_04");
+    let mut expected = Vec::new();
+    for item in 1..=5 {
+        expected.push(format!("Процесс сообщает: {item}"));
+        expected.push("Данные успешно записаны в очередь".to_string());
+    }
+    // The reader ends only on the sentinel, put after the writer was joined,
+    // so its line and the parent's come last, once each, with every item.
+    expected.push("Данные успешно прочитаны из очереди".to_string());
+    expected.push("Результат из очереди: [1, 2, 3, 4, 5]".to_string());
+    assert_eq!(lines(&stdout), expected, "{stdout}");
+}
