@@ -169,10 +169,12 @@ fn a_bounded_queue_gives_the_value_back_when_full() {
     q.put_timeout(5, Duration::from_secs(1)).unwrap();
     assert_eq!(q.try_get().unwrap(), Some(2));
     assert_eq!(q.get_timeout(Duration::from_secs(1)).unwrap(), 5);
+    let producer = q.clone();
     assert!(matches!(
         q.get_timeout(Duration::from_millis(10)),
         Err(Error::Timeout(_))
     ));
+    drop(producer);
 }
 
 #[test]
@@ -221,4 +223,50 @@ fn pool_tasks_take_queues_as_arguments() {
     let mut got: Vec<u64> = (0..50).map(|_| q.get().unwrap()).collect();
     got.sort_unstable();
     assert_eq!(got, (0..50u64).map(|x| x * x).collect::<Vec<_>>());
+}
+
+#[process]
+fn put_two_then_return(q: Queue<u32>) {
+    q.put(1).unwrap();
+    q.put(2).unwrap();
+}
+
+#[test]
+fn get_reports_disconnected_once_no_producer_is_left() {
+    let q = Queue::<u32>::new().unwrap();
+    let producer = put_two_then_return.spawn(q.clone()).unwrap();
+    assert_eq!(q.get().unwrap(), 1);
+    assert_eq!(q.get().unwrap(), 2);
+    producer.join().unwrap();
+    let started = Instant::now();
+    assert!(matches!(q.get(), Err(Error::Disconnected)));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Another handle in this process could still put: then `get` waits.
+    let other = q.clone();
+    assert!(matches!(
+        q.get_timeout(Duration::from_millis(50)),
+        Err(Error::Timeout(_))
+    ));
+    drop(other);
+}
+
+#[process]
+fn hold_and_die(q: Queue<u32>) {
+    let _keep = q;
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+#[test]
+fn get_reports_disconnected_when_the_last_producer_is_killed() {
+    let q = Queue::<u32>::new().unwrap();
+    let holder = hold_and_die.spawn(q.clone()).unwrap();
+    assert!(matches!(
+        q.get_timeout(Duration::from_millis(300)),
+        Err(Error::Timeout(_))
+    ));
+    holder.kill().unwrap();
+    let started = Instant::now();
+    assert!(matches!(q.get(), Err(Error::Disconnected)));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let _ = holder.join();
 }

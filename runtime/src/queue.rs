@@ -11,6 +11,10 @@
 //! dies inside the lock leaves no half item behind: a killed consumer loses
 //! at most the item it had already taken.
 //!
+//! The header also records which processes map the queue (and how often), and
+//! how many handles are on their way to another process, so that a `get` on
+//! an empty queue can tell when no one is left who could put.
+//!
 //! The ring is 256 MiB of address space, backed by memory only as it is
 //! used. An unbounded queue therefore blocks a `put` only when 256 MiB of
 //! items are waiting; one item may be at most 128 MiB. Items are encoded
@@ -66,6 +70,22 @@ struct Header {
     maxsize: AtomicU64,
     /// Items put and not yet marked done, for `JoinableQueue` (under `lock`).
     unfinished: AtomicU64,
+    /// Set when more processes mapped the queue than `attached` can record.
+    overflow: AtomicU32,
+    /// Handles encoded for another process and not yet decoded there.
+    in_transit: AtomicU32,
+    /// Which processes map the queue, and how many times (under `lock`).
+    attached: [Attachment; ATTACHMENTS],
+}
+
+/// Processes a queue can record as attached; beyond that, a `get` on an
+/// empty queue cannot tell that nobody is left, and simply waits.
+const ATTACHMENTS: usize = 64;
+
+#[repr(C)]
+struct Attachment {
+    pid: AtomicU32,
+    mappings: AtomicU32,
 }
 
 /// One mapping of a queue's segment.
@@ -93,7 +113,54 @@ impl Segment {
                 "the shared segment is smaller than a queue",
             )));
         }
-        Ok(Segment { map, fd })
+        let segment = Segment { map, fd };
+        segment.attach();
+        Ok(segment)
+    }
+
+    /// Records this mapping in the header's table of attached processes.
+    fn attach(&self) {
+        let header = self.header();
+        let me = std::process::id();
+        let _locked = self.lock();
+        let slot = header
+            .attached
+            .iter()
+            .find(|a| a.pid.load(Ordering::Relaxed) == me)
+            .or_else(|| {
+                header.attached.iter().find(|a| {
+                    let pid = a.pid.load(Ordering::Relaxed);
+                    pid == 0 || is_dead(pid)
+                })
+            });
+        match slot {
+            Some(slot) => {
+                if slot.pid.swap(me, Ordering::AcqRel) != me {
+                    slot.mappings.store(0, Ordering::Release);
+                }
+                slot.mappings.fetch_add(1, Ordering::AcqRel);
+            }
+            None => header.overflow.store(1, Ordering::Release),
+        }
+    }
+
+    /// Whether no handle but the caller's (which holds `handles_here` of this
+    /// mapping's handles) exists in any live process, so nothing can ever be put.
+    fn abandoned(&self, handles_here: usize) -> bool {
+        let header = self.header();
+        if handles_here > 1
+            || header.overflow.load(Ordering::Acquire) != 0
+            || header.in_transit.load(Ordering::Acquire) != 0
+        {
+            return false;
+        }
+        let me = std::process::id();
+        let _locked = self.lock();
+        header.attached.iter().all(|a| {
+            let pid = a.pid.load(Ordering::Relaxed);
+            let mappings = a.mappings.load(Ordering::Relaxed);
+            pid == 0 || (pid == me && mappings <= 1) || (pid != me && is_dead(pid))
+        })
     }
 
     fn header(&self) -> &Header {
@@ -190,6 +257,23 @@ impl Segment {
         word.fetch_add(1, Ordering::SeqCst);
         if waiting.load(Ordering::SeqCst) > 0 {
             let _ = futex::wake(word, futex::Flags::empty(), if all { u32::MAX } else { 1 });
+        }
+    }
+}
+
+impl Drop for Segment {
+    fn drop(&mut self) {
+        let header = self.header();
+        let me = std::process::id();
+        let _locked = self.lock();
+        if let Some(slot) = header
+            .attached
+            .iter()
+            .find(|a| a.pid.load(Ordering::Relaxed) == me)
+        {
+            if slot.mappings.fetch_sub(1, Ordering::AcqRel) <= 1 {
+                slot.pid.store(0, Ordering::Release);
+            }
         }
     }
 }
@@ -501,17 +585,22 @@ impl<T> Queue<T> {
         }
     }
 
-    fn get_bytes(&self, deadline: Option<Instant>) -> Option<Vec<u8>> {
+    /// `Ok(None)` when the deadline passed; `Err(Disconnected)` when the queue
+    /// is empty and no other handle to it is left anywhere.
+    fn get_bytes(&self, deadline: Option<Instant>) -> Result<Option<Vec<u8>>> {
         let header = self.segment.header();
         loop {
             let seen = header.puts.load(Ordering::Acquire);
             let item = self.segment.lock().pop();
             if let Some(item) = item {
                 Segment::wake(&header.gets, &header.putters_waiting, false);
-                return Some(item);
+                return Ok(Some(item));
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return None;
+                return Ok(None);
+            }
+            if self.segment.abandoned(Arc::strong_count(&self.segment)) {
+                return Err(Error::Disconnected);
             }
             Segment::wait(&header.puts, &header.getters_waiting, seen, deadline);
         }
@@ -593,12 +682,12 @@ impl<T: Serialize> Queue<T> {
 impl<T: DeserializeOwned> Queue<T> {
     /// Takes the oldest item, waiting for one.
     ///
-    /// Like Python's, it waits for ever on a queue nobody puts into; use
-    /// [`get_timeout`](Queue::get_timeout) when a producer may have died.
-    ///
     /// # Errors
     ///
-    /// [`Error::Codec`] if the item does not decode (it is consumed; the queue stays usable).
+    /// [`Error::Disconnected`] if the queue is empty and no other handle to it
+    /// is left, in this process or any live one (every producer has dropped
+    /// its handle or died), so nothing could ever arrive. [`Error::Codec`] if
+    /// the item does not decode (it is consumed; the queue stays usable).
     ///
     /// # Examples
     ///
@@ -611,7 +700,7 @@ impl<T: DeserializeOwned> Queue<T> {
     ///
     /// Python: `q.get()`.
     pub fn get(&self) -> Result<T> {
-        let bytes = self.get_bytes(None).unwrap_or_default();
+        let bytes = self.get_bytes(None)?.unwrap_or_default();
         wire::decode(&bytes, "a queue item")
     }
 
@@ -633,7 +722,7 @@ impl<T: DeserializeOwned> Queue<T> {
     ///
     /// Python: `q.get_nowait()`.
     pub fn try_get(&self) -> Result<Option<T>> {
-        self.get_bytes(Some(Instant::now()))
+        self.get_bytes(Some(Instant::now()))?
             .map(|bytes| wire::decode(&bytes, "a queue item"))
             .transpose()
     }
@@ -642,20 +731,24 @@ impl<T: DeserializeOwned> Queue<T> {
     ///
     /// # Errors
     ///
-    /// [`Error::Timeout`] if none came in time; otherwise as for [`get`](Queue::get).
+    /// [`Error::Timeout`] if none came in time while another handle exists;
+    /// otherwise as for [`get`](Queue::get).
     ///
     /// # Examples
     ///
     /// ```
     /// # use std::time::Duration;
     /// let q = multiproc::Queue::<u32>::new()?;
+    /// let producer = q.clone(); // someone who could still put
     /// assert!(matches!(q.get_timeout(Duration::from_millis(10)), Err(multiproc::Error::Timeout(_))));
+    /// drop(producer);
+    /// assert!(matches!(q.get_timeout(Duration::from_millis(10)), Err(multiproc::Error::Disconnected)));
     /// # Ok::<(), multiproc::Error>(())
     /// ```
     ///
     /// Python: `q.get(timeout=t)`.
     pub fn get_timeout(&self, timeout: Duration) -> Result<T> {
-        match self.get_bytes(Some(Instant::now() + timeout)) {
+        match self.get_bytes(Some(Instant::now() + timeout))? {
             Some(bytes) => wire::decode(&bytes, "a queue item"),
             None => Err(Error::Timeout(timeout)),
         }
@@ -664,17 +757,25 @@ impl<T: DeserializeOwned> Queue<T> {
 
 impl<T> Serialize for Queue<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-        wire::export_fd(self.segment.fd.as_fd())
-            .map_err(S::Error::custom)?
-            .serialize(serializer)
+        let index = wire::export_fd(self.segment.fd.as_fd()).map_err(S::Error::custom)?;
+        self.segment
+            .header()
+            .in_transit
+            .fetch_add(1, Ordering::AcqRel);
+        index.serialize(serializer)
     }
 }
 
 impl<'de, T> Deserialize<'de> for Queue<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
         let fd = wire::import_fd(u32::deserialize(deserializer)?).map_err(D::Error::custom)?;
+        let segment = Segment::map(fd).map_err(D::Error::custom)?;
+        // Arrived: no longer in transit (saturating, since a retried pool chunk
+        // decodes the same encoding again).
+        let in_transit = &segment.header().in_transit;
+        let _ = in_transit.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
         Ok(Queue {
-            segment: Arc::new(Segment::map(fd).map_err(D::Error::custom)?),
+            segment: Arc::new(segment),
             _item: PhantomData,
         })
     }
