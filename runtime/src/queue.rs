@@ -361,9 +361,16 @@ impl Locked<'_> {
             len = segment.read_u32(head);
         }
         let item = segment.read(head + 4, len as usize);
-        header
-            .head
-            .store(head + padded(u64::from(len)), Ordering::Release);
+        if count == 1 {
+            // Empty now: start again at the ring's beginning, whose pages are
+            // already mapped in every process, instead of touching fresh ones.
+            header.tail.store(0, Ordering::Release);
+            header.head.store(0, Ordering::Release);
+        } else {
+            header
+                .head
+                .store(head + padded(u64::from(len)), Ordering::Release);
+        }
         header.count.store(count - 1, Ordering::Release);
         Some(item)
     }
