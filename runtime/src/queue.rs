@@ -184,19 +184,17 @@ impl Segment {
         }
     }
 
-    /// Copies `len` bytes out of the ring at byte offset `at`, under the lock.
-    fn read(&self, at: u64, len: usize) -> Vec<u8> {
+    /// The `len` bytes of the ring at byte offset `at`; only under the lock,
+    /// and only while it is held.
+    fn slice(&self, at: u64, len: usize) -> &[u8] {
         let at = at % RING;
-        // SAFETY: as for `write`: inside the ring, under the lock, so no
-        // other process writes these bytes while the slice lives.
-        let bytes = unsafe {
-            std::slice::from_raw_parts(self.map.as_ptr().add((HEADER + at) as usize), len)
-        };
-        bytes.to_vec()
+        // SAFETY: inside the ring (records never straddle its end); the lock
+        // keeps every other process from writing these bytes meanwhile.
+        unsafe { std::slice::from_raw_parts(self.map.as_ptr().add((HEADER + at) as usize), len) }
     }
 
     fn read_u32(&self, at: u64) -> u32 {
-        u32::from_le_bytes(self.read(at, 4).try_into().unwrap_or([0; 4]))
+        u32::from_le_bytes(self.slice(at, 4).try_into().unwrap_or([0; 4]))
     }
 
     fn lock(&self) -> Locked<'_> {
@@ -347,8 +345,9 @@ impl Locked<'_> {
         true
     }
 
-    /// Removes the oldest record, if any.
-    fn pop(&self) -> Option<Vec<u8>> {
+    /// Removes the oldest record, if any, and hands its bytes to `read`,
+    /// still under the lock (no copy is made).
+    fn pop_with<R>(&self, read: impl FnOnce(&[u8]) -> R) -> Option<R> {
         let (segment, header) = (self.0, self.0.header());
         let count = header.count.load(Ordering::Relaxed);
         if count == 0 {
@@ -360,7 +359,8 @@ impl Locked<'_> {
             head += RING - head % RING;
             len = segment.read_u32(head);
         }
-        let item = segment.read(head + 4, len as usize);
+        let item = segment.slice(head + 4, len as usize);
+        // Consumed before `read` runs, so even a panicking decoder takes it.
         if count == 1 {
             // Empty now: start again at the ring's beginning, whose pages are
             // already mapped in every process, instead of touching fresh ones.
@@ -372,7 +372,7 @@ impl Locked<'_> {
                 .store(head + padded(u64::from(len)), Ordering::Release);
         }
         header.count.store(count - 1, Ordering::Release);
-        Some(item)
+        Some(read(item))
     }
 }
 
@@ -592,16 +592,23 @@ impl<T> Queue<T> {
         }
     }
 
-    /// `Ok(None)` when the deadline passed; `Err(Disconnected)` when the queue
-    /// is empty and no other handle to it is left anywhere.
-    fn get_bytes(&self, deadline: Option<Instant>) -> Result<Option<Vec<u8>>> {
+    /// Takes the oldest item and decodes it; `Ok(None)` when the deadline
+    /// passed; `Err(Disconnected)` when the queue is empty and no other handle
+    /// to it is left anywhere.
+    fn take(&self, deadline: Option<Instant>) -> Result<Option<T>>
+    where
+        T: DeserializeOwned,
+    {
         let header = self.segment.header();
         loop {
             let seen = header.puts.load(Ordering::Acquire);
-            let item = self.segment.lock().pop();
+            let item = self
+                .segment
+                .lock()
+                .pop_with(|bytes| wire::decode(bytes, "a queue item"));
             if let Some(item) = item {
                 Segment::wake(&header.gets, &header.putters_waiting, false);
-                return Ok(Some(item));
+                return item.map(Some);
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(None);
@@ -620,8 +627,26 @@ impl<T: Serialize> Queue<T> {
         item: T,
         deadline: Option<Instant>,
     ) -> std::result::Result<(), PutError<T>> {
-        let put =
-            wire::encode(&item, "a queue item").and_then(|bytes| self.put_bytes(&bytes, deadline));
+        thread_local! {
+            /// Reused for every put, so that big items do not fault in fresh pages each time.
+            static ENCODED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let put = ENCODED.with(|buffer| {
+            let mut fresh = Vec::new();
+            let mut reused = buffer.try_borrow_mut();
+            let buffer = reused.as_deref_mut().unwrap_or(&mut fresh);
+            buffer.clear();
+            wire::encode_into(&item, buffer).map_err(|e| Error::Codec {
+                what: "encode a queue item".into(),
+                reason: wire::encode_failure(&e),
+            })?;
+            let put = self.put_bytes(buffer, deadline);
+            if buffer.capacity() > 8 << 20 {
+                // Not kept: one huge item should not pin its size for ever.
+                *buffer = Vec::new();
+            }
+            put
+        });
         put.map_err(|error| PutError { value: item, error })
     }
 
@@ -707,8 +732,7 @@ impl<T: DeserializeOwned> Queue<T> {
     ///
     /// Python: `q.get()`.
     pub fn get(&self) -> Result<T> {
-        let bytes = self.get_bytes(None)?.unwrap_or_default();
-        wire::decode(&bytes, "a queue item")
+        self.take(None)?.ok_or(Error::Disconnected)
     }
 
     /// Takes the oldest item if there is one now.
@@ -729,9 +753,7 @@ impl<T: DeserializeOwned> Queue<T> {
     ///
     /// Python: `q.get_nowait()`.
     pub fn try_get(&self) -> Result<Option<T>> {
-        self.get_bytes(Some(Instant::now()))?
-            .map(|bytes| wire::decode(&bytes, "a queue item"))
-            .transpose()
+        self.take(Some(Instant::now()))
     }
 
     /// Takes the oldest item, waiting at most `timeout`.
@@ -755,10 +777,8 @@ impl<T: DeserializeOwned> Queue<T> {
     ///
     /// Python: `q.get(timeout=t)`.
     pub fn get_timeout(&self, timeout: Duration) -> Result<T> {
-        match self.get_bytes(Some(Instant::now() + timeout))? {
-            Some(bytes) => wire::decode(&bytes, "a queue item"),
-            None => Err(Error::Timeout(timeout)),
-        }
+        self.take(Some(Instant::now() + timeout))?
+            .ok_or(Error::Timeout(timeout))
     }
 }
 
