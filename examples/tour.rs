@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use multiproc::{Error, Pool, pool_task, process};
+use multiproc::{Connection, Error, Pool, Queue, pool_task, process};
 
 /// Runs in a child process; the value comes back typed.
 #[process]
@@ -48,6 +48,22 @@ fn crash(x: u64) -> u64 {
         std::process::abort();
     }
     x
+}
+
+/// Puts a few words on a queue, then returns: it can be joined before anyone reads.
+#[process]
+fn producer(q: Queue<String>) {
+    for word in ["queues", "cross", "processes"] {
+        q.put(word.to_string()).unwrap();
+    }
+}
+
+/// Answers every message on its end of a pipe.
+#[process]
+fn shouter(conn: Connection<String>) {
+    while let Ok(msg) = conn.recv() {
+        conn.send(msg.to_uppercase()).unwrap();
+    }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -104,5 +120,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     println!("the pool still works: {:?}", pool.map(square, [7u64, 8])?);
+
+    println!("\n== Queue and Pipe: ordinary arguments");
+    let q = Queue::new()?;
+    producer.spawn(q.clone())?.join()?;
+    let words: Vec<String> = (0..3).map(|_| q.get()).collect::<Result<_, _>>()?;
+    println!(
+        "from the queue, after the producer exited: {}",
+        words.join(" ")
+    );
+    let (here, there) = multiproc::pipe::<String>()?;
+    let child = shouter.spawn(there)?;
+    here.send("hello over a pipe".to_string())?;
+    println!("the pipe answered: {}", here.recv()?);
+    drop(here);
+    child.join()?;
     Ok(())
 }
