@@ -9,6 +9,7 @@ mod pipe;
 mod pool;
 mod process;
 mod queue;
+mod shm;
 mod task;
 mod wire;
 

@@ -22,18 +22,17 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use memmap2::MmapRaw;
-use rustix::thread::futex;
 use serde::de::{DeserializeOwned, Error as _};
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, Result};
+use crate::shm::{self, Shm};
 use crate::wire;
 
 /// Bytes of items a queue can hold at once.
@@ -42,8 +41,6 @@ const RING: u64 = 256 << 20;
 const HEADER: u64 = 4096;
 /// Marks the unused end of the ring: the next record starts at offset 0.
 const WRAP: u32 = u32::MAX;
-/// How often a blocked waiter looks again whether the lock's owner died.
-const RECHECK: Duration = Duration::from_millis(20);
 
 /// The start of the shared segment. Every field is atomic: several processes
 /// read and write it, under the `lock` where a comment says so.
@@ -89,33 +86,27 @@ struct Attachment {
 }
 
 /// One mapping of a queue's segment.
-struct Segment {
-    map: MmapRaw,
-    fd: OwnedFd,
-}
+struct Segment(Shm);
 
 impl Segment {
     fn create(maxsize: u64) -> Result<Segment> {
-        let fd = rustix::fs::memfd_create("multiproc-queue", rustix::fs::MemfdFlags::CLOEXEC)
-            .map_err(|e| Error::io("creating a queue")(e.into()))?;
-        rustix::fs::ftruncate(&fd, HEADER + RING)
-            .map_err(|e| Error::io("sizing a queue")(e.into()))?;
-        let segment = Segment::map(fd)?;
+        let segment = Segment::attached(Shm::create("creating a queue", HEADER + RING)?);
         segment.header().maxsize.store(maxsize, Ordering::Release);
         Ok(segment)
     }
 
     fn map(fd: OwnedFd) -> Result<Segment> {
-        use std::os::fd::AsRawFd;
-        let map = MmapRaw::map_raw(fd.as_raw_fd()).map_err(Error::io("mapping a queue"))?;
-        if (map.len() as u64) < HEADER + RING {
-            return Err(Error::io("mapping a queue")(std::io::Error::other(
-                "the shared segment is smaller than a queue",
-            )));
-        }
-        let segment = Segment { map, fd };
+        Ok(Segment::attached(Shm::open(
+            "mapping a queue",
+            fd,
+            HEADER + RING,
+        )?))
+    }
+
+    fn attached(shm: Shm) -> Segment {
+        let segment = Segment(shm);
         segment.attach();
-        Ok(segment)
+        segment
     }
 
     /// Records this mapping in the header's table of attached processes.
@@ -130,7 +121,7 @@ impl Segment {
             .or_else(|| {
                 header.attached.iter().find(|a| {
                     let pid = a.pid.load(Ordering::Relaxed);
-                    pid == 0 || is_dead(pid)
+                    pid == 0 || shm::is_dead(pid)
                 })
             });
         match slot {
@@ -159,15 +150,14 @@ impl Segment {
         header.attached.iter().all(|a| {
             let pid = a.pid.load(Ordering::Relaxed);
             let mappings = a.mappings.load(Ordering::Relaxed);
-            pid == 0 || (pid == me && mappings <= 1) || (pid != me && is_dead(pid))
+            pid == 0 || (pid == me && mappings <= 1) || (pid != me && shm::is_dead(pid))
         })
     }
 
     fn header(&self) -> &Header {
-        // SAFETY: the mapping is page-aligned, at least HEADER bytes long, and
-        // lives as long as `self`; a fresh memfd is zero, which is a valid
-        // Header, and every field is atomic, so shared access is sound.
-        unsafe { &*self.map.as_ptr().cast::<Header>() }
+        // SAFETY: Header is repr(C), atomics only, valid when zero, and fits
+        // in the HEADER bytes the segment starts with.
+        unsafe { self.0.header() }
     }
 
     /// Copies `bytes` into the ring at byte offset `at` (modulo the ring).
@@ -179,7 +169,7 @@ impl Segment {
         // SAFETY: the range lies inside the ring (records never straddle its
         // end), and the lock keeps every other process out of it.
         unsafe {
-            let dst = self.map.as_mut_ptr().add((HEADER + at) as usize);
+            let dst = self.0.ptr().add((HEADER + at) as usize);
             std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, bytes.len());
         }
     }
@@ -190,7 +180,7 @@ impl Segment {
         let at = at % RING;
         // SAFETY: inside the ring (records never straddle its end); the lock
         // keeps every other process from writing these bytes meanwhile.
-        unsafe { std::slice::from_raw_parts(self.map.as_ptr().add((HEADER + at) as usize), len) }
+        unsafe { std::slice::from_raw_parts(self.0.ptr().add((HEADER + at) as usize), len) }
     }
 
     fn read_u32(&self, at: u64) -> u32 {
@@ -199,63 +189,9 @@ impl Segment {
 
     fn lock(&self) -> Locked<'_> {
         let header = self.header();
-        let me = std::process::id();
-        loop {
-            let owner =
-                match header
-                    .lock
-                    .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
-                {
-                    Ok(_) => return Locked(self),
-                    Err(owner) => owner,
-                };
-            if wire::spin_until(wire::SPIN, || header.lock.load(Ordering::Relaxed) == 0) {
-                continue;
-            }
-            header.lock_waiters.fetch_add(1, Ordering::SeqCst);
-            let _ = futex::wait(
-                &header.lock,
-                futex::Flags::empty(),
-                owner,
-                Some(&wire::timespec(RECHECK)),
-            );
-            header.lock_waiters.fetch_sub(1, Ordering::SeqCst);
-            if owner == header.lock.load(Ordering::Acquire) && is_dead(owner) {
-                // Its holder died inside; nothing it half-wrote is visible.
-                let _ = header
-                    .lock
-                    .compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Relaxed);
-            }
-        }
-    }
-
-    /// Waits (at most until `deadline`, and never longer than [`RECHECK`]) for
-    /// `word` to move on from `seen`.
-    fn wait(word: &AtomicU32, waiting: &AtomicU32, seen: u32, deadline: Option<Instant>) {
-        let mut left = RECHECK;
-        if let Some(deadline) = deadline {
-            left = left.min(deadline.saturating_duration_since(Instant::now()));
-        }
-        if wire::spin_until(wire::SPIN.min(left), || {
-            word.load(Ordering::Acquire) != seen
-        }) {
-            return;
-        }
-        waiting.fetch_add(1, Ordering::SeqCst);
-        let _ = futex::wait(
-            word,
-            futex::Flags::empty(),
-            seen,
-            Some(&wire::timespec(left)),
-        );
-        waiting.fetch_sub(1, Ordering::SeqCst);
-    }
-
-    fn wake(word: &AtomicU32, waiting: &AtomicU32, all: bool) {
-        word.fetch_add(1, Ordering::SeqCst);
-        if waiting.load(Ordering::SeqCst) > 0 {
-            let _ = futex::wake(word, futex::Flags::empty(), if all { u32::MAX } else { 1 });
-        }
+        // A holder that died left nothing half-written visible (see the module doc).
+        let _ = shm::lock(&header.lock, &header.lock_waiters, None);
+        Locked(self)
     }
 }
 
@@ -276,34 +212,13 @@ impl Drop for Segment {
     }
 }
 
-/// Whether process `pid` has ended (gone, or a zombie waiting to be reaped).
-fn is_dead(pid: u32) -> bool {
-    let Some(raw) = i32::try_from(pid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-    else {
-        return true;
-    };
-    if rustix::process::test_kill_process(raw).is_err() {
-        return true;
-    }
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rsplit(')')
-            .next()
-            .is_some_and(|s| s.trim_start().starts_with('Z'))
-    })
-}
-
 /// The queue's lock, released on drop.
 struct Locked<'a>(&'a Segment);
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
         let header = self.0.header();
-        header.lock.store(0, Ordering::Release);
-        if header.lock_waiters.load(Ordering::SeqCst) > 0 {
-            let _ = futex::wake(&header.lock, futex::Flags::empty(), 1);
-        }
+        shm::unlock(&header.lock, &header.lock_waiters);
     }
 }
 
@@ -582,13 +497,13 @@ impl<T> Queue<T> {
         loop {
             let seen = header.gets.load(Ordering::Acquire);
             if self.segment.lock().push(item) {
-                Segment::wake(&header.puts, &header.getters_waiting, false);
+                shm::bump(&header.puts, &header.getters_waiting, false);
                 return Ok(());
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(Error::Full);
             }
-            Segment::wait(&header.gets, &header.putters_waiting, seen, deadline);
+            shm::wait_change(&header.gets, &header.putters_waiting, seen, deadline);
         }
     }
 
@@ -607,7 +522,7 @@ impl<T> Queue<T> {
                 .lock()
                 .pop_with(|bytes| wire::decode(bytes, "a queue item"));
             if let Some(item) = item {
-                Segment::wake(&header.gets, &header.putters_waiting, false);
+                shm::bump(&header.gets, &header.putters_waiting, false);
                 return item.map(Some);
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -616,7 +531,7 @@ impl<T> Queue<T> {
             if self.segment.abandoned(Arc::strong_count(&self.segment)) {
                 return Err(Error::Disconnected);
             }
-            Segment::wait(&header.puts, &header.getters_waiting, seen, deadline);
+            shm::wait_change(&header.puts, &header.getters_waiting, seen, deadline);
         }
     }
 }
@@ -784,7 +699,7 @@ impl<T: DeserializeOwned> Queue<T> {
 
 impl<T> Serialize for Queue<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-        let index = wire::export_fd(self.segment.fd.as_fd()).map_err(S::Error::custom)?;
+        let index = self.segment.0.export().map_err(S::Error::custom)?;
         self.segment
             .header()
             .in_transit
@@ -924,7 +839,7 @@ impl<T> JoinableQueue<T> {
         header.unfinished.store(unfinished - 1, Ordering::Release);
         drop(locked);
         if unfinished == 1 {
-            Segment::wake(&header.finished, &header.joiners_waiting, true);
+            shm::bump(&header.finished, &header.joiners_waiting, true);
         }
         Ok(())
     }
@@ -976,7 +891,7 @@ impl<T> JoinableQueue<T> {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return false;
             }
-            Segment::wait(&header.finished, &header.joiners_waiting, seen, deadline);
+            shm::wait_change(&header.finished, &header.joiners_waiting, seen, deadline);
         }
     }
 }
