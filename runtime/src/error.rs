@@ -139,6 +139,9 @@ pub enum Error {
     /// `task_done` was called more times than items were put.
     #[error("task_done() was called more times than items were put")]
     TooManyTaskDone,
+    /// A bounded semaphore was released more times than it was acquired.
+    #[error("a bounded semaphore was released more times than it was acquired")]
+    OverReleased,
     /// A `_timeout` call gave up.
     #[error("timed out after {0:?}")]
     Timeout(std::time::Duration),

@@ -10,6 +10,7 @@ mod pool;
 mod process;
 mod queue;
 mod shm;
+mod sync;
 mod task;
 mod wire;
 
@@ -22,6 +23,7 @@ pub use process::{
     parent_process,
 };
 pub use queue::{JoinableQueue, PutError, Queue};
+pub use sync::{BoundedSemaphore, Event, Lock, LockGuard, Semaphore, SemaphoreGuard};
 pub use task::Task;
 
 /// What the macros' generated code refers to; not a public API.

@@ -99,7 +99,17 @@ pub(crate) fn lock(
             Ok(_) => return Some(false),
             Err(owner) => owner,
         };
-        if wire::spin_until(wire::SPIN, || word.load(Ordering::Relaxed) == 0) {
+        let expired = deadline.is_some_and(|d| Instant::now() >= d);
+        if !expired && wire::spin_until(wire::SPIN, || word.load(Ordering::Relaxed) == 0) {
+            continue;
+        }
+        if expired && is_dead(owner) {
+            if word
+                .compare_exchange(owner, me, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                return Some(true);
+            }
             continue;
         }
         let mut left = RECHECK;

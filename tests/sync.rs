@@ -1,0 +1,158 @@
+//! Behaviour of `Lock`, `Event`, `Semaphore` and `BoundedSemaphore` across processes.
+
+use std::io::{Read, Seek, Write};
+use std::time::{Duration, Instant};
+
+use multiproc::{
+    BoundedSemaphore, Error, Event, Fd, Lock, Pool, Queue, Semaphore, pool_task, process,
+};
+
+/// Increments a number kept in a file, `times` times, under `lock`.
+#[process]
+fn increment_file(lock: Lock, file: Fd, times: u32) {
+    let mut file = std::fs::File::from(file);
+    for _ in 0..times {
+        let _guard = lock.acquire().unwrap();
+        let mut text = String::new();
+        file.rewind().unwrap();
+        file.read_to_string(&mut text).unwrap();
+        let n: u32 = text.trim().parse().unwrap_or(0);
+        file.rewind().unwrap();
+        file.set_len(0).unwrap();
+        write!(file, "{}", n + 1).unwrap();
+    }
+}
+
+#[process]
+fn hold_lock_forever(lock: Lock, ready: Event) {
+    let _guard = lock.acquire().unwrap();
+    ready.set();
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+#[process]
+fn wait_for(ev: Event) -> bool {
+    ev.wait_timeout(Duration::from_secs(30))
+}
+
+#[process]
+fn use_permit(sem: Semaphore, log: Queue<(u32, bool)>, id: u32) {
+    let _permit = sem.acquire().unwrap();
+    log.put((id, true)).unwrap();
+    std::thread::sleep(Duration::from_millis(30));
+    log.put((id, false)).unwrap();
+}
+
+#[pool_task]
+fn locked_in_pool(lock: Lock, x: u32) -> u32 {
+    let _guard = lock.acquire().unwrap();
+    x
+}
+
+#[test]
+fn a_lock_serializes_four_processes() {
+    let path = std::env::temp_dir().join(format!("multiproc-sync-{}", std::process::id()));
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    let lock = Lock::new().unwrap();
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            increment_file
+                .spawn(lock.clone(), Fd::from(file.try_clone().unwrap()), 200)
+                .unwrap()
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "800");
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn a_lock_whose_holder_died_is_taken_over_and_says_so() {
+    let lock = Lock::new().unwrap();
+    let ready = Event::new().unwrap();
+    let holder = hold_lock_forever
+        .spawn(lock.clone(), ready.clone())
+        .unwrap();
+    assert!(ready.wait_timeout(Duration::from_secs(30)));
+    assert!(lock.try_acquire().unwrap().is_none());
+    assert!(
+        lock.acquire_timeout(Duration::from_millis(50))
+            .unwrap()
+            .is_none()
+    );
+    holder.kill().unwrap();
+    let started = Instant::now();
+    let guard = lock.acquire().unwrap();
+    assert!(guard.previous_owner_died());
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(guard);
+    assert!(!lock.acquire().unwrap().previous_owner_died());
+    let _ = holder.join();
+}
+
+#[test]
+fn an_event_wakes_a_waiting_child() {
+    let ev = Event::new().unwrap();
+    assert!(!ev.wait_timeout(Duration::from_millis(20)));
+    let child = wait_for.spawn(ev.clone()).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    ev.set();
+    assert!(child.join().unwrap());
+    assert!(ev.is_set());
+    ev.clear();
+    assert!(!ev.is_set());
+}
+
+#[test]
+fn a_semaphore_admits_at_most_its_permits() {
+    let sem = Semaphore::new(2).unwrap();
+    let log = Queue::new().unwrap();
+    let workers: Vec<_> = (0..5)
+        .map(|id| use_permit.spawn(sem.clone(), log.clone(), id).unwrap())
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    let (mut inside, mut most) = (0, 0);
+    for _ in 0..10 {
+        let (_, entering) = log.get().unwrap();
+        inside = if entering { inside + 1 } else { inside - 1 };
+        most = most.max(inside);
+    }
+    assert!(most <= 2, "{most} holders at once");
+    assert_eq!(sem.value(), 2);
+    let _a = sem.acquire().unwrap();
+    let _b = sem.acquire().unwrap();
+    assert!(
+        sem.acquire_timeout(Duration::from_millis(20))
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn a_bounded_semaphore_refuses_an_extra_release() {
+    let sem = BoundedSemaphore::new(1).unwrap();
+    assert!(matches!(sem.release(), Err(Error::OverReleased)));
+    let permit = sem.acquire().unwrap();
+    drop(permit);
+    assert_eq!(sem.value(), 1);
+}
+
+#[test]
+fn pool_tasks_take_locks_as_arguments() {
+    let pool = Pool::new(2).unwrap();
+    let lock = Lock::new().unwrap();
+    let out = pool
+        .starmap(locked_in_pool, (0..10u32).map(|x| (lock.clone(), x)))
+        .unwrap();
+    assert_eq!(out, (0..10).collect::<Vec<_>>());
+}
