@@ -156,3 +156,62 @@ fn pool_tasks_take_locks_as_arguments() {
         .unwrap();
     assert_eq!(out, (0..10).collect::<Vec<_>>());
 }
+
+#[process]
+fn add_many(v: multiproc::Value<i64>, times: u32) {
+    for _ in 0..times {
+        *v.lock().unwrap() += 1;
+    }
+}
+
+#[process]
+fn fill(a: multiproc::Array<f64>, value: f64) {
+    a.lock().unwrap().iter_mut().for_each(|x| *x = value);
+}
+
+#[process]
+fn hold_value_forever(v: multiproc::Value<u64>, ready: Event) {
+    let mut guard = v.lock().unwrap();
+    *guard = 7;
+    ready.set();
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+#[test]
+fn a_shared_value_counts_exactly_across_processes() {
+    let v = multiproc::Value::new(0i64).unwrap();
+    let children: Vec<_> = (0..4)
+        .map(|_| add_many.spawn(v.clone(), 2_000).unwrap())
+        .collect();
+    for child in children {
+        child.join().unwrap();
+    }
+    assert_eq!(v.get(), 8_000);
+    v.set(-1);
+    assert_eq!(v.get(), -1);
+}
+
+#[test]
+fn a_shared_array_is_written_by_a_child() {
+    let a = multiproc::Array::from_slice(&[0.0f64; 8]).unwrap();
+    fill.spawn(a.clone(), 2.5).unwrap().join().unwrap();
+    assert_eq!(a.to_vec(), [2.5; 8]);
+    assert_eq!(a.len(), 8);
+    a.lock().unwrap()[0] = 1.5;
+    assert_eq!(a.to_vec()[0], 1.5);
+    assert_eq!(multiproc::Array::<u32>::zeroed(3).unwrap().to_vec(), [0; 3]);
+}
+
+#[test]
+fn a_value_whose_holder_died_is_taken_over_and_says_so() {
+    let v = multiproc::Value::new(0u64).unwrap();
+    let ready = Event::new().unwrap();
+    let holder = hold_value_forever.spawn(v.clone(), ready.clone()).unwrap();
+    assert!(ready.wait_timeout(Duration::from_secs(30)));
+    holder.kill().unwrap();
+    let guard = v.lock().unwrap();
+    assert!(guard.previous_owner_died());
+    assert_eq!(*guard, 7);
+    drop(guard);
+    let _ = holder.join();
+}

@@ -9,6 +9,7 @@ mod pipe;
 mod pool;
 mod process;
 mod queue;
+mod shared;
 mod shm;
 mod sync;
 mod task;
@@ -23,6 +24,7 @@ pub use process::{
     parent_process,
 };
 pub use queue::{JoinableQueue, PutError, Queue};
+pub use shared::{Array, SharedGuard, Value};
 pub use sync::{BoundedSemaphore, Event, Lock, LockGuard, Semaphore, SemaphoreGuard};
 pub use task::Task;
 

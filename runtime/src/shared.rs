@@ -1,0 +1,475 @@
+//! [`Value`] and [`Array`]: plain-old-data in shared memory, each with its
+//! own robust lock, and their unlocked variants [`RawValue`] and [`RawArray`].
+//!
+//! Layout of the segment: a lock word and its waiter count, then the data at
+//! offset [`DATA`], so any `Pod` type up to 64-byte alignment fits.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::mem::size_of;
+use std::ops::{Deref, DerefMut};
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
+
+use bytemuck::Pod;
+use serde::de::Error as _;
+use serde::ser::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{Error, Result};
+use crate::shm::{self, Shm};
+use crate::wire;
+
+/// Where the data starts in the segment.
+const DATA: usize = 64;
+
+#[repr(C)]
+struct LockWords {
+    word: AtomicU32,
+    waiting: AtomicU32,
+}
+
+/// A segment holding `len` values of `T` after the lock words.
+struct Block<T> {
+    shm: Arc<Shm>,
+    len: usize,
+    _data: PhantomData<T>,
+}
+
+impl<T> Clone for Block<T> {
+    fn clone(&self) -> Self {
+        Block {
+            shm: Arc::clone(&self.shm),
+            len: self.len,
+            _data: PhantomData,
+        }
+    }
+}
+
+impl<T: Pod> Block<T> {
+    fn bytes(len: usize) -> Result<u64> {
+        len.checked_mul(size_of::<T>())
+            .and_then(|n| n.checked_add(DATA))
+            .map(|n| n as u64)
+            .ok_or_else(|| Error::Io {
+                what: "sizing shared memory",
+                source: std::io::Error::other("the array is too large"),
+            })
+    }
+
+    fn create(values: &[T]) -> Result<Block<T>> {
+        debug_assert!(std::mem::align_of::<T>() <= DATA);
+        let shm = Shm::create("creating shared memory", Block::<T>::bytes(values.len())?)?;
+        let block = Block {
+            shm: Arc::new(shm),
+            len: values.len(),
+            _data: PhantomData,
+        };
+        // SAFETY: freshly created, so no other process can see it yet.
+        unsafe { block.data_mut() }.copy_from_slice(values);
+        Ok(block)
+    }
+
+    fn words(&self) -> &LockWords {
+        // SAFETY: LockWords is repr(C), atomics only, valid when zero, and fits before DATA.
+        unsafe { self.shm.header() }
+    }
+
+    /// The shared data.
+    ///
+    /// # Safety
+    ///
+    /// The caller must hold the lock, or accept racing with other processes
+    /// (the raw variants, like Python's).
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn data_mut(&self) -> &mut [T] {
+        // SAFETY: the segment holds DATA + len * size_of::<T>() bytes, the
+        // offset is aligned for T (page-aligned base, DATA a multiple of T's
+        // alignment), and T is Pod, so any bytes are a valid T.
+        unsafe { std::slice::from_raw_parts_mut(self.shm.ptr().add(DATA).cast::<T>(), self.len) }
+    }
+
+    fn guard(&self) -> SharedGuard<'_, [T]> {
+        let words = self.words();
+        let recovered = shm::lock(&words.word, &words.waiting, None).unwrap_or(false);
+        SharedGuard {
+            // SAFETY: the lock is held for as long as the guard lives.
+            data: unsafe { self.data_mut() },
+            recovered,
+            words,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct BlockWire {
+    fd: u32,
+    len: u64,
+}
+
+impl<T: Pod> Serialize for Block<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let fd = self.shm.export().map_err(S::Error::custom)?;
+        BlockWire {
+            fd,
+            len: self.len as u64,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de, T: Pod> Deserialize<'de> for Block<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let wire = BlockWire::deserialize(deserializer)?;
+        let len = usize::try_from(wire.len).map_err(D::Error::custom)?;
+        let fd: OwnedFd = wire::import_fd(wire.fd).map_err(D::Error::custom)?;
+        let bytes = Block::<T>::bytes(len).map_err(D::Error::custom)?;
+        let shm = Shm::open("mapping shared memory", fd, bytes).map_err(D::Error::custom)?;
+        Ok(Block {
+            shm: Arc::new(shm),
+            len,
+            _data: PhantomData,
+        })
+    }
+}
+
+/// The locked contents of a [`Value`] or an [`Array`]; releases the lock on drop.
+///
+/// It dereferences to the value (or to a slice, for an array).
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> Result<(), multiproc::Error> {
+/// let v = multiproc::Value::new(1i64)?;
+/// let mut guard = v.lock()?;
+/// *guard += 1;
+/// assert!(!guard.previous_owner_died());
+/// drop(guard);
+/// assert_eq!(v.get(), 2);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: `with value.get_lock(): value.value += 1`.
+pub struct SharedGuard<'a, T: ?Sized> {
+    data: &'a mut T,
+    recovered: bool,
+    words: &'a LockWords,
+}
+
+impl<T: ?Sized> Drop for SharedGuard<'_, T> {
+    fn drop(&mut self) {
+        shm::unlock(&self.words.word, &self.words.waiting);
+    }
+}
+
+impl<T: ?Sized> SharedGuard<'_, T> {
+    /// Whether the lock was taken over from a process that died holding it;
+    /// the data may then be half updated.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let v = multiproc::Value::new(0u8)?;
+    /// assert!(!v.lock()?.previous_owner_died());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: no equivalent (Python deadlocks instead).
+    pub fn previous_owner_died(&self) -> bool {
+        self.recovered
+    }
+}
+
+impl<T: ?Sized> Deref for SharedGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.data
+    }
+}
+
+impl<T: ?Sized> DerefMut for SharedGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.data
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for SharedGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.data.fmt(f)
+    }
+}
+
+/// One plain-old-data value in shared memory, with a lock.
+///
+/// `get` and `set` take the lock for a moment; `lock` holds it for a
+/// read-modify-write such as `*v.lock()? += 1`.
+///
+/// # Examples
+///
+/// ```
+/// use multiproc::{process, Value};
+///
+/// #[process]
+/// fn add_ten(v: Value<i64>) {
+///     for _ in 0..10 {
+///         *v.lock().unwrap() += 1;
+///     }
+/// }
+///
+/// # fn main() -> Result<(), multiproc::Error> {
+/// let v = Value::new(0i64)?;
+/// let children: Vec<_> = (0..3).map(|_| add_ten.spawn(v.clone())).collect::<Result<_, _>>()?;
+/// for child in children {
+///     child.join()?;
+/// }
+/// assert_eq!(v.get(), 30);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: `multiprocessing.Value('q', 0)`.
+pub struct Value<T>(Block<T>);
+
+impl<T> Clone for Value<T> {
+    fn clone(&self) -> Self {
+        Value(self.0.clone())
+    }
+}
+
+impl<T: Pod + fmt::Debug> fmt::Debug for Value<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Value").field(&self.get()).finish()
+    }
+}
+
+impl<T: Pod> Value<T> {
+    /// A shared value, initially `value`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the shared memory cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let v = multiproc::Value::new(1.5f64)?;
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `multiprocessing.Value('d', 1.5)`.
+    pub fn new(value: T) -> Result<Value<T>> {
+        Block::create(&[value]).map(Value)
+    }
+
+    /// A copy of the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(multiproc::Value::new(3u32)?.get(), 3);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `value.value`.
+    pub fn get(&self) -> T {
+        self.0.guard()[0]
+    }
+
+    /// Replaces the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let v = multiproc::Value::new(3u32)?;
+    /// v.set(5);
+    /// assert_eq!(v.get(), 5);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `value.value = 5`.
+    pub fn set(&self, value: T) {
+        self.0.guard()[0] = value;
+    }
+
+    /// Locks the value for a read-modify-write.
+    ///
+    /// # Errors
+    ///
+    /// None at present; the `Result` leaves room for a lock that can fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let v = multiproc::Value::new(1i32)?;
+    /// *v.lock()? *= 10;
+    /// assert_eq!(v.get(), 10);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `with value.get_lock(): ...`.
+    pub fn lock(&self) -> Result<SharedGuard<'_, T>> {
+        let words = self.0.words();
+        let recovered = shm::lock(&words.word, &words.waiting, None).unwrap_or(false);
+        Ok(SharedGuard {
+            // SAFETY: the lock is held for as long as the guard lives; a
+            // Value's block holds exactly one element.
+            data: unsafe { &mut self.0.data_mut()[0] },
+            recovered,
+            words,
+        })
+    }
+}
+
+/// A fixed-length array of plain-old-data in shared memory, with a lock.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> Result<(), multiproc::Error> {
+/// let a = multiproc::Array::from_slice(&[0.0f64; 8])?;
+/// a.lock()?[0] = 1.5;
+/// assert_eq!(a.to_vec()[0], 1.5);
+/// assert_eq!(a.len(), 8);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: `multiprocessing.Array('d', 8)`.
+pub struct Array<T>(Block<T>);
+
+impl<T> Clone for Array<T> {
+    fn clone(&self) -> Self {
+        Array(self.0.clone())
+    }
+}
+
+impl<T: Pod + fmt::Debug> fmt::Debug for Array<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Array").field(&self.to_vec()).finish()
+    }
+}
+
+impl<T: Pod> Array<T> {
+    /// A shared array holding a copy of `values`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the shared memory cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = multiproc::Array::from_slice(&[1u8, 2, 3])?;
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `multiprocessing.Array('b', [1, 2, 3])`.
+    pub fn from_slice(values: &[T]) -> Result<Array<T>> {
+        Block::create(values).map(Array)
+    }
+
+    /// A shared array of `len` zeroes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the shared memory cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = multiproc::Array::<i32>::zeroed(4)?;
+    /// assert_eq!(a.to_vec(), [0; 4]);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `multiprocessing.Array('i', 4)`.
+    pub fn zeroed(len: usize) -> Result<Array<T>> {
+        Block::create(&vec![T::zeroed(); len]).map(Array)
+    }
+
+    /// The number of elements.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(multiproc::Array::<u8>::zeroed(3)?.len(), 3);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `len(array)`.
+    pub fn len(&self) -> usize {
+        self.0.len
+    }
+
+    /// Whether the array has no elements.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(multiproc::Array::<u8>::zeroed(0)?.is_empty());
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `len(array) == 0`.
+    pub fn is_empty(&self) -> bool {
+        self.0.len == 0
+    }
+
+    /// A copy of the elements, taken under the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(multiproc::Array::from_slice(&[1, 2])?.to_vec(), [1, 2]);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `array[:]`.
+    pub fn to_vec(&self) -> Vec<T> {
+        self.0.guard().to_vec()
+    }
+
+    /// Locks the array; the guard dereferences to a mutable slice.
+    ///
+    /// # Errors
+    ///
+    /// None at present; the `Result` leaves room for a lock that can fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = multiproc::Array::from_slice(&[1, 2, 3])?;
+    /// a.lock()?.reverse();
+    /// assert_eq!(a.to_vec(), [3, 2, 1]);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `with array.get_lock(): ...`.
+    pub fn lock(&self) -> Result<SharedGuard<'_, [T]>> {
+        Ok(self.0.guard())
+    }
+}
+
+macro_rules! serde_via_block {
+    ($($ty:ident),*) => {$(
+        impl<T: Pod> Serialize for $ty<T> {
+            fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                self.0.serialize(s)
+            }
+        }
+
+        impl<'de, T: Pod> Deserialize<'de> for $ty<T> {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                Block::deserialize(d).map($ty)
+            }
+        }
+    )*};
+}
+
+serde_via_block!(Value, Array);
