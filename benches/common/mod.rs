@@ -58,7 +58,9 @@ pub fn report(what: &str, ours: Duration, python_name: &str, python_secs: f64) {
 }
 
 fn human(secs: f64) -> String {
-    if secs < 1e-3 {
+    if secs < 1e-6 {
+        format!("{:.1} ns", secs * 1e9)
+    } else if secs < 1e-3 {
         format!("{:.1} µs", secs * 1e6)
     } else {
         format!("{:.2} ms", secs * 1e3)

@@ -86,6 +86,13 @@ pub(crate) fn is_dead(pid: u32) -> bool {
     })
 }
 
+/// This process's id, read once: `getpid` is a system call, too slow for an
+/// uncontended lock. (A fork start method must refresh it in the child.)
+fn my_pid() -> u32 {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
+
 /// Takes the lock `word` (waiting at most until `deadline`). `None` on
 /// timeout; otherwise whether the previous owner died holding it.
 pub(crate) fn lock(
@@ -93,7 +100,7 @@ pub(crate) fn lock(
     waiters: &AtomicU32,
     deadline: Option<Instant>,
 ) -> Option<bool> {
-    let me = std::process::id();
+    let me = my_pid();
     loop {
         let owner = match word.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed) {
             Ok(_) => return Some(false),
