@@ -215,3 +215,67 @@ fn a_value_whose_holder_died_is_taken_over_and_says_so() {
     drop(guard);
     let _ = holder.join();
 }
+
+#[process]
+fn hold_rlock_twice_forever(lock: multiproc::RLock, ready: Event) {
+    let _a = lock.acquire().unwrap();
+    let _b = lock.acquire().unwrap();
+    ready.set();
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+#[test]
+fn an_rlock_is_reentrant_in_its_thread_only() {
+    let lock = multiproc::RLock::new().unwrap();
+    let outer = lock.acquire().unwrap();
+    let inner = lock
+        .try_acquire()
+        .unwrap()
+        .expect("re-entry in the owning thread");
+    let other = lock.clone();
+    let blocked = std::thread::spawn(move || {
+        other
+            .acquire_timeout(Duration::from_millis(50))
+            .unwrap()
+            .is_none()
+    })
+    .join()
+    .unwrap();
+    assert!(blocked, "another thread must not get the lock");
+    drop(inner);
+    let other = lock.clone();
+    assert!(
+        std::thread::spawn(move || other.try_acquire().unwrap().is_none())
+            .join()
+            .unwrap()
+    );
+    drop(outer);
+    let other = lock.clone();
+    assert!(
+        std::thread::spawn(move || other.try_acquire().unwrap().is_some())
+            .join()
+            .unwrap()
+    );
+}
+
+#[test]
+fn an_rlock_whose_owner_died_is_taken_over_and_says_so() {
+    let lock = multiproc::RLock::new().unwrap();
+    let ready = Event::new().unwrap();
+    let holder = hold_rlock_twice_forever
+        .spawn(lock.clone(), ready.clone())
+        .unwrap();
+    assert!(ready.wait_timeout(Duration::from_secs(30)));
+    assert!(lock.try_acquire().unwrap().is_none());
+    holder.kill().unwrap();
+    let guard = lock.acquire().unwrap();
+    assert!(guard.previous_owner_died());
+    drop(guard);
+    let other = lock.clone();
+    assert!(
+        std::thread::spawn(move || other.try_acquire().unwrap().is_some())
+            .join()
+            .unwrap()
+    );
+    let _ = holder.join();
+}

@@ -25,7 +25,9 @@ pub use process::{
 };
 pub use queue::{JoinableQueue, PutError, Queue};
 pub use shared::{Array, SharedGuard, Value};
-pub use sync::{BoundedSemaphore, Event, Lock, LockGuard, Semaphore, SemaphoreGuard};
+pub use sync::{
+    BoundedSemaphore, Event, Lock, LockGuard, RLock, RLockGuard, Semaphore, SemaphoreGuard,
+};
 pub use task::Task;
 
 /// What the macros' generated code refers to; not a public API.

@@ -93,6 +93,14 @@ fn my_pid() -> u32 {
     *PID.get_or_init(std::process::id)
 }
 
+/// This thread's id, read once per thread.
+pub(crate) fn my_tid() -> u32 {
+    thread_local! {
+        static TID: u32 = rustix::thread::gettid().as_raw_nonzero().get().unsigned_abs();
+    }
+    TID.with(|t| *t)
+}
+
 /// Takes the lock `word` (waiting at most until `deadline`). `None` on
 /// timeout; otherwise whether the previous owner died holding it.
 pub(crate) fn lock(
@@ -100,7 +108,17 @@ pub(crate) fn lock(
     waiters: &AtomicU32,
     deadline: Option<Instant>,
 ) -> Option<bool> {
-    let me = my_pid();
+    lock_as(my_pid(), word, waiters, deadline)
+}
+
+/// [`lock`] with the owner's id given: a pid, or a thread id for a
+/// re-entrant lock (thread ids share the pid space, so the same death check holds).
+pub(crate) fn lock_as(
+    me: u32,
+    word: &AtomicU32,
+    waiters: &AtomicU32,
+    deadline: Option<Instant>,
+) -> Option<bool> {
     loop {
         let owner = match word.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed) {
             Ok(_) => return Some(false),

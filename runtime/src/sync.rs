@@ -26,7 +26,8 @@ struct Words {
     /// Moves on whenever waiters should look again.
     seq: AtomicU32,
     waiting: AtomicU32,
-    /// A bounded semaphore's limit (0 when unbounded).
+    /// A bounded semaphore's limit (0 when unbounded), or the levels an
+    /// `RLock`'s owner holds beyond the first.
     max: AtomicU32,
 }
 
@@ -248,6 +249,198 @@ impl Lock {
     ///
     /// Python: `lock.acquire(timeout=t)`.
     pub fn acquire_timeout(&self, timeout: Duration) -> Result<Option<LockGuard<'_>>> {
+        Ok(self.acquire_until(deadline(timeout)))
+    }
+}
+
+/// A lock that the thread holding it may take again; each guard releases one level.
+///
+/// Its owner is a thread (of any process). If the owner dies holding it, the
+/// next `acquire` takes it over and its guard says so, as with [`Lock`].
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> Result<(), multiproc::Error> {
+/// let lock = multiproc::RLock::new()?;
+/// let outer = lock.acquire()?;
+/// let inner = lock.acquire()?; // the same thread: no deadlock
+/// drop(inner);
+/// drop(outer);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: `multiprocessing.RLock`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RLock(Shared);
+
+impl fmt::Debug for RLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RLock").finish_non_exhaustive()
+    }
+}
+
+/// Holds one level of an [`RLock`]; releases it on drop.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> Result<(), multiproc::Error> {
+/// let lock = multiproc::RLock::new()?;
+/// let guard = lock.acquire()?;
+/// assert!(!guard.previous_owner_died());
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: the `with rlock:` block.
+#[must_use = "the level is released as soon as the guard is dropped"]
+pub struct RLockGuard<'a> {
+    lock: &'a RLock,
+    recovered: bool,
+}
+
+impl fmt::Debug for RLockGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RLockGuard")
+            .field("recovered", &self.recovered)
+            .finish()
+    }
+}
+
+impl RLockGuard<'_> {
+    /// Whether the lock was taken over from a thread that died holding it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// assert!(!multiproc::RLock::new()?.acquire()?.previous_owner_died());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: no equivalent.
+    pub fn previous_owner_died(&self) -> bool {
+        self.recovered
+    }
+}
+
+impl Drop for RLockGuard<'_> {
+    fn drop(&mut self) {
+        let words = self.lock.0.words();
+        // `max` counts the levels held beyond the first.
+        if words.max.load(Ordering::Acquire) > 0 {
+            words.max.fetch_sub(1, Ordering::AcqRel);
+        } else {
+            shm::unlock(&words.state, &words.waiting);
+        }
+    }
+}
+
+impl RLock {
+    /// A new, free re-entrant lock.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the shared memory cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = multiproc::RLock::new()?;
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `multiprocessing.RLock()`.
+    pub fn new() -> Result<RLock> {
+        Shared::create("creating a lock").map(RLock)
+    }
+
+    fn acquire_until(&self, deadline: Option<Instant>) -> Option<RLockGuard<'_>> {
+        let words = self.0.words();
+        let me = shm::my_tid();
+        if words.state.load(Ordering::Acquire) == me {
+            words.max.fetch_add(1, Ordering::AcqRel);
+            return Some(RLockGuard {
+                lock: self,
+                recovered: false,
+            });
+        }
+        shm::lock_as(me, &words.state, &words.waiting, deadline).map(|recovered| {
+            // A dead owner may have left levels behind.
+            words.max.store(0, Ordering::Release);
+            RLockGuard {
+                lock: self,
+                recovered,
+            }
+        })
+    }
+
+    /// Waits for the lock (or takes one more level of it) and holds it.
+    ///
+    /// # Errors
+    ///
+    /// None at present; the `Result` keeps the triplet uniform.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let lock = multiproc::RLock::new()?;
+    /// let _a = lock.acquire()?;
+    /// let _b = lock.acquire()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `rlock.acquire()`.
+    pub fn acquire(&self) -> Result<RLockGuard<'_>> {
+        self.acquire_until(None)
+            .ok_or(Error::Timeout(Duration::MAX))
+    }
+
+    /// Takes the lock if it is free now or already this thread's.
+    ///
+    /// # Errors
+    ///
+    /// None at present.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let lock = multiproc::RLock::new()?;
+    /// assert!(lock.try_acquire()?.is_some());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `rlock.acquire(block=False)`.
+    pub fn try_acquire(&self) -> Result<Option<RLockGuard<'_>>> {
+        Ok(self.acquire_until(Some(Instant::now())))
+    }
+
+    /// Waits at most `timeout` for the lock.
+    ///
+    /// # Errors
+    ///
+    /// None at present.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let lock = multiproc::RLock::new()?;
+    /// assert!(lock.acquire_timeout(Duration::from_millis(10))?.is_some());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `rlock.acquire(timeout=t)`.
+    pub fn acquire_timeout(&self, timeout: Duration) -> Result<Option<RLockGuard<'_>>> {
         Ok(self.acquire_until(deadline(timeout)))
     }
 }
