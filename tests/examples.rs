@@ -371,3 +371,119 @@ fn queue_writer_reader_004_04_reader_takes_every_item_in_order_and_stops_on_the_
     expected.push("Результат из очереди: [1, 2, 3, 4, 5]".to_string());
     assert_eq!(lines(&stdout), expected, "{stdout}");
 }
+
+#[test]
+fn lock_print_000_06_five_children_joined_in_turn_print_in_order() {
+    let stdout = run_example("lock_print_000_06");
+    let expected: Vec<String> = (0..5).map(|i| format!("Процесс {i} запущен")).collect();
+    assert_eq!(lines(&stdout), expected, "{stdout}");
+}
+
+#[test]
+fn event_wait_000_07_child_gets_the_signal_only_after_the_parents_prompt() {
+    let stdout = run_example("event_wait_000_07");
+    let lines = lines(&stdout);
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert_eq!(
+        sorted(lines[..2].to_vec()),
+        sorted(vec!["Ждем сигнал...", "Нажмите Enter для отправки сигнала"]),
+        "{stdout}"
+    );
+    assert_eq!(lines[2], "Сигнал получен!", "{stdout}");
+}
+
+#[test]
+fn semaphore_sleep_000_08_five_children_joined_in_turn_print_in_order() {
+    let stdout = run_example("semaphore_sleep_000_08");
+    let expected: Vec<String> = (0..5).map(|i| format!("Процесс {i} запущен")).collect();
+    assert_eq!(lines(&stdout), expected, "{stdout}");
+}
+
+#[test]
+fn value_set_by_child_001_06_parent_reads_the_value_the_child_set() {
+    let stdout = run_example("value_set_by_child_001_06");
+    assert_eq!(lines(&stdout), ["Value in main process: 123"]);
+}
+
+#[test]
+fn lock_with_increment_002_05_each_child_prints_the_next_value_under_the_lock() {
+    let stdout = run_example("lock_with_increment_002_05");
+    let expected: Vec<String> = (1..=5).map(|i| format!("Процесс {i}")).collect();
+    assert_eq!(lines(&stdout), expected, "{stdout}");
+}
+
+#[test]
+fn lock_acquire_finally_002_06_dropping_the_guard_releases_the_lock_for_the_next_child() {
+    let stdout = run_example("lock_acquire_finally_002_06");
+    let expected: Vec<String> = (1..=5).map(|i| format!("Процесс {i}")).collect();
+    assert_eq!(lines(&stdout), expected, "{stdout}");
+}
+
+#[test]
+fn event_wait_003_03_child_continues_only_after_the_parent_sends_the_signal() {
+    let stdout = run_example("event_wait_003_03");
+    let lines = lines(&stdout);
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert_eq!(
+        sorted(lines[..2].to_vec()),
+        sorted(vec!["Ожидание сигнала...", "Отправка сигнала..."]),
+        "{stdout}"
+    );
+    assert_eq!(
+        lines[2], "Сигнал получен! Выполнение продолжается.",
+        "{stdout}"
+    );
+}
+
+#[test]
+fn lock_counter_004_10_five_children_under_a_lock_count_to_5000() {
+    let stdout = run_example("lock_counter_004_10");
+    assert_eq!(lines(&stdout), ["Итоговое значение счетчика с Lock: 5000"]);
+}
+
+#[test]
+fn event_two_waiters_004_11_both_children_wake_after_the_parent_sets_the_event() {
+    let stdout = run_example("event_two_waiters_004_11");
+    let lines = lines(&stdout);
+    assert_eq!(lines.len(), 5, "{stdout}");
+    let position = |line: &str| {
+        lines
+            .iter()
+            .position(|l| *l == line)
+            .unwrap_or_else(|| panic!("{line:?} missing from {stdout:?}"))
+    };
+    let set = position("Запускаем событие");
+    for name in ["Процесс 1", "Процесс 2"] {
+        let waiting = position(&format!("Ожидание события в процессе: {name}"));
+        let woke = position(&format!("Событие произошло в процессе: {name}"));
+        assert!(waiting < woke, "{stdout}");
+        assert!(set < woke, "{stdout}");
+    }
+}
+
+#[test]
+fn semaphore_value_004_13_both_children_enter_and_the_locked_increments_total_2() {
+    let stdout = run_example("semaphore_value_004_13");
+    let lines = lines(&stdout);
+    assert_eq!(lines.len(), 7, "{stdout}");
+    let position = |line: &str| {
+        lines
+            .iter()
+            .position(|l| *l == line)
+            .unwrap_or_else(|| panic!("{line:?} missing from {stdout:?}"))
+    };
+    for name in ["Process-1", "Process-2"] {
+        let took = position(&format!("Поток {name} захватил семафор"));
+        let gave_back = position(&format!("Поток {name} освободил семафор"));
+        assert!(took < gave_back, "{stdout}");
+    }
+    // Each child reads the value before its own increment: 0, or 1 if the
+    // other child has already incremented it; never both 1.
+    let mut seen: Vec<&str> = lines
+        .iter()
+        .filter_map(|line| line.strip_prefix("Значение переменной: "))
+        .collect();
+    seen.sort_unstable();
+    assert!(seen == ["0", "0"] || seen == ["0", "1"], "{stdout}");
+    assert_eq!(lines[6], "Итоговое значение переменной: 2", "{stdout}");
+}

@@ -279,3 +279,93 @@ fn an_rlock_whose_owner_died_is_taken_over_and_says_so() {
     );
     let _ = holder.join();
 }
+
+#[process]
+fn barrier_rounds(bar: multiproc::Barrier, rounds: u32, log: Queue<u32>) {
+    for round in 0..rounds {
+        log.put(round).unwrap();
+        bar.wait().unwrap();
+    }
+}
+
+#[process]
+fn condition_consumer(
+    cond: multiproc::Condition,
+    items: multiproc::Value<u32>,
+    taken: multiproc::Value<u32>,
+    want: u32,
+) {
+    for _ in 0..want {
+        let guard = cond.acquire().unwrap();
+        let _guard = cond.wait_while(guard, || items.get() == 0).unwrap();
+        *items.lock().unwrap() -= 1;
+        *taken.lock().unwrap() += 1;
+    }
+}
+
+#[test]
+fn a_barrier_keeps_four_processes_in_step() {
+    const ROUNDS: u32 = 20;
+    let bar = multiproc::Barrier::new(4).unwrap();
+    let log = Queue::new().unwrap();
+    let parties: Vec<_> = (0..4)
+        .map(|_| {
+            barrier_rounds
+                .spawn(bar.clone(), ROUNDS, log.clone())
+                .unwrap()
+        })
+        .collect();
+    for party in parties {
+        party.join().unwrap();
+    }
+    // Nobody starts round r + 1 before all four have logged round r.
+    let order: Vec<u32> = (0..4 * ROUNDS).map(|_| log.get().unwrap()).collect();
+    for (i, round) in order.iter().enumerate() {
+        assert_eq!(*round, i as u32 / 4, "{order:?}");
+    }
+}
+
+#[test]
+fn a_broken_barrier_fails_its_waiters() {
+    let bar = multiproc::Barrier::new(2).unwrap();
+    assert!(matches!(
+        bar.wait_timeout(Duration::from_millis(20)),
+        Err(Error::BrokenBarrier)
+    ));
+    assert!(matches!(bar.wait(), Err(Error::BrokenBarrier)));
+    bar.reset();
+    let other = bar.clone();
+    let t = std::thread::spawn(move || other.wait().unwrap());
+    let mine = bar.wait().unwrap();
+    let theirs = t.join().unwrap();
+    assert_eq!(mine + theirs, 1);
+}
+
+#[test]
+fn a_condition_hands_items_to_four_consumer_processes() {
+    let cond = multiproc::Condition::new().unwrap();
+    let items = multiproc::Value::new(0u32).unwrap();
+    let taken = multiproc::Value::new(0u32).unwrap();
+    let consumers: Vec<_> = (0..4)
+        .map(|_| {
+            condition_consumer
+                .spawn(cond.clone(), items.clone(), taken.clone(), 25)
+                .unwrap()
+        })
+        .collect();
+    for _ in 0..100 {
+        let _guard = cond.acquire().unwrap();
+        *items.lock().unwrap() += 1;
+        cond.notify_one();
+    }
+    for consumer in consumers {
+        consumer.join().unwrap();
+    }
+    assert_eq!(taken.get(), 100);
+    assert_eq!(items.get(), 0);
+    let guard = cond.acquire().unwrap();
+    let started = Instant::now();
+    let (_guard, notified) = cond.wait_timeout(guard, Duration::from_millis(30)).unwrap();
+    assert!(!notified);
+    assert!(started.elapsed() >= Duration::from_millis(30));
+}

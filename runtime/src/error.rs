@@ -142,6 +142,9 @@ pub enum Error {
     /// A bounded semaphore was released more times than it was acquired.
     #[error("a bounded semaphore was released more times than it was acquired")]
     OverReleased,
+    /// A barrier was aborted, reset or timed out while parties waited.
+    #[error("the barrier is broken")]
+    BrokenBarrier,
     /// A `_timeout` call gave up.
     #[error("timed out after {0:?}")]
     Timeout(std::time::Duration),

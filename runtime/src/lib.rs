@@ -26,7 +26,8 @@ pub use process::{
 pub use queue::{JoinableQueue, PutError, Queue};
 pub use shared::{Array, SharedGuard, Value};
 pub use sync::{
-    BoundedSemaphore, Event, Lock, LockGuard, RLock, RLockGuard, Semaphore, SemaphoreGuard,
+    Barrier, BoundedSemaphore, Condition, ConditionGuard, Event, Lock, LockGuard, RLock,
+    RLockGuard, Semaphore, SemaphoreGuard,
 };
 pub use task::Task;
 

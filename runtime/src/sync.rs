@@ -44,6 +44,27 @@ impl Shared {
         // SAFETY: Words is repr(C), atomics only, valid when zero, and fits in a page.
         unsafe { self.0.header() }
     }
+
+    fn cond_words(&self) -> &CondWords {
+        // SAFETY: CondWords is repr(C), atomics only, valid when zero, and fits in a page.
+        unsafe { self.0.header() }
+    }
+}
+
+/// The words of a [`Condition`] or a [`Barrier`].
+#[repr(C)]
+struct CondWords {
+    lock: AtomicU32,
+    lock_waiting: AtomicU32,
+    /// Condition: waiters not yet notified. Barrier: parties arrived.
+    pending: AtomicU32,
+    /// Condition: notifications not yet taken. Barrier: its size.
+    permits: AtomicU32,
+    /// Moves on at every notification (or barrier generation).
+    seq: AtomicU32,
+    seq_waiting: AtomicU32,
+    /// Barrier: set when broken.
+    broken: AtomicU32,
 }
 
 impl Serialize for Shared {
@@ -849,5 +870,475 @@ impl std::ops::Deref for BoundedSemaphore {
 
     fn deref(&self) -> &Semaphore {
         &self.0
+    }
+}
+
+/// A condition variable shared by processes, with its own lock.
+///
+/// As with `std::sync::Condvar`, a wait may end without a notification;
+/// [`wait_while`](Condition::wait_while) loops until the condition holds.
+///
+/// # Examples
+///
+/// ```
+/// use multiproc::{process, Condition, Value};
+///
+/// #[process]
+/// fn producer(cond: Condition, ready: Value<u8>) {
+///     let _guard = cond.acquire().unwrap();
+///     ready.set(1);
+///     cond.notify_all();
+/// }
+///
+/// # fn main() -> Result<(), multiproc::Error> {
+/// let (cond, ready) = (Condition::new()?, Value::new(0u8)?);
+/// let child = producer.spawn(cond.clone(), ready.clone())?;
+/// let guard = cond.acquire()?;
+/// let _guard = cond.wait_while(guard, || ready.get() == 0)?;
+/// child.join()?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: `multiprocessing.Condition`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Condition(Shared);
+
+impl fmt::Debug for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Condition").finish_non_exhaustive()
+    }
+}
+
+/// Holds a [`Condition`]'s lock; releases it on drop.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> Result<(), multiproc::Error> {
+/// let cond = multiproc::Condition::new()?;
+/// let guard = cond.acquire()?;
+/// cond.notify_one();
+/// drop(guard);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: the `with condition:` block.
+#[must_use = "the lock is released as soon as the guard is dropped"]
+#[derive(Debug)]
+pub struct ConditionGuard<'a>(&'a Condition);
+
+impl Drop for ConditionGuard<'_> {
+    fn drop(&mut self) {
+        let words = self.0.0.cond_words();
+        shm::unlock(&words.lock, &words.lock_waiting);
+    }
+}
+
+impl Condition {
+    /// A new condition variable.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the shared memory cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cond = multiproc::Condition::new()?;
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `multiprocessing.Condition()`.
+    pub fn new() -> Result<Condition> {
+        Shared::create("creating a condition").map(Condition)
+    }
+
+    /// Takes the condition's lock.
+    ///
+    /// # Errors
+    ///
+    /// None at present; the `Result` keeps the API uniform.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let cond = multiproc::Condition::new()?;
+    /// let _guard = cond.acquire()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `condition.acquire()`.
+    pub fn acquire(&self) -> Result<ConditionGuard<'_>> {
+        let words = self.0.cond_words();
+        let _ = shm::lock(&words.lock, &words.lock_waiting, None);
+        Ok(ConditionGuard(self))
+    }
+
+    /// Releases the lock, waits for a notification, and takes the lock again.
+    ///
+    /// # Errors
+    ///
+    /// None at present.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let cond = multiproc::Condition::new()?;
+    /// let guard = cond.acquire()?;
+    /// let (_guard, notified) = cond.wait_timeout(guard, Duration::from_millis(10))?;
+    /// assert!(!notified);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `condition.wait()`.
+    pub fn wait<'a>(&'a self, guard: ConditionGuard<'a>) -> Result<ConditionGuard<'a>> {
+        self.wait_until(guard, None).map(|(guard, _)| guard)
+    }
+
+    /// As [`wait`](Condition::wait), for at most `timeout`; also returns
+    /// whether a notification came. The lock is held again either way.
+    ///
+    /// # Errors
+    ///
+    /// None at present.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let cond = multiproc::Condition::new()?;
+    /// let (guard, notified) = cond.wait_timeout(cond.acquire()?, Duration::from_millis(10))?;
+    /// assert!(!notified);
+    /// drop(guard);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `condition.wait(timeout)`.
+    pub fn wait_timeout<'a>(
+        &'a self,
+        guard: ConditionGuard<'a>,
+        timeout: Duration,
+    ) -> Result<(ConditionGuard<'a>, bool)> {
+        self.wait_until(guard, deadline(timeout))
+    }
+
+    /// Waits while `condition()` holds (checked with the lock held).
+    ///
+    /// # Errors
+    ///
+    /// None at present.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let cond = multiproc::Condition::new()?;
+    /// let guard = cond.wait_while(cond.acquire()?, || false)?;
+    /// # drop(guard);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `condition.wait_for(lambda: not condition())`.
+    pub fn wait_while<'a>(
+        &'a self,
+        mut guard: ConditionGuard<'a>,
+        mut condition: impl FnMut() -> bool,
+    ) -> Result<ConditionGuard<'a>> {
+        while condition() {
+            guard = self.wait(guard)?;
+        }
+        Ok(guard)
+    }
+
+    fn wait_until<'a>(
+        &'a self,
+        guard: ConditionGuard<'a>,
+        deadline: Option<Instant>,
+    ) -> Result<(ConditionGuard<'a>, bool)> {
+        let words = self.0.cond_words();
+        words.pending.fetch_add(1, Ordering::AcqRel);
+        drop(guard);
+        let notified = loop {
+            let seen = words.seq.load(Ordering::Acquire);
+            let permits = words.permits.load(Ordering::Acquire);
+            if permits > 0
+                && words
+                    .permits
+                    .compare_exchange(permits, permits - 1, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            {
+                break true;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                break false;
+            }
+            shm::wait_change(&words.seq, &words.seq_waiting, seen, deadline);
+        };
+        let guard = self.acquire()?;
+        if !notified {
+            // Not counted any more; a notification already meant for this
+            // waiter stays as a permit and wakes another one, spuriously at worst.
+            let _ = words
+                .pending
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        }
+        Ok((guard, notified))
+    }
+
+    /// Wakes up to `n` waiters. Call it with the lock held, as in Python.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let cond = multiproc::Condition::new()?;
+    /// let _guard = cond.acquire()?;
+    /// cond.notify(2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `condition.notify(n)`.
+    pub fn notify(&self, n: u32) {
+        let words = self.0.cond_words();
+        let woken = words
+            .pending
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| Some(p - p.min(n)))
+            .map_or(0, |p| p.min(n));
+        if woken > 0 {
+            words.permits.fetch_add(woken, Ordering::AcqRel);
+            shm::bump(&words.seq, &words.seq_waiting, true);
+        }
+    }
+
+    /// Wakes one waiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let cond = multiproc::Condition::new()?;
+    /// cond.notify_one();
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `condition.notify()`.
+    pub fn notify_one(&self) {
+        self.notify(1);
+    }
+
+    /// Wakes every waiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let cond = multiproc::Condition::new()?;
+    /// cond.notify_all();
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `condition.notify_all()`.
+    pub fn notify_all(&self) {
+        self.notify(u32::MAX);
+    }
+}
+
+/// A meeting point: `wait` returns once `parties` processes (or threads) have
+/// called it.
+///
+/// # Examples
+///
+/// ```
+/// use multiproc::{process, Barrier};
+///
+/// #[process]
+/// fn party(bar: Barrier) -> u32 {
+///     bar.wait().unwrap()
+/// }
+///
+/// # fn main() -> Result<(), multiproc::Error> {
+/// let bar = Barrier::new(3)?;
+/// let children: Vec<_> = (0..2).map(|_| party.spawn(bar.clone())).collect::<Result<_, _>>()?;
+/// let mine = bar.wait()?;
+/// let mut indices: Vec<u32> = children.into_iter().map(|c| c.join()).collect::<Result<_, _>>()?;
+/// indices.push(mine);
+/// indices.sort();
+/// assert_eq!(indices, [0, 1, 2]);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: `multiprocessing.Barrier`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Barrier(Shared);
+
+impl fmt::Debug for Barrier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Barrier").finish_non_exhaustive()
+    }
+}
+
+impl Barrier {
+    /// A barrier for `parties` participants (at least one).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the shared memory cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let bar = multiproc::Barrier::new(1)?;
+    /// assert_eq!(bar.wait()?, 0);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `multiprocessing.Barrier(parties)`.
+    pub fn new(parties: u32) -> Result<Barrier> {
+        let shared = Shared::create("creating a barrier")?;
+        shared
+            .cond_words()
+            .permits
+            .store(parties.max(1), Ordering::Release);
+        Ok(Barrier(shared))
+    }
+
+    /// Waits for every party; returns this caller's arrival index, `0..parties`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BrokenBarrier`] if the barrier is or becomes broken
+    /// ([`abort`](Barrier::abort), [`reset`](Barrier::reset), or a timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let bar = multiproc::Barrier::new(1)?;
+    /// assert_eq!(bar.wait()?, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `barrier.wait()`.
+    pub fn wait(&self) -> Result<u32> {
+        self.wait_until(None)
+    }
+
+    /// As [`wait`](Barrier::wait), for at most `timeout`; a timeout breaks the
+    /// barrier for everyone, as in Python.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BrokenBarrier`] on timeout or if the barrier is broken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let bar = multiproc::Barrier::new(2)?;
+    /// assert!(bar.wait_timeout(Duration::from_millis(10)).is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `barrier.wait(timeout)`.
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<u32> {
+        self.wait_until(deadline(timeout))
+    }
+
+    fn wait_until(&self, deadline: Option<Instant>) -> Result<u32> {
+        let words = self.0.cond_words();
+        let _ = shm::lock(&words.lock, &words.lock_waiting, None);
+        if words.broken.load(Ordering::Acquire) != 0 {
+            shm::unlock(&words.lock, &words.lock_waiting);
+            return Err(Error::BrokenBarrier);
+        }
+        let generation = words.seq.load(Ordering::Acquire);
+        let index = words.pending.fetch_add(1, Ordering::AcqRel);
+        if index + 1 >= words.permits.load(Ordering::Acquire) {
+            words.pending.store(0, Ordering::Release);
+            shm::bump(&words.seq, &words.seq_waiting, true);
+            shm::unlock(&words.lock, &words.lock_waiting);
+            return Ok(index);
+        }
+        shm::unlock(&words.lock, &words.lock_waiting);
+        loop {
+            if words.seq.load(Ordering::Acquire) != generation {
+                return if words.broken.load(Ordering::Acquire) != 0 {
+                    Err(Error::BrokenBarrier)
+                } else {
+                    Ok(index)
+                };
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                self.abort();
+                return Err(Error::BrokenBarrier);
+            }
+            shm::wait_change(&words.seq, &words.seq_waiting, generation, deadline);
+        }
+    }
+
+    /// Breaks the barrier: every current and future `wait` fails until `reset`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let bar = multiproc::Barrier::new(2)?;
+    /// bar.abort();
+    /// assert!(bar.wait().is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `barrier.abort()`.
+    pub fn abort(&self) {
+        let words = self.0.cond_words();
+        let _ = shm::lock(&words.lock, &words.lock_waiting, None);
+        words.broken.store(1, Ordering::Release);
+        words.pending.store(0, Ordering::Release);
+        shm::bump(&words.seq, &words.seq_waiting, true);
+        shm::unlock(&words.lock, &words.lock_waiting);
+    }
+
+    /// Makes the barrier usable again; parties waiting now fail with
+    /// [`Error::BrokenBarrier`], as in Python.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let bar = multiproc::Barrier::new(1)?;
+    /// bar.abort();
+    /// bar.reset();
+    /// assert_eq!(bar.wait()?, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `barrier.reset()`.
+    pub fn reset(&self) {
+        let words = self.0.cond_words();
+        let _ = shm::lock(&words.lock, &words.lock_waiting, None);
+        let waiting = words.pending.swap(0, Ordering::AcqRel) > 0;
+        words.broken.store(u32::from(waiting), Ordering::Release);
+        shm::bump(&words.seq, &words.seq_waiting, true);
+        words.broken.store(0, Ordering::Release);
+        shm::unlock(&words.lock, &words.lock_waiting);
     }
 }
