@@ -369,3 +369,26 @@ fn a_condition_hands_items_to_four_consumer_processes() {
     assert!(!notified);
     assert!(started.elapsed() >= Duration::from_millis(30));
 }
+
+#[process]
+fn write_raw(v: multiproc::RawValue<u64>, a: multiproc::RawArray<u16>) {
+    v.set(99);
+    for i in 0..a.len() {
+        a.set(i, i as u16 * 2);
+    }
+}
+
+#[test]
+fn raw_values_and_arrays_are_shared_without_a_lock() {
+    let v = multiproc::RawValue::new(0u64).unwrap();
+    let a = multiproc::RawArray::<u16>::zeroed(4).unwrap();
+    write_raw
+        .spawn(v.clone(), a.clone())
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(v.get(), 99);
+    assert_eq!(a.to_vec(), [0, 2, 4, 6]);
+    assert_eq!(a.get(4), None);
+    assert!(!a.set(4, 1));
+}

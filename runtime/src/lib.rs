@@ -24,7 +24,7 @@ pub use process::{
     parent_process,
 };
 pub use queue::{JoinableQueue, PutError, Queue};
-pub use shared::{Array, SharedGuard, Value};
+pub use shared::{Array, RawArray, RawValue, SharedGuard, Value};
 pub use sync::{
     Barrier, BoundedSemaphore, Condition, ConditionGuard, Event, Lock, LockGuard, RLock,
     RLockGuard, Semaphore, SemaphoreGuard,

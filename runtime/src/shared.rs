@@ -456,6 +456,239 @@ impl<T: Pod> Array<T> {
     }
 }
 
+/// One plain-old-data value in shared memory, without a lock.
+///
+/// Reads and writes are single copies; one racing a write from another
+/// process may see a torn value, as with Python's. Use [`Value`] when that matters.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> Result<(), multiproc::Error> {
+/// let v = multiproc::RawValue::new(1u64)?;
+/// v.set(2);
+/// assert_eq!(v.get(), 2);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: `multiprocessing.RawValue('Q', 1)`.
+pub struct RawValue<T>(Block<T>);
+
+/// A fixed-length array of plain-old-data in shared memory, without a lock.
+///
+/// Element reads and writes are single copies; racing ones may tear, as with
+/// Python's. Use [`Array`] when that matters.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> Result<(), multiproc::Error> {
+/// let a = multiproc::RawArray::from_slice(&[1u32, 2, 3])?;
+/// a.set(0, 10);
+/// assert_eq!(a.get(0), Some(10));
+/// assert_eq!(a.to_vec(), [10, 2, 3]);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: `multiprocessing.RawArray('I', [1, 2, 3])`.
+pub struct RawArray<T>(Block<T>);
+
+impl<T> Clone for RawValue<T> {
+    fn clone(&self) -> Self {
+        RawValue(self.0.clone())
+    }
+}
+
+impl<T> Clone for RawArray<T> {
+    fn clone(&self) -> Self {
+        RawArray(self.0.clone())
+    }
+}
+
+impl<T: Pod> Block<T> {
+    /// Element `i`, read without the lock.
+    fn read_raw(&self, i: usize) -> Option<T> {
+        (i < self.len).then(|| {
+            // SAFETY: in bounds; a racy read of Pod bytes yields some valid T.
+            unsafe { std::ptr::read_volatile(self.shm.ptr().add(DATA).cast::<T>().add(i)) }
+        })
+    }
+
+    /// Writes element `i` without the lock; `false` if out of bounds.
+    fn write_raw(&self, i: usize, value: T) -> bool {
+        if i >= self.len {
+            return false;
+        }
+        // SAFETY: in bounds and aligned (see `data_mut`); racing is the documented contract.
+        unsafe { std::ptr::write_volatile(self.shm.ptr().add(DATA).cast::<T>().add(i), value) };
+        true
+    }
+}
+
+impl<T: Pod> RawValue<T> {
+    /// A shared value, initially `value`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the shared memory cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let v = multiproc::RawValue::new(0i32)?;
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `multiprocessing.RawValue('i', 0)`.
+    pub fn new(value: T) -> Result<RawValue<T>> {
+        Block::create(&[value]).map(RawValue)
+    }
+
+    /// A copy of the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(multiproc::RawValue::new(4u8)?.get(), 4);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `raw_value.value`.
+    pub fn get(&self) -> T {
+        self.0.read_raw(0).unwrap_or_else(T::zeroed)
+    }
+
+    /// Replaces the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let v = multiproc::RawValue::new(4u8)?;
+    /// v.set(5);
+    /// assert_eq!(v.get(), 5);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `raw_value.value = 5`.
+    pub fn set(&self, value: T) {
+        self.0.write_raw(0, value);
+    }
+}
+
+impl<T: Pod> RawArray<T> {
+    /// A shared array holding a copy of `values`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the shared memory cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = multiproc::RawArray::from_slice(&[0.5f32; 4])?;
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `multiprocessing.RawArray('f', [0.5] * 4)`.
+    pub fn from_slice(values: &[T]) -> Result<RawArray<T>> {
+        Block::create(values).map(RawArray)
+    }
+
+    /// A shared array of `len` zeroes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the shared memory cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(multiproc::RawArray::<u16>::zeroed(2)?.to_vec(), [0, 0]);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `multiprocessing.RawArray('H', 2)`.
+    pub fn zeroed(len: usize) -> Result<RawArray<T>> {
+        Block::create(&vec![T::zeroed(); len]).map(RawArray)
+    }
+
+    /// The number of elements.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(multiproc::RawArray::<u8>::zeroed(5)?.len(), 5);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `len(raw_array)`.
+    pub fn len(&self) -> usize {
+        self.0.len
+    }
+
+    /// Whether the array has no elements.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(multiproc::RawArray::<u8>::zeroed(0)?.is_empty());
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `len(raw_array) == 0`.
+    pub fn is_empty(&self) -> bool {
+        self.0.len == 0
+    }
+
+    /// Element `i`, or `None` past the end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = multiproc::RawArray::from_slice(&[7u8])?;
+    /// assert_eq!(a.get(0), Some(7));
+    /// assert_eq!(a.get(1), None);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `raw_array[i]`.
+    pub fn get(&self, i: usize) -> Option<T> {
+        self.0.read_raw(i)
+    }
+
+    /// Writes element `i`; returns `false` (and writes nothing) past the end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = multiproc::RawArray::<u8>::zeroed(1)?;
+    /// assert!(a.set(0, 9));
+    /// assert!(!a.set(1, 9));
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `raw_array[i] = v`.
+    pub fn set(&self, i: usize, value: T) -> bool {
+        self.0.write_raw(i, value)
+    }
+
+    /// A copy of every element.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(multiproc::RawArray::from_slice(&[1, 2])?.to_vec(), [1, 2]);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `raw_array[:]`.
+    pub fn to_vec(&self) -> Vec<T> {
+        (0..self.0.len).filter_map(|i| self.0.read_raw(i)).collect()
+    }
+}
+
 macro_rules! serde_via_block {
     ($($ty:ident),*) => {$(
         impl<T: Pod> Serialize for $ty<T> {
@@ -472,4 +705,4 @@ macro_rules! serde_via_block {
     )*};
 }
 
-serde_via_block!(Value, Array);
+serde_via_block!(Value, Array, RawValue, RawArray);
