@@ -145,6 +145,22 @@ pub enum Error {
     /// A barrier was aborted, reset or timed out while parties waited.
     #[error("the barrier is broken")]
     BrokenBarrier,
+    /// No shared memory block has this name.
+    #[error("no shared memory block is named `{name}`")]
+    NoSuchSharedMemory {
+        /// The name looked for.
+        name: String,
+    },
+    /// An offset and length reach past the end of a shared memory block.
+    #[error("bytes {offset}..{offset}+{len} are outside a shared memory block of {size} bytes")]
+    OutOfBounds {
+        /// Where the access starts.
+        offset: usize,
+        /// How many bytes it covers.
+        len: usize,
+        /// The block's size.
+        size: usize,
+    },
     /// A `_timeout` call gave up.
     #[error("timed out after {0:?}")]
     Timeout(std::time::Duration),

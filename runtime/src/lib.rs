@@ -10,6 +10,7 @@ mod pool;
 mod process;
 mod queue;
 mod shared;
+mod shared_memory;
 mod shm;
 mod sync;
 mod task;
@@ -25,6 +26,7 @@ pub use process::{
 };
 pub use queue::{JoinableQueue, PutError, Queue};
 pub use shared::{Array, RawArray, RawValue, SharedGuard, Value};
+pub use shared_memory::SharedMemory;
 pub use sync::{
     Barrier, BoundedSemaphore, Condition, ConditionGuard, Event, Lock, LockGuard, RLock,
     RLockGuard, Semaphore, SemaphoreGuard,

@@ -32,6 +32,17 @@ static SPAWNED: AtomicU32 = AtomicU32::new(0);
 /// Children started by this process and not yet reaped.
 static CHILDREN: Mutex<Vec<ProcessInfo>> = Mutex::new(Vec::new());
 
+impl Identity {
+    /// The identity of a shared-memory tracker started by this process.
+    pub(crate) fn tracker() -> Identity {
+        Identity {
+            name: "SharedMemoryTracker".into(),
+            ident: identity().ident.clone(),
+            parent: Some(current_process()),
+        }
+    }
+}
+
 pub(crate) fn set_identity(identity: Identity) {
     let _ = IDENTITY.set(identity);
 }

@@ -53,6 +53,8 @@ pub(crate) enum Job {
     Call(CallSpec),
     /// Run the initializer, then serve a pool until the parent hangs up.
     PoolWorker { initializer: Option<CallSpec> },
+    /// Remove named shared memory that the parent leaves behind when it dies.
+    Tracker,
 }
 
 impl Job {
@@ -63,7 +65,7 @@ impl Job {
             | Job::PoolWorker {
                 initializer: Some(call),
             } => &call.fds,
-            Job::PoolWorker { initializer: None } => &[],
+            Job::PoolWorker { initializer: None } | Job::Tracker => &[],
         }
     }
 
@@ -327,6 +329,10 @@ fn run_child(addr: &Path, token: OsString) -> i32 {
     };
     start.job.set_fds(fds);
     process::set_identity(start.identity);
+    if let Job::Tracker = start.job {
+        // No lifeline: the parent's death is exactly when the tracker works.
+        return crate::shared_memory::track(conn);
+    }
     watch_parent(&conn);
     registry::install_panic_hook();
     match start.job {
@@ -339,6 +345,7 @@ fn run_child(addr: &Path, token: OsString) -> i32 {
             }
         }
         Job::PoolWorker { initializer } => crate::pool::serve(conn, initializer),
+        Job::Tracker => 0,
     }
 }
 

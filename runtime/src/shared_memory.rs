@@ -1,0 +1,363 @@
+//! [`SharedMemory`]: named blocks of shared bytes, like Python's
+//! `multiprocessing.shared_memory`.
+//!
+//! A block is a POSIX shared-memory object (`/dev/shm/multiproc.<name>`). Its
+//! creator removes it when dropped; if the creator dies first, a tracker
+//! process (started with the creator's first block, like Python's resource
+//! tracker) sees its connection close and removes what is left.
+
+use std::collections::BTreeSet;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::{Arc, Mutex};
+
+use serde::de::Error as _;
+use serde::ser::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::bootstrap::{self, Job, Launch, Start};
+use crate::error::{Error, Result};
+use crate::process::Identity;
+use crate::wire::{self, Conn};
+
+/// What a creator tells its tracker.
+#[derive(Serialize, Deserialize)]
+enum Track {
+    Created(String),
+    Removed(String),
+}
+
+/// The system-wide name of block `name`.
+fn system_name(name: &str) -> String {
+    format!("/multiproc.{name}")
+}
+
+/// The body of the tracker process: remembers names until its creator's
+/// connection closes, then removes those still there.
+pub(crate) fn track(mut conn: Conn) -> i32 {
+    let mut names = BTreeSet::new();
+    while let Ok(message) = conn.recv::<Track>() {
+        match message {
+            Track::Created(name) => names.insert(name),
+            Track::Removed(name) => names.remove(&name),
+        };
+    }
+    for name in names {
+        let _ = rustix::shm::unlink(system_name(&name).as_str());
+    }
+    0
+}
+
+/// This process's tracker connection, started on first use and kept for
+/// the life of the process (its closing at exit is the tracker's signal).
+fn tell_tracker(message: &Track) -> Result<()> {
+    static TRACKER: Mutex<Option<(std::process::Child, Conn)>> = Mutex::new(None);
+    let mut tracker = TRACKER.lock().unwrap_or_else(|e| e.into_inner());
+    if tracker.is_none() {
+        let start = Start {
+            job: Job::Tracker,
+            identity: Identity::tracker(),
+        };
+        *tracker = Some(bootstrap::launch(&Launch::default(), &start)?);
+    }
+    match tracker.as_mut() {
+        Some((_, conn)) => conn.send(message),
+        None => Err(Error::Disconnected),
+    }
+}
+
+/// A named block of shared bytes.
+///
+/// Any process can open it by name while its creator keeps it; it is also an
+/// ordinary argument of `#[process]` and `#[pool_task]` functions. Access is
+/// by bounds-checked `read` and `write` (an out-of-bounds offset is an error,
+/// never a stray access), or by the raw pointer for those who need it.
+///
+/// # Examples
+///
+/// ```
+/// use multiproc::SharedMemory;
+///
+/// # fn main() -> Result<(), multiproc::Error> {
+/// let name = format!("doc-{}", std::process::id());
+/// let block = SharedMemory::create(&name, 4096)?;
+/// block.write(0, b"hello")?;
+/// let other = SharedMemory::open(&name)?;
+/// let mut buf = [0u8; 5];
+/// other.read(0, &mut buf)?;
+/// assert_eq!(&buf, b"hello");
+/// drop(block); // the creator removes the name
+/// assert!(SharedMemory::open(&name).is_err());
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: `multiprocessing.shared_memory.SharedMemory(name, create=True, size=4096)`.
+pub struct SharedMemory(Arc<Block>);
+
+struct Block {
+    name: String,
+    map: memmap2::MmapRaw,
+    fd: OwnedFd,
+    /// The pid of the creating process, in the creator's handles only.
+    creator: Option<u32>,
+}
+
+impl std::fmt::Debug for SharedMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedMemory")
+            .field("name", &self.0.name)
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+impl Clone for SharedMemory {
+    fn clone(&self) -> Self {
+        SharedMemory(Arc::clone(&self.0))
+    }
+}
+
+fn map(name: &str, fd: OwnedFd, creator: Option<u32>) -> Result<SharedMemory> {
+    let map =
+        memmap2::MmapRaw::map_raw(fd.as_raw_fd()).map_err(Error::io("mapping shared memory"))?;
+    Ok(SharedMemory(Arc::new(Block {
+        name: name.into(),
+        map,
+        fd,
+        creator,
+    })))
+}
+
+impl SharedMemory {
+    /// Creates the block `name` of `len` bytes, zeroed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the name is taken or the memory cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let name = format!("create-{}", std::process::id());
+    /// let block = multiproc::SharedMemory::create(&name, 64)?;
+    /// assert_eq!(block.len(), 64);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `SharedMemory(name, create=True, size=64)`.
+    pub fn create(name: &str, len: usize) -> Result<SharedMemory> {
+        use rustix::shm::OFlags;
+        let fd = rustix::shm::open(
+            system_name(name).as_str(),
+            OFlags::CREATE | OFlags::EXCL | OFlags::RDWR,
+            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+        )
+        .map_err(|e| Error::io("creating shared memory")(e.into()))?;
+        let sized = rustix::fs::ftruncate(&fd, len.max(1) as u64);
+        let tracked = sized
+            .map_err(|e| Error::io("sizing shared memory")(e.into()))
+            .and_then(|()| tell_tracker(&Track::Created(name.into())));
+        if let Err(e) = tracked {
+            let _ = rustix::shm::unlink(system_name(name).as_str());
+            return Err(e);
+        }
+        map(name, fd, Some(std::process::id()))
+    }
+
+    /// Opens the existing block `name`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchSharedMemory`] if there is none by that name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(multiproc::SharedMemory::open("surely-not-there").is_err());
+    /// ```
+    ///
+    /// Python: `SharedMemory(name)`.
+    pub fn open(name: &str) -> Result<SharedMemory> {
+        let fd = rustix::shm::open(
+            system_name(name).as_str(),
+            rustix::shm::OFlags::RDWR,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| match e {
+            rustix::io::Errno::NOENT => Error::NoSuchSharedMemory { name: name.into() },
+            e => Error::io("opening shared memory")(e.into()),
+        })?;
+        map(name, fd, None)
+    }
+
+    /// The block's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let name = format!("name-{}", std::process::id());
+    /// assert_eq!(multiproc::SharedMemory::create(&name, 8)?.name(), name);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `shm.name`.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The block's size in bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let name = format!("len-{}", std::process::id());
+    /// assert_eq!(multiproc::SharedMemory::create(&name, 8)?.len(), 8);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `shm.size`.
+    pub fn len(&self) -> usize {
+        self.0.map.len()
+    }
+
+    /// Whether the block has no bytes (never, as blocks hold at least one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let name = format!("empty-{}", std::process::id());
+    /// assert!(!multiproc::SharedMemory::create(&name, 8)?.is_empty());
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `shm.size == 0`.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn check(&self, offset: usize, len: usize) -> Result<()> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.len() => Ok(()),
+            _ => Err(Error::OutOfBounds {
+                offset,
+                len,
+                size: self.len(),
+            }),
+        }
+    }
+
+    /// Copies `buf.len()` bytes out of the block, starting at `offset`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::OutOfBounds`] if the range does not fit in the block.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let name = format!("read-{}", std::process::id());
+    /// let block = multiproc::SharedMemory::create(&name, 8)?;
+    /// let mut buf = [1u8; 4];
+    /// block.read(4, &mut buf)?;
+    /// assert_eq!(buf, [0; 4]);
+    /// assert!(block.read(6, &mut buf).is_err());
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `bytes(shm.buf[offset:offset + n])`.
+    pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
+        self.check(offset, buf.len())?;
+        // SAFETY: in bounds (checked); racing writers are the user's to order,
+        // as with Python's buffer, and bytes have no invalid values.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.0.map.as_ptr().add(offset),
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
+        };
+        Ok(())
+    }
+
+    /// Copies `bytes` into the block, starting at `offset`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::OutOfBounds`] if the range does not fit in the block.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let name = format!("write-{}", std::process::id());
+    /// let block = multiproc::SharedMemory::create(&name, 8)?;
+    /// block.write(0, &[1, 2, 3])?;
+    /// assert!(block.write(7, &[1, 2]).is_err());
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `shm.buf[offset:offset + n] = data`.
+    pub fn write(&self, offset: usize, bytes: &[u8]) -> Result<()> {
+        self.check(offset, bytes.len())?;
+        // SAFETY: as for `read`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                self.0.map.as_mut_ptr().add(offset),
+                bytes.len(),
+            )
+        };
+        Ok(())
+    }
+
+    /// The first byte of the block, for direct access. Using it is `unsafe`
+    /// in the usual ways: stay within [`len`](SharedMemory::len) and order
+    /// racing accesses from other processes yourself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let name = format!("ptr-{}", std::process::id());
+    /// let block = multiproc::SharedMemory::create(&name, 8)?;
+    /// assert!(!block.as_ptr().is_null());
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `shm.buf`.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.0.map.as_mut_ptr()
+    }
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        if self.creator == Some(std::process::id()) {
+            let _ = rustix::shm::unlink(system_name(&self.name).as_str());
+            let _ = tell_tracker(&Track::Removed(self.name.clone()));
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct BlockWire {
+    name: String,
+    fd: u32,
+}
+
+impl Serialize for SharedMemory {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let fd = wire::export_fd(self.0.fd.as_fd()).map_err(S::Error::custom)?;
+        BlockWire {
+            name: self.0.name.clone(),
+            fd,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for SharedMemory {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let wire = BlockWire::deserialize(deserializer)?;
+        let fd = wire::import_fd(wire.fd).map_err(D::Error::custom)?;
+        map(&wire.name, fd, None).map_err(D::Error::custom)
+    }
+}
