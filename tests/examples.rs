@@ -487,3 +487,17 @@ fn semaphore_value_004_13_both_children_enter_and_the_locked_increments_total_2(
     assert!(seen == ["0", "0"] || seen == ["0", "1"], "{stdout}");
     assert_eq!(lines[6], "Итоговое значение переменной: 2", "{stdout}");
 }
+
+#[test]
+fn condition_notify_004_12_each_process_raises_the_shared_value_by_one_in_turn() {
+    let stdout = run_example("condition_notify_004_12");
+    let values: Vec<String> = stdout
+        .lines()
+        .map(|line| line.rsplit(' ').next().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(values, ["1", "2", "3"], "{stdout}");
+    assert!(
+        stdout.lines().all(|l| l.starts_with("Процесс Process-")),
+        "{stdout}"
+    );
+}
