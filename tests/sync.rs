@@ -392,3 +392,34 @@ fn raw_values_and_arrays_are_shared_without_a_lock() {
     assert_eq!(a.get(4), None);
     assert!(!a.set(4, 1));
 }
+
+#[test]
+fn every_lock_has_a_timeout_form() {
+    let v = multiproc::Value::new(0u32).unwrap();
+    let a = multiproc::Array::from_slice(&[0u32; 2]).unwrap();
+    let cond = multiproc::Condition::new().unwrap();
+    let (held_v, held_a, held_c) = (
+        v.lock().unwrap(),
+        a.lock().unwrap(),
+        cond.acquire().unwrap(),
+    );
+    let (v2, a2, c2) = (v.clone(), a.clone(), cond.clone());
+    let refused = std::thread::spawn(move || {
+        let d = Duration::from_millis(20);
+        (
+            v2.lock_timeout(d).unwrap().is_none(),
+            a2.lock_timeout(d).unwrap().is_none(),
+            c2.acquire_timeout(d).unwrap().is_none(),
+        )
+    })
+    .join()
+    .unwrap();
+    assert_eq!(refused, (true, true, true));
+    drop((held_v, held_a));
+    let (guard, done) = cond
+        .wait_while_timeout(held_c, Duration::from_millis(20), || true)
+        .unwrap();
+    assert!(!done);
+    drop(guard);
+    assert!(v.lock_timeout(Duration::from_millis(20)).unwrap().is_some());
+}

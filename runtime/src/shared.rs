@@ -93,11 +93,22 @@ impl<T: Pod> Block<T> {
     fn guard(&self) -> SharedGuard<'_, [T]> {
         let words = self.words();
         let recovered = shm::lock(&words.word, &words.waiting, None).unwrap_or(false);
+        self.guard_held(recovered)
+    }
+
+    fn guard_until(&self, deadline: std::time::Instant) -> Option<SharedGuard<'_, [T]>> {
+        let words = self.words();
+        shm::lock(&words.word, &words.waiting, Some(deadline))
+            .map(|recovered| self.guard_held(recovered))
+    }
+
+    /// The guard for a lock this thread has just taken.
+    fn guard_held(&self, recovered: bool) -> SharedGuard<'_, [T]> {
         SharedGuard {
             // SAFETY: the lock is held for as long as the guard lives.
             data: unsafe { self.data_mut() },
             recovered,
-            words,
+            words: self.words(),
         }
     }
 }
@@ -202,6 +213,25 @@ impl<T: ?Sized> DerefMut for SharedGuard<'_, T> {
 impl<T: ?Sized + fmt::Debug> fmt::Debug for SharedGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.data.fmt(f)
+    }
+}
+
+/// Narrows a guard over a one-element block to its element.
+fn one<T>(guard: SharedGuard<'_, [T]>) -> SharedGuard<'_, T> {
+    let guard = std::mem::ManuallyDrop::new(guard);
+    // SAFETY: the fields are moved out of a guard that is never dropped, so
+    // the lock is released exactly once, by the new guard.
+    let (data, recovered, words) = unsafe {
+        (
+            std::ptr::read(&guard.data),
+            guard.recovered,
+            std::ptr::read(&guard.words),
+        )
+    };
+    SharedGuard {
+        data: &mut data[0],
+        recovered,
+        words,
     }
 }
 
@@ -314,15 +344,34 @@ impl<T: Pod> Value<T> {
     ///
     /// Python: `with value.get_lock(): ...`.
     pub fn lock(&self) -> Result<SharedGuard<'_, T>> {
-        let words = self.0.words();
-        let recovered = shm::lock(&words.word, &words.waiting, None).unwrap_or(false);
-        Ok(SharedGuard {
-            // SAFETY: the lock is held for as long as the guard lives; a
-            // Value's block holds exactly one element.
-            data: unsafe { &mut self.0.data_mut()[0] },
-            recovered,
-            words,
-        })
+        Ok(one(self.0.guard()))
+    }
+
+    /// As [`lock`](Value::lock), waiting at most `timeout`; `None` if it stayed held.
+    ///
+    /// # Errors
+    ///
+    /// None at present.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let v = multiproc::Value::new(1u8)?;
+    /// let held = v.lock()?;
+    /// let other = v.clone();
+    /// let got = std::thread::spawn(move || other.lock_timeout(Duration::from_millis(10)).unwrap().is_some());
+    /// assert!(!got.join().unwrap());
+    /// drop(held);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `value.get_lock().acquire(timeout=t)`.
+    pub fn lock_timeout(&self, timeout: std::time::Duration) -> Result<Option<SharedGuard<'_, T>>> {
+        Ok(self
+            .0
+            .guard_until(std::time::Instant::now() + timeout)
+            .map(one))
     }
 }
 
@@ -453,6 +502,29 @@ impl<T: Pod> Array<T> {
     /// Python: `with array.get_lock(): ...`.
     pub fn lock(&self) -> Result<SharedGuard<'_, [T]>> {
         Ok(self.0.guard())
+    }
+
+    /// As [`lock`](Array::lock), waiting at most `timeout`; `None` if it stayed held.
+    ///
+    /// # Errors
+    ///
+    /// None at present.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let a = multiproc::Array::from_slice(&[1u8])?;
+    /// assert!(a.lock_timeout(Duration::from_millis(10))?.is_some());
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `array.get_lock().acquire(timeout=t)`.
+    pub fn lock_timeout(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<Option<SharedGuard<'_, [T]>>> {
+        Ok(self.0.guard_until(std::time::Instant::now() + timeout))
     }
 }
 

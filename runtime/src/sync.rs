@@ -978,6 +978,68 @@ impl Condition {
         Ok(ConditionGuard(self))
     }
 
+    /// Takes the condition's lock, waiting at most `timeout`; `None` if it stayed held.
+    ///
+    /// # Errors
+    ///
+    /// None at present.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let cond = multiproc::Condition::new()?;
+    /// assert!(cond.acquire_timeout(Duration::from_millis(10))?.is_some());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `condition.acquire(timeout=t)`.
+    pub fn acquire_timeout(&self, timeout: Duration) -> Result<Option<ConditionGuard<'_>>> {
+        let words = self.0.cond_words();
+        Ok(
+            shm::lock(&words.lock, &words.lock_waiting, deadline(timeout))
+                .map(|_| ConditionGuard(self)),
+        )
+    }
+
+    /// As [`wait_while`](Condition::wait_while), for at most `timeout`; also
+    /// returns whether the condition stopped holding (`false`: timed out).
+    ///
+    /// # Errors
+    ///
+    /// None at present.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let cond = multiproc::Condition::new()?;
+    /// let (_guard, done) = cond.wait_while_timeout(cond.acquire()?, Duration::from_millis(10), || true)?;
+    /// assert!(!done);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `condition.wait_for(lambda: not condition(), timeout)`.
+    pub fn wait_while_timeout<'a>(
+        &'a self,
+        mut guard: ConditionGuard<'a>,
+        timeout: Duration,
+        mut condition: impl FnMut() -> bool,
+    ) -> Result<(ConditionGuard<'a>, bool)> {
+        let until = deadline(timeout);
+        while condition() {
+            if until.is_some_and(|d| Instant::now() >= d) {
+                return Ok((guard, false));
+            }
+            guard = self.wait_until(guard, until)?.0;
+        }
+        Ok((guard, true))
+    }
+
     /// Releases the lock, waits for a notification, and takes the lock again.
     ///
     /// # Errors
