@@ -47,8 +47,7 @@ fn main() {
     child.join().unwrap();
 
     let python = common::python_twin("pipe.py", &[]);
-    println!("| benchmark | multiproc | Python | Python / multiproc |");
-    println!("|---|---|---|---|");
+    common::header("Python / multiproc");
     for (name, secs) in &python {
         common::report("Pipe ping-pong round trip", ours, name, *secs);
     }

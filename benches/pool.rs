@@ -79,17 +79,9 @@ fn main() {
         pool.apply(inc, (1,)).unwrap();
     });
 
-    let python = common::python_twin("pool.py", &[]);
-    let py = |name: &str| {
-        python
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| *v)
-            .unwrap()
-    };
-
-    println!("| benchmark | multiproc | Python | multiproc / Python |");
-    println!("|---|---|---|---|");
+    let twin = common::Twin::run("pool.py");
+    let py = |name: &str| twin.get(name);
+    common::header("multiproc / Python");
     let ours = per_sec(N as usize, map_auto);
     println!(
         "| map of 1,000,000 trivial tasks, automatic chunks | {:.1} M items/s | {:.1} M items/s | {:.1}x |",

@@ -82,16 +82,9 @@ fn main() {
     let small = median((0..5).map(|_| small(200_000)).collect());
     let big = median((0..5).map(|_| big(200)).collect());
     let fours = median((0..3).map(|_| four_by_four(50_000)).collect());
-    let python = common::python_twin("queue_twin.py", &[]);
-    let py = |name: &str| {
-        python
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| *v)
-            .unwrap()
-    };
-    println!("| benchmark | multiproc | Python | multiproc / Python |");
-    println!("|---|---|---|---|");
+    let twin = common::Twin::run("queue_twin.py");
+    let py = |name: &str| twin.get(name);
+    common::header("multiproc / Python");
     println!(
         "| Queue, 1 producer → 1 consumer, small items | {:.2} M items/s | {:.2} M items/s | {:.1}x |",
         small / 1e6,

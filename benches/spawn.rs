@@ -28,8 +28,7 @@ fn main() {
     });
     let ours = common::median_of_rounds(5, 100, || noop.spawn().unwrap().join().unwrap());
     let python = common::python_twin("spawn.py", &[]);
-    println!("| benchmark | multiproc | Python | Python / multiproc |");
-    println!("|---|---|---|---|");
+    common::header("Python / multiproc");
     for (method, secs) in &python {
         common::report("spawn+join a no-op process", ours, method, *secs);
     }

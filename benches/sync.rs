@@ -37,16 +37,9 @@ fn main() {
         std::hint::black_box(started.elapsed());
     }) / (2 * TIMES as u32);
 
-    let python = common::python_twin("sync_twin.py", &[]);
-    let py = |name: &str| {
-        python
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| *v)
-            .unwrap()
-    };
-    println!("| benchmark | multiproc | Python | Python / multiproc |");
-    println!("|---|---|---|---|");
+    let twin = common::Twin::run("sync_twin.py");
+    let py = |name: &str| twin.get(name);
+    common::header("Python / multiproc");
     common::report(
         "uncontended Lock acquire+release",
         uncontended,

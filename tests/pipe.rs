@@ -3,6 +3,9 @@
 use std::io::{Read, Seek, Write};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::temp_file;
 use multiproc::{Connection, Error, Fd, Pool, Waitable, pool_task, process};
 
 #[process]
@@ -40,18 +43,6 @@ fn receive_fd_and_write(conn: Connection<Fd>) {
 fn pool_echo(conn: Connection<u64>, x: u64) -> u64 {
     conn.send(x * 10).unwrap();
     x
-}
-
-fn temp_file(name: &str) -> (std::path::PathBuf, std::fs::File) {
-    let path = std::env::temp_dir().join(format!("multiproc-pipe-{}-{name}", std::process::id()));
-    let file = std::fs::File::options()
-        .create(true)
-        .truncate(true)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .unwrap();
-    (path, file)
 }
 
 fn contents(mut file: std::fs::File) -> String {

@@ -3,6 +3,8 @@
 use std::io::{Read, Seek, Write};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use multiproc::{
     BoundedSemaphore, Error, Event, Fd, Lock, Pool, Queue, Semaphore, pool_task, process,
 };
@@ -51,14 +53,7 @@ fn locked_in_pool(lock: Lock, x: u32) -> u32 {
 
 #[test]
 fn a_lock_serializes_four_processes() {
-    let path = std::env::temp_dir().join(format!("multiproc-sync-{}", std::process::id()));
-    let file = std::fs::File::options()
-        .create(true)
-        .truncate(true)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .unwrap();
+    let (path, file) = common::temp_file("sync");
     let lock = Lock::new().unwrap();
     let workers: Vec<_> = (0..4)
         .map(|_| {

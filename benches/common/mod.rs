@@ -46,6 +46,31 @@ pub fn python_twin(script: &str, args: &[&str]) -> Vec<(String, f64)> {
         .collect()
 }
 
+/// Python's figures by name, from [`python_twin`]'s lines.
+pub struct Twin(Vec<(String, f64)>);
+
+impl Twin {
+    /// Runs `benches/python/<script>`.
+    pub fn run(script: &str) -> Twin {
+        Twin(python_twin(script, &[]))
+    }
+
+    /// The figure the script printed under `name`.
+    pub fn get(&self, name: &str) -> f64 {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
+            .unwrap_or_else(|| panic!("the Python twin printed no `{name}`"))
+    }
+}
+
+/// Prints the header of a results table.
+pub fn header(ratio: &str) {
+    println!("| benchmark | multiproc | Python | {ratio} |");
+    println!("|---|---|---|---|");
+}
+
 /// Prints one row: our figure, Python's, and how many times faster we are.
 pub fn report(what: &str, ours: Duration, python_name: &str, python_secs: f64) {
     let ours = ours.as_secs_f64();

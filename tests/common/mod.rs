@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests (each binary uses some of them).
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 
@@ -13,4 +14,18 @@ pub fn socket_dirs(pid: u32) -> Vec<PathBuf> {
         .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
         .map(|e| e.path())
         .collect()
+}
+
+/// A fresh read-write file in the temporary directory, tagged with this
+/// process's pid; the caller removes it.
+pub fn temp_file(tag: &str) -> (PathBuf, std::fs::File) {
+    let path = std::env::temp_dir().join(format!("multiproc-{tag}-{}", std::process::id()));
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    (path, file)
 }
