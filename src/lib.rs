@@ -25,7 +25,26 @@
 //! exits, so there is no `init()` to call: it works in binaries, examples,
 //! `cargo test`, `cargo nextest` and doc tests.
 //!
-//! See the README for the mapping from Python's names and the differences.
+//! # What is here, in the order of Python's documentation
+//!
+//! - **Processes**: [`#[process]`](process), [`Process`], [`ProcessBuilder`],
+//!   [`current_process`], [`parent_process`], [`active_children`], [`cpu_count`].
+//!   Children are started by re-executing the program (Python's `spawn`).
+//! - **Exchanging objects**: [`Queue`], [`JoinableQueue`] (shared memory, many
+//!   producers and consumers); [`pipe`], [`pipe_oneway`], [`Connection`],
+//!   [`wait`]; [`Fd`] to pass an open file or socket.
+//! - **Synchronization**: [`Lock`], [`RLock`], [`Semaphore`],
+//!   [`BoundedSemaphore`], [`Event`], [`Condition`], [`Barrier`]. A lock whose
+//!   holder died is taken over and says so, instead of deadlocking.
+//! - **Shared state**: [`Value`], [`Array`], [`RawValue`], [`RawArray`],
+//!   [`SharedMemory`].
+//! - **Pools**: [`#[pool_task]`](pool_task), [`Pool`], [`AsyncResult`], [`IMap`].
+//!
+//! Every handle above is an ordinary argument of a `#[process]` or
+//! `#[pool_task]` function; its descriptor travels with the call.
+//!
+//! Errors are one type, [`Error`]. See the README for the mapping from every
+//! Python name, and for the differences from Python.
 
 // Lets the macros' `::multiproc::...` paths resolve inside this crate too.
 extern crate self as multiproc;
