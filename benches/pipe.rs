@@ -52,7 +52,7 @@ fn main() {
         common::report("Pipe ping-pong round trip", ours, name, *secs);
     }
     println!(
-        "\nfloor: raw socketpair round trip = {:.1} µs; the Connection takes {:.2}x that",
+        "| raw Unix socketpair round trip (floor) | {:.1} µs | | Connection = {:.2}x the floor |",
         raw.as_secs_f64() * 1e6,
         ours.as_secs_f64() / raw.as_secs_f64()
     );
