@@ -39,6 +39,9 @@ use crate::wire;
 const RING: u64 = 256 << 20;
 /// Room for the [`Header`] before the ring, one page.
 const HEADER: u64 = 4096;
+/// How long a `get` finds the queue empty before it asks whether anyone is
+/// left who could put.
+const ABANDONED_AFTER: Duration = Duration::from_millis(20);
 /// Marks the unused end of the ring: the next record starts at offset 0.
 const WRAP: u32 = u32::MAX;
 
@@ -515,6 +518,9 @@ impl<T> Queue<T> {
         T: DeserializeOwned,
     {
         let header = self.segment.header();
+        // Whether anyone is left to put is costly to find out (it reads
+        // /proc), so it is asked only once the queue has stayed empty a while.
+        let mut empty_since: Option<Instant> = None;
         loop {
             let seen = header.puts.load(Ordering::Acquire);
             let item = self
@@ -525,10 +531,14 @@ impl<T> Queue<T> {
                 shm::bump(&header.gets, &header.putters_waiting, false);
                 return item.map(Some);
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
                 return Ok(None);
             }
-            if self.segment.abandoned(Arc::strong_count(&self.segment)) {
+            let since = *empty_since.get_or_insert(now);
+            if now - since >= ABANDONED_AFTER
+                && self.segment.abandoned(Arc::strong_count(&self.segment))
+            {
                 return Err(Error::Disconnected);
             }
             shm::wait_change(&header.puts, &header.getters_waiting, seen, deadline);
