@@ -696,7 +696,8 @@ impl<T: DeserializeOwned> Queue<T> {
     /// let producer = q.clone(); // someone who could still put
     /// assert!(matches!(q.get_timeout(Duration::from_millis(10)), Err(multiproc::Error::Timeout(_))));
     /// drop(producer);
-    /// assert!(matches!(q.get_timeout(Duration::from_millis(10)), Err(multiproc::Error::Disconnected)));
+    /// // Nobody is left who could put: after a short while, `get` says so.
+    /// assert!(matches!(q.get_timeout(Duration::from_secs(5)), Err(multiproc::Error::Disconnected)));
     /// # Ok::<(), multiproc::Error>(())
     /// ```
     ///
