@@ -90,26 +90,30 @@ impl<T: Pod> Block<T> {
         unsafe { std::slice::from_raw_parts_mut(self.shm.ptr().add(DATA).cast::<T>(), self.len) }
     }
 
-    fn guard(&self) -> SharedGuard<'_, [T]> {
+    /// Takes the lock (waiting at most until `deadline`); `None` on timeout,
+    /// else whether the previous owner died holding it.
+    fn locked(&self, deadline: Option<std::time::Instant>) -> Option<bool> {
         let words = self.words();
-        let recovered = shm::lock(&words.word, &words.waiting, None).unwrap_or(false);
-        self.guard_held(recovered)
+        shm::lock(&words.word, &words.waiting, deadline)
     }
 
-    fn guard_until(&self, deadline: std::time::Instant) -> Option<SharedGuard<'_, [T]>> {
-        let words = self.words();
-        shm::lock(&words.word, &words.waiting, Some(deadline))
-            .map(|recovered| self.guard_held(recovered))
-    }
-
-    /// The guard for a lock this thread has just taken.
-    fn guard_held(&self, recovered: bool) -> SharedGuard<'_, [T]> {
+    /// The guard for a lock this thread has just taken, over `pick` of the data.
+    fn guard_from<'a, U: ?Sized>(
+        &'a self,
+        recovered: bool,
+        pick: impl FnOnce(&'a mut [T]) -> &'a mut U,
+    ) -> SharedGuard<'a, U> {
         SharedGuard {
             // SAFETY: the lock is held for as long as the guard lives.
-            data: unsafe { self.data_mut() },
+            data: pick(unsafe { self.data_mut() }),
             recovered,
             words: self.words(),
         }
+    }
+
+    fn guard(&self) -> SharedGuard<'_, [T]> {
+        // Without a deadline, `locked` waits as long as it takes.
+        self.guard_from(self.locked(None).unwrap_or(false), |all| all)
     }
 }
 
@@ -213,25 +217,6 @@ impl<T: ?Sized> DerefMut for SharedGuard<'_, T> {
 impl<T: ?Sized + fmt::Debug> fmt::Debug for SharedGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.data.fmt(f)
-    }
-}
-
-/// Narrows a guard over a one-element block to its element.
-fn one<T>(guard: SharedGuard<'_, [T]>) -> SharedGuard<'_, T> {
-    let guard = std::mem::ManuallyDrop::new(guard);
-    // SAFETY: the fields are moved out of a guard that is never dropped, so
-    // the lock is released exactly once, by the new guard.
-    let (data, recovered, words) = unsafe {
-        (
-            std::ptr::read(&guard.data),
-            guard.recovered,
-            std::ptr::read(&guard.words),
-        )
-    };
-    SharedGuard {
-        data: &mut data[0],
-        recovered,
-        words,
     }
 }
 
@@ -344,7 +329,8 @@ impl<T: Pod> Value<T> {
     ///
     /// Python: `with value.get_lock(): ...`.
     pub fn lock(&self) -> Result<SharedGuard<'_, T>> {
-        Ok(one(self.0.guard()))
+        let recovered = self.0.locked(None).unwrap_or(false);
+        Ok(self.0.guard_from(recovered, |all| &mut all[0]))
     }
 
     /// As [`lock`](Value::lock), waiting at most `timeout`; `None` if it stayed held.
@@ -368,10 +354,8 @@ impl<T: Pod> Value<T> {
     ///
     /// Python: `value.get_lock().acquire(timeout=t)`.
     pub fn lock_timeout(&self, timeout: std::time::Duration) -> Result<Option<SharedGuard<'_, T>>> {
-        Ok(self
-            .0
-            .guard_until(std::time::Instant::now() + timeout)
-            .map(one))
+        let locked = self.0.locked(Some(std::time::Instant::now() + timeout));
+        Ok(locked.map(|recovered| self.0.guard_from(recovered, |all| &mut all[0])))
     }
 }
 
@@ -524,7 +508,8 @@ impl<T: Pod> Array<T> {
         &self,
         timeout: std::time::Duration,
     ) -> Result<Option<SharedGuard<'_, [T]>>> {
-        Ok(self.0.guard_until(std::time::Instant::now() + timeout))
+        let locked = self.0.locked(Some(std::time::Instant::now() + timeout));
+        Ok(locked.map(|recovered| self.0.guard_from(recovered, |all| all)))
     }
 }
 

@@ -124,34 +124,22 @@ pub(crate) fn lock_as(
             Ok(_) => return Some(false),
             Err(owner) => owner,
         };
-        let expired = deadline.is_some_and(|d| Instant::now() >= d);
-        if !expired && wire::spin_until(wire::SPIN, || word.load(Ordering::Relaxed) == 0) {
-            continue;
-        }
-        if expired && is_dead(owner) {
-            if word
-                .compare_exchange(owner, me, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-            {
-                return Some(true);
+        let left = deadline.map_or(RECHECK, |d| {
+            d.saturating_duration_since(Instant::now()).min(RECHECK)
+        });
+        if !left.is_zero() {
+            if wire::spin_until(wire::SPIN.min(left), || word.load(Ordering::Relaxed) == 0) {
+                continue;
             }
-            continue;
+            waiters.fetch_add(1, Ordering::SeqCst);
+            let _ = futex::wait(
+                word,
+                futex::Flags::empty(),
+                owner,
+                Some(&wire::timespec(left)),
+            );
+            waiters.fetch_sub(1, Ordering::SeqCst);
         }
-        let mut left = RECHECK;
-        if let Some(deadline) = deadline {
-            left = left.min(deadline.saturating_duration_since(Instant::now()));
-            if left.is_zero() {
-                return None;
-            }
-        }
-        waiters.fetch_add(1, Ordering::SeqCst);
-        let _ = futex::wait(
-            word,
-            futex::Flags::empty(),
-            owner,
-            Some(&wire::timespec(left)),
-        );
-        waiters.fetch_sub(1, Ordering::SeqCst);
         if owner == word.load(Ordering::Acquire) && is_dead(owner) {
             // Its holder died inside; take over from the dead, once.
             if word
@@ -160,6 +148,10 @@ pub(crate) fn lock_as(
             {
                 return Some(true);
             }
+            continue;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return None;
         }
     }
 }
