@@ -104,6 +104,59 @@ pub use multiproc_macros::process;
 /// Python: a module-level function passed to `Pool.map`.
 pub use multiproc_macros::pool_task;
 
+/// Registers a type so that its values can live in a [`Manager`] and its
+/// methods run there, called through a generated `<Type>Proxy`.
+///
+/// On an inherent `impl` block: every `pub fn` taking `&self` or `&mut self`
+/// becomes a method of the proxy with the same parameters, returning
+/// `multiproc::Result` of the method's value. The type itself must be
+/// `Serialize + Deserialize + Send + 'static`; arguments and values must be
+/// serializable, as for `#[process]`. The proxy is `pub`, and, like every
+/// proxy, is an ordinary argument of `#[process]` and `#[pool_task]` functions.
+///
+/// # Examples
+///
+/// ```
+/// use multiproc::process;
+///
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// pub struct Counter {
+///     n: i64,
+/// }
+///
+/// #[multiproc::managed]
+/// impl Counter {
+///     /// Adds `by`; the new count.
+///     pub fn add(&mut self, by: i64) -> i64 {
+///         self.n += by;
+///         self.n
+///     }
+///
+///     pub fn get(&self) -> i64 {
+///         self.n
+///     }
+/// }
+///
+/// #[process]
+/// fn bump(counter: CounterProxy) -> i64 {
+///     counter.add(1).expect("the manager is running")
+/// }
+///
+/// # fn main() -> Result<(), multiproc::Error> {
+/// let manager = multiproc::Manager::start()?;
+/// let counter = manager.create(Counter { n: 0 })?;
+/// let children: Vec<_> = (0..3).map(|_| bump.spawn(counter.clone())).collect::<Result<_, _>>()?;
+/// for child in children {
+///     child.join()?;
+/// }
+/// assert_eq!(counter.get()?, 3);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: `class MyManager(BaseManager): pass; MyManager.register("Counter", Counter)`.
+pub use multiproc_macros::managed;
+
 #[cfg(test)]
 mod tests {
     use crate::process;

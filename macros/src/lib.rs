@@ -28,6 +28,22 @@ pub fn pool_task(args: TokenStream, item: TokenStream) -> TokenStream {
     entry(Kind::PoolTask, args, item)
 }
 
+/// Makes a type's methods callable in a manager process through a generated
+/// `<Type>Proxy`.
+///
+/// See the `multiproc` crate for the documentation and examples.
+#[proc_macro_attribute]
+pub fn managed(args: TokenStream, item: TokenStream) -> TokenStream {
+    let original = proc_macro2::TokenStream::from(item.clone());
+    parse::parse_managed(args.into(), item.into())
+        .and_then(validate::validate_managed)
+        .map_or_else(
+            |errors| fallback::fallback(original, errors),
+            expand::expand_managed,
+        )
+        .into()
+}
+
 fn entry(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
     let original = proc_macro2::TokenStream::from(item.clone());
     parse::parse(kind, args.into(), item.into())

@@ -3,7 +3,10 @@
 use proc_macro2::TokenStream;
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
-use syn::{Ident, ItemFn, LitStr, Meta, Path, Token};
+use syn::{
+    Ident, ImplItem, ImplItemFn, ItemFn, ItemImpl, LitStr, Meta, Path, Token, Type, TypePath,
+    Visibility,
+};
 
 use crate::symbol;
 
@@ -12,6 +15,7 @@ use crate::symbol;
 pub enum Kind {
     Process,
     PoolTask,
+    Managed,
 }
 
 impl Kind {
@@ -19,6 +23,7 @@ impl Kind {
         match self {
             Kind::Process => "`#[process]`",
             Kind::PoolTask => "`#[pool_task]`",
+            Kind::Managed => "`#[managed]`",
         }
     }
 }
@@ -29,6 +34,39 @@ pub struct Model {
     pub krate: Path,
     pub key: Option<LitStr>,
     pub func: ItemFn,
+}
+
+/// An annotated `impl` block and the attribute's arguments.
+pub struct ManagedModel {
+    pub krate: Path,
+    pub key: Option<LitStr>,
+    pub item: ItemImpl,
+}
+
+impl ManagedModel {
+    /// The methods the proxy gets: the `pub` ones that take `self` in some form.
+    pub fn exposed(&self) -> impl Iterator<Item = &ImplItemFn> {
+        self.item.items.iter().filter_map(|item| match item {
+            ImplItem::Fn(f)
+                if matches!(f.vis, Visibility::Public(_)) && f.sig.receiver().is_some() =>
+            {
+                Some(f)
+            }
+            _ => None,
+        })
+    }
+
+    /// The type's name, if the block is on a plain named type.
+    pub fn self_ident(&self) -> Option<&Ident> {
+        match &*self.item.self_ty {
+            Type::Path(TypePath { qself: None, path }) => path
+                .segments
+                .last()
+                .filter(|s| s.arguments.is_none())
+                .map(|s| &s.ident),
+            _ => None,
+        }
+    }
 }
 
 /// Collects every error of one expansion, so the user sees them all at once.
@@ -48,39 +86,70 @@ impl Errors {
     }
 }
 
-pub fn parse(kind: Kind, args: TokenStream, item: TokenStream) -> Result<Model, syn::Error> {
-    let mut errors = Errors::default();
+/// The `crate` and `key` arguments of an attribute.
+fn parse_args(kind: Kind, args: TokenStream, errors: &mut Errors) -> (Path, Option<LitStr>) {
     let mut krate = None;
     let mut key = None;
     match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args) {
         Ok(metas) => {
             for meta in metas {
-                parse_arg(kind, &meta, &mut krate, &mut key, &mut errors);
+                parse_arg(kind, &meta, &mut krate, &mut key, errors);
             }
         }
         Err(e) => errors.push(e),
     }
-    let func = match syn::parse2::<ItemFn>(item.clone()) {
-        Ok(func) => Some(func),
+    (
+        krate.unwrap_or_else(|| syn::parse_quote!(::multiproc)),
+        key,
+    )
+}
+
+/// Parses `item` as a `T`, or reports that `attr` belongs on a `what`.
+fn parse_item<T: syn::parse::Parse>(
+    kind: Kind,
+    item: TokenStream,
+    remedy: &str,
+    errors: &mut Errors,
+) -> Option<T> {
+    match syn::parse2::<T>(item.clone()) {
+        Ok(parsed) => Some(parsed),
         Err(_) => {
             let span = syn::parse2::<syn::Item>(item)
                 .map_or_else(|e| e.span(), |item| first_token_span(&item));
             errors.push(syn::Error::new(
                 span,
-                format!(
-                    "{} can only be applied to a fn; move this code into a free fn",
-                    kind.attr()
-                ),
+                format!("{} can only be applied to {remedy}", kind.attr()),
             ));
             None
         }
-    };
+    }
+}
+
+pub fn parse(kind: Kind, args: TokenStream, item: TokenStream) -> Result<Model, syn::Error> {
+    let mut errors = Errors::default();
+    let (krate, key) = parse_args(kind, args, &mut errors);
+    let func = parse_item::<ItemFn>(kind, item, "a fn; move this code into a free fn", &mut errors);
     let model = func.map(|func| Model {
         kind,
-        krate: krate.unwrap_or_else(|| syn::parse_quote!(::multiproc)),
+        krate,
         key,
         func,
     });
+    errors
+        .finish(())
+        .map(|()| model.expect("an item that failed to parse was reported"))
+}
+
+pub fn parse_managed(args: TokenStream, item: TokenStream) -> Result<ManagedModel, syn::Error> {
+    let mut errors = Errors::default();
+    let (krate, key) = parse_args(Kind::Managed, args, &mut errors);
+    let item = parse_item::<ItemImpl>(
+        Kind::Managed,
+        item,
+        "an `impl` block; put the methods that should run in the manager in `impl Type { .. }`",
+        &mut errors,
+    );
+    let model = item.map(|item| ManagedModel { krate, key, item });
     errors
         .finish(())
         .map(|()| model.expect("an item that failed to parse was reported"))

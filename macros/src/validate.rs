@@ -5,12 +5,59 @@ use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{FnArg, GenericParam, ReturnType, Type};
 
-use crate::parse::{Errors, Model};
+use crate::parse::{Errors, Kind, ManagedModel, Model};
 
 pub fn validate(model: Model) -> Result<Model, syn::Error> {
-    let attr = model.kind.attr();
-    let sig = &model.func.sig;
     let mut errors = Errors::default();
+    check_signature(&model.func.sig, model.kind, &mut errors);
+    errors.finish(model)
+}
+
+pub fn validate_managed(model: ManagedModel) -> Result<ManagedModel, syn::Error> {
+    let attr = Kind::Managed.attr();
+    let item = &model.item;
+    let mut errors = Errors::default();
+    if let Some((_, path, _)) = &item.trait_ {
+        errors.push(syn::Error::new(
+            path.span(),
+            format!("{attr} must be on an inherent impl block, not a trait impl; write `impl Type {{ .. }}`"),
+        ));
+    }
+    if let Some(param) = item.generics.params.first() {
+        errors.push(syn::Error::new(
+            param.span(),
+            format!("{attr} types cannot be generic; use a concrete type, which the manager must know when it starts"),
+        ));
+    }
+    if model.self_ident().is_none() {
+        errors.push(syn::Error::new(
+            item.self_ty.span(),
+            format!("{attr} needs a named type without parameters, as in `impl Counter {{ .. }}`"),
+        ));
+    }
+    if item.trait_.is_none() && model.exposed().next().is_none() {
+        errors.push(syn::Error::new(
+            item.self_ty.span(),
+            format!("{attr} found no `pub fn` taking `&self` or `&mut self`; make the methods the proxy should have `pub`"),
+        ));
+    }
+    for method in model.exposed() {
+        if let Some(receiver) = method.sig.receiver()
+            && receiver.reference.is_none()
+        {
+            errors.push(syn::Error::new(
+                receiver.self_token.span(),
+                format!("{attr} methods cannot take `self` by value, since the object stays in the manager; take `&self` or `&mut self`"),
+            ));
+        }
+        check_signature(&method.sig, Kind::Managed, &mut errors);
+    }
+    errors.finish(model)
+}
+
+/// Rejects what cannot cross between processes in one signature.
+fn check_signature(sig: &syn::Signature, kind: Kind, errors: &mut Errors) {
+    let attr = kind.attr();
     let mut error = |span: proc_macro2::Span, message: String| {
         errors.push(syn::Error::new(span, message));
     };
@@ -43,6 +90,7 @@ pub fn validate(model: Model) -> Result<Model, syn::Error> {
     }
     for input in &sig.inputs {
         match input {
+            FnArg::Receiver(_) if matches!(kind, Kind::Managed) => {}
             FnArg::Receiver(receiver) => error(
                 receiver.self_token.span(),
                 format!(
@@ -55,7 +103,6 @@ pub fn validate(model: Model) -> Result<Model, syn::Error> {
     if let ReturnType::Type(_, ty) = &sig.output {
         check_type(ty, attr, "return types", &mut error);
     }
-    errors.finish(model)
 }
 
 /// Reports the first reference or `impl Trait` inside a parameter or return type.

@@ -161,6 +161,56 @@ pub enum Error {
         /// The block's size.
         size: usize,
     },
+    /// No manager answers at this address, or it went away during a call.
+    #[error("the manager at {address} is unreachable")]
+    ManagerUnreachable {
+        /// Where the manager was expected.
+        address: String,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// The manager and this process do not share the same key.
+    #[error("could not authenticate with the manager at {address}: {reason}")]
+    Authentication {
+        /// Where the manager listens.
+        address: String,
+        /// What went wrong in the challenge.
+        reason: String,
+    },
+    /// The manager could not carry out a request.
+    #[error("the manager refused the request: {reason}")]
+    Manager {
+        /// Why.
+        reason: String,
+    },
+    /// An object looked up by name has another type than the proxy asked for.
+    #[error("the manager object `{name}` is a {found}, not a {expected}")]
+    TypeMismatch {
+        /// The name it was published under.
+        name: String,
+        /// The proxy type asked for.
+        expected: String,
+        /// The proxy type it was made as.
+        found: String,
+    },
+    /// A list index is past either end.
+    #[error("index {index} is out of range for a list of {len} items")]
+    IndexOutOfRange {
+        /// The index asked for.
+        index: i64,
+        /// The list's length.
+        len: usize,
+    },
+    /// A lock or condition was released or used by a thread that does not hold it.
+    #[error("the lock is not held by this thread")]
+    NotOwner,
+    /// A namespace has no attribute of this name.
+    #[error("the namespace has no attribute `{name}`")]
+    NoSuchAttribute {
+        /// The attribute asked for.
+        name: String,
+    },
     /// A `_timeout` call gave up.
     #[error("timed out after {0:?}")]
     Timeout(std::time::Duration),

@@ -5,6 +5,7 @@
 mod bootstrap;
 mod error;
 mod handle;
+mod manager;
 mod pipe;
 mod pool;
 mod process;
@@ -18,6 +19,10 @@ mod wire;
 
 pub use error::{Error, Result};
 pub use handle::Fd;
+pub use manager::{
+    BarrierProxy, ConditionProxy, DictProxy, EventProxy, ListProxy, LockProxy, Managed, Manager,
+    NamespaceProxy, Proxy, ProxyGuard, QueueProxy, RLockProxy, SemaphoreProxy, ValueProxy,
+};
 pub use pipe::{Connection, Waitable, pipe, pipe_oneway, wait};
 pub use pool::{AsyncResult, IMap, Pool, PoolBuilder, PoolTask, UnaryTask};
 pub use process::{
@@ -37,6 +42,10 @@ pub use task::Task;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::bootstrap::{Args, Call, Entry, REGISTRY, encode_value};
+    pub use crate::manager::{
+        MANAGED_METHODS, MANAGED_TYPES, ManagedMethod, ManagedType, ObjectRef, create_managed,
+        deserialize_proxy, downcast, serialize_proxy,
+    };
     pub use crate::task::Task;
     pub use linkme;
     pub use serde;

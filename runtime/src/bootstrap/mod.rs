@@ -23,7 +23,7 @@ use crate::process::{self, Identity};
 use crate::wire::{self, Conn};
 
 pub use registry::{Args, Call, Entry, REGISTRY, encode_value};
-pub(crate) use registry::{decode_outcome, decode_returned, lookup, push_failed, run};
+pub(crate) use registry::{decode_outcome, decode_returned, lookup, push_failed, run, run_with};
 
 /// Environment variable naming the socket a child reports to.
 const ENV_ADDR: &str = "MULTIPROC_BOOTSTRAP_ADDR";
@@ -55,6 +55,12 @@ pub(crate) enum Job {
     PoolWorker { initializer: Option<CallSpec> },
     /// Remove named shared memory that the parent leaves behind when it dies.
     Tracker,
+    /// Serve a manager's objects at `address` to clients that know `key`.
+    Manager {
+        address: crate::manager::Address,
+        #[serde(with = "serde_bytes")]
+        key: Vec<u8>,
+    },
 }
 
 impl Job {
@@ -65,7 +71,7 @@ impl Job {
             | Job::PoolWorker {
                 initializer: Some(call),
             } => &call.fds,
-            Job::PoolWorker { initializer: None } | Job::Tracker => &[],
+            Job::PoolWorker { initializer: None } | Job::Tracker | Job::Manager { .. } => &[],
         }
     }
 
@@ -279,10 +285,11 @@ fn private_dir() -> std::io::Result<&'static Path> {
 }
 
 /// A socket file in the private directory, removed on drop.
-struct SocketPath(PathBuf);
+#[derive(Debug)]
+pub(crate) struct SocketPath(pub(crate) PathBuf);
 
 impl SocketPath {
-    fn new() -> std::io::Result<SocketPath> {
+    pub(crate) fn new() -> std::io::Result<SocketPath> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         Ok(SocketPath(private_dir()?.join(n.to_string())))
@@ -345,6 +352,7 @@ fn run_child(addr: &Path, token: OsString) -> i32 {
             }
         }
         Job::PoolWorker { initializer } => crate::pool::serve(conn, initializer),
+        Job::Manager { address, key } => crate::manager::serve(conn, &address, key),
         Job::Tracker => 0,
     }
 }

@@ -75,11 +75,20 @@ impl<R> Outcome<R> {
 /// Runs one call of `entry` on `input`, appending its [`Outcome`] to `out`.
 /// Returns whether the function returned (rather than panicked or failed).
 pub(crate) fn run(entry: &Entry, input: &[u8], out: &mut Vec<u8>) -> bool {
+    run_with(input, out, entry.call)
+}
+
+/// Runs `call` on the arguments in `input` as [`run`] runs a registered function.
+pub(crate) fn run_with(
+    input: &[u8],
+    out: &mut Vec<u8>,
+    call: impl FnOnce(&mut Args<'_>, &mut Vec<u8>) -> Result<(), String>,
+) -> bool {
     let mark = out.len();
     out.push(0);
     let mut args = Args { rest: input };
     LAST_PANIC_LOCATION.with(|l| l.borrow_mut().take());
-    let failure = match panic::catch_unwind(AssertUnwindSafe(|| (entry.call)(&mut args, out))) {
+    let failure = match panic::catch_unwind(AssertUnwindSafe(|| call(&mut args, out))) {
         Ok(Ok(())) => return true,
         Ok(Err(reason)) => Outcome::<()>::Failed(reason),
         Err(payload) => {

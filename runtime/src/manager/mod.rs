@@ -1,0 +1,770 @@
+//! [`Manager`]: a server process that owns shared containers and sync
+//! objects, and the typed proxies through which any process reaches them.
+//!
+//! Design: the server is a child process (job `Manager`) listening on a Unix
+//! socket in the owner's private directory, or on TCP for [`Manager::serve`].
+//! Every connection starts with a mutual HMAC-SHA256 challenge on the
+//! manager's key (`link`), then carries one request and one answer at a time
+//! (`protocol`). Each thread of each client process keeps one connection per
+//! manager, so the owner of a lock is a thread, as in Python. The server
+//! stores keys and values as their postcard encodings and never sees the
+//! user's types; a proxy's type travels with it and is checked when it is
+//! received or looked up by name.
+
+mod link;
+mod protocol;
+mod proxy;
+mod server;
+mod sync;
+
+use std::any::{Any, type_name};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_bytes::ByteBuf;
+
+pub(crate) use link::Address;
+pub use proxy::{DictProxy, ListProxy, NamespaceProxy, ValueProxy};
+pub(crate) use server::serve;
+pub use sync::{
+    BarrierProxy, ConditionProxy, EventProxy, LockProxy, ProxyGuard, QueueProxy, RLockProxy,
+    SemaphoreProxy,
+};
+
+use crate::bootstrap::{Args, Job, Launch, SocketPath};
+use crate::error::{Error, Result};
+use crate::process::ChildProc;
+use crate::wire;
+use link::Link;
+use protocol::{Answer, Failure, Kind, Op, Request};
+
+/// A manager: a server process holding shared objects, and the factory of
+/// proxies to them.
+///
+/// Proxies are ordinary arguments of `#[process]` and `#[pool_task]`
+/// functions, and each call on one is a round trip to the server. Objects live
+/// as long as the manager. A manager started here ([`Manager::start`],
+/// [`Manager::serve`]) is shut down by [`Manager::shutdown`], or once this
+/// handle and every proxy made from it in this process are dropped, and dies
+/// with this process; after that every proxy call returns
+/// [`Error::ManagerUnreachable`].
+///
+/// # Examples
+///
+/// ```
+/// use multiproc::{DictProxy, process};
+///
+/// #[process]
+/// fn worker(d: DictProxy<String, String>, key: String, value: String) {
+///     d.insert(key, value).expect("the manager is running");
+/// }
+///
+/// # fn main() -> Result<(), multiproc::Error> {
+/// let manager = multiproc::Manager::start()?;
+/// let d = manager.dict()?;
+/// worker.spawn(d.clone(), "key".into(), "value".into())?.join()?;
+/// assert_eq!(d.items()?, [("key".to_string(), "value".to_string())]);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: `with multiprocessing.Manager() as manager: d = manager.dict()`.
+pub struct Manager {
+    server: Arc<Server>,
+    /// The server process, when this handle started it.
+    owned: Option<Arc<Owned>>,
+}
+
+impl fmt::Debug for Manager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Manager")
+            .field("address", &self.server.address)
+            .field("owned", &self.owned.is_some())
+            .finish()
+    }
+}
+
+/// A server process started here; killed and reaped when the last handle
+/// or local proxy lets go of it.
+#[derive(Debug)]
+struct Owned {
+    process: Mutex<ChildProc>,
+    _socket: Option<SocketPath>,
+}
+
+impl Owned {
+    fn process(&self) -> std::sync::MutexGuard<'_, ChildProc> {
+        self.process.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Manager {
+    /// Starts a manager process for this machine, reachable by this process
+    /// and every process that receives one of its proxies.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Spawn`] or [`Error::Handshake`] if the server process cannot
+    /// start; [`Error::Manager`] if it cannot listen.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let manager = multiproc::Manager::start()?;
+    /// let counter = manager.value(0i64)?;
+    /// counter.set(3)?;
+    /// assert_eq!(counter.get()?, 3);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `multiprocessing.Manager()`.
+    pub fn start() -> Result<Manager> {
+        let socket =
+            SocketPath::new().map_err(Error::io("creating a socket for the manager"))?;
+        let mut key = vec![0u8; 32];
+        rustix::rand::getrandom(&mut key, rustix::rand::GetRandomFlags::empty())
+            .map_err(|e| Error::io("drawing a random key")(e.into()))?;
+        Manager::launch(Address::Unix(socket.0.clone()), key, Some(socket))
+    }
+
+    /// Starts a manager process listening on TCP `address` (`host:port`; port
+    /// 0 picks a free one, see [`Manager::address`]) for clients anywhere that
+    /// know `key`.
+    ///
+    /// The key itself never crosses the network: each connection opens with
+    /// a challenge answered with HMAC-SHA256, both ways.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Manager`] if the address cannot be listened on; as
+    /// [`Manager::start`] otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = multiproc::Manager::serve("127.0.0.1:0", b"secret")?;
+    /// let client = multiproc::Manager::connect(&server.address(), b"secret")?;
+    /// let log = client.list::<String>()?;
+    /// log.push("hello".into())?;
+    /// assert_eq!(log.len()?, 1);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `BaseManager(address=("", 50000), authkey=b"secret").start()`.
+    pub fn serve(address: &str, key: &[u8]) -> Result<Manager> {
+        Manager::launch(Address::Tcp(address.into()), key.to_vec(), None)
+    }
+
+    fn launch(address: Address, key: Vec<u8>, socket: Option<SocketPath>) -> Result<Manager> {
+        let job = Job::Manager { address, key };
+        let Job::Manager { key, .. } = &job else {
+            unreachable!("built above")
+        };
+        let key = key.clone();
+        let mut child = ChildProc::start(job, None, "SyncManager", &Launch::default())?;
+        let bound: std::result::Result<Address, String> = child.conn.recv()?;
+        let address = bound.map_err(|reason| Error::Manager {
+            reason: format!("could not listen: {reason}"),
+        })?;
+        Ok(Manager {
+            server: Arc::new(Server { address, key }),
+            owned: Some(Arc::new(Owned {
+                process: Mutex::new(child),
+                _socket: socket,
+            })),
+        })
+    }
+
+    /// Connects to a manager that another program serves at TCP `address`.
+    ///
+    /// Dropping the returned handle leaves the server running.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ManagerUnreachable`] if nothing answers at `address`;
+    /// [`Error::Authentication`] if the keys differ.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = multiproc::Manager::serve("127.0.0.1:0", b"secret")?;
+    /// let wrong = multiproc::Manager::connect(&server.address(), b"guess");
+    /// assert!(matches!(wrong, Err(multiproc::Error::Authentication { .. })));
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `m = BaseManager(address=(host, port), authkey=key); m.connect()`.
+    pub fn connect(address: &str, key: &[u8]) -> Result<Manager> {
+        let server = Arc::new(Server {
+            address: Address::Tcp(address.into()),
+            key: key.to_vec(),
+        });
+        server.with_link(|_| Ok(()))?;
+        Ok(Manager {
+            server,
+            owned: None,
+        })
+    }
+
+    /// Where the server listens: a socket path, or `host:port` with the port
+    /// actually bound.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = multiproc::Manager::serve("127.0.0.1:0", b"k")?;
+    /// assert!(server.address().starts_with("127.0.0.1:"));
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `manager.address`.
+    pub fn address(&self) -> String {
+        self.server.address.to_string()
+    }
+
+    /// The server's pid, when this handle started it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let manager = multiproc::Manager::start()?;
+    /// assert!(manager.pid().is_some());
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `manager._process.pid`.
+    pub fn pid(&self) -> Option<u32> {
+        Some(self.owned.as_ref()?.process().info.pid())
+    }
+
+    /// Stops the server process this handle started and waits for it; its
+    /// proxies fail from then on. Does nothing for a [`Manager::connect`] handle.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the server cannot be waited for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let manager = multiproc::Manager::start()?;
+    /// let v = manager.value(1u8)?;
+    /// manager.shutdown()?;
+    /// assert!(matches!(v.get(), Err(multiproc::Error::ManagerUnreachable { .. })));
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `manager.shutdown()`.
+    pub fn shutdown(&self) -> Result<()> {
+        let Some(owned) = &self.owned else {
+            return Ok(());
+        };
+        let mut process = owned.process();
+        process.signal(rustix::process::Signal::KILL)?;
+        process.reap()?;
+        Ok(())
+    }
+
+    /// Makes a new object and its proxy.
+    fn make<P: Proxy>(&self, kind: Kind) -> Result<P> {
+        let tag = P::tag().to_owned();
+        let id = self.server.request(&Request::Create { kind, tag })?.id()?;
+        Ok(P::from_object(self.object(id)))
+    }
+
+    fn object(&self, id: u64) -> ObjectRef {
+        ObjectRef {
+            server: Arc::clone(&self.server),
+            id,
+            _owner: self.owned.clone(),
+        }
+    }
+
+    /// Makes a new object of a type registered with
+    /// `#[multiproc::managed]`, moving `value` into the server; its methods
+    /// then run there, called through the returned proxy.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Codec`] if `value` cannot be encoded; [`Error::Manager`] if
+    /// the server's executable has no such registered type.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(serde::Serialize, serde::Deserialize)]
+    /// struct Counter { n: i64 }
+    ///
+    /// #[multiproc::managed]
+    /// impl Counter {
+    ///     pub fn add(&mut self, by: i64) -> i64 {
+    ///         self.n += by;
+    ///         self.n
+    ///     }
+    /// }
+    ///
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let manager = multiproc::Manager::start()?;
+    /// let counter: CounterProxy = manager.create(Counter { n: 0 })?;
+    /// assert_eq!(counter.add(5)?, 5);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `MyManager.register("Counter", Counter); manager.Counter()`.
+    pub fn create<T: Managed>(&self, value: T) -> Result<T::Proxy> {
+        let state = ByteBuf::from(wire::encode(&value, "the managed object")?);
+        let key = T::KEY.to_owned();
+        self.make(Kind::User { key, state })
+    }
+
+    /// Gives `proxy`'s object a name under which other clients, such as
+    /// other programs connected to the same server, find it with
+    /// [`Manager::lookup`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ManagerUnreachable`] if the server is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = multiproc::Manager::serve("127.0.0.1:0", b"k")?;
+    /// server.publish("jobs", &server.queue::<u32>()?)?;
+    /// let client = multiproc::Manager::connect(&server.address(), b"k")?;
+    /// let jobs: multiproc::QueueProxy<u32> = client.lookup("jobs")?;
+    /// jobs.put(7)?;
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `BaseManager.register("jobs", callable=lambda: queue)`.
+    pub fn publish<P: Proxy>(&self, name: &str, proxy: &P) -> Result<()> {
+        let id = proxy.object().id;
+        self.server
+            .request(&Request::Publish {
+                name: name.into(),
+                id,
+            })?
+            .done()
+    }
+
+    /// The object published as `name`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Manager`] if nothing is published under `name`;
+    /// [`Error::TypeMismatch`] if it is not a `P`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let manager = multiproc::Manager::start()?;
+    /// manager.publish("hits", &manager.value(0u64)?)?;
+    /// let wrong = manager.lookup::<multiproc::ValueProxy<String>>("hits");
+    /// assert!(matches!(wrong, Err(multiproc::Error::TypeMismatch { .. })));
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `manager.get_jobs()` after registering `"get_jobs"`.
+    pub fn lookup<P: Proxy>(&self, name: &str) -> Result<P> {
+        let request = Request::Lookup {
+            name: name.into(),
+            tag: P::tag().into(),
+        };
+        let id = self.server.request(&request)?.id()?;
+        Ok(P::from_object(self.object(id)))
+    }
+}
+
+/// A manager as its proxies know it: where it listens and the key it wants.
+#[derive(Debug, Serialize, Deserialize)]
+struct Server {
+    address: Address,
+    #[serde(with = "serde_bytes")]
+    key: Vec<u8>,
+}
+
+thread_local! {
+    /// This thread's connection to each manager it has talked to.
+    static LINKS: RefCell<HashMap<Address, (Link, Vec<u8>)>> = RefCell::new(HashMap::new());
+}
+
+impl Server {
+    /// Runs `f` on this thread's connection, opening it first if needed; a
+    /// connection that fails is dropped, so the next call opens a new one.
+    fn with_link<T>(
+        &self,
+        f: impl FnOnce(&mut (Link, Vec<u8>)) -> std::io::Result<T>,
+    ) -> Result<T> {
+        LINKS.with_borrow_mut(|links| {
+            if !links.contains_key(&self.address) {
+                let link = Link::connect(&self.address, &self.key)?;
+                links.insert(self.address.clone(), (link, Vec::new()));
+            }
+            let link = links.get_mut(&self.address).expect("inserted above");
+            f(link).map_err(|source| {
+                links.remove(&self.address);
+                Error::ManagerUnreachable {
+                    address: self.address.to_string(),
+                    source,
+                }
+            })
+        })
+    }
+
+    fn request(&self, request: &Request) -> Result<Answer> {
+        let answer = self.with_link(|(link, buf)| {
+            link.send(request, buf)?;
+            link.recv(buf)
+        })?;
+        match answer {
+            Answer::Failed(failure) => Err(failure.into()),
+            answer => Ok(answer),
+        }
+    }
+}
+
+impl From<Failure> for Error {
+    fn from(failure: Failure) -> Error {
+        let reason = match failure {
+            Failure::TypeMismatch {
+                name,
+                expected,
+                found,
+            } => {
+                return Error::TypeMismatch {
+                    name,
+                    expected,
+                    found,
+                };
+            }
+            Failure::IndexOutOfRange { index, len } => {
+                return Error::IndexOutOfRange { index, len };
+            }
+            Failure::NotOwner => return Error::NotOwner,
+            Failure::OverReleased => return Error::OverReleased,
+            Failure::BrokenBarrier => return Error::BrokenBarrier,
+            Failure::TooManyTaskDone => return Error::TooManyTaskDone,
+            Failure::NoSuchAttribute(name) => return Error::NoSuchAttribute { name },
+            Failure::NoSuchObject(id) => format!("it has no object {id}"),
+            Failure::NoSuchName(name) => format!("nothing is published as `{name}`"),
+            Failure::Unsupported { op, object } => {
+                format!("a {object} does not support `{op}`")
+            }
+            Failure::Method(reason) => reason,
+        };
+        Error::Manager { reason }
+    }
+}
+
+impl Answer {
+    fn unexpected(self) -> Error {
+        Error::Manager {
+            reason: format!("it gave an unexpected answer: {self:?}"),
+        }
+    }
+
+    fn done(self) -> Result<()> {
+        match self {
+            Answer::Done => Ok(()),
+            other => Err(other.unexpected()),
+        }
+    }
+
+    fn id(self) -> Result<u64> {
+        match self {
+            Answer::Id(id) => Ok(id),
+            other => Err(other.unexpected()),
+        }
+    }
+
+    fn flag(self) -> Result<bool> {
+        match self {
+            Answer::Bool(b) => Ok(b),
+            other => Err(other.unexpected()),
+        }
+    }
+
+    fn count(self) -> Result<u64> {
+        match self {
+            Answer::Count(n) => Ok(n),
+            other => Err(other.unexpected()),
+        }
+    }
+
+    fn raw(self) -> Result<Option<ByteBuf>> {
+        match self {
+            Answer::Item(item) => Ok(item),
+            other => Err(other.unexpected()),
+        }
+    }
+
+    fn item<T: DeserializeOwned>(self) -> Result<Option<T>> {
+        self.raw()?.map(|bytes| decode(&bytes)).transpose()
+    }
+
+    fn items<T: DeserializeOwned>(self) -> Result<Vec<T>> {
+        match self {
+            Answer::Items(items) => items.iter().map(|bytes| decode(bytes)).collect(),
+            other => Err(other.unexpected()),
+        }
+    }
+}
+
+fn encode<T: Serialize + ?Sized>(value: &T) -> Result<ByteBuf> {
+    wire::encode(value, "a value for the manager").map(ByteBuf::from)
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    wire::decode(bytes, "a value from the manager")
+}
+
+/// One object of one manager, as a proxy holds it.
+#[doc(hidden)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectRef {
+    server: Arc<Server>,
+    id: u64,
+    /// Keeps a server started by this process running while the proxy lives.
+    #[serde(skip)]
+    _owner: Option<Arc<Owned>>,
+}
+
+impl ObjectRef {
+    /// Formats the proxy of type `P` to this object.
+    pub fn debug<P: ?Sized>(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({} at {})", short_name::<P>(), self.id, self.server.address)
+    }
+
+    fn call(&self, op: Op) -> Result<Answer> {
+        self.server.request(&Request::Call { id: self.id, op })
+    }
+
+    /// Runs the registered method `key` on the object; the macro's proxies call this.
+    pub fn call_method<A: Serialize, R: DeserializeOwned>(&self, key: &str, args: &A) -> Result<R> {
+        let args = encode(args)?;
+        let outcome = self.call(Op::Method {
+            key: key.into(),
+            args,
+        })?;
+        crate::bootstrap::decode_outcome(&outcome.raw()?.unwrap_or_default(), "the manager")
+    }
+}
+
+/// A typed proxy: how the manager's objects are reached from any process.
+///
+/// Implemented by the proxies of this crate and by those that
+/// `#[multiproc::managed]` generates; its methods are not part of the API.
+///
+/// # Examples
+///
+/// ```
+/// fn share<P: multiproc::Proxy>(m: &multiproc::Manager, p: &P) -> multiproc::Result<()> {
+///     m.publish("shared", p)
+/// }
+/// # let m = multiproc::Manager::start()?;
+/// # share(&m, &m.event()?)?;
+/// # Ok::<(), multiproc::Error>(())
+/// ```
+///
+/// Python: `multiprocessing.managers.BaseProxy`.
+pub trait Proxy: Serialize + DeserializeOwned {
+    /// The name its objects are checked against.
+    #[doc(hidden)]
+    fn tag() -> &'static str {
+        type_name::<Self>()
+    }
+    #[doc(hidden)]
+    fn object(&self) -> &ObjectRef;
+    #[doc(hidden)]
+    fn from_object(object: ObjectRef) -> Self;
+}
+
+/// Encodes a proxy of type `P` as its object and its type's name.
+#[doc(hidden)]
+pub fn serialize_proxy<P: ?Sized, S: Serializer>(
+    object: &ObjectRef,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    (object, type_name::<P>()).serialize(s)
+}
+
+/// Decodes a proxy of type `P`; one encoded as another type is an error
+/// rather than garbage.
+#[doc(hidden)]
+pub fn deserialize_proxy<'de, P: ?Sized, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<ObjectRef, D::Error> {
+    let (object, tag) = <(ObjectRef, String)>::deserialize(d)?;
+    if tag != type_name::<P>() {
+        return Err(D::Error::custom(format!(
+            "a {tag} cannot be received as a {}",
+            type_name::<P>()
+        )));
+    }
+    Ok(object)
+}
+
+/// `DictProxy<String, i64>` for `multiproc_runtime::manager::proxy::DictProxy<alloc::string::String, i64>`.
+fn short_name<P: ?Sized>() -> String {
+    let name = type_name::<P>();
+    let mut out = String::new();
+    let mut word = String::new();
+    for c in name.chars() {
+        if c.is_alphanumeric() || c == '_' || c == ':' {
+            word.push(c);
+        } else {
+            out.push_str(word.rsplit("::").next().unwrap_or_default());
+            word.clear();
+            out.push(c);
+        }
+    }
+    out.push_str(word.rsplit("::").next().unwrap_or_default());
+    out
+}
+
+/// A type whose values can live in a manager, with methods that run there;
+/// implemented by `#[multiproc::managed]` on the type's `impl` block.
+///
+/// # Examples
+///
+/// ```
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct Tally(Vec<String>);
+///
+/// #[multiproc::managed]
+/// impl Tally {
+///     pub fn record(&mut self, name: String) -> usize {
+///         self.0.push(name);
+///         self.0.len()
+///     }
+/// }
+///
+/// # fn main() -> Result<(), multiproc::Error> {
+/// let manager = multiproc::Manager::start()?;
+/// let tally = manager.create(Tally(Vec::new()))?;
+/// assert_eq!(tally.record("a".into())?, 1);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: `BaseManager.register(typeid, callable)`.
+pub trait Managed: Serialize + DeserializeOwned + Send + 'static {
+    /// The generated proxy type, `<Type>Proxy`.
+    type Proxy: Proxy;
+    /// The registration key.
+    #[doc(hidden)]
+    const KEY: &'static str;
+}
+
+/// A registered type: how the server makes one from its encoding.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct ManagedType {
+    pub key: &'static str,
+    pub create: fn(&[u8]) -> std::result::Result<Box<dyn Any + Send>, String>,
+}
+
+/// A registered method: decodes its arguments, runs on the object, encodes the value.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct ManagedMethod {
+    pub key: &'static str,
+    pub call: fn(
+        &mut (dyn Any + Send),
+        &mut Args<'_>,
+        &mut Vec<u8>,
+    ) -> std::result::Result<(), String>,
+}
+
+/// Every type registered with `#[managed]`.
+#[doc(hidden)]
+#[linkme::distributed_slice]
+pub static MANAGED_TYPES: [ManagedType];
+
+/// Every method of every type registered with `#[managed]`.
+#[doc(hidden)]
+#[linkme::distributed_slice]
+pub static MANAGED_METHODS: [ManagedMethod];
+
+fn registered_type(key: &str) -> std::result::Result<&'static ManagedType, String> {
+    MANAGED_TYPES
+        .iter()
+        .find(|t| t.key == key)
+        .ok_or_else(|| format!("the manager's executable has no type registered as `{key}`"))
+}
+
+fn registered_method(key: &str) -> std::result::Result<&'static ManagedMethod, String> {
+    MANAGED_METHODS
+        .iter()
+        .find(|m| m.key == key)
+        .ok_or_else(|| format!("the manager's executable has no method registered as `{key}`"))
+}
+
+/// Decodes the object a registered method runs on; the generated shims call this.
+#[doc(hidden)]
+pub fn downcast<T: 'static>(object: &mut (dyn Any + Send)) -> std::result::Result<&mut T, String> {
+    object
+        .downcast_mut::<T>()
+        .ok_or_else(|| format!("the object is not a {}", type_name::<T>()))
+}
+
+/// Decodes a registered type's value; the generated registrations call this.
+#[doc(hidden)]
+pub fn create_managed<T: Managed>(state: &[u8]) -> std::result::Result<Box<dyn Any + Send>, String> {
+    let value: T = postcard::from_bytes(state)
+        .map_err(|e| format!("could not decode the managed object: {e}"))?;
+    Ok(Box::new(value))
+}
+
+/// Declares a proxy type around an [`ObjectRef`], with its plumbing
+/// (`Clone`, `Debug`, serde, [`Proxy`]) whatever its type parameters.
+macro_rules! proxy_type {
+    ($(#[$doc:meta])* $name:ident $(<$($t:ident),+>)?) => {
+        $(#[$doc])*
+        pub struct $name$(<$($t),+>)?(
+            $crate::manager::ObjectRef,
+            std::marker::PhantomData<fn() -> ($($($t,)+)?)>,
+        );
+
+        impl$(<$($t),+>)? Clone for $name$(<$($t),+>)? {
+            fn clone(&self) -> Self {
+                $name(self.0.clone(), std::marker::PhantomData)
+            }
+        }
+
+        impl$(<$($t),+>)? std::fmt::Debug for $name$(<$($t),+>)? {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.debug::<Self>(f)
+            }
+        }
+
+        impl$(<$($t),+>)? serde::Serialize for $name$(<$($t),+>)? {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                $crate::manager::serialize_proxy::<Self, S>(&self.0, s)
+            }
+        }
+
+        impl<'de $($(, $t)+)?> serde::Deserialize<'de> for $name$(<$($t),+>)? {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                $crate::manager::deserialize_proxy::<Self, D>(d)
+                    .map(|object| $name(object, std::marker::PhantomData))
+            }
+        }
+
+        impl$(<$($t),+>)? $crate::manager::Proxy for $name$(<$($t),+>)? {
+            fn object(&self) -> &$crate::manager::ObjectRef {
+                &self.0
+            }
+
+            fn from_object(object: $crate::manager::ObjectRef) -> Self {
+                $name(object, std::marker::PhantomData)
+            }
+        }
+    };
+}
+use proxy_type;
