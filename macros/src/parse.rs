@@ -98,10 +98,7 @@ fn parse_args(kind: Kind, args: TokenStream, errors: &mut Errors) -> (Path, Opti
         }
         Err(e) => errors.push(e),
     }
-    (
-        krate.unwrap_or_else(|| syn::parse_quote!(::multiproc)),
-        key,
-    )
+    (krate.unwrap_or_else(|| syn::parse_quote!(::multiproc)), key)
 }
 
 /// Parses `item` as a `T`, or reports that `attr` belongs on a `what`.
@@ -128,7 +125,12 @@ fn parse_item<T: syn::parse::Parse>(
 pub fn parse(kind: Kind, args: TokenStream, item: TokenStream) -> Result<Model, syn::Error> {
     let mut errors = Errors::default();
     let (krate, key) = parse_args(kind, args, &mut errors);
-    let func = parse_item::<ItemFn>(kind, item, "a fn; move this code into a free fn", &mut errors);
+    let func = parse_item::<ItemFn>(
+        kind,
+        item,
+        "a fn; move this code into a free fn",
+        &mut errors,
+    );
     let model = func.map(|func| Model {
         kind,
         krate,

@@ -184,14 +184,15 @@ pub enum Error {
         /// Why.
         reason: String,
     },
-    /// An object looked up by name has another type than the proxy asked for.
+    /// A manager object looked up by name, or a namespace attribute, has
+    /// another type than the one asked for.
     #[error("the manager object `{name}` is a {found}, not a {expected}")]
     TypeMismatch {
-        /// The name it was published under.
+        /// The name it was published or set under.
         name: String,
-        /// The proxy type asked for.
+        /// The type asked for.
         expected: String,
-        /// The proxy type it was made as.
+        /// The type it was made or set as.
         found: String,
     },
     /// A list index is past either end.

@@ -118,7 +118,9 @@ impl Link {
         if welcome {
             Ok(())
         } else {
-            Err(Refusal::Key("gave a wrong answer to the key challenge".into()))
+            Err(Refusal::Key(
+                "gave a wrong answer to the key challenge".into(),
+            ))
         }
     }
 
@@ -201,7 +203,11 @@ impl Link {
     pub(crate) fn peer_gone(&self) -> bool {
         use rustix::net::RecvFlags;
         let mut byte = [0u8; 1];
-        match rustix::net::recv(self.as_fd(), &mut byte, RecvFlags::PEEK | RecvFlags::DONTWAIT) {
+        match rustix::net::recv(
+            self.as_fd(),
+            &mut byte,
+            RecvFlags::PEEK | RecvFlags::DONTWAIT,
+        ) {
             Ok((0, _)) => true,
             Ok(_) => false,
             Err(e) => e != rustix::io::Errno::AGAIN,

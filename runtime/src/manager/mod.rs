@@ -123,8 +123,7 @@ impl Manager {
     ///
     /// Python: `multiprocessing.Manager()`.
     pub fn start() -> Result<Manager> {
-        let socket =
-            SocketPath::new().map_err(Error::io("creating a socket for the manager"))?;
+        let socket = SocketPath::new().map_err(Error::io("creating a socket for the manager"))?;
         let mut key = vec![0u8; 32];
         rustix::rand::getrandom(&mut key, rustix::rand::GetRandomFlags::empty())
             .map_err(|e| Error::io("drawing a random key")(e.into()))?;
@@ -537,7 +536,13 @@ pub struct ObjectRef {
 impl ObjectRef {
     /// Formats the proxy of type `P` to this object.
     pub fn debug<P: ?Sized>(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}({} at {})", short_name::<P>(), self.id, self.server.address)
+        write!(
+            f,
+            "{}({} at {})",
+            short_name::<P>(),
+            self.id,
+            self.server.address
+        )
     }
 
     fn call(&self, op: Op) -> Result<Answer> {
@@ -661,12 +666,16 @@ pub trait Managed: Serialize + DeserializeOwned + Send + 'static {
     const KEY: &'static str;
 }
 
+/// A value of a registered type, as the server holds it.
+#[doc(hidden)]
+pub type ManagedValue = Box<dyn Any + Send>;
+
 /// A registered type: how the server makes one from its encoding.
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct ManagedType {
     pub key: &'static str,
-    pub create: fn(&[u8]) -> std::result::Result<Box<dyn Any + Send>, String>,
+    pub create: fn(&[u8]) -> std::result::Result<ManagedValue, String>,
 }
 
 /// A registered method: decodes its arguments, runs on the object, encodes the value.
@@ -674,11 +683,8 @@ pub struct ManagedType {
 #[derive(Debug)]
 pub struct ManagedMethod {
     pub key: &'static str,
-    pub call: fn(
-        &mut (dyn Any + Send),
-        &mut Args<'_>,
-        &mut Vec<u8>,
-    ) -> std::result::Result<(), String>,
+    pub call:
+        fn(&mut (dyn Any + Send), &mut Args<'_>, &mut Vec<u8>) -> std::result::Result<(), String>,
 }
 
 /// Every type registered with `#[managed]`.
@@ -715,7 +721,7 @@ pub fn downcast<T: 'static>(object: &mut (dyn Any + Send)) -> std::result::Resul
 
 /// Decodes a registered type's value; the generated registrations call this.
 #[doc(hidden)]
-pub fn create_managed<T: Managed>(state: &[u8]) -> std::result::Result<Box<dyn Any + Send>, String> {
+pub fn create_managed<T: Managed>(state: &[u8]) -> std::result::Result<ManagedValue, String> {
     let value: T = postcard::from_bytes(state)
         .map_err(|e| format!("could not decode the managed object: {e}"))?;
     Ok(Box::new(value))

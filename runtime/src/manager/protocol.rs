@@ -29,14 +29,26 @@ pub(crate) enum Kind {
     List(Vec<ByteBuf>),
     Value(ByteBuf),
     Namespace,
-    Lock { reentrant: bool },
-    Semaphore { value: u32, bounded: bool },
+    Lock {
+        reentrant: bool,
+    },
+    Semaphore {
+        value: u32,
+        bounded: bool,
+    },
     Condition,
     Event,
-    Barrier { parties: u32 },
-    Queue { maxsize: Option<usize> },
+    Barrier {
+        parties: u32,
+    },
+    Queue {
+        maxsize: Option<usize>,
+    },
     /// A registered user type, decoded by its registration `key`.
-    User { key: String, state: ByteBuf },
+    User {
+        key: String,
+        state: ByteBuf,
+    },
 }
 
 /// An entry of a container.
@@ -92,7 +104,10 @@ pub(crate) enum Op {
     Full,
     TaskDone,
     Join(Option<Duration>),
-    Method { key: String, args: ByteBuf },
+    Method {
+        key: String,
+        args: ByteBuf,
+    },
 }
 
 /// What the server answers.

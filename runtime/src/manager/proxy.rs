@@ -1,5 +1,7 @@
 //! Proxies to the manager's containers: dict, list, value and namespace.
 
+use std::any::type_name;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -137,7 +139,10 @@ impl Manager {
         &self,
         items: impl IntoIterator<Item = T>,
     ) -> Result<ListProxy<T>> {
-        let items = items.into_iter().map(|i| encode(&i)).collect::<Result<_>>()?;
+        let items = items
+            .into_iter()
+            .map(|i| encode(&i))
+            .collect::<Result<_>>()?;
         self.make(Kind::List(items))
     }
 
@@ -510,11 +515,7 @@ impl<T: Serialize + DeserializeOwned> ListProxy<T> {
     ///
     /// Python: `l[i] = item`.
     pub fn set(&self, i: isize, item: T) -> Result<T> {
-        required(
-            self.0
-                .call(Op::Set(index(i), encode(&item)?))?
-                .item()?,
-        )
+        required(self.0.call(Op::Set(index(i), encode(&item)?))?.item()?)
     }
 
     /// Inserts `item` before position `i` (clamped to the list, as in Python).
@@ -594,7 +595,10 @@ impl<T: Serialize + DeserializeOwned> ListProxy<T> {
     ///
     /// Python: `l.extend(items)`.
     pub fn extend(&self, items: impl IntoIterator<Item = T>) -> Result<()> {
-        let items = items.into_iter().map(|i| encode(&i)).collect::<Result<_>>()?;
+        let items = items
+            .into_iter()
+            .map(|i| encode(&i))
+            .collect::<Result<_>>()?;
         self.0.call(Op::Extend(items))?.done()
     }
 
@@ -783,9 +787,24 @@ impl<T: Serialize + DeserializeOwned> ValueProxy<T> {
     ///
     /// Python: no equivalent; `with lock: v.value += 1`.
     pub fn update(&self, mut f: impl FnMut(T) -> T) -> Result<T> {
-        update(&self.0, || Slot::Whole, |old: Option<T>| {
-            f(old.expect("a value is never absent"))
-        })
+        update(
+            &self.0,
+            || Slot::Whole,
+            |old: Option<T>| f(old.expect("a value is never absent")),
+        )
+    }
+}
+
+/// The type an attribute is stored as: `&str`, `&String` and `String` are
+/// one type (they encode alike), as are `[T]` and `Vec<T>`.
+fn attribute_type<T: ?Sized>() -> String {
+    let name = type_name::<T>().trim_start_matches('&');
+    match name {
+        "str" => type_name::<String>().into(),
+        slice if slice.starts_with('[') && slice.ends_with(']') && !slice.contains(';') => {
+            format!("alloc::vec::Vec<{}>", &slice[1..slice.len() - 1])
+        }
+        other => other.into(),
     }
 }
 
@@ -807,7 +826,11 @@ impl NamespaceProxy {
     ///
     /// Python: `ns.name = value`.
     pub fn set<T: Serialize + ?Sized>(&self, name: &str, value: &T) -> Result<()> {
-        let op = Op::Set(Slot::Field(name.into()), encode(value)?);
+        // Each attribute carries its type, which `get` checks.
+        let op = Op::Set(
+            Slot::Field(name.into()),
+            encode(&(attribute_type::<T>(), value))?,
+        );
         self.0.call(op).map(drop)
     }
 
@@ -815,8 +838,9 @@ impl NamespaceProxy {
     ///
     /// # Errors
     ///
-    /// [`Error::NoSuchAttribute`] if it is not set; [`Error::Codec`] if it is
-    /// not a `T`; [`Error::ManagerUnreachable`] if the server is gone.
+    /// [`Error::NoSuchAttribute`] if it is not set; [`Error::TypeMismatch`]
+    /// if it was set as another type; [`Error::ManagerUnreachable`] if the
+    /// server is gone.
     ///
     /// # Examples
     ///
@@ -831,7 +855,20 @@ impl NamespaceProxy {
     /// Python: `ns.name`.
     pub fn get<T: DeserializeOwned>(&self, name: &str) -> Result<T> {
         let op = Op::Get(Slot::Field(name.into()));
-        required(self.0.call(op)?.item()?)
+        let bytes = required(self.0.call(op)?.raw()?)?;
+        let (found, value): (String, &[u8]) =
+            postcard::take_from_bytes(&bytes).map_err(|e| Error::Codec {
+                what: "decode a namespace attribute".into(),
+                reason: e.to_string(),
+            })?;
+        if found != attribute_type::<T>() {
+            return Err(Error::TypeMismatch {
+                name: name.into(),
+                expected: attribute_type::<T>(),
+                found,
+            });
+        }
+        decode(value)
     }
 
     /// Removes attribute `name`; whether it was set.

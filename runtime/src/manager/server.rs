@@ -6,7 +6,6 @@
 //! still connected, so a client that dies never leaves a thread waiting for
 //! ever. A client that disconnects releases every lock it held.
 
-use std::any::Any;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::TcpListener;
 use std::os::unix::net::UnixListener;
@@ -112,7 +111,7 @@ enum Object {
     Event(Gate<bool>),
     Barrier(Gate<BarrierState>),
     Queue(Gate<QueueState>),
-    User(Mutex<Box<dyn Any + Send>>),
+    User(Mutex<super::ManagedValue>),
 }
 
 impl Object {
@@ -203,7 +202,9 @@ impl<S> Gate<S> {
                 return (state, true);
             }
             let slice = match deadline {
-                Some(deadline) => deadline.saturating_duration_since(Instant::now()).min(SLICE),
+                Some(deadline) => deadline
+                    .saturating_duration_since(Instant::now())
+                    .min(SLICE),
                 None => SLICE,
             };
             if slice.is_zero() || client.peer_gone() {
@@ -480,7 +481,9 @@ fn dict_call(
 /// The position of Python-style `index` in a list of `len`, if it is inside.
 fn position(index: i64, len: usize) -> Result<usize, Failure> {
     let at = if index < 0 {
-        i64::try_from(len).ok().and_then(|len| len.checked_add(index))
+        i64::try_from(len)
+            .ok()
+            .and_then(|len| len.checked_add(index))
     } else {
         Some(index)
     };
@@ -734,9 +737,8 @@ fn barrier_call(
                 }
                 (index, state.generation)
             };
-            let (mut state, passed) = gate.wait_for(client, timeout, |s| {
-                s.generation != generation || s.broken
-            });
+            let (mut state, passed) =
+                gate.wait_for(client, timeout, |s| s.generation != generation || s.broken);
             if state.reset_of == Some(generation) {
                 return Err(Failure::BrokenBarrier);
             }

@@ -981,8 +981,7 @@ impl<T: Serialize + DeserializeOwned> QueueProxy<T> {
     ///
     /// Python: `q.get()`.
     pub fn get(&self) -> Result<T> {
-        self.get_within(None)?
-            .ok_or(Error::Timeout(Duration::MAX))
+        self.get_within(None)?.ok_or(Error::Timeout(Duration::MAX))
     }
 
     /// The first item, if there is one now.
