@@ -501,3 +501,56 @@ fn condition_notify_004_12_each_process_raises_the_shared_value_by_one_in_turn()
         "{stdout}"
     );
 }
+
+#[test]
+fn manager_dict_000_05_parent_prints_the_dict_the_child_filled_as_python_does() {
+    let stdout = run_example("manager_dict_000_05");
+    assert_eq!(lines(&stdout), ["{'key': 'value'}"]);
+}
+
+#[test]
+fn manager_list_004_05_parent_sees_the_item_the_child_appended() {
+    let stdout = run_example("manager_list_004_05");
+    assert_eq!(lines(&stdout), ["Разделяемый список: [42]"]);
+}
+
+#[test]
+fn manager_dict_004_06_parent_sees_the_entry_the_child_set() {
+    let stdout = run_example("manager_dict_004_06");
+    assert_eq!(lines(&stdout), ["Разделяемый словарь: {'key': 'value'}"]);
+}
+
+#[test]
+fn manager_value_004_07_parent_reads_the_value_the_child_set() {
+    let stdout = run_example("manager_value_004_07");
+    assert_eq!(lines(&stdout), ["Разделяемая переменная: 100"]);
+}
+
+#[test]
+fn manager_array_004_08_child_sets_the_first_element_only() {
+    let stdout = run_example("manager_array_004_08");
+    assert_eq!(lines(&stdout), ["Разделяемый массив: [99, 0, 0]"]);
+}
+
+#[test]
+fn manager_lock_counter_004_09_three_children_under_a_manager_lock_count_to_3() {
+    let stdout = run_example("manager_lock_counter_004_09");
+    assert_eq!(lines(&stdout), ["Итоговое значение счетчика: 3"]);
+}
+
+#[test]
+fn manager_remote_refuses_a_wrong_key_and_a_worker_connected_over_tcp_squares_every_job() {
+    let stdout = run_example("manager_remote");
+    assert_eq!(
+        lines(&stdout),
+        [
+            "wrong key: refused",
+            "1 * 1 = 1",
+            "2 * 2 = 4",
+            "3 * 3 = 9",
+            "4 * 4 = 16",
+            "5 * 5 = 25",
+            "the worker did 5 jobs",
+        ]
+    );
+}

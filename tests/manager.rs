@@ -670,3 +670,12 @@ fn the_manager_dies_with_its_owner() {
         "the orphaned manager {pid} is still running"
     );
 }
+
+#[test]
+fn a_wrong_key_is_refused_even_after_talking_to_the_server() {
+    let server = Manager::serve("127.0.0.1:0", b"secret").unwrap();
+    let client = Manager::connect(&server.address(), b"secret").unwrap();
+    client.value(1u8).unwrap();
+    let err = Manager::connect(&server.address(), b"guess").unwrap_err();
+    assert!(matches!(err, Error::Authentication { .. }), "{err}");
+}

@@ -142,12 +142,19 @@ pub fn expand_managed(model: ManagedModel) -> TokenStream {
             ReturnType::Type(_, ty) => (quote!(#ty), ty.span()),
         };
         let docs = method.attrs.iter().filter(|a| a.path().is_ident("doc"));
+        // Spanned on each type, so that "not serializable" points at it.
+        let encode_args = params.iter().map(|(ident, ty)| {
+            quote_spanned!(at(ty.span())=> #private::encode_arg::<#ty>(&#ident, &mut __args)?;)
+        });
+        let call = quote_spanned!(at(ret_span)=> self.0.call_method::<#ret>(#key, &__args));
         proxy_methods.push(quote! {
             #(#docs)*
             #[doc = ""]
             #[doc = ::core::concat!("Runs [`", ::core::stringify!(#name), "::", ::core::stringify!(#method_name), "`] in the manager.")]
             pub fn #method_name(&self, #(#idents: #types),*) -> #krate::Result<#ret> {
-                self.0.call_method::<(#(#types,)*), #ret>(#key, &(#(#idents,)*))
+                let mut __args = ::std::vec::Vec::new();
+                #(#encode_args)*
+                #call
             }
         });
         let decode_args = types

@@ -29,7 +29,7 @@ pub fn validate_managed(model: ManagedModel) -> Result<ManagedModel, syn::Error>
             format!("{attr} types cannot be generic; use a concrete type, which the manager must know when it starts"),
         ));
     }
-    if model.self_ident().is_none() {
+    if item.generics.params.is_empty() && model.self_ident().is_none() {
         errors.push(syn::Error::new(
             item.self_ty.span(),
             format!("{attr} needs a named type without parameters, as in `impl Counter {{ .. }}`"),
@@ -83,7 +83,7 @@ fn check_signature(sig: &syn::Signature, kind: Kind, errors: &mut Errors) {
                 "{attr} functions cannot have lifetime parameters; use an owned type such as String"
             ),
             _ => format!(
-                "{attr} functions cannot be generic; use concrete types, which the child must know when it starts"
+                "{attr} functions cannot be generic; use concrete types, which the other process must know when it starts"
             ),
         };
         error(param.span(), message);

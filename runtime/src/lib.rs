@@ -44,7 +44,7 @@ pub mod __private {
     pub use crate::bootstrap::{Args, Call, Entry, REGISTRY, encode_value};
     pub use crate::manager::{
         MANAGED_METHODS, MANAGED_TYPES, ManagedMethod, ManagedType, ObjectRef, create_managed,
-        deserialize_proxy, downcast, serialize_proxy,
+        deserialize_proxy, downcast, encode_arg, serialize_proxy,
     };
     pub use crate::task::Task;
     pub use linkme;

@@ -35,6 +35,7 @@ pub use sync::{
     SemaphoreProxy,
 };
 
+use crate::__private::Portable;
 use crate::bootstrap::{Args, Job, Launch, SocketPath};
 use crate::error::{Error, Result};
 use crate::process::ChildProc;
@@ -202,7 +203,7 @@ impl Manager {
             address: Address::Tcp(address.into()),
             key: key.to_vec(),
         });
-        server.with_link(|_| Ok(()))?;
+        server.reconnect()?;
         Ok(Manager {
             server,
             owned: None,
@@ -387,26 +388,40 @@ struct Server {
     key: Vec<u8>,
 }
 
+/// A manager as one connection knows it: its address and the key proven on it.
+type LinkKey = (Address, Vec<u8>);
+
 thread_local! {
     /// This thread's connection to each manager it has talked to.
-    static LINKS: RefCell<HashMap<Address, (Link, Vec<u8>)>> = RefCell::new(HashMap::new());
+    static LINKS: RefCell<HashMap<LinkKey, (Link, Vec<u8>)>> = RefCell::new(HashMap::new());
 }
 
 impl Server {
+    fn link_key(&self) -> LinkKey {
+        (self.address.clone(), self.key.clone())
+    }
+
+    /// Opens a new connection, proving the key again, and keeps it for this thread.
+    fn reconnect(&self) -> Result<()> {
+        let link = Link::connect(&self.address, &self.key)?;
+        LINKS.with_borrow_mut(|links| links.insert(self.link_key(), (link, Vec::new())));
+        Ok(())
+    }
+
     /// Runs `f` on this thread's connection, opening it first if needed; a
     /// connection that fails is dropped, so the next call opens a new one.
     fn with_link<T>(
         &self,
         f: impl FnOnce(&mut (Link, Vec<u8>)) -> std::io::Result<T>,
     ) -> Result<T> {
+        let key = self.link_key();
+        if !LINKS.with_borrow(|links| links.contains_key(&key)) {
+            self.reconnect()?;
+        }
         LINKS.with_borrow_mut(|links| {
-            if !links.contains_key(&self.address) {
-                let link = Link::connect(&self.address, &self.key)?;
-                links.insert(self.address.clone(), (link, Vec::new()));
-            }
-            let link = links.get_mut(&self.address).expect("inserted above");
+            let link = links.get_mut(&key).expect("connected above");
             f(link).map_err(|source| {
-                links.remove(&self.address);
+                links.remove(&key);
                 Error::ManagerUnreachable {
                     address: self.address.to_string(),
                     source,
@@ -549,15 +564,25 @@ impl ObjectRef {
         self.server.request(&Request::Call { id: self.id, op })
     }
 
-    /// Runs the registered method `key` on the object; the macro's proxies call this.
-    pub fn call_method<A: Serialize, R: DeserializeOwned>(&self, key: &str, args: &A) -> Result<R> {
-        let args = encode(args)?;
+    /// Runs the registered method `key` on the object with the encoded
+    /// arguments `args`; the macro's proxies call this.
+    pub fn call_method<R: Portable>(&self, key: &str, args: &[u8]) -> Result<R> {
         let outcome = self.call(Op::Method {
             key: key.into(),
-            args,
+            args: ByteBuf::from(args),
         })?;
         crate::bootstrap::decode_outcome(&outcome.raw()?.unwrap_or_default(), "the manager")
     }
+}
+
+/// Appends the encoding of one argument of a registered method; the
+/// encodings of a call's arguments in a row are the encoding of their tuple.
+#[doc(hidden)]
+pub fn encode_arg<T: Portable>(value: &T, out: &mut Vec<u8>) -> Result<()> {
+    wire::encode_into(value, out).map_err(|e| Error::Codec {
+        what: "encode an argument for the manager".into(),
+        reason: wire::encode_failure(&e),
+    })
 }
 
 /// A typed proxy: how the manager's objects are reached from any process.
