@@ -170,6 +170,9 @@ impl Link {
     }
 
     fn recv_into(&mut self, buf: &mut Vec<u8>, max: u32) -> io::Result<()> {
+        // An answer usually comes within microseconds; waking from a blocking
+        // read would cost more than the whole round trip.
+        wire::spin_until(wire::SPIN, || self.has_input());
         let mut len = [0u8; 4];
         self.read_exact(&mut len)?;
         let len = u32::from_le_bytes(len);
@@ -201,16 +204,25 @@ impl Link {
 
     /// Whether the peer has closed its end: the server asks this while a call blocks.
     pub(crate) fn peer_gone(&self) -> bool {
+        matches!(self.peek(), Some(0) | None)
+    }
+
+    /// Whether a read would not block: data, end of stream, or an error.
+    fn has_input(&self) -> bool {
+        self.peek() != Some(usize::MAX)
+    }
+
+    /// Peeks at the next byte: `Some(1)` if there is one, `Some(0)` at the
+    /// end of the stream, `Some(usize::MAX)` if nothing has arrived yet, and
+    /// `None` on an error.
+    fn peek(&self) -> Option<usize> {
         use rustix::net::RecvFlags;
         let mut byte = [0u8; 1];
-        match rustix::net::recv(
-            self.as_fd(),
-            &mut byte,
-            RecvFlags::PEEK | RecvFlags::DONTWAIT,
-        ) {
-            Ok((0, _)) => true,
-            Ok(_) => false,
-            Err(e) => e != rustix::io::Errno::AGAIN,
+        let flags = RecvFlags::PEEK | RecvFlags::DONTWAIT;
+        match rustix::net::recv(self.as_fd(), &mut byte, flags) {
+            Ok((n, _)) => Some(n),
+            Err(rustix::io::Errno::AGAIN) => Some(usize::MAX),
+            Err(_) => None,
         }
     }
 
