@@ -37,10 +37,13 @@
 //!   [`BoundedSemaphore`], [`Event`], [`Condition`], [`Barrier`]. A lock whose
 //!   holder died is taken over and says so, instead of deadlocking.
 //! - **Shared state**: [`Value`], [`Array`], [`RawValue`], [`RawArray`],
-//!   [`SharedMemory`].
+//!   [`SharedMemory`]; a [`Manager`] process holding [`DictProxy`],
+//!   [`ListProxy`], [`ValueProxy`], [`NamespaceProxy`], sync objects,
+//!   [`QueueProxy`] and your own types ([`#[managed]`](managed)), locally or
+//!   over TCP.
 //! - **Pools**: [`#[pool_task]`](pool_task), [`Pool`], [`AsyncResult`], [`IMap`].
 //!
-//! Every handle above is an ordinary argument of a `#[process]` or
+//! Every handle and proxy above is an ordinary argument of a `#[process]` or
 //! `#[pool_task]` function; its descriptor travels with the call.
 //!
 //! Errors are one type, [`Error`]. See the README for the mapping from every
