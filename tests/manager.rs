@@ -679,3 +679,30 @@ fn a_wrong_key_is_refused_even_after_talking_to_the_server() {
     let err = Manager::connect(&server.address(), b"guess").unwrap_err();
     assert!(matches!(err, Error::Authentication { .. }), "{err}");
 }
+
+#[process]
+fn wait_for_lock(lock: LockProxy, waiting: EventProxy) {
+    waiting.set().unwrap();
+    let _guard = lock.acquire().unwrap();
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+#[test]
+fn a_client_killed_in_the_middle_of_a_blocking_call_leaves_the_server_working() {
+    let manager = Manager::start().unwrap();
+    let (lock, waiting) = (manager.lock().unwrap(), manager.event().unwrap());
+    let held = lock.acquire().unwrap();
+    let child = wait_for_lock.spawn(lock.clone(), waiting.clone()).unwrap();
+    assert!(waiting.wait_timeout(Duration::from_secs(30)).unwrap());
+    std::thread::sleep(Duration::from_millis(50));
+    child.kill().unwrap();
+    let _ = child.join();
+    drop(held);
+    // Whether or not the dead waiter's request took the lock before its
+    // disconnect was noticed, the lock comes back.
+    let again = lock.acquire_timeout(Duration::from_secs(10)).unwrap();
+    assert!(again.is_some());
+    let q = manager.queue::<u8>().unwrap();
+    q.put(1).unwrap();
+    assert_eq!(q.get().unwrap(), 1);
+}
