@@ -120,16 +120,18 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(
     postcard::serialize_with_flavor(value, Append(out))
 }
 
-/// postcard output appended to a `Vec`. Short runs are pushed byte by byte:
-/// a `memcpy` call per varint would cost more than the copy itself.
+/// postcard output appended to a `Vec`. Short runs are copied by an inlined
+/// loop after one capacity check: a `memcpy` call per varint would cost more
+/// than the copy itself.
 struct Append<'a>(&'a mut Vec<u8>);
 
 impl postcard::ser_flavors::Flavor for Append<'_> {
     type Output = ();
 
+    #[inline]
     fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
         if data.len() <= 16 {
-            data.iter().for_each(|&b| self.0.push(b));
+            self.0.extend(data.iter().copied());
         } else {
             self.0.extend_from_slice(data);
         }

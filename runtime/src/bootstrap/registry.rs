@@ -87,7 +87,8 @@ pub(crate) fn run_with(
     let mark = out.len();
     out.push(0);
     let mut args = Args { rest: input };
-    LAST_PANIC_LOCATION.with(|l| l.borrow_mut().take());
+    // No need to clear the last panic's location first: the hook records
+    // every panic's, so after a panic it is that panic's.
     let failure = match panic::catch_unwind(AssertUnwindSafe(|| call(&mut args, out))) {
         Ok(Ok(())) => return true,
         Ok(Err(reason)) => Outcome::<()>::Failed(reason),

@@ -344,9 +344,11 @@ impl std::fmt::Debug for Pool {
     }
 }
 
-/// Python's default chunk size for a call of `len` items.
+/// The default chunk size for a call of `len` items: Python's rule, with
+/// twice as many chunks (eight per worker), so that encoding, running and
+/// decoding overlap more; measured faster for both small and large calls.
 fn auto_chunksize(len: usize, processes: usize) -> usize {
-    len.div_ceil(processes * 4).max(1)
+    len.div_ceil(processes * 8).max(1)
 }
 
 /// Encodes up to `size` items of `items` as one chunk; `None` when `items` is exhausted.
