@@ -212,6 +212,20 @@ pub enum Error {
         /// The attribute asked for.
         name: String,
     },
+    /// `set_start_method` was called again with another method.
+    #[error("the start method is already set to `{current}`; set it once, before starting processes")]
+    StartMethodSet {
+        /// The method set first.
+        current: &'static str,
+    },
+    /// `StartMethod::Fork` was asked for while other threads run.
+    #[error(
+        "refusing to fork with {threads} threads running: a lock held by another thread would stay locked in the child; use StartMethod::ForkServer, or allow it with fork_with_threads(true)"
+    )]
+    ForkWithThreads {
+        /// The threads of this process, the caller's included.
+        threads: usize,
+    },
     /// A `_timeout` call gave up.
     #[error("timed out after {0:?}")]
     Timeout(std::time::Duration),

@@ -13,6 +13,7 @@ mod queue;
 mod shared;
 mod shared_memory;
 mod shm;
+mod start;
 mod sync;
 mod task;
 mod wire;
@@ -32,6 +33,7 @@ pub use process::{
 pub use queue::{JoinableQueue, PutError, Queue};
 pub use shared::{Array, RawArray, RawValue, SharedGuard, Value};
 pub use shared_memory::SharedMemory;
+pub use start::{StartMethod, get_start_method, set_start_method};
 pub use sync::{
     Barrier, BoundedSemaphore, Condition, ConditionGuard, Event, Lock, LockGuard, RLock,
     RLockGuard, Semaphore, SemaphoreGuard,

@@ -4,17 +4,17 @@
 use std::marker::PhantomData;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Child, ExitStatus};
+use std::process::ExitStatus;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rustix::process::{Pid, Signal, WaitId, WaitIdOptions, kill_process, waitid};
+use rustix::process::{Pid, Signal, WaitId, WaitIdOptions, waitid};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::bootstrap::{self, CallSpec, Job, Launch, Start};
+use crate::bootstrap::{self, CallSpec, Job, Launch, OsChild, Start};
 use crate::error::{Error, Result};
 use crate::wire::Conn;
 
@@ -27,32 +27,48 @@ pub(crate) struct Identity {
     parent: Option<ProcessInfo>,
 }
 
-static IDENTITY: OnceLock<Identity> = OnceLock::new();
+/// Set in a child before its job runs; `None` in the main process. A forked
+/// child replaces the copy it inherited.
+static IDENTITY: RwLock<Option<Identity>> = RwLock::new(None);
 static SPAWNED: AtomicU32 = AtomicU32::new(0);
 /// Children started by this process and not yet reaped.
 static CHILDREN: Mutex<Vec<ProcessInfo>> = Mutex::new(Vec::new());
 
 impl Identity {
-    /// The identity of a shared-memory tracker started by this process.
-    pub(crate) fn tracker() -> Identity {
+    /// The identity of a helper process (a tracker, a fork server) started by this one.
+    pub(crate) fn helper(name: &str) -> Identity {
         Identity {
-            name: "SharedMemoryTracker".into(),
-            ident: identity().ident.clone(),
+            name: name.into(),
+            ident: identity().ident,
             parent: Some(current_process()),
         }
     }
 }
 
 pub(crate) fn set_identity(identity: Identity) {
-    let _ = IDENTITY.set(identity);
+    *IDENTITY.write().unwrap_or_else(|e| e.into_inner()) = Some(identity);
 }
 
-fn identity() -> &'static Identity {
-    IDENTITY.get_or_init(|| Identity {
+fn identity() -> Identity {
+    let identity = IDENTITY.read().unwrap_or_else(|e| e.into_inner());
+    identity.clone().unwrap_or_else(|| Identity {
         name: "MainProcess".into(),
         ident: Vec::new(),
         parent: None,
     })
+}
+
+/// In a forked child, before its job: what it inherited from its parent
+/// about the parent's own children and connections is not its own.
+pub(crate) fn forget_parent_state() {
+    SPAWNED.store(0, Ordering::Relaxed);
+    if let Ok(mut children) = CHILDREN.try_lock() {
+        children.clear();
+    }
+    crate::shm::forget_pid();
+    crate::manager::forget_connections();
+    crate::shared_memory::forget_tracker();
+    crate::start::forget_fork_server();
 }
 
 /// The name and pid of a process.
@@ -111,7 +127,7 @@ impl ProcessInfo {
 /// Python: `multiprocessing.current_process()`.
 pub fn current_process() -> ProcessInfo {
     ProcessInfo {
-        name: identity().name.clone(),
+        name: identity().name,
         pid: std::process::id(),
     }
 }
@@ -126,7 +142,7 @@ pub fn current_process() -> ProcessInfo {
 ///
 /// Python: `multiprocessing.parent_process()`.
 pub fn parent_process() -> Option<ProcessInfo> {
-    identity().parent.clone()
+    identity().parent
 }
 
 /// The children of this process that are still running.
@@ -297,6 +313,53 @@ impl<Args: Serialize, R> ProcessBuilder<Args, R> {
         self
     }
 
+    /// Starts this process by `method` instead of the program's default
+    /// ([`get_start_method`](crate::get_start_method)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{StartMethod, process};
+    /// # #[process] fn noop() {}
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// noop.builder().start_method(StartMethod::ForkServer).spawn()?.join()
+    /// # }
+    /// ```
+    ///
+    /// Python: `multiprocessing.get_context("forkserver").Process(...)`.
+    pub fn start_method(mut self, method: crate::StartMethod) -> Self {
+        self.launch.method = Some(method);
+        self
+    }
+
+    /// Lets [`StartMethod::Fork`](crate::StartMethod::Fork) fork while other
+    /// threads run. The child gets only the calling thread: a lock another
+    /// thread held at that moment stays locked in the child for ever.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{StartMethod, process};
+    /// # #[process] fn noop() {}
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let busy = std::thread::spawn(|| std::thread::sleep(std::time::Duration::from_millis(200)));
+    /// let p = noop
+    ///     .builder()
+    ///     .start_method(StartMethod::Fork)
+    ///     .fork_with_threads(true)
+    ///     .spawn()?;
+    /// p.join()?;
+    /// # busy.join().unwrap();
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: forks with threads, and warns (`DeprecationWarning`) since 3.12.
+    pub fn fork_with_threads(mut self, allow: bool) -> Self {
+        self.launch.fork_with_threads = allow;
+        self
+    }
+
     pub(crate) fn spawn_args(&self, args: &Args) -> Result<Process<R>> {
         bootstrap::lookup(self.key)?;
         let call = CallSpec::new(self.key, args)?;
@@ -312,7 +375,7 @@ impl<Args: Serialize, R> ProcessBuilder<Args, R> {
 /// One started child: its OS handle, its connection, and its reaping.
 #[derive(Debug)]
 pub(crate) struct ChildProc {
-    child: Child,
+    child: OsChild,
     pub(crate) conn: Conn,
     pub(crate) info: ProcessInfo,
     /// Set once the child has been reaped.
@@ -327,7 +390,7 @@ impl ChildProc {
         prefix: &str,
         launch: &Launch,
     ) -> Result<ChildProc> {
-        let mut ident = identity().ident.clone();
+        let mut ident = identity().ident;
         ident.push(SPAWNED.fetch_add(1, Ordering::Relaxed) + 1);
         let name = name.unwrap_or_else(|| {
             let ident: Vec<String> = ident.iter().map(ToString::to_string).collect();
@@ -338,10 +401,10 @@ impl ChildProc {
             ident,
             parent: Some(current_process()),
         };
-        let (child, conn) = bootstrap::launch(launch, &Start { job, identity })?;
+        let (child, conn) = crate::start::start_child(launch, &Start { job, identity })?;
         let info = ProcessInfo {
             name,
-            pid: child.id(),
+            pid: child.pid(),
         };
         lock_children().push(info.clone());
         Ok(ChildProc {
@@ -368,8 +431,9 @@ impl ChildProc {
         if self.status.is_some() {
             return Ok(());
         }
-        let pid = Pid::from_child(&self.child);
-        kill_process(pid, signal).map_err(|e| Error::io("sending a signal")(e.into()))
+        self.child
+            .signal(signal)
+            .map_err(Error::io("sending a signal"))
     }
 
     /// Waits for the child to end, once; later calls return the same status.

@@ -14,7 +14,7 @@ use serde::de::Error as _;
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::bootstrap::{self, Job, Launch, Start};
+use crate::bootstrap::{self, Job, Launch, OsChild, Start};
 use crate::error::{Error, Result};
 use crate::process::Identity;
 use crate::wire::{self, Conn};
@@ -49,13 +49,21 @@ pub(crate) fn track(mut conn: Conn) -> i32 {
 
 /// This process's tracker connection, started on first use and kept for
 /// the life of the process (its closing at exit is the tracker's signal).
+static TRACKER: Mutex<Option<(OsChild, Conn)>> = Mutex::new(None);
+
+/// In a forked child: the parent's tracker connection is not this process's.
+pub(crate) fn forget_tracker() {
+    if let Ok(mut tracker) = TRACKER.try_lock() {
+        tracker.take();
+    }
+}
+
 fn tell_tracker(message: &Track) -> Result<()> {
-    static TRACKER: Mutex<Option<(std::process::Child, Conn)>> = Mutex::new(None);
     let mut tracker = TRACKER.lock().unwrap_or_else(|e| e.into_inner());
     if tracker.is_none() {
         let start = Start {
             job: Job::Tracker,
-            identity: Identity::tracker(),
+            identity: Identity::helper("SharedMemoryTracker"),
         };
         *tracker = Some(bootstrap::launch(&Launch::default(), &start)?);
     }

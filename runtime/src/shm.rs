@@ -86,11 +86,24 @@ pub(crate) fn is_dead(pid: u32) -> bool {
     })
 }
 
-/// This process's id, read once: `getpid` is a system call, too slow for an
-/// uncontended lock. (A fork start method must refresh it in the child.)
+/// This process's id, once read: `getpid` is a system call, too slow for an
+/// uncontended lock. 0 until read.
+static PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 fn my_pid() -> u32 {
-    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    *PID.get_or_init(std::process::id)
+    match PID.load(Ordering::Relaxed) {
+        0 => {
+            let pid = std::process::id();
+            PID.store(pid, Ordering::Relaxed);
+            pid
+        }
+        pid => pid,
+    }
+}
+
+/// In a forked child: the cached id is the parent's.
+pub(crate) fn forget_pid() {
+    PID.store(0, Ordering::Relaxed);
 }
 
 /// This thread's id, read once per thread.

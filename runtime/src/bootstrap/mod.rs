@@ -10,12 +10,14 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rustix::event::PollFlags;
+use rustix::process::{Pid, Signal, WaitId, WaitIdOptions, WaitOptions, waitid};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
@@ -30,7 +32,7 @@ const ENV_ADDR: &str = "MULTIPROC_BOOTSTRAP_ADDR";
 /// Environment variable holding the token a child proves itself with.
 const ENV_TOKEN: &str = "MULTIPROC_BOOTSTRAP_TOKEN";
 /// Exit code of a child that could not reach its parent (`EX_SOFTWARE`).
-const EXIT_NO_PARENT: i32 = 70;
+pub(crate) const EXIT_NO_PARENT: i32 = 70;
 
 /// The first message: the child proves it is the process the parent started.
 #[derive(Serialize, Deserialize)]
@@ -46,6 +48,28 @@ pub(crate) struct Start {
     pub(crate) identity: Identity,
 }
 
+impl Start {
+    /// A copy for a forked child, with its own duplicates of the descriptors.
+    pub(crate) fn try_clone_for_child(&self) -> Result<Start, Error> {
+        let job = match &self.job {
+            Job::Call(call) => Job::Call(call.try_clone()?),
+            Job::PoolWorker { initializer } => Job::PoolWorker {
+                initializer: initializer.as_ref().map(CallSpec::try_clone).transpose()?,
+            },
+            Job::Tracker => Job::Tracker,
+            Job::ForkServer => Job::ForkServer,
+            Job::Manager { address, key } => Job::Manager {
+                address: address.clone(),
+                key: key.clone(),
+            },
+        };
+        Ok(Start {
+            job,
+            identity: self.identity.clone(),
+        })
+    }
+}
+
 /// What a child is started for.
 #[derive(Serialize, Deserialize)]
 pub(crate) enum Job {
@@ -55,6 +79,8 @@ pub(crate) enum Job {
     PoolWorker { initializer: Option<CallSpec> },
     /// Remove named shared memory that the parent leaves behind when it dies.
     Tracker,
+    /// Fork children on request, for the `ForkServer` start method.
+    ForkServer,
     /// Serve a manager's objects at `address` to clients that know `key`.
     Manager {
         address: crate::manager::Address,
@@ -65,18 +91,21 @@ pub(crate) enum Job {
 
 impl Job {
     /// The descriptors that must travel with this job.
-    fn fds(&self) -> &[OwnedFd] {
+    pub(crate) fn fds(&self) -> &[OwnedFd] {
         match self {
             Job::Call(call)
             | Job::PoolWorker {
                 initializer: Some(call),
             } => &call.fds,
-            Job::PoolWorker { initializer: None } | Job::Tracker | Job::Manager { .. } => &[],
+            Job::PoolWorker { initializer: None }
+            | Job::Tracker
+            | Job::ForkServer
+            | Job::Manager { .. } => &[],
         }
     }
 
     /// Gives back the descriptors that travelled beside the job.
-    fn set_fds(&mut self, fds: Vec<OwnedFd>) {
+    pub(crate) fn set_fds(&mut self, fds: Vec<OwnedFd>) {
         if let Job::Call(call)
         | Job::PoolWorker {
             initializer: Some(call),
@@ -140,6 +169,9 @@ impl CallSpec {
 pub(crate) struct Launch {
     pub(crate) executable: Option<PathBuf>,
     pub(crate) handshake_timeout: Duration,
+    /// `None`: the program's default (`get_start_method`).
+    pub(crate) method: Option<crate::StartMethod>,
+    pub(crate) fork_with_threads: bool,
 }
 
 impl Default for Launch {
@@ -147,14 +179,59 @@ impl Default for Launch {
         Launch {
             executable: None,
             handshake_timeout: Duration::from_secs(10),
+            method: None,
+            fork_with_threads: false,
         }
+    }
+}
+
+/// A child process of this one, known by its pid and reaped with `waitpid`,
+/// however it was started.
+#[derive(Debug)]
+pub(crate) struct OsChild(Pid);
+
+impl OsChild {
+    pub(crate) fn from_pid(pid: i32) -> OsChild {
+        OsChild(Pid::from_raw(pid).expect("fork returned a positive pid"))
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.0.as_raw_nonzero().get().unsigned_abs()
+    }
+
+    /// Sends `signal`; the caller makes sure the child has not been reaped.
+    pub(crate) fn signal(&self, signal: Signal) -> std::io::Result<()> {
+        rustix::process::kill_process(self.0, signal).map_err(Into::into)
+    }
+
+    /// Waits for the child to end.
+    pub(crate) fn wait(&self) -> std::io::Result<ExitStatus> {
+        loop {
+            match rustix::process::waitpid(Some(self.0), WaitOptions::empty()) {
+                Ok(Some((_, status))) => return Ok(ExitStatus::from_raw(status.as_raw() as i32)),
+                Ok(None) => {}
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Whether the child has ended, without reaping it.
+    fn has_ended(&self) -> bool {
+        let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
+        matches!(waitid(WaitId::Pid(self.0), options), Ok(Some(_)))
+    }
+
+    pub(crate) fn kill_and_reap(&self) {
+        let _ = self.signal(Signal::KILL);
+        let _ = self.wait();
     }
 }
 
 /// Starts the executable again as a child, completes the handshake and sends `start`.
 ///
 /// On error the child, if one was started, has been killed and reaped.
-pub(crate) fn launch(launch: &Launch, start: &Start) -> Result<(Child, Conn), Error> {
+pub(crate) fn launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn), Error> {
     let spawn_err = |what: &str| {
         let what = what.to_owned();
         move |source| Error::Spawn { what, source }
@@ -170,14 +247,15 @@ pub(crate) fn launch(launch: &Launch, start: &Start) -> Result<(Child, Conn), Er
         .set_nonblocking(true)
         .map_err(spawn_err("configuring the bootstrap socket"))?;
     let token = random_token().map_err(spawn_err("drawing a random token"))?;
-    let mut child = Command::new(&exe)
+    let child = Command::new(&exe)
         .env(ENV_ADDR, &addr.0)
         .env(ENV_TOKEN, &token)
         .stdin(Stdio::null())
         .spawn()
         .map_err(spawn_err(&format!("executing {}", exe.display())))?;
+    let child = OsChild::from_pid(child.id() as i32);
     let sent =
-        accept(&listener, &mut child, &token, launch.handshake_timeout).and_then(|mut conn| {
+        accept(&listener, &child, &token, launch.handshake_timeout).and_then(|mut conn| {
             conn.send_with_fds(start, start.job.fds())
                 .map(|()| conn)
                 .map_err(|e| format!("sending its task failed: {e}"))
@@ -185,10 +263,9 @@ pub(crate) fn launch(launch: &Launch, start: &Start) -> Result<(Child, Conn), Er
     match sent {
         Ok(conn) => Ok((child, conn)),
         Err(reason) => {
-            let _ = child.kill();
-            let _ = child.wait();
+            child.kill_and_reap();
             Err(Error::Handshake {
-                pid: child.id(),
+                pid: child.pid(),
                 reason,
             })
         }
@@ -198,7 +275,7 @@ pub(crate) fn launch(launch: &Launch, start: &Start) -> Result<(Child, Conn), Er
 /// Waits for the child to connect and show the right token.
 fn accept(
     listener: &UnixListener,
-    child: &mut Child,
+    child: &OsChild,
     token: &str,
     timeout: Duration,
 ) -> Result<Conn, String> {
@@ -206,15 +283,15 @@ fn accept(
     loop {
         match listener.accept() {
             Ok((stream, _)) => {
-                if let Some(conn) = check_hello(stream, child.id(), token, deadline) {
+                if let Some(conn) = check_hello(stream, child.pid(), token, deadline) {
                     return Ok(conn);
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(format!("accepting its connection failed: {e}")),
         }
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("it exited during start-up ({status})"));
+        if child.has_ended() {
+            return Err("it exited during start-up".into());
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -292,7 +369,9 @@ impl SocketPath {
     pub(crate) fn new() -> std::io::Result<SocketPath> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        Ok(SocketPath(private_dir()?.join(n.to_string())))
+        // The pid keeps the names of a forked child apart from its parent's.
+        let name = format!("{}-{n}", std::process::id());
+        Ok(SocketPath(private_dir()?.join(name)))
     }
 }
 
@@ -335,10 +414,18 @@ fn run_child(addr: &Path, token: OsString) -> i32 {
         return EXIT_NO_PARENT;
     };
     start.job.set_fds(fds);
+    run_job(conn, start)
+}
+
+/// Runs `start` in this child, which reports on `conn`; returns the exit code.
+pub(crate) fn run_job(mut conn: Conn, start: Start) -> i32 {
     process::set_identity(start.identity);
-    if let Job::Tracker = start.job {
+    match start.job {
         // No lifeline: the parent's death is exactly when the tracker works.
-        return crate::shared_memory::track(conn);
+        Job::Tracker => return crate::shared_memory::track(conn),
+        // No lifeline either: it exits when its owner hangs up.
+        Job::ForkServer => return crate::start::serve_forks(conn),
+        _ => {}
     }
     watch_parent(&conn);
     registry::install_panic_hook();
@@ -353,7 +440,7 @@ fn run_child(addr: &Path, token: OsString) -> i32 {
         }
         Job::PoolWorker { initializer } => crate::pool::serve(conn, initializer),
         Job::Manager { address, key } => crate::manager::serve(conn, &address, key),
-        Job::Tracker => 0,
+        Job::Tracker | Job::ForkServer => 0,
     }
 }
 

@@ -165,7 +165,12 @@ impl Manager {
             unreachable!("built above")
         };
         let key = key.clone();
-        let mut child = ChildProc::start(job, None, "SyncManager", &Launch::default())?;
+        // A server is long-lived and multi-threaded: always a fresh program.
+        let launch = Launch {
+            method: Some(crate::StartMethod::Spawn),
+            ..Launch::default()
+        };
+        let mut child = ChildProc::start(job, None, "SyncManager", &launch)?;
         let bound: std::result::Result<Address, String> = child.conn.recv()?;
         let address = bound.map_err(|reason| Error::Manager {
             reason: format!("could not listen: {reason}"),
@@ -394,6 +399,15 @@ type LinkKey = (Address, Vec<u8>);
 thread_local! {
     /// This thread's connection to each manager it has talked to.
     static LINKS: RefCell<HashMap<LinkKey, (Link, Vec<u8>)>> = RefCell::new(HashMap::new());
+}
+
+/// In a forked child: the connections it inherited are its parent's, and
+/// using them would interleave with the parent's requests.
+pub(crate) fn forget_connections() {
+    LINKS.with_borrow_mut(|links| {
+        // Closing this process's copies leaves the parent's open.
+        links.clear();
+    });
 }
 
 impl Server {

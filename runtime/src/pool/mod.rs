@@ -245,6 +245,53 @@ impl PoolBuilder {
         self
     }
 
+    /// Starts the workers by `method` instead of the program's default
+    /// ([`get_start_method`](crate::get_start_method)). With
+    /// [`StartMethod::Fork`](crate::StartMethod::Fork), a worker that replaces
+    /// a dead one is forked from the pool's own thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{pool_task, Pool, StartMethod};
+    /// # #[pool_task] fn square(x: u64) -> u64 { x * x }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = Pool::builder().processes(2).start_method(StartMethod::ForkServer).build()?;
+    /// assert_eq!(pool.map(square, 0..4u64)?, [0, 1, 4, 9]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `multiprocessing.get_context("forkserver").Pool(2)`.
+    pub fn start_method(mut self, method: crate::StartMethod) -> Self {
+        self.launch.method = Some(method);
+        self
+    }
+
+    /// Lets [`StartMethod::Fork`](crate::StartMethod::Fork) fork workers while
+    /// other threads of the program run; see
+    /// [`ProcessBuilder::fork_with_threads`](crate::ProcessBuilder::fork_with_threads).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{Pool, StartMethod};
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = Pool::builder()
+    ///     .processes(1)
+    ///     .start_method(StartMethod::Fork)
+    ///     .fork_with_threads(true)
+    ///     .build()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: forks with threads, and warns since 3.12.
+    pub fn fork_with_threads(mut self, allow: bool) -> Self {
+        self.launch.fork_with_threads = allow;
+        self
+    }
+
     /// Starts the workers and waits until each has run the initializer.
     ///
     /// # Errors
@@ -282,7 +329,10 @@ impl PoolBuilder {
                 let (shared, config) = (Arc::clone(&shared), Arc::clone(&config));
                 std::thread::Builder::new()
                     .name(format!("multiproc-pool-{slot}"))
-                    .spawn(move || driver::drive(&shared, &config, slot, worker))
+                    .spawn(move || {
+                        let _own = crate::start::OwnThread::enter();
+                        driver::drive(&shared, &config, slot, worker);
+                    })
                     .map_err(Error::io("starting a pool thread"))
             })
             .collect::<Result<Vec<_>>>();

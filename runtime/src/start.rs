@@ -1,0 +1,415 @@
+//! Start methods: how a child process comes to exist ([`StartMethod`]).
+//!
+//! Design: whatever the method, a child ends up holding one end of a socket
+//! whose other end the parent keeps, runs `bootstrap::run_job` on the same
+//! `Start` message, and is a child of the parent in the kernel's eyes, so the
+//! parent reaps it with `waitpid` and the lifeline works the same way.
+//!
+//! - `Spawn` re-executes the program (`bootstrap::launch`).
+//! - `Fork` forks the calling process. Only the calling thread survives in
+//!   the child, so a lock held by another thread at that moment stays held
+//!   there for ever; with other threads running it refuses unless allowed.
+//! - `ForkServer` asks a fork server, a spawned single-threaded process
+//!   started on first use, to fork. The server clones with `CLONE_PARENT`, so
+//!   the new process is the caller's child, not the server's.
+
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::bootstrap::{self, Job, Launch, OsChild, Start};
+use crate::error::{Error, Result};
+use crate::process::Identity;
+use crate::wire::{self, Conn};
+
+/// How child processes are started.
+///
+/// # Examples
+///
+/// ```
+/// use multiproc::{StartMethod, process};
+///
+/// #[process]
+/// fn hello() -> String {
+///     format!("hello from {}", std::process::id())
+/// }
+///
+/// # fn main() -> Result<(), multiproc::Error> {
+/// for method in [StartMethod::Spawn, StartMethod::Fork, StartMethod::ForkServer] {
+///     let p = hello.builder().start_method(method).spawn()?;
+///     assert!(p.join()?.starts_with("hello from"));
+/// }
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: the names accepted by `multiprocessing.set_start_method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum StartMethod {
+    /// Start the program again; the child runs only the function. Works
+    /// everywhere; the default.
+    Spawn,
+    /// Fork the calling process (Linux). The fastest; the child starts with
+    /// a copy of the caller's memory. Refused while the caller has other
+    /// threads, unless allowed with `fork_with_threads`.
+    Fork,
+    /// Ask a single-threaded fork server, started on first use, to fork
+    /// (Linux). Nearly as fast as `Fork`, and safe with threads.
+    ForkServer,
+}
+
+impl StartMethod {
+    /// Python's name for the method.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(multiproc::StartMethod::ForkServer.name(), "forkserver");
+    /// ```
+    ///
+    /// Python: the strings `"spawn"`, `"fork"`, `"forkserver"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            StartMethod::Spawn => "spawn",
+            StartMethod::Fork => "fork",
+            StartMethod::ForkServer => "forkserver",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<StartMethod> {
+        [
+            StartMethod::Spawn,
+            StartMethod::Fork,
+            StartMethod::ForkServer,
+        ]
+        .into_iter()
+        .find(|m| m.name() == name)
+    }
+}
+
+/// Not chosen yet; 1 + the `StartMethod` index once it is.
+static CHOSEN: AtomicU8 = AtomicU8::new(0);
+const METHODS: [StartMethod; 3] = [
+    StartMethod::Spawn,
+    StartMethod::Fork,
+    StartMethod::ForkServer,
+];
+
+/// Environment variable that sets the default start method, as a Python
+/// name; meant for running a whole test suite under each method.
+const ENV_START_METHOD: &str = "MULTIPROC_START_METHOD";
+/// Environment variable that, set to `1`, allows `Fork` with other threads
+/// running everywhere (as `fork_with_threads(true)` does for one builder).
+const ENV_FORK_WITH_THREADS: &str = "MULTIPROC_FORK_WITH_THREADS";
+
+/// Sets the start method for every process and pool that does not choose
+/// one; once per program, as in Python.
+///
+/// # Errors
+///
+/// [`Error::StartMethodSet`] if another method was already set (setting the
+/// same one again is fine).
+///
+/// # Examples
+///
+/// ```
+/// use multiproc::StartMethod;
+///
+/// multiproc::set_start_method(StartMethod::ForkServer)?;
+/// assert_eq!(multiproc::get_start_method(), StartMethod::ForkServer);
+/// assert!(multiproc::set_start_method(StartMethod::Fork).is_err());
+/// # Ok::<(), multiproc::Error>(())
+/// ```
+///
+/// Python: `multiprocessing.set_start_method("forkserver")`.
+pub fn set_start_method(method: StartMethod) -> Result<()> {
+    let code = 1 + METHODS.iter().position(|m| *m == method).unwrap_or(0) as u8;
+    match CHOSEN.compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => Ok(()),
+        Err(current) if current == code => Ok(()),
+        Err(current) => Err(Error::StartMethodSet {
+            current: METHODS[usize::from(current - 1)].name(),
+        }),
+    }
+}
+
+/// The start method in use when none is chosen per process or pool: the one
+/// set by [`set_start_method`], else `MULTIPROC_START_METHOD`, else `Spawn`.
+///
+/// # Examples
+///
+/// ```
+/// let method = multiproc::get_start_method();
+/// assert!(["spawn", "fork", "forkserver"].contains(&method.name()));
+/// ```
+///
+/// Python: `multiprocessing.get_start_method()`.
+pub fn get_start_method() -> StartMethod {
+    match CHOSEN.load(Ordering::Acquire) {
+        0 => std::env::var(ENV_START_METHOD)
+            .ok()
+            .and_then(|name| StartMethod::from_name(&name))
+            .unwrap_or(StartMethod::Spawn),
+        code => METHODS[usize::from(code - 1)],
+    }
+}
+
+/// Threads started by multiproc itself (pool drivers). They never hold a
+/// lock a forked child could need, so `Fork` does not count them.
+static OWN_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts a thread of multiproc's own while it lives.
+pub(crate) struct OwnThread(());
+
+impl OwnThread {
+    pub(crate) fn enter() -> OwnThread {
+        OWN_THREADS.fetch_add(1, Ordering::Relaxed);
+        OwnThread(())
+    }
+}
+
+impl Drop for OwnThread {
+    fn drop(&mut self) {
+        OWN_THREADS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The user's threads in this process, the calling one included.
+fn user_threads() -> usize {
+    let threads = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .and_then(|n| n.trim().parse::<usize>().ok())
+        })
+        .unwrap_or(1);
+    threads.saturating_sub(OWN_THREADS.load(Ordering::Relaxed))
+}
+
+/// The first message on a forked child's connection: it is running.
+#[derive(Serialize, Deserialize)]
+struct Alive {
+    pid: u32,
+}
+
+/// Starts a child for `start` by `launch`'s method.
+pub(crate) fn start_child(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
+    match launch.method.unwrap_or_else(get_start_method) {
+        StartMethod::Spawn => bootstrap::launch(launch, start),
+        StartMethod::Fork => fork_here(launch, start),
+        StartMethod::ForkServer => fork_server_launch(launch, start),
+    }
+}
+
+fn spawn_error(what: &str) -> impl FnOnce(std::io::Error) -> Error {
+    let what = what.to_owned();
+    move |source| Error::Spawn { what, source }
+}
+
+/// Forks this process; the child runs `start` and never returns.
+fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
+    let allowed = launch.fork_with_threads
+        || std::env::var(ENV_FORK_WITH_THREADS).is_ok_and(|v| v == "1");
+    let threads = user_threads();
+    if threads > 1 && !allowed {
+        return Err(Error::ForkWithThreads { threads });
+    }
+    let (parent_end, child_end) =
+        UnixStream::pair().map_err(spawn_error("creating a socket pair"))?;
+    // A line still buffered would otherwise be printed by both processes.
+    flush_std();
+    // SAFETY: the child only runs code that does not depend on other threads
+    // (refused above unless the caller accepted the risk) and ends with `_exit`.
+    match unsafe { libc::fork() } {
+        -1 => Err(spawn_error("forking")(std::io::Error::last_os_error())),
+        0 => {
+            drop(parent_end);
+            in_forked_child(child_end, start.try_clone_for_child())
+        }
+        pid => {
+            drop(child_end);
+            await_alive(OsChild::from_pid(pid), Conn::new(parent_end), launch)
+        }
+    }
+}
+
+/// Waits for a forked child's first message, killing it if none comes in time.
+fn await_alive(child: OsChild, mut conn: Conn, launch: &Launch) -> Result<(OsChild, Conn)> {
+    let deadline = Instant::now() + launch.handshake_timeout;
+    let reason = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break format!("it did not report within {:?}", launch.handshake_timeout);
+        }
+        match conn.wait_readable(Some(left.min(Duration::from_millis(20)))) {
+            Ok(true) => match conn.recv::<Alive>() {
+                Ok(alive) if alive.pid == child.pid() => return Ok((child, conn)),
+                Ok(_) => break "it reported another pid".into(),
+                Err(e) => break format!("it exited during start-up ({e})"),
+            },
+            Ok(false) => {}
+            Err(e) => break format!("waiting for it failed: {e}"),
+        }
+    };
+    child.kill_and_reap();
+    Err(Error::Handshake {
+        pid: child.pid(),
+        reason,
+    })
+}
+
+fn flush_std() {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+}
+
+/// The rest of a forked child's life: report, run the job, exit.
+fn in_forked_child(stream: UnixStream, start: Result<Start>) -> ! {
+    crate::process::forget_parent_state();
+    let mut conn = Conn::new(stream);
+    let code = match start {
+        Ok(start) if conn.send(&Alive { pid: std::process::id() }).is_ok() => {
+            bootstrap::run_job(conn, start)
+        }
+        _ => bootstrap::EXIT_NO_PARENT,
+    };
+    flush_std();
+    // SAFETY: ends this process without running the parent's exit handlers.
+    unsafe { libc::_exit(code) }
+}
+
+/// A request to the fork server: a child for `start`; its connection's end
+/// travels first among the frame's descriptors, then the job's.
+#[derive(Serialize, Deserialize)]
+struct ForkRequest {
+    start: Start,
+}
+
+/// The fork server's answer: the new child's pid, or why there is none.
+#[derive(Serialize, Deserialize)]
+struct Forked(std::result::Result<u32, String>);
+
+/// This process's fork server, started on first use.
+static FORK_SERVER: Mutex<Option<(OsChild, Conn)>> = Mutex::new(None);
+
+/// In a forked child: the parent's fork server is not this process's.
+pub(crate) fn forget_fork_server() {
+    if let Ok(mut server) = FORK_SERVER.try_lock() {
+        server.take();
+    }
+}
+
+fn fork_server_launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
+    let (parent_end, child_end) =
+        UnixStream::pair().map_err(spawn_error("creating a socket pair"))?;
+    let mut fds = vec![OwnedFd::from(child_end)];
+    for fd in start.job.fds() {
+        fds.push(fd.try_clone().map_err(spawn_error("duplicating a descriptor"))?);
+    }
+    let request = ForkRequest {
+        start: start.try_clone_for_child()?,
+    };
+    let mut server = FORK_SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    // A server that died is replaced once.
+    let mut answer = None;
+    for _ in 0..2 {
+        if server.is_none() {
+            *server = Some(start_fork_server()?);
+        }
+        let (_, conn) = server.as_mut().expect("started above");
+        match conn
+            .send_with_fds(&request, &fds)
+            .and_then(|()| conn.recv::<Forked>())
+        {
+            Ok(forked) => {
+                answer = Some(forked);
+                break;
+            }
+            Err(_) => {
+                if let Some((old, _)) = server.take() {
+                    old.kill_and_reap();
+                }
+            }
+        }
+    }
+    drop(server);
+    drop(fds);
+    let pid = match answer {
+        Some(Forked(Ok(pid))) => pid,
+        Some(Forked(Err(reason))) => {
+            return Err(Error::Spawn {
+                what: "forking in the fork server".into(),
+                source: std::io::Error::other(reason),
+            });
+        }
+        None => {
+            return Err(Error::Spawn {
+                what: "reaching the fork server".into(),
+                source: std::io::ErrorKind::BrokenPipe.into(),
+            });
+        }
+    };
+    await_alive(
+        OsChild::from_pid(pid as i32),
+        Conn::new(parent_end),
+        launch,
+    )
+}
+
+fn start_fork_server() -> Result<(OsChild, Conn)> {
+    let start = Start {
+        job: Job::ForkServer,
+        identity: Identity::helper("ForkServer"),
+    };
+    bootstrap::launch(&Launch::default(), &start)
+}
+
+/// The body of the fork server: forks a child for each request until its
+/// owner hangs up. It never starts a thread, so forking is always safe here.
+pub(crate) fn serve_forks(mut conn: Conn) -> i32 {
+    while let Ok((frame, mut fds)) = conn.recv_frame_with_fds() {
+        let request = wire::decode::<ForkRequest>(&frame, "a fork request");
+        let answer = match (request, fds.is_empty()) {
+            (Ok(ForkRequest { mut start }), false) => {
+                let child_end = fds.remove(0);
+                start.job.set_fds(fds);
+                fork_for_owner(child_end, start)
+            }
+            (Ok(_), true) => Err("the request carried no connection".into()),
+            (Err(e), _) => Err(e.to_string()),
+        };
+        if conn.send(&Forked(answer)).is_err() {
+            break;
+        }
+    }
+    0
+}
+
+/// Forks a child that the owner, not this server, will reap.
+fn fork_for_owner(child_end: OwnedFd, start: Start) -> std::result::Result<u32, String> {
+    // SAFETY: a raw clone with a null stack behaves like fork; this process
+    // is single-threaded, and the child ends with `_exit`.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            libc::CLONE_PARENT | libc::SIGCHLD,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            0usize,
+        )
+    };
+    match pid {
+        -1 => Err(std::io::Error::last_os_error().to_string()),
+        0 => in_forked_child(UnixStream::from(child_end), Ok(start)),
+        pid => Ok(pid as u32),
+    }
+}
