@@ -62,9 +62,7 @@ fn identity() -> Identity {
 /// about the parent's own children and connections is not its own.
 pub(crate) fn forget_parent_state() {
     SPAWNED.store(0, Ordering::Relaxed);
-    if let Ok(mut children) = CHILDREN.try_lock() {
-        children.clear();
-    }
+    lock_children().clear();
     crate::shm::forget_pid();
     crate::manager::forget_connections();
     crate::shared_memory::forget_tracker();
@@ -275,7 +273,8 @@ impl<Args: Serialize, R> ProcessBuilder<Args, R> {
         self
     }
 
-    /// Runs another executable as the child; it must link multiproc and hold the same function.
+    /// Runs another executable as the child; it must link multiproc and hold
+    /// the same function. Implies [`StartMethod::Spawn`](crate::StartMethod::Spawn).
     ///
     /// # Examples
     ///
@@ -485,7 +484,7 @@ impl Drop for ChildProc {
     }
 }
 
-fn lock_children() -> std::sync::MutexGuard<'static, Vec<ProcessInfo>> {
+pub(crate) fn lock_children() -> std::sync::MutexGuard<'static, Vec<ProcessInfo>> {
     CHILDREN.lock().unwrap_or_else(|e| e.into_inner())
 }
 

@@ -22,6 +22,8 @@ use crate::wire::{self, Conn};
 /// What a creator tells its tracker.
 #[derive(Serialize, Deserialize)]
 enum Track {
+    /// Nothing yet: makes sure the tracker runs.
+    Hello,
     Created(String),
     Removed(String),
 }
@@ -37,6 +39,7 @@ pub(crate) fn track(mut conn: Conn) -> i32 {
     let mut names = BTreeSet::new();
     while let Ok(message) = conn.recv::<Track>() {
         match message {
+            Track::Hello => true,
             Track::Created(name) => names.insert(name),
             Track::Removed(name) => names.remove(&name),
         };
@@ -51,15 +54,17 @@ pub(crate) fn track(mut conn: Conn) -> i32 {
 /// the life of the process (its closing at exit is the tracker's signal).
 static TRACKER: Mutex<Option<(OsChild, Conn)>> = Mutex::new(None);
 
+pub(crate) fn lock_tracker() -> std::sync::MutexGuard<'static, Option<(OsChild, Conn)>> {
+    TRACKER.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// In a forked child: the parent's tracker connection is not this process's.
 pub(crate) fn forget_tracker() {
-    if let Ok(mut tracker) = TRACKER.try_lock() {
-        tracker.take();
-    }
+    lock_tracker().take();
 }
 
 fn tell_tracker(message: &Track) -> Result<()> {
-    let mut tracker = TRACKER.lock().unwrap_or_else(|e| e.into_inner());
+    let mut tracker = lock_tracker();
     if tracker.is_none() {
         let start = Start {
             job: Job::Tracker,
@@ -155,6 +160,9 @@ impl SharedMemory {
     /// Python: `SharedMemory(name, create=True, size=64)`.
     pub fn create(name: &str, len: usize) -> Result<SharedMemory> {
         use rustix::shm::OFlags;
+        // The tracker is running before the block exists, so that a creator
+        // killed at once leaves it behind for no more than one message.
+        tell_tracker(&Track::Hello)?;
         let fd = rustix::shm::open(
             system_name(name).as_str(),
             OFlags::CREATE | OFlags::EXCL | OFlags::RDWR,

@@ -13,7 +13,7 @@
 //!   started on first use, to fork. The server clones with `CLONE_PARENT`, so
 //!   the new process is the caller's child, not the server's.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -201,6 +201,10 @@ struct Alive {
 
 /// Starts a child for `start` by `launch`'s method.
 pub(crate) fn start_child(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
+    if launch.executable.is_some() {
+        // Another executable can only be started, not forked.
+        return bootstrap::launch(launch, start);
+    }
     match launch.method.unwrap_or_else(get_start_method) {
         StartMethod::Spawn => bootstrap::launch(launch, start),
         StartMethod::Fork => fork_here(launch, start),
@@ -225,17 +229,45 @@ fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
         UnixStream::pair().map_err(spawn_error("creating a socket pair"))?;
     // A line still buffered would otherwise be printed by both processes.
     flush_std();
+    // multiproc's own locks, held across the fork so that no other thread
+    // holds one in the child, where it would stay locked for ever.
+    let held = ForkLocks::take();
     // SAFETY: the child only runs code that does not depend on other threads
     // (refused above unless the caller accepted the risk) and ends with `_exit`.
     match unsafe { libc::fork() } {
         -1 => Err(spawn_error("forking")(std::io::Error::last_os_error())),
         0 => {
+            drop(held);
             drop(parent_end);
             in_forked_child(child_end, start.try_clone_for_child())
         }
         pid => {
+            drop(held);
             drop(child_end);
             await_alive(OsChild::from_pid(pid), Conn::new(parent_end), launch)
+        }
+    }
+}
+
+/// The locks a forked child may need, taken in the order the code nests them.
+struct ForkLocks {
+    _tracker: std::sync::MutexGuard<'static, Option<(OsChild, Conn)>>,
+    _server: std::sync::MutexGuard<'static, Option<(OsChild, Conn)>>,
+    _dir: std::sync::MutexGuard<'static, Option<(std::path::PathBuf, u32)>>,
+    _children: std::sync::MutexGuard<'static, Vec<crate::ProcessInfo>>,
+    _stdout: std::io::StdoutLock<'static>,
+    _stderr: std::io::StderrLock<'static>,
+}
+
+impl ForkLocks {
+    fn take() -> ForkLocks {
+        ForkLocks {
+            _tracker: crate::shared_memory::lock_tracker(),
+            _server: lock_fork_server(),
+            _dir: bootstrap::lock_dir(),
+            _children: crate::process::lock_children(),
+            _stdout: std::io::stdout().lock(),
+            _stderr: std::io::stderr().lock(),
         }
     }
 }
@@ -274,6 +306,11 @@ fn flush_std() {
 /// The rest of a forked child's life: report, run the job, exit.
 fn in_forked_child(stream: UnixStream, start: Result<Start>) -> ! {
     crate::process::forget_parent_state();
+    let mut keep = vec![stream.as_raw_fd()];
+    if let Ok(start) = &start {
+        keep.extend(start.job.fds().iter().map(AsRawFd::as_raw_fd));
+    }
+    close_inherited(&keep);
     let mut conn = Conn::new(stream);
     let code = match start {
         Ok(start) if conn.send(&Alive { pid: std::process::id() }).is_ok() => {
@@ -282,8 +319,35 @@ fn in_forked_child(stream: UnixStream, start: Result<Start>) -> ! {
         _ => bootstrap::EXIT_NO_PARENT,
     };
     flush_std();
+    bootstrap::remove_private_dir();
     // SAFETY: ends this process without running the parent's exit handlers.
     unsafe { libc::_exit(code) }
+}
+
+/// Closes the descriptors a spawned child would not have had: those marked
+/// close-on-exec (every one Rust opens), except `keep`. Otherwise a child
+/// holding a copy of, say, its parent's end of a pipe would keep the other
+/// end from ever seeing the end of the stream.
+fn close_inherited(keep: &[RawFd]) {
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let open: Vec<RawFd> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    for fd in open {
+        if fd <= 2 || keep.contains(&fd) {
+            continue;
+        }
+        // SAFETY: `fd` is open in this process (or was the directory listing's,
+        // now closed, which F_GETFD reports as an error); nothing else here owns it.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 && flags & libc::FD_CLOEXEC != 0 {
+                libc::close(fd);
+            }
+        }
+    }
 }
 
 /// A request to the fork server: a child for `start`; its connection's end
@@ -300,11 +364,13 @@ struct Forked(std::result::Result<u32, String>);
 /// This process's fork server, started on first use.
 static FORK_SERVER: Mutex<Option<(OsChild, Conn)>> = Mutex::new(None);
 
+fn lock_fork_server() -> std::sync::MutexGuard<'static, Option<(OsChild, Conn)>> {
+    FORK_SERVER.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// In a forked child: the parent's fork server is not this process's.
 pub(crate) fn forget_fork_server() {
-    if let Ok(mut server) = FORK_SERVER.try_lock() {
-        server.take();
-    }
+    lock_fork_server().take();
 }
 
 fn fork_server_launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
@@ -317,7 +383,7 @@ fn fork_server_launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)>
     let request = ForkRequest {
         start: start.try_clone_for_child()?,
     };
-    let mut server = FORK_SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let mut server = lock_fork_server();
     // A server that died is replaced once.
     let mut answer = None;
     for _ in 0..2 {

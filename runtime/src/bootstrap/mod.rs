@@ -12,7 +12,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -329,36 +329,51 @@ fn random_token() -> std::io::Result<String> {
 }
 
 /// This process's private socket directory: created on first use with mode
-/// 0700, and removed when the process exits normally, as Python's `pymp-*` is.
-fn private_dir() -> std::io::Result<&'static Path> {
-    static DIR: OnceLock<(PathBuf, u32)> = OnceLock::new();
-    if let Some((dir, _)) = DIR.get() {
-        return Ok(dir);
+/// 0700, and removed when the process exits, as Python's `pymp-*` is. A
+/// forked child, which inherits its parent's entry, makes its own.
+static DIR: Mutex<Option<(PathBuf, u32)>> = Mutex::new(None);
+
+pub(crate) fn lock_dir() -> std::sync::MutexGuard<'static, Option<(PathBuf, u32)>> {
+    DIR.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn private_dir() -> std::io::Result<PathBuf> {
+    let mut slot = lock_dir();
+    let pid = std::process::id();
+    if let Some((dir, owner)) = &*slot
+        && *owner == pid
+    {
+        return Ok(dir.clone());
     }
     let mut base = env::temp_dir();
     // A Unix socket path must fit in about 100 bytes.
     if base.as_os_str().len() > 60 {
         base = PathBuf::from("/tmp");
     }
-    let pid = std::process::id();
     let dir = base.join(format!("multiproc-{pid}-{}", &random_token()?[..12]));
     fs::DirBuilder::new().mode(0o700).create(&dir)?;
-    if DIR.set((dir.clone(), pid)).is_err() {
-        // Another thread won the race; use its directory.
-        let _ = fs::remove_dir(&dir);
-    } else {
+    if slot.is_none() {
         extern "C" fn remove_at_exit() {
-            if let Some((dir, pid)) = DIR.get() {
-                // A forked copy of this process must not remove its parent's directory.
-                if *pid == std::process::id() {
-                    let _ = fs::remove_dir_all(dir);
-                }
-            }
+            remove_private_dir();
         }
         // SAFETY: `remove_at_exit` is a plain function that never unwinds.
         unsafe { libc::atexit(remove_at_exit) };
     }
-    Ok(&DIR.get().expect("set above").0)
+    *slot = Some((dir.clone(), pid));
+    Ok(dir)
+}
+
+/// Removes this process's private directory, if it made one; called at exit,
+/// and by a forked child, which leaves with `_exit`.
+pub(crate) fn remove_private_dir() {
+    let Ok(slot) = DIR.try_lock() else {
+        return;
+    };
+    if let Some((dir, owner)) = &*slot
+        && *owner == std::process::id()
+    {
+        let _ = fs::remove_dir_all(dir);
+    }
 }
 
 /// A socket file in the private directory, removed on drop.
