@@ -213,7 +213,9 @@ pub enum Error {
         name: String,
     },
     /// `set_start_method` was called again with another method.
-    #[error("the start method is already set to `{current}`; set it once, before starting processes")]
+    #[error(
+        "the start method is already set to `{current}`; set it once, before starting processes"
+    )]
     StartMethodSet {
         /// The method set first.
         current: &'static str,

@@ -219,8 +219,8 @@ fn spawn_error(what: &str) -> impl FnOnce(std::io::Error) -> Error {
 
 /// Forks this process; the child runs `start` and never returns.
 fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
-    let allowed = launch.fork_with_threads
-        || std::env::var(ENV_FORK_WITH_THREADS).is_ok_and(|v| v == "1");
+    let allowed =
+        launch.fork_with_threads || std::env::var(ENV_FORK_WITH_THREADS).is_ok_and(|v| v == "1");
     let threads = user_threads();
     if threads > 1 && !allowed {
         return Err(Error::ForkWithThreads { threads });
@@ -313,7 +313,13 @@ fn in_forked_child(stream: UnixStream, start: Result<Start>) -> ! {
     close_inherited(&keep);
     let mut conn = Conn::new(stream);
     let code = match start {
-        Ok(start) if conn.send(&Alive { pid: std::process::id() }).is_ok() => {
+        Ok(start)
+            if conn
+                .send(&Alive {
+                    pid: std::process::id(),
+                })
+                .is_ok() =>
+        {
             bootstrap::run_job(conn, start)
         }
         _ => bootstrap::EXIT_NO_PARENT,
@@ -378,7 +384,10 @@ fn fork_server_launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)>
         UnixStream::pair().map_err(spawn_error("creating a socket pair"))?;
     let mut fds = vec![OwnedFd::from(child_end)];
     for fd in start.job.fds() {
-        fds.push(fd.try_clone().map_err(spawn_error("duplicating a descriptor"))?);
+        fds.push(
+            fd.try_clone()
+                .map_err(spawn_error("duplicating a descriptor"))?,
+        );
     }
     let request = ForkRequest {
         start: start.try_clone_for_child()?,
@@ -423,11 +432,7 @@ fn fork_server_launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)>
             });
         }
     };
-    await_alive(
-        OsChild::from_pid(pid as i32),
-        Conn::new(parent_end),
-        launch,
-    )
+    await_alive(OsChild::from_pid(pid as i32), Conn::new(parent_end), launch)
 }
 
 fn start_fork_server() -> Result<(OsChild, Conn)> {

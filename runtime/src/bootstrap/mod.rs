@@ -9,8 +9,8 @@ use std::fs;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
 use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -208,7 +208,7 @@ impl OsChild {
     pub(crate) fn wait(&self) -> std::io::Result<ExitStatus> {
         loop {
             match rustix::process::waitpid(Some(self.0), WaitOptions::empty()) {
-                Ok(Some((_, status))) => return Ok(ExitStatus::from_raw(status.as_raw() as i32)),
+                Ok(Some((_, status))) => return Ok(ExitStatus::from_raw(status.as_raw())),
                 Ok(None) => {}
                 Err(rustix::io::Errno::INTR) => {}
                 Err(e) => return Err(e.into()),
@@ -254,12 +254,11 @@ pub(crate) fn launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn), 
         .spawn()
         .map_err(spawn_err(&format!("executing {}", exe.display())))?;
     let child = OsChild::from_pid(child.id() as i32);
-    let sent =
-        accept(&listener, &child, &token, launch.handshake_timeout).and_then(|mut conn| {
-            conn.send_with_fds(start, start.job.fds())
-                .map(|()| conn)
-                .map_err(|e| format!("sending its task failed: {e}"))
-        });
+    let sent = accept(&listener, &child, &token, launch.handshake_timeout).and_then(|mut conn| {
+        conn.send_with_fds(start, start.job.fds())
+            .map(|()| conn)
+            .map_err(|e| format!("sending its task failed: {e}"))
+    });
     match sent {
         Ok(conn) => Ok((child, conn)),
         Err(reason) => {
@@ -475,9 +474,12 @@ fn watch_parent(conn: &Conn) {
     let Ok(lifeline) = conn.try_clone() else {
         return;
     };
+    // Counted before it starts, so that a fork right after sees it as ours.
+    let own = crate::start::OwnThread::enter();
     let spawned = std::thread::Builder::new()
         .name("multiproc-lifeline".into())
         .spawn(move || {
+            let _own = own;
             lifeline.wait_hangup();
             let _ = rustix::process::kill_process(
                 rustix::process::getpid(),

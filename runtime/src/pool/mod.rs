@@ -327,10 +327,11 @@ impl PoolBuilder {
             .enumerate()
             .map(|(slot, worker)| {
                 let (shared, config) = (Arc::clone(&shared), Arc::clone(&config));
+                let own = crate::start::OwnThread::enter();
                 std::thread::Builder::new()
                     .name(format!("multiproc-pool-{slot}"))
                     .spawn(move || {
-                        let _own = crate::start::OwnThread::enter();
+                        let _own = own;
                         driver::drive(&shared, &config, slot, worker);
                     })
                     .map_err(Error::io("starting a pool thread"))

@@ -1,0 +1,290 @@
+//! The start methods: choosing one, what each child inherits, and the same
+//! guarantees (values, crashes, parent-death cleanup) under each.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use multiproc::{Error, Pool, Queue, StartMethod, pool_task, process};
+
+const METHODS: [StartMethod; 3] = [
+    StartMethod::Spawn,
+    StartMethod::Fork,
+    StartMethod::ForkServer,
+];
+
+/// Set at run time in the parent, so only a forked child can see it.
+static MARK: AtomicU64 = AtomicU64::new(0);
+
+#[process]
+fn read_mark() -> u64 {
+    MARK.load(Ordering::Relaxed)
+}
+
+#[test]
+fn only_a_forked_child_sees_its_parents_memory() {
+    MARK.store(42, Ordering::Relaxed);
+    let seen = |method| {
+        read_mark
+            .builder()
+            .start_method(method)
+            .fork_with_threads(true)
+            .spawn()
+            .unwrap()
+            .join()
+            .unwrap()
+    };
+    assert_eq!(seen(StartMethod::Fork), 42);
+    assert_eq!(seen(StartMethod::Spawn), 0);
+    assert_eq!(seen(StartMethod::ForkServer), 0);
+}
+
+#[process]
+fn identity() -> (String, u32, Option<u32>) {
+    let me = multiproc::current_process();
+    let parent = multiproc::parent_process().map(|p| p.pid());
+    (me.name().to_string(), me.pid(), parent)
+}
+
+#[test]
+fn every_method_gives_a_named_child_of_this_process() {
+    for method in METHODS {
+        let p = identity
+            .builder()
+            .name("worker")
+            .start_method(method)
+            .fork_with_threads(true)
+            .spawn()
+            .unwrap();
+        let pid = p.pid();
+        let (name, child_pid, parent) = p.join().unwrap();
+        assert_eq!(name, "worker", "{method:?}");
+        assert_eq!(child_pid, pid, "{method:?}");
+        assert_eq!(parent, Some(std::process::id()), "{method:?}");
+
+        let running = hang
+            .builder()
+            .start_method(method)
+            .fork_with_threads(true)
+            .spawn()
+            .unwrap();
+        let pid = running.pid();
+        assert!(
+            multiproc::active_children().iter().any(|c| c.pid() == pid),
+            "{method:?}: not among the active children"
+        );
+        running.kill().unwrap();
+        assert!(matches!(
+            running.join(),
+            Err(Error::Signaled { signal: 9, .. })
+        ));
+    }
+}
+
+#[process]
+fn crash(how: u8) {
+    match how {
+        0 => panic!("boom"),
+        1 => std::process::exit(3),
+        _ => std::process::abort(),
+    }
+}
+
+#[test]
+fn panics_exits_and_signals_are_reported_under_every_method() {
+    for method in METHODS {
+        let run = |how| {
+            crash
+                .builder()
+                .start_method(method)
+                .fork_with_threads(true)
+                .spawn(how)
+                .unwrap()
+                .join()
+                .unwrap_err()
+        };
+        assert!(
+            matches!(run(0), Error::Panicked { ref message, .. } if message == "boom"),
+            "{method:?}"
+        );
+        assert!(
+            matches!(run(1), Error::Exited { code: 3, .. }),
+            "{method:?}"
+        );
+        assert!(
+            matches!(run(2), Error::Signaled { signal: 6, .. }),
+            "{method:?}"
+        );
+    }
+}
+
+#[pool_task]
+fn square_or_die(x: u64) -> u64 {
+    if x == 7 {
+        std::process::abort();
+    }
+    x * x
+}
+
+#[test]
+fn pools_work_and_replace_crashed_workers_under_every_method() {
+    for method in METHODS {
+        let pool = Pool::builder()
+            .processes(2)
+            .start_method(method)
+            .fork_with_threads(true)
+            .build()
+            .unwrap();
+        let results: Vec<_> = pool.imap(square_or_die, 0..10u64).unwrap().collect();
+        assert!(
+            matches!(results[7], Err(Error::WorkerLost { .. })),
+            "{method:?}"
+        );
+        assert_eq!(results[9].as_ref().unwrap(), &81, "{method:?}");
+        assert_eq!(
+            pool.map(square_or_die, [2u64, 3]).unwrap(),
+            [4, 9],
+            "{method:?}"
+        );
+    }
+}
+
+#[process]
+fn hang() {
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+/// Starts a grandchild by `method`, reports its pid, and hangs.
+#[process]
+fn parent_of_hanging_child(method_index: usize, report: Queue<u32>) {
+    let child = hang
+        .builder()
+        .start_method(METHODS[method_index])
+        .spawn()
+        .unwrap();
+    report.put(child.pid()).unwrap();
+    std::thread::sleep(Duration::from_secs(600));
+    drop(child);
+}
+
+fn is_running(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    stat.rsplit(')')
+        .next()
+        .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+}
+
+#[test]
+fn no_child_outlives_its_killed_parent_under_any_method() {
+    for (index, method) in METHODS.iter().enumerate() {
+        let report = Queue::new().unwrap();
+        let parent = parent_of_hanging_child
+            .builder()
+            .start_method(StartMethod::Spawn)
+            .spawn(index, report.clone())
+            .unwrap();
+        let grandchild = report.get_timeout(Duration::from_secs(30)).unwrap();
+        assert!(is_running(grandchild), "{method:?}");
+        parent.kill().unwrap();
+        let _ = parent.join();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while is_running(grandchild) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            !is_running(grandchild),
+            "{method:?}: the grandchild {grandchild} outlived its parent"
+        );
+    }
+}
+
+/// Tries `Fork` with a second thread running, without and with permission.
+#[process]
+fn fork_with_a_thread_running() -> (bool, bool) {
+    // SAFETY: no other thread of this fresh child reads the environment.
+    unsafe { std::env::remove_var("MULTIPROC_FORK_WITH_THREADS") };
+    let busy = std::thread::spawn(|| std::thread::sleep(Duration::from_millis(500)));
+    let refused = matches!(
+        read_mark.builder().start_method(StartMethod::Fork).spawn(),
+        Err(Error::ForkWithThreads { threads: 2.. })
+    );
+    let allowed = read_mark
+        .builder()
+        .start_method(StartMethod::Fork)
+        .fork_with_threads(true)
+        .spawn()
+        .and_then(|p| p.join())
+        .is_ok();
+    busy.join().unwrap();
+    (refused, allowed)
+}
+
+#[test]
+fn fork_refuses_while_other_threads_run_unless_allowed() {
+    let (refused, allowed) = fork_with_a_thread_running
+        .builder()
+        .start_method(StartMethod::Spawn)
+        .spawn()
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(refused, "fork was not refused with two threads running");
+    assert!(allowed, "fork_with_threads(true) did not allow it");
+}
+
+/// Sets the start method twice in a fresh process.
+#[process]
+fn set_twice() -> (bool, bool, bool, String) {
+    let first = multiproc::set_start_method(StartMethod::ForkServer).is_ok();
+    let same = multiproc::set_start_method(StartMethod::ForkServer).is_ok();
+    let other = multiproc::set_start_method(StartMethod::Fork);
+    let message = other.as_ref().map_err(ToString::to_string).err();
+    let in_use = multiproc::get_start_method() == StartMethod::ForkServer;
+    (
+        first && same,
+        other.is_err(),
+        in_use,
+        message.unwrap_or_default(),
+    )
+}
+
+#[test]
+fn the_start_method_is_set_once_per_program() {
+    let (first_and_same, other_refused, in_use, message) = set_twice
+        .builder()
+        .start_method(StartMethod::Spawn)
+        .spawn()
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(first_and_same);
+    assert!(other_refused);
+    assert!(in_use);
+    assert!(message.contains("already set to `forkserver`"), "{message}");
+}
+
+#[test]
+fn fork_and_forkserver_children_inherit_no_stray_descriptors() {
+    // The parent keeps one end of a pipe; a forked child must not hold a
+    // copy, or the other end would never see the end of the stream.
+    for method in [StartMethod::Fork, StartMethod::ForkServer] {
+        let (here, there) = multiproc::pipe::<u8>().unwrap();
+        let p = hang
+            .builder()
+            .start_method(method)
+            .fork_with_threads(true)
+            .spawn()
+            .unwrap();
+        drop(here);
+        assert!(
+            matches!(
+                there.recv_timeout(Duration::from_secs(5)),
+                Err(Error::Disconnected)
+            ),
+            "{method:?}: the child kept a copy of the dropped end"
+        );
+        p.kill().unwrap();
+        let _ = p.join();
+    }
+}
