@@ -1,12 +1,13 @@
-//! Spawn and join of a no-op process, next to Python's start methods and to
-//! the floor: a bare exec-and-wait of this same executable.
+//! Spawn and join of a no-op process under each start method, next to
+//! Python's same method and to the floors: a bare exec-and-wait of this same
+//! executable, and a bare fork, `_exit` and wait.
 //! Run with `cargo bench --bench spawn`.
 
 mod common;
 
 use std::process::Command;
 
-use multiproc::process;
+use multiproc::{StartMethod, process};
 
 #[process]
 fn noop() {}
@@ -23,18 +24,57 @@ unsafe fn exit_if_bare() {
 
 fn main() {
     let exe = std::env::current_exe().unwrap();
-    let bare = common::median_of_rounds(5, 100, || {
+    let bare_exec = common::median_of_rounds(5, 100, || {
         Command::new(&exe).env(BARE, "1").status().unwrap();
     });
-    let ours = common::median_of_rounds(5, 100, || noop.spawn().unwrap().join().unwrap());
-    let python = common::python_twin("spawn.py", &[]);
+    let bare_fork = common::median_of_rounds(5, 200, || {
+        // SAFETY: the child only calls `_exit`.
+        match unsafe { libc::fork() } {
+            0 => unsafe { libc::_exit(0) },
+            pid => unsafe {
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            },
+        }
+    });
+    let ours = |method, per_round| {
+        common::median_of_rounds(5, per_round, || {
+            noop.builder()
+                .start_method(method)
+                .spawn()
+                .unwrap()
+                .join()
+                .unwrap()
+        })
+    };
+    let spawn = ours(StartMethod::Spawn, 100);
+    let fork = ours(StartMethod::Fork, 200);
+    let forkserver = ours(StartMethod::ForkServer, 200);
+    let python = common::Twin::run("spawn.py");
     common::header("Python / multiproc");
-    for (method, secs) in &python {
-        common::report("spawn+join a no-op process", ours, method, *secs);
-    }
+    common::report(
+        "spawn+join a no-op process, fork",
+        fork,
+        "fork",
+        python.get("fork"),
+    );
+    common::report(
+        "spawn+join a no-op process, forkserver",
+        forkserver,
+        "forkserver",
+        python.get("forkserver"),
+    );
+    common::report(
+        "spawn+join a no-op process, spawn",
+        spawn,
+        "spawn",
+        python.get("spawn"),
+    );
     println!(
-        "\nfloor: exec+wait of this executable doing nothing = {:.0} µs; multiproc adds {:.0} µs",
-        bare.as_secs_f64() * 1e6,
-        (ours.as_secs_f64() - bare.as_secs_f64()) * 1e6
+        "\nfloors: exec+wait of this executable doing nothing = {:.0} µs (spawn adds {:.0} µs); \
+         fork+_exit+wait = {:.0} µs (fork adds {:.0} µs)",
+        bare_exec.as_secs_f64() * 1e6,
+        (spawn.as_secs_f64() - bare_exec.as_secs_f64()) * 1e6,
+        bare_fork.as_secs_f64() * 1e6,
+        (fork.as_secs_f64() - bare_fork.as_secs_f64()) * 1e6,
     );
 }

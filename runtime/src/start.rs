@@ -17,7 +17,6 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -193,12 +192,6 @@ fn user_threads() -> usize {
     threads.saturating_sub(OWN_THREADS.load(Ordering::Relaxed))
 }
 
-/// The first message on a forked child's connection: it is running.
-#[derive(Serialize, Deserialize)]
-struct Alive {
-    pid: u32,
-}
-
 /// Starts a child for `start` by `launch`'s method.
 pub(crate) fn start_child(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
     if launch.executable.is_some() {
@@ -244,7 +237,8 @@ fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
         pid => {
             drop(held);
             drop(child_end);
-            await_alive(OsChild::from_pid(pid), Conn::new(parent_end), launch)
+            // Nothing to wait for: the child exists, and runs from here on.
+            Ok((OsChild::from_pid(pid), Conn::new(parent_end)))
         }
     }
 }
@@ -272,31 +266,6 @@ impl ForkLocks {
     }
 }
 
-/// Waits for a forked child's first message, killing it if none comes in time.
-fn await_alive(child: OsChild, mut conn: Conn, launch: &Launch) -> Result<(OsChild, Conn)> {
-    let deadline = Instant::now() + launch.handshake_timeout;
-    let reason = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break format!("it did not report within {:?}", launch.handshake_timeout);
-        }
-        match conn.wait_readable(Some(left.min(Duration::from_millis(20)))) {
-            Ok(true) => match conn.recv::<Alive>() {
-                Ok(alive) if alive.pid == child.pid() => return Ok((child, conn)),
-                Ok(_) => break "it reported another pid".into(),
-                Err(e) => break format!("it exited during start-up ({e})"),
-            },
-            Ok(false) => {}
-            Err(e) => break format!("waiting for it failed: {e}"),
-        }
-    };
-    child.kill_and_reap();
-    Err(Error::Handshake {
-        pid: child.pid(),
-        reason,
-    })
-}
-
 fn flush_std() {
     use std::io::Write;
     let _ = std::io::stdout().flush();
@@ -311,18 +280,9 @@ fn in_forked_child(stream: UnixStream, start: Result<Start>) -> ! {
         keep.extend(start.job.fds().iter().map(AsRawFd::as_raw_fd));
     }
     close_inherited(&keep);
-    let mut conn = Conn::new(stream);
     let code = match start {
-        Ok(start)
-            if conn
-                .send(&Alive {
-                    pid: std::process::id(),
-                })
-                .is_ok() =>
-        {
-            bootstrap::run_job(conn, start)
-        }
-        _ => bootstrap::EXIT_NO_PARENT,
+        Ok(start) => bootstrap::run_job(Conn::new(stream), start),
+        Err(_) => bootstrap::EXIT_NO_PARENT,
     };
     flush_std();
     bootstrap::remove_private_dir();
@@ -400,8 +360,14 @@ fn fork_server_launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)>
             *server = Some(start_fork_server()?);
         }
         let (_, conn) = server.as_mut().expect("started above");
-        match conn
-            .send_with_fds(&request, &fds)
+        // A server that does not answer in time is replaced, as a spawned
+        // child that does not report is given up on.
+        let timeout = conn
+            .stream()
+            .set_read_timeout(Some(launch.handshake_timeout));
+        match timeout
+            .map_err(Error::io("configuring the fork server's socket"))
+            .and_then(|()| conn.send_with_fds(&request, &fds))
             .and_then(|()| conn.recv::<Forked>())
         {
             Ok(forked) => {
@@ -432,7 +398,7 @@ fn fork_server_launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)>
             });
         }
     };
-    await_alive(OsChild::from_pid(pid as i32), Conn::new(parent_end), launch)
+    Ok((OsChild::from_pid(pid as i32), Conn::new(parent_end)))
 }
 
 fn start_fork_server() -> Result<(OsChild, Conn)> {

@@ -217,7 +217,7 @@ impl OsChild {
     }
 
     /// Whether the child has ended, without reaping it.
-    fn has_ended(&self) -> bool {
+    pub(crate) fn has_ended(&self) -> bool {
         let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
         matches!(waitid(WaitId::Pid(self.0), options), Ok(Some(_)))
     }
