@@ -29,7 +29,9 @@
 //!
 //! - **Processes**: [`#[process]`](process), [`Process`], [`ProcessBuilder`],
 //!   [`current_process`], [`parent_process`], [`active_children`], [`cpu_count`].
-//!   Children are started by re-executing the program (Python's `spawn`).
+//! - **Start methods**: [`StartMethod`] (`Spawn`, the default; `Fork`;
+//!   `ForkServer`), [`set_start_method`], [`get_start_method`], or per
+//!   process and pool with `start_method(..)` on their builders.
 //! - **Exchanging objects**: [`Queue`], [`JoinableQueue`] (shared memory, many
 //!   producers and consumers); [`pipe`], [`pipe_oneway`], [`Connection`],
 //!   [`wait`]; [`Fd`] to pass an open file or socket.

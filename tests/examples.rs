@@ -554,3 +554,15 @@ fn manager_remote_refuses_a_wrong_key_and_a_worker_connected_over_tcp_squares_ev
         ]
     );
 }
+
+#[test]
+fn start_methods_runs_five_workers_under_each_method() {
+    let stdout = run_example("start_methods");
+    let mut expected = Vec::new();
+    for (method, seen) in [("spawn", 0), ("fork", 7), ("forkserver", 0)] {
+        expected.push(format!("== {method}"));
+        expected.extend((0..5).map(|i| format!("Процесс {i} запущен")));
+        expected.push(format!("the child saw SETTING = {seen}"));
+    }
+    assert_eq!(lines(&stdout), expected);
+}
