@@ -58,7 +58,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for p in processes {
             println!("{}", p.join()?);
         }
-        let seen = read_setting.builder().start_method(method).spawn()?.join()?;
+        let seen = read_setting
+            .builder()
+            .start_method(method)
+            .spawn()?
+            .join()?;
         println!("the child saw SETTING = {seen}");
     }
     Ok(())

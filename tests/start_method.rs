@@ -288,3 +288,36 @@ fn fork_and_forkserver_children_inherit_no_stray_descriptors() {
         let _ = p.join();
     }
 }
+
+#[process]
+fn nap_then_answer() -> u32 {
+    std::thread::sleep(Duration::from_millis(300));
+    7
+}
+
+#[test]
+fn a_forkserver_child_outlives_the_thread_that_started_it() {
+    // The first fork-server child of a fresh process, started from a thread
+    // that ends at once: the child must go on running.
+    #[process]
+    fn start_from_a_short_thread() -> u32 {
+        let child = std::thread::spawn(|| {
+            nap_then_answer
+                .builder()
+                .start_method(StartMethod::ForkServer)
+                .spawn()
+                .unwrap()
+        })
+        .join()
+        .unwrap();
+        child.join().unwrap()
+    }
+    let answer = start_from_a_short_thread
+        .builder()
+        .start_method(StartMethod::Spawn)
+        .spawn()
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(answer, 7);
+}

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::bootstrap::{self, Job, Launch, OsChild, Start};
+use crate::bootstrap::{self, Job, Launch, Lifeline, OsChild, Start};
 use crate::error::{Error, Result};
 use crate::process::Identity;
 use crate::wire::{self, Conn};
@@ -232,7 +232,7 @@ fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
         0 => {
             drop(held);
             drop(parent_end);
-            in_forked_child(child_end, start.try_clone_for_child())
+            in_forked_child(child_end, start.try_clone_for_child(), Lifeline::Thread)
         }
         pid => {
             drop(held);
@@ -273,7 +273,7 @@ fn flush_std() {
 }
 
 /// The rest of a forked child's life: report, run the job, exit.
-fn in_forked_child(stream: UnixStream, start: Result<Start>) -> ! {
+fn in_forked_child(stream: UnixStream, start: Result<Start>, lifeline: Lifeline) -> ! {
     crate::process::forget_parent_state();
     let mut keep = vec![stream.as_raw_fd()];
     if let Ok(start) = &start {
@@ -281,7 +281,7 @@ fn in_forked_child(stream: UnixStream, start: Result<Start>) -> ! {
     }
     close_inherited(&keep);
     let code = match start {
-        Ok(start) => bootstrap::run_job(Conn::new(stream), start),
+        Ok(start) => bootstrap::run_job(Conn::new(stream), start, lifeline),
         Err(_) => bootstrap::EXIT_NO_PARENT,
     };
     flush_std();
@@ -401,12 +401,31 @@ fn fork_server_launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)>
     Ok((OsChild::from_pid(pid as i32), Conn::new(parent_end)))
 }
 
+/// Starts the fork server from a thread that never ends: the server's
+/// children are killed by `PR_SET_PDEATHSIG` when the thread that started the
+/// server dies, which must therefore be when this process dies.
 fn start_fork_server() -> Result<(OsChild, Conn)> {
     let start = Start {
         job: Job::ForkServer,
         identity: Identity::helper("ForkServer"),
     };
-    bootstrap::launch(&Launch::default(), &start)
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let own = OwnThread::enter();
+    std::thread::Builder::new()
+        .name("multiproc-forkserver".into())
+        .spawn(move || {
+            let _own = own;
+            let _ = sender.send(bootstrap::launch(&Launch::default(), &start));
+            loop {
+                std::thread::park();
+            }
+        })
+        .map_err(spawn_error("starting the fork server's thread"))?;
+    receiver.recv().unwrap_or_else(|_| {
+        Err(spawn_error("starting the fork server")(
+            std::io::ErrorKind::BrokenPipe.into(),
+        ))
+    })
 }
 
 /// The body of the fork server: forks a child for each request until its
@@ -418,7 +437,8 @@ pub(crate) fn serve_forks(mut conn: Conn) -> i32 {
             (Ok(ForkRequest { mut start }), false) => {
                 let child_end = fds.remove(0);
                 start.job.set_fds(fds);
-                fork_for_owner(child_end, start)
+                // SAFETY: a plain system call.
+                fork_for_owner(child_end, start, unsafe { libc::getppid() })
             }
             (Ok(_), true) => Err("the request carried no connection".into()),
             (Err(e), _) => Err(e.to_string()),
@@ -431,7 +451,11 @@ pub(crate) fn serve_forks(mut conn: Conn) -> i32 {
 }
 
 /// Forks a child that the owner, not this server, will reap.
-fn fork_for_owner(child_end: OwnedFd, start: Start) -> std::result::Result<u32, String> {
+fn fork_for_owner(
+    child_end: OwnedFd,
+    start: Start,
+    owner: libc::pid_t,
+) -> std::result::Result<u32, String> {
     // SAFETY: a raw clone with a null stack behaves like fork; this process
     // is single-threaded, and the child ends with `_exit`.
     let pid = unsafe {
@@ -446,7 +470,19 @@ fn fork_for_owner(child_end: OwnedFd, start: Start) -> std::result::Result<u32, 
     };
     match pid {
         -1 => Err(std::io::Error::last_os_error().to_string()),
-        0 => in_forked_child(UnixStream::from(child_end), Ok(start)),
+        0 => {
+            // The lifeline without a thread: killed when the owner's thread
+            // that started this server dies, which lives as long as the owner.
+            // SAFETY: plain system calls with no memory arguments.
+            let orphaned = unsafe {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != owner
+            };
+            if orphaned {
+                // SAFETY: ends the child at once; it has done nothing yet.
+                unsafe { libc::_exit(bootstrap::EXIT_NO_PARENT) };
+            }
+            in_forked_child(UnixStream::from(child_end), Ok(start), Lifeline::Kernel)
+        }
         pid => Ok(pid as u32),
     }
 }

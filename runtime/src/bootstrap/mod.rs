@@ -428,11 +428,11 @@ fn run_child(addr: &Path, token: OsString) -> i32 {
         return EXIT_NO_PARENT;
     };
     start.job.set_fds(fds);
-    run_job(conn, start)
+    run_job(conn, start, Lifeline::Thread)
 }
 
 /// Runs `start` in this child, which reports on `conn`; returns the exit code.
-pub(crate) fn run_job(mut conn: Conn, start: Start) -> i32 {
+pub(crate) fn run_job(mut conn: Conn, start: Start, lifeline: Lifeline) -> i32 {
     process::set_identity(start.identity);
     match start.job {
         // No lifeline: the parent's death is exactly when the tracker works.
@@ -441,7 +441,9 @@ pub(crate) fn run_job(mut conn: Conn, start: Start) -> i32 {
         Job::ForkServer => return crate::start::serve_forks(conn),
         _ => {}
     }
-    watch_parent(&conn);
+    if let Lifeline::Thread = lifeline {
+        watch_parent(&conn);
+    }
     registry::install_panic_hook();
     match start.job {
         Job::Call(call) => {
@@ -467,6 +469,15 @@ fn connect(addr: &Path, token: OsString) -> Result<Conn, Error> {
         pid: std::process::id(),
     })?;
     Ok(conn)
+}
+
+/// How a child makes sure it does not outlive its parent.
+pub(crate) enum Lifeline {
+    /// A thread that kills the process when the parent's end of its
+    /// connection closes (`watch_parent`).
+    Thread,
+    /// The kernel's parent-death signal, already set up.
+    Kernel,
 }
 
 /// Kills this process as soon as the parent hangs up, so no child outlives it.
