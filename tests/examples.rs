@@ -119,6 +119,19 @@ fn countdown_parallel_001_03_prints_elapsed_time() {
 }
 
 #[test]
+fn external_program_001_04_echo_prints_its_line_and_both_exit_codes_come_back() {
+    let stdout = run_example("external_program_001_04");
+    assert_eq!(
+        lines(&stdout),
+        [
+            "Привет от внешней программы",
+            "Код возврата echo: 0",
+            "Код возврата false: 1",
+        ]
+    );
+}
+
+#[test]
 fn process_start_work_join_002_01_parent_works_while_child_runs() {
     let stdout = run_example("process_start_work_join_002_01");
     assert_eq!(
@@ -565,4 +578,195 @@ fn start_methods_runs_five_workers_under_each_method() {
         expected.push(format!("the child saw SETTING = {seen}"));
     }
     assert_eq!(lines(&stdout), expected);
+}
+
+#[test]
+fn launching_programs_talks_to_sort_and_sh_and_hears_a_childs_progress_over_a_pipe() {
+    let stdout = run_example("launching_programs");
+    let mut expected = vec![
+        "sort вернул: [\"абрикос\", \"груша\", \"яблоко\"]".to_string(),
+        "sh: 6 * 7 = 42".to_string(),
+        "sh: 2 + 2 = 4".to_string(),
+    ];
+    for (limit, primes) in [(1000, 168), (10_000, 1229)] {
+        for quarter in 1..=4 {
+            let checked = limit / 4 * quarter;
+            expected.push(format!(
+                "Простые числа меньше {limit}: проверено {checked} из {limit}"
+            ));
+        }
+        expected.push(format!("Простых чисел меньше {limit}: {primes}"));
+    }
+    expected.push("Потомок обслужил запросов: 2".to_string());
+    assert_eq!(lines(&stdout), expected, "{stdout}");
+}
+
+#[test]
+fn signals_handled_sigterm_and_sigint_stop_cleanly_and_unhandled_sigterm_kills() {
+    let stdout = run_example("signals");
+    assert_eq!(
+        lines(&stdout),
+        [
+            "== SIGTERM, с обработчиком",
+            "join(): Ok(\"получен SIGTERM: текущая задача закончена, файл удалён\")",
+            "exitcode = Some(0), файл остался: false",
+            "== SIGINT, с обработчиком",
+            "join(): Ok(\"получен SIGINT: текущая задача закончена, файл удалён\")",
+            "exitcode = Some(0), файл остался: false",
+            "== SIGTERM, без обработчика",
+            "join(): Err(Error::Signaled { signal: 15 }): процесс убит сигналом SIGTERM",
+            "exitcode = Some(-15), файл остался: true",
+        ]
+    );
+}
+
+#[test]
+fn exceptions_a_panic_is_a_typed_error_a_result_is_a_value_and_a_pool_item_fails_alone() {
+    let stdout = run_example("exceptions");
+    let lines = lines(&stdout);
+    assert_eq!(lines.len(), 14, "{stdout}");
+    // The panic's location is the division's line and column in the example.
+    let location = lines[2]
+        .strip_prefix("  место: examples/exceptions.rs:")
+        .unwrap_or_else(|| panic!("unexpected location line {:?}", lines[2]));
+    assert!(
+        location
+            .split(':')
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())),
+        "not line:column: {location:?}"
+    );
+    let mut rest = lines[..2].to_vec();
+    rest.extend(&lines[3..]);
+    assert_eq!(
+        rest,
+        [
+            "== Паника в потомке",
+            "divide(7, 0): паника \"attempt to divide by zero\"",
+            "  exitcode = Some(1)",
+            "== Ожидаемая ошибка: потомок возвращает Result",
+            "parse_number(\"42\") = Ok(42)",
+            "parse_number(\"сорок два\") = Err(\"\\\"сорок два\\\" — не число: invalid digit found in string\")",
+            "== Pool: одна задача из четырёх паникует",
+            "100 / 5 = 20",
+            "100 / 2 = 50",
+            "100 / 0: паника \"attempt to divide by zero\"",
+            "100 / 4 = 25",
+            "pool.map: первая ошибка, паника \"attempt to divide by zero\"",
+            "пул по-прежнему работает: [50, 20]",
+        ],
+        "{stdout}"
+    );
+}
+
+#[test]
+fn tour_runs_every_section_and_prints_its_stable_lines() {
+    let stdout = run_example("tour");
+    // Pids, timings, the speed-up, the panic's line and the name of the worker
+    // that died vary: each such line is checked for its shape, then replaced
+    // by a placeholder.
+    let masked: Vec<String> = lines(&stdout)
+        .into_iter()
+        .map(|line| {
+            if let Some(pid) = line
+                .strip_prefix("Process-1 (pid ")
+                .and_then(|rest| rest.strip_suffix(") started"))
+            {
+                let pid: u32 = pid
+                    .parse()
+                    .unwrap_or_else(|_| panic!("not a pid in {line:?}"));
+                assert_ne!(pid, std::process::id(), "{line:?}");
+                "Process-1 (pid _) started".to_string()
+            } else if line.starts_with("add(2, 3) = 5 in ") && !line.ends_with(" this process too")
+            {
+                "add(2, 3) = 5 in _".to_string()
+            } else if line.starts_with(" right: 0 (at examples/tour.rs:") {
+                assert!(line.ends_with(')'), "{line:?}");
+                " right: 0 (at examples/tour.rs:_)".to_string()
+            } else if line.starts_with("8 countdowns: ") {
+                assert!(
+                    line.contains(" here, ") && line.contains(" workers (") && line.ends_with("x)"),
+                    "{line:?}"
+                );
+                "8 countdowns: _".to_string()
+            } else if let Some(rest) = line.strip_prefix("crash(3) failed: pool worker `") {
+                assert!(
+                    rest.ends_with(
+                        "` died while running this task: killed by signal 6 (SIGABRT)"
+                    ),
+                    "{line:?}"
+                );
+                "crash(3) failed: pool worker `_` died while running this task: killed by signal 6 (SIGABRT)".to_string()
+            } else {
+                line.to_string()
+            }
+        })
+        .collect();
+    let squares = format!("squares: {SQUARES_0_TO_9}");
+    assert_eq!(
+        masked,
+        [
+            "== Process: a function in another process",
+            "Process-1 (pid _) started",
+            "add(2, 3) = 5 in _",
+            "add(2, 3) = 5 in this process too",
+            "",
+            "== A panic comes back as a typed error",
+            "the child panicked: assertion `left != right` failed: division by zero",
+            "  left: 0",
+            " right: 0 (at examples/tour.rs:_)",
+            "",
+            "== Timeouts and signals",
+            "still running after 50 ms: true",
+            "after terminate(): process `Process-3` was killed by signal 15 (SIGTERM); exitcode = Some(-15)",
+            "",
+            "== Pool: map, starmap-style apply, imap",
+            squares.as_str(),
+            "8 countdowns: _",
+            "",
+            "== A worker that dies fails only its own task",
+            "crash(0) = 0",
+            "crash(1) = 1",
+            "crash(2) = 2",
+            "crash(3) failed: pool worker `_` died while running this task: killed by signal 6 (SIGABRT)",
+            "crash(4) = 4",
+            "crash(5) = 5",
+            "the pool still works: [49, 64]",
+            "",
+            "== Queue and Pipe: ordinary arguments",
+            "from the queue, after the producer exited: queues cross processes",
+            "the pipe answered: HELLO OVER A PIPE",
+        ],
+        "{stdout}"
+    );
+}
+
+/// Every file in `examples/` has a test above that runs it: adding an example
+/// without a test fails here.
+#[test]
+fn every_example_is_run_by_a_test() {
+    let tests = include_str!("examples.rs");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "rs"))
+        .map(|path| {
+            let stem = path.file_stem().expect("a file name").to_str();
+            stem.expect("a UTF-8 example name").to_string()
+        })
+        .collect();
+    names.sort_unstable();
+    assert!(
+        names.len() > 40,
+        "too few examples found in {}: {names:?}",
+        dir.display()
+    );
+    let untested: Vec<&String> = names
+        .iter()
+        .filter(|name| !tests.contains(&format!("run_example(\"{name}\")")))
+        .collect();
+    assert!(
+        untested.is_empty(),
+        "no test in tests/examples.rs runs these examples: {untested:?}"
+    );
 }

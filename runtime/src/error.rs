@@ -228,6 +228,12 @@ pub enum Error {
         /// The threads of this process, the caller's included.
         threads: usize,
     },
+    /// The MPI backend cannot run the pool.
+    #[error("the MPI pool cannot run: {reason}")]
+    Mpi {
+        /// Why.
+        reason: String,
+    },
     /// A `_timeout` call gave up.
     #[error("timed out after {0:?}")]
     Timeout(std::time::Duration),

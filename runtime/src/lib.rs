@@ -6,6 +6,8 @@ mod bootstrap;
 mod error;
 mod handle;
 mod manager;
+#[cfg(feature = "mpi")]
+mod mpi;
 mod pipe;
 mod pool;
 mod process;

@@ -194,6 +194,10 @@ fn user_threads() -> usize {
 
 /// Starts a child for `start` by `launch`'s method.
 pub(crate) fn start_child(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
+    #[cfg(feature = "mpi")]
+    if launch.mpi {
+        return crate::mpi::attach(start);
+    }
     if launch.executable.is_some() {
         // Another executable can only be started, not forked.
         return bootstrap::launch(launch, start);

@@ -25,7 +25,9 @@ use crate::process::{self, Identity};
 use crate::wire::{self, Conn};
 
 pub use registry::{Args, Call, Entry, REGISTRY, encode_value};
-pub(crate) use registry::{decode_outcome, decode_returned, lookup, push_failed, run, run_with};
+pub(crate) use registry::{
+    decode_outcome, decode_returned, install_panic_hook, lookup, push_failed, run, run_with,
+};
 
 /// Environment variable naming the socket a child reports to.
 const ENV_ADDR: &str = "MULTIPROC_BOOTSTRAP_ADDR";
@@ -172,6 +174,9 @@ pub(crate) struct Launch {
     /// `None`: the program's default (`get_start_method`).
     pub(crate) method: Option<crate::StartMethod>,
     pub(crate) fork_with_threads: bool,
+    /// Attach to an MPI rank instead of starting a process.
+    #[cfg(feature = "mpi")]
+    pub(crate) mpi: bool,
 }
 
 impl Default for Launch {
@@ -181,36 +186,56 @@ impl Default for Launch {
             handshake_timeout: Duration::from_secs(10),
             method: None,
             fork_with_threads: false,
+            #[cfg(feature = "mpi")]
+            mpi: false,
         }
     }
 }
 
 /// A child process of this one, known by its pid and reaped with `waitpid`,
-/// however it was started.
+/// however it was started; or, with the `mpi` feature, a worker rank.
 #[derive(Debug)]
-pub(crate) struct OsChild(Pid);
+pub(crate) enum OsChild {
+    Local(Pid),
+    /// A rank of the MPI job: not ours to signal or reap; MPI ends it.
+    #[cfg(feature = "mpi")]
+    Rank,
+}
 
 impl OsChild {
     pub(crate) fn from_pid(pid: i32) -> OsChild {
-        OsChild(Pid::from_raw(pid).expect("fork returned a positive pid"))
+        OsChild::Local(Pid::from_raw(pid).expect("fork returned a positive pid"))
     }
 
+    /// The pid, or 0 for a rank (which no signal must reach).
     pub(crate) fn pid(&self) -> u32 {
-        self.0.as_raw_nonzero().get().unsigned_abs()
+        match self {
+            OsChild::Local(pid) => pid.as_raw_nonzero().get().unsigned_abs(),
+            #[cfg(feature = "mpi")]
+            OsChild::Rank => 0,
+        }
     }
 
     /// Sends `signal`; the caller makes sure the child has not been reaped.
     pub(crate) fn signal(&self, signal: Signal) -> std::io::Result<()> {
-        rustix::process::kill_process(self.0, signal).map_err(Into::into)
+        match self {
+            OsChild::Local(pid) => rustix::process::kill_process(*pid, signal).map_err(Into::into),
+            #[cfg(feature = "mpi")]
+            OsChild::Rank => Ok(()),
+        }
     }
 
     /// Waits for the child to end.
     pub(crate) fn wait(&self) -> std::io::Result<ExitStatus> {
+        let pid = match self {
+            OsChild::Local(pid) => *pid,
+            #[cfg(feature = "mpi")]
+            OsChild::Rank => return Ok(ExitStatus::from_raw(0)),
+        };
         loop {
-            match rustix::process::waitpid(Some(self.0), WaitOptions::empty()) {
+            match rustix::process::waitpid(Some(pid), WaitOptions::empty()) {
                 Ok(Some((_, status))) => return Ok(ExitStatus::from_raw(status.as_raw())),
-                Ok(None) => {}
-                Err(rustix::io::Errno::INTR) => {}
+                Ok(None) | Err(rustix::io::Errno::INTR) => {}
                 Err(e) => return Err(e.into()),
             }
         }
@@ -219,7 +244,11 @@ impl OsChild {
     /// Whether the child has ended, without reaping it.
     pub(crate) fn has_ended(&self) -> bool {
         let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
-        matches!(waitid(WaitId::Pid(self.0), options), Ok(Some(_)))
+        match self {
+            OsChild::Local(pid) => matches!(waitid(WaitId::Pid(*pid), options), Ok(Some(_))),
+            #[cfg(feature = "mpi")]
+            OsChild::Rank => false,
+        }
     }
 
     pub(crate) fn kill_and_reap(&self) {

@@ -10,7 +10,7 @@
 
 mod driver;
 mod results;
-mod worker;
+pub(crate) mod worker;
 
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -268,6 +268,31 @@ impl PoolBuilder {
         self
     }
 
+    /// Runs the workers on the other ranks of the MPI job this program was
+    /// started in (`mpirun -n N program`: N-1 workers, on every host
+    /// `mpirun` was given); needs the `mpi` feature. The pool's size is the
+    /// number of worker ranks, whatever [`processes`](Self::processes) says.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use multiproc::{pool_task, Pool};
+    /// # #[pool_task] fn square(x: u64) -> u64 { x * x }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// // Run as `mpirun -n 5 ./app`: rank 0 runs `main`, ranks 1..4 the tasks.
+    /// let pool = Pool::builder().mpi().build()?;
+    /// assert_eq!(pool.map(square, 0..4u64)?, [0, 1, 4, 9]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `mpi4py.futures.MPIPoolExecutor()`.
+    #[cfg(feature = "mpi")]
+    pub fn mpi(mut self) -> Self {
+        self.launch.mpi = true;
+        self
+    }
+
     /// Lets [`StartMethod::Fork`](crate::StartMethod::Fork) fork workers while
     /// other threads of the program run; see
     /// [`ProcessBuilder::fork_with_threads`](crate::ProcessBuilder::fork_with_threads).
@@ -311,6 +336,12 @@ impl PoolBuilder {
     ///
     /// Python: `multiprocessing.Pool(...)`.
     pub fn build(self) -> Result<Pool> {
+        #[cfg(feature = "mpi")]
+        let processes = match self.launch.mpi {
+            true => crate::mpi::worker_ranks()?,
+            false => self.processes.unwrap_or_else(crate::cpu_count).max(1),
+        };
+        #[cfg(not(feature = "mpi"))]
         let processes = self.processes.unwrap_or_else(crate::cpu_count).max(1);
         let config = Arc::new(WorkerConfig {
             initializer: self.initializer.transpose()?,
@@ -469,6 +500,32 @@ impl Pool {
     /// Python: `multiprocessing.Pool(processes)`.
     pub fn new(processes: usize) -> Result<Pool> {
         Pool::builder().processes(processes).build()
+    }
+
+    /// A pool whose workers are the other ranks of this MPI job; see
+    /// [`PoolBuilder::mpi`]. Needs the `mpi` feature.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Mpi`] if the program was not started by `mpirun`, or the job
+    /// has a single rank.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use multiproc::{pool_task, Pool};
+    /// # #[pool_task] fn square(x: u64) -> u64 { x * x }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = Pool::mpi()?;
+    /// let squares = pool.map(square, 0..100u64)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `mpi4py.futures.MPIPoolExecutor()`.
+    #[cfg(feature = "mpi")]
+    pub fn mpi() -> Result<Pool> {
+        Pool::builder().mpi().build()
     }
 
     /// Options: processes, initializer, `max_tasks_per_child`, retries.

@@ -18,7 +18,7 @@ pub(super) struct RunChunk<'a> {
 /// Worker to parent, once, after the initializer. Later frames are chunk results:
 /// each item's encoded outcome as a `u32` length and that many bytes.
 #[derive(Serialize, Deserialize)]
-pub(super) enum Started {
+pub(crate) enum Started {
     Ready,
     /// The initializer's encoded outcome.
     InitializerFailed(#[serde(with = "serde_bytes")] Vec<u8>),
@@ -54,14 +54,8 @@ pub(crate) fn serve(mut conn: Conn, initializer: Option<CallSpec>) -> i32 {
     // Ctrl-C reaches the whole process group; the parent decides what it means.
     // SAFETY: setting a signal's disposition to "ignore" has no preconditions.
     unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
-    if let Some(initializer) = initializer {
-        let mut outcome = Vec::new();
-        if !initializer.run(&mut outcome) {
-            let _ = conn.send(&Started::InitializerFailed(outcome));
-            return 1;
-        }
-    }
-    if conn.send(&Started::Ready).is_err() {
+    let started = initialize(initializer);
+    if conn.send(&started).is_err() || !matches!(started, Started::Ready) {
         return 1;
     }
     // Single-threaded: the parent never blocks writing to a worker that is
@@ -73,26 +67,45 @@ pub(crate) fn serve(mut conn: Conn, initializer: Option<CallSpec>) -> i32 {
     // this process dies the parent knows exactly which chunk it was running.
     while let Ok((frame, fds)) = conn.recv_frame_with_fds() {
         frame_out.clear();
-        let _ = push_frame(&mut frame_out, |out| {
-            wire::with_fds(fds, || {
-                match wire::decode::<RunChunk<'_>>(&frame, "a chunk") {
-                    Ok(chunk) => {
-                        let entry = match cached.filter(|e| e.key == chunk.key) {
-                            Some(entry) => Ok(entry),
-                            None => bootstrap::lookup(chunk.key).inspect(|e| cached = Some(e)),
-                        };
-                        run_chunk(entry, chunk.items, out);
-                    }
-                    Err(e) => bootstrap::push_failed(out, &e.to_string()),
-                }
-            });
-            Ok(())
-        });
+        answer_chunk(&frame, fds, &mut cached, &mut frame_out);
         if conn.send_framed(&frame_out).is_err() {
             return 1;
         }
     }
     0
+}
+
+/// Runs the pool's initializer, if any: what to tell the parent.
+pub(crate) fn initialize(initializer: Option<CallSpec>) -> Started {
+    let mut outcome = Vec::new();
+    match initializer.map(|init| init.run(&mut outcome)) {
+        Some(false) => Started::InitializerFailed(outcome),
+        _ => Started::Ready,
+    }
+}
+
+/// Runs the chunk in `frame` and appends the frame of its results to `out`.
+/// `cached` keeps the last function looked up, since chunks in a row
+/// usually call the same one.
+pub(crate) fn answer_chunk(
+    frame: &[u8],
+    fds: Vec<std::os::fd::OwnedFd>,
+    cached: &mut Option<&'static Entry>,
+    out: &mut Vec<u8>,
+) {
+    let _ = push_frame(out, |out| {
+        wire::with_fds(fds, || match wire::decode::<RunChunk<'_>>(frame, "a chunk") {
+            Ok(chunk) => {
+                let entry = match cached.filter(|e| e.key == chunk.key) {
+                    Some(entry) => Ok(entry),
+                    None => bootstrap::lookup(chunk.key).inspect(|e| *cached = Some(e)),
+                };
+                run_chunk(entry, chunk.items, out);
+            }
+            Err(e) => bootstrap::push_failed(out, &e.to_string()),
+        });
+        Ok(())
+    });
 }
 
 fn run_chunk(entry: Result<&'static Entry, Error>, items: &[u8], results: &mut Vec<u8>) {

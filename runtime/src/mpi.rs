@@ -1,0 +1,325 @@
+//! The pool on MPI: workers on the ranks of an `mpirun` job (feature `mpi`).
+//!
+//! Design: under `mpirun -n N ./app`, ranks 1..N divert to [`serve_rank`]
+//! before `main`, as spawned children do, so the user's `main` runs on rank 0
+//! only. There, `Pool::mpi()` builds an ordinary pool whose workers are
+//! ranks: each "worker process" is one end of a socket pair whose other end
+//! belongs to the relay, one thread that alone calls MPI. The relay forwards
+//! each chunk frame from a driver to its rank and the rank's answer back, one
+//! chunk in flight per rank, so neither side ever blocks sending while the
+//! other sends too. The drivers, chunking, result decoding and error
+//! handling are the local pool's, unchanged.
+//!
+//! What MPI allows: Open MPI ends the whole job when a rank dies (it has no
+//! way to replace one), so a crashed worker rank takes the job down with an
+//! error from `mpirun`, never a hang. A panic is caught in the rank and is a
+//! per-task error, as locally. Descriptors (`Fd`, `Connection`) cannot cross
+//! to another machine: such arguments fail their items.
+
+use std::os::unix::net::UnixStream;
+use std::sync::mpsc;
+use std::sync::{Condvar, Mutex, OnceLock};
+use std::time::Duration;
+
+use mpi::point_to_point::MatchedReceiveVec;
+use mpi::traits::*;
+
+use crate::bootstrap::{self, CallSpec, Job, OsChild, Start};
+use crate::error::{Error, Result};
+use crate::pool::worker::{Started, answer_chunk, initialize};
+use crate::wire::{self, Conn};
+
+/// Rank 0 to a rank: become a pool worker; the message is the initializer.
+const TAG_START: i32 = 1;
+/// Rank 0 to a rank: run this chunk frame. A rank to rank 0: its answer.
+const TAG_CHUNK: i32 = 2;
+/// Rank 0 to a rank: the job is over.
+const TAG_STOP: i32 = 3;
+
+/// How long a new worker waits for a rank to be freed.
+const RANK_WAIT: Duration = Duration::from_secs(10);
+
+/// This process's rank under `mpirun`, from the launcher's environment.
+fn launcher_rank() -> Option<i32> {
+    ["OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok()?.parse().ok())
+}
+
+/// Runs before `main` on every rank: ranks other than 0 serve the pool and
+/// exit; rank 0 arranges to release them when it exits.
+#[ctor::ctor]
+unsafe fn divert_rank() {
+    // A process that multiproc started itself is not a rank, even though it
+    // inherited the launcher's environment.
+    if std::env::var_os("MULTIPROC_BOOTSTRAP_ADDR").is_some() {
+        return;
+    }
+    match launcher_rank() {
+        Some(0) => {
+            // SAFETY: `finish_at_exit` is a plain function that never unwinds.
+            unsafe { libc::atexit(finish_at_exit) };
+        }
+        Some(_) => std::process::exit(serve_rank()),
+        None => {}
+    }
+}
+
+/// At rank 0's exit: stop every worker rank and finalize MPI, whether or
+/// not a pool ever used them, so that `mpirun` can end.
+extern "C" fn finish_at_exit() {
+    match RELAY.get() {
+        Some(Ok(relay)) => {
+            let (done, finished) = mpsc::channel();
+            let sent = lock(&relay.commands).send(Command::Shutdown(done)).is_ok();
+            if sent {
+                let _ = finished.recv_timeout(Duration::from_secs(10));
+            }
+        }
+        Some(Err(_)) => {}
+        None => {
+            if crate::parent_process().is_none()
+                && let Some(universe) = mpi::initialize()
+            {
+                stop_ranks(&universe.world());
+            }
+        }
+    }
+}
+
+fn stop_ranks(world: &mpi::topology::SimpleCommunicator) {
+    for rank in 1..world.size() {
+        world
+            .process_at_rank(rank)
+            .send_with_tag(&[0u8][..], TAG_STOP);
+    }
+}
+
+/// The body of a worker rank: serves chunks from rank 0 until told to stop.
+fn serve_rank() -> i32 {
+    let Some(universe) = mpi::initialize() else {
+        eprintln!("multiproc: MPI could not be initialized on this rank");
+        return bootstrap::EXIT_NO_PARENT;
+    };
+    let world = universe.world();
+    crate::process::set_identity(crate::process::Identity::helper(&format!(
+        "MpiWorker-{}",
+        world.rank()
+    )));
+    bootstrap::install_panic_hook();
+    let root = world.process_at_rank(0);
+    let mut cached = None;
+    let mut out = Vec::new();
+    loop {
+        let (message, status) = root.receive_vec::<u8>();
+        out.clear();
+        match status.tag() {
+            TAG_START => {
+                let started = match wire::decode::<Option<CallSpec>>(&message, "an initializer") {
+                    Ok(initializer) => initialize(initializer),
+                    Err(e) => {
+                        let mut outcome = Vec::new();
+                        bootstrap::push_failed(&mut outcome, &e.to_string());
+                        Started::InitializerFailed(outcome)
+                    }
+                };
+                let _ = wire::push_message(&mut out, &started);
+            }
+            TAG_CHUNK => answer_chunk(&message, Vec::new(), &mut cached, &mut out),
+            _ => break,
+        }
+        root.send_with_tag(&out[..], TAG_CHUNK);
+    }
+    drop(universe);
+    0
+}
+
+/// What the relay is asked to do.
+enum Command {
+    /// Make `rank` a worker fed through `conn`, starting with `initializer`.
+    Attach {
+        rank: i32,
+        conn: Conn,
+        initializer: Vec<u8>,
+    },
+    /// Stop every rank and finalize MPI, then say so.
+    Shutdown(mpsc::Sender<()>),
+}
+
+/// Rank 0's relay: the one thread that talks MPI.
+struct Relay {
+    commands: Mutex<mpsc::Sender<Command>>,
+    /// Per rank (index 0 unused): whether a worker is attached to it.
+    attached: Mutex<Vec<bool>>,
+    /// Signalled when a rank is freed.
+    freed: Condvar,
+}
+
+static RELAY: OnceLock<std::result::Result<Relay, String>> = OnceLock::new();
+
+fn relay() -> Result<&'static Relay> {
+    RELAY
+        .get_or_init(start_relay)
+        .as_ref()
+        .map_err(|reason| Error::Mpi {
+            reason: reason.clone(),
+        })
+}
+
+fn start_relay() -> std::result::Result<Relay, String> {
+    if launcher_rank().is_none() {
+        return Err(
+            "this program was not started by mpirun; run it as `mpirun -n N program`".into(),
+        );
+    }
+    if crate::parent_process().is_some() {
+        return Err("only the process that mpirun started can use the MPI job's ranks".into());
+    }
+    let (commands, receiver) = mpsc::channel();
+    let (ready, size) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("multiproc-mpi".into())
+        .spawn(move || {
+            let Some((universe, _)) = mpi::initialize_with_threading(mpi::Threading::Serialized)
+            else {
+                let _ = ready.send(Err("MPI could not be initialized".to_string()));
+                return;
+            };
+            let world = universe.world();
+            let _ = ready.send(Ok(world.size()));
+            relay_loop(&world, &receiver);
+            drop(universe);
+        })
+        .map_err(|e| format!("could not start the MPI thread: {e}"))?;
+    let size = size
+        .recv()
+        .map_err(|_| "the MPI thread ended at once".to_string())??;
+    if size < 2 {
+        return Err(format!(
+            "the MPI job has {size} rank; start it with `mpirun -n N` for N-1 workers"
+        ));
+    }
+    Ok(Relay {
+        commands: Mutex::new(commands),
+        attached: Mutex::new(vec![false; size as usize]),
+        freed: Condvar::new(),
+    })
+}
+
+/// A rank's link to its driver.
+struct Link {
+    conn: Conn,
+    /// A chunk (or the start) has been sent and its answer not yet received.
+    busy: bool,
+}
+
+fn relay_loop(world: &mpi::topology::SimpleCommunicator, commands: &mpsc::Receiver<Command>) {
+    let size = world.size();
+    let mut links: Vec<Option<Link>> = (0..size).map(|_| None).collect();
+    loop {
+        let mut progressed = false;
+        while let Ok(command) = commands.try_recv() {
+            progressed = true;
+            match command {
+                Command::Attach {
+                    rank,
+                    conn,
+                    initializer,
+                } => {
+                    world
+                        .process_at_rank(rank)
+                        .send_with_tag(&initializer[..], TAG_START);
+                    links[rank as usize] = Some(Link { conn, busy: true });
+                }
+                Command::Shutdown(done) => {
+                    stop_ranks(world);
+                    let _ = done.send(());
+                    return;
+                }
+            }
+        }
+        while let Some(probed) = world.any_process().immediate_matched_probe() {
+            progressed = true;
+            let (answer, status) = probed.matched_receive_vec::<u8>();
+            if let Some(link) = links[status.source_rank() as usize].as_mut() {
+                link.busy = false;
+                let _ = link.conn.send_framed(&answer);
+            }
+        }
+        for rank in 1..size {
+            let Some(link) = links[rank as usize].as_mut() else {
+                continue;
+            };
+            if link.busy || !link.conn.wait_readable(Some(Duration::ZERO)).unwrap_or(true) {
+                continue;
+            }
+            progressed = true;
+            match link.conn.recv_frame_with_fds() {
+                // Descriptors stay behind; the items that needed them fail.
+                Ok((frame, _fds)) => {
+                    world
+                        .process_at_rank(rank)
+                        .send_with_tag(&frame[..], TAG_CHUNK);
+                    link.busy = true;
+                }
+                Err(_) => {
+                    links[rank as usize] = None;
+                    if let Some(Ok(relay)) = RELAY.get() {
+                        lock(&relay.attached)[rank as usize] = false;
+                        relay.freed.notify_all();
+                    }
+                }
+            }
+        }
+        if !progressed {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The number of worker ranks of this job (its size less rank 0).
+pub(crate) fn worker_ranks() -> Result<usize> {
+    Ok(lock(&relay()?.attached).len() - 1)
+}
+
+/// Makes a free rank the worker for `start` (a pool worker's job).
+pub(crate) fn attach(start: &Start) -> Result<(OsChild, Conn)> {
+    let relay = relay()?;
+    let Job::PoolWorker { initializer } = &start.job else {
+        return Err(Error::Mpi {
+            reason: "only pool workers run on MPI ranks".into(),
+        });
+    };
+    let initializer = wire::encode(initializer, "the initializer")?;
+    let rank = {
+        // A pool just dropped frees its ranks within moments.
+        let free = |attached: &mut Vec<bool>| !(1..attached.len()).any(|rank| !attached[rank]);
+        let (mut attached, _) = relay
+            .freed
+            .wait_timeout_while(lock(&relay.attached), RANK_WAIT, free)
+            .unwrap_or_else(|e| e.into_inner());
+        let rank = (1..attached.len())
+            .find(|&rank| !attached[rank])
+            .ok_or_else(|| Error::Mpi {
+                reason: format!("every rank still had a worker after {RANK_WAIT:?}"),
+            })?;
+        attached[rank] = true;
+        rank
+    };
+    let (ours, theirs) = UnixStream::pair().map_err(Error::io("creating a socket pair"))?;
+    let command = Command::Attach {
+        rank: rank as i32,
+        conn: Conn::new(theirs),
+        initializer,
+    };
+    lock(&relay.commands)
+        .send(command)
+        .map_err(|_| Error::Mpi {
+            reason: "the MPI thread has ended".into(),
+        })?;
+    Ok((OsChild::Rank, Conn::new(ours)))
+}

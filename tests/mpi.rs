@@ -1,0 +1,133 @@
+//! The pool on MPI ranks. Run under `mpirun`, one test at a time:
+//! `mpirun --oversubscribe -n 3 <this test binary> --test-threads=1`
+//! (`.ci/run` does). Ranks 1 and 2 become the workers; rank 0 runs the tests.
+#![cfg(feature = "mpi")]
+
+use std::time::Duration;
+
+use multiproc::{Error, Fd, Pool, pool_task};
+
+#[pool_task]
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+#[pool_task]
+fn add(a: u64, b: u64) -> u64 {
+    a + b
+}
+
+#[pool_task]
+fn whoami(_: u32) -> (u32, String) {
+    (std::process::id(), multiproc::current_process().name().to_string())
+}
+
+#[pool_task]
+fn fail_on_five(x: u64) -> u64 {
+    assert_ne!(x, 5, "five is not allowed");
+    x
+}
+
+#[pool_task]
+fn file_len(file: Fd) -> u64 {
+    std::fs::File::from(file).metadata().unwrap().len()
+}
+
+#[test]
+fn every_pool_method_runs_on_the_worker_ranks() {
+    let pool = Pool::mpi().unwrap();
+    assert_eq!(pool.processes(), 2);
+    assert_eq!(pool.map(square, 0..1000u64).unwrap(), (0..1000u64).map(|x| x * x).collect::<Vec<_>>());
+    assert_eq!(pool.starmap(add, vec![(1, 2), (3, 4)]).unwrap(), [3, 7]);
+    assert_eq!(pool.apply(add, (20, 22)).unwrap(), 42);
+    assert_eq!(pool.apply_async(add, (1, 1)).unwrap().get_timeout(Duration::from_secs(30)).unwrap(), 2);
+    assert_eq!(pool.map_async(square, 0..4u64).unwrap().get().unwrap(), [0, 1, 4, 9]);
+    let ordered: Vec<u64> = pool.imap(square, 0..100u64).unwrap().map(Result::unwrap).collect();
+    assert_eq!(ordered, (0..100u64).map(|x| x * x).collect::<Vec<_>>());
+    let mut unordered: Vec<u64> = pool
+        .imap_unordered(square, 0..100u64)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    unordered.sort_unstable();
+    assert_eq!(unordered, ordered);
+}
+
+#[test]
+fn tasks_run_on_other_processes_named_after_their_rank() {
+    let pool = Pool::mpi().unwrap();
+    let seen = pool.map_chunked(whoami, 0..200u32, 1).unwrap();
+    let mut names: Vec<String> = seen.iter().map(|(_, name)| name.clone()).collect();
+    names.sort();
+    names.dedup();
+    assert!(seen.iter().all(|(pid, _)| *pid != std::process::id()));
+    assert!(
+        names.iter().all(|n| n == "MpiWorker-1" || n == "MpiWorker-2"),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn a_panic_fails_only_its_item_and_the_pool_goes_on() {
+    let pool = Pool::mpi().unwrap();
+    let results: Vec<_> = pool.imap(fail_on_five, 0..10u64).unwrap().collect();
+    for (x, result) in results.iter().enumerate() {
+        match result {
+            Ok(value) => assert_eq!(*value, x as u64),
+            Err(Error::Panicked { message, .. }) => {
+                assert_eq!(x, 5);
+                assert!(message.contains("five is not allowed"), "{message}");
+            }
+            Err(e) => panic!("item {x}: {e}"),
+        }
+    }
+    assert!(matches!(pool.map(fail_on_five, [4u64, 5]), Err(Error::Panicked { .. })));
+    assert_eq!(pool.map(square, [3u64]).unwrap(), [9]);
+}
+
+#[test]
+fn a_descriptor_cannot_cross_to_a_rank_and_fails_only_its_item() {
+    let pool = Pool::mpi().unwrap();
+    let file = std::fs::File::open("/proc/self/exe").unwrap();
+    let err = pool.apply(file_len, (Fd::from(file),)).unwrap_err();
+    assert!(matches!(err, Error::Codec { .. }), "{err}");
+    assert_eq!(pool.apply(add, (1, 2)).unwrap(), 3);
+}
+
+static INITIALIZED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+#[pool_task]
+fn set_base(base: u64) {
+    INITIALIZED.store(base, std::sync::atomic::Ordering::Relaxed);
+}
+
+#[pool_task]
+fn plus_base(x: u64) -> u64 {
+    x + INITIALIZED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+#[pool_task]
+fn refuse(_: u64) {
+    panic!("no initialization today");
+}
+
+#[test]
+fn the_initializer_runs_on_every_rank_and_its_failure_fails_build() {
+    let pool = Pool::builder().mpi().initializer(set_base, (100,)).build().unwrap();
+    assert_eq!(pool.map_chunked(plus_base, 0..10u64, 1).unwrap(), (100..110).collect::<Vec<_>>());
+    drop(pool);
+    let err = Pool::builder().mpi().initializer(refuse, (0,)).build().unwrap_err();
+    assert!(matches!(err, Error::Initializer { .. }), "{err}");
+    // The ranks are free again for the next pool.
+    assert_eq!(Pool::mpi().unwrap().apply(add, (2, 2)).unwrap(), 4);
+}
+
+#[test]
+fn a_process_started_here_cannot_take_the_ranks() {
+    #[multiproc::process]
+    fn try_mpi_pool() -> String {
+        Pool::mpi().unwrap_err().to_string()
+    }
+    let message = try_mpi_pool.spawn().unwrap().join().unwrap();
+    assert!(message.contains("only the process that mpirun started"), "{message}");
+}
