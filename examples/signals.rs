@@ -80,11 +80,14 @@
 //! exitcode = Some(-15), файл остался: true
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use multiproc::{Error, Event, Process, process};
+
+/// `main`'s result: any error, reported by the runtime on exit.
+type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 /// The signal that asked this process to stop; 0 until one arrives.
 static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
@@ -166,8 +169,8 @@ fn naive_worker(ready: Event, pid_file: String) -> String {
 fn run(
     title: &str,
     worker: fn(Event, String) -> multiproc::Result<Process<String>>,
-    send: fn(&Process<String>) -> Result<(), Box<dyn std::error::Error>>,
-) -> Result<(), Box<dyn std::error::Error>> {
+    send: fn(&Process<String>) -> BoxResult<()>,
+) -> BoxResult<()> {
     println!("== {title}");
     let pid_file =
         std::env::temp_dir().join(format!("multiproc-signals-{}.pid", std::process::id()));
@@ -189,13 +192,13 @@ fn run(
     println!(
         "exitcode = {:?}, файл остался: {}",
         p.exitcode(),
-        Path::new(&pid_file).exists()
+        pid_file.exists()
     );
     let _ = std::fs::remove_file(&pid_file);
     Ok(())
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> BoxResult<()> {
     run(
         "SIGTERM, с обработчиком",
         |ready, file| graceful_worker.spawn(ready, file),

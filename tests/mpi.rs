@@ -19,7 +19,10 @@ fn add(a: u64, b: u64) -> u64 {
 
 #[pool_task]
 fn whoami(_: u32) -> (u32, String) {
-    (std::process::id(), multiproc::current_process().name().to_string())
+    (
+        std::process::id(),
+        multiproc::current_process().name().to_string(),
+    )
 }
 
 #[pool_task]
@@ -37,12 +40,28 @@ fn file_len(file: Fd) -> u64 {
 fn every_pool_method_runs_on_the_worker_ranks() {
     let pool = Pool::mpi().unwrap();
     assert_eq!(pool.processes(), 2);
-    assert_eq!(pool.map(square, 0..1000u64).unwrap(), (0..1000u64).map(|x| x * x).collect::<Vec<_>>());
+    assert_eq!(
+        pool.map(square, 0..1000u64).unwrap(),
+        (0..1000u64).map(|x| x * x).collect::<Vec<_>>()
+    );
     assert_eq!(pool.starmap(add, vec![(1, 2), (3, 4)]).unwrap(), [3, 7]);
     assert_eq!(pool.apply(add, (20, 22)).unwrap(), 42);
-    assert_eq!(pool.apply_async(add, (1, 1)).unwrap().get_timeout(Duration::from_secs(30)).unwrap(), 2);
-    assert_eq!(pool.map_async(square, 0..4u64).unwrap().get().unwrap(), [0, 1, 4, 9]);
-    let ordered: Vec<u64> = pool.imap(square, 0..100u64).unwrap().map(Result::unwrap).collect();
+    assert_eq!(
+        pool.apply_async(add, (1, 1))
+            .unwrap()
+            .get_timeout(Duration::from_secs(30))
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        pool.map_async(square, 0..4u64).unwrap().get().unwrap(),
+        [0, 1, 4, 9]
+    );
+    let ordered: Vec<u64> = pool
+        .imap(square, 0..100u64)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(ordered, (0..100u64).map(|x| x * x).collect::<Vec<_>>());
     let mut unordered: Vec<u64> = pool
         .imap_unordered(square, 0..100u64)
@@ -62,7 +81,9 @@ fn tasks_run_on_other_processes_named_after_their_rank() {
     names.dedup();
     assert!(seen.iter().all(|(pid, _)| *pid != std::process::id()));
     assert!(
-        names.iter().all(|n| n == "MpiWorker-1" || n == "MpiWorker-2"),
+        names
+            .iter()
+            .all(|n| n == "MpiWorker-1" || n == "MpiWorker-2"),
         "{names:?}"
     );
 }
@@ -81,7 +102,10 @@ fn a_panic_fails_only_its_item_and_the_pool_goes_on() {
             Err(e) => panic!("item {x}: {e}"),
         }
     }
-    assert!(matches!(pool.map(fail_on_five, [4u64, 5]), Err(Error::Panicked { .. })));
+    assert!(matches!(
+        pool.map(fail_on_five, [4u64, 5]),
+        Err(Error::Panicked { .. })
+    ));
     assert_eq!(pool.map(square, [3u64]).unwrap(), [9]);
 }
 
@@ -113,10 +137,21 @@ fn refuse(_: u64) {
 
 #[test]
 fn the_initializer_runs_on_every_rank_and_its_failure_fails_build() {
-    let pool = Pool::builder().mpi().initializer(set_base, (100,)).build().unwrap();
-    assert_eq!(pool.map_chunked(plus_base, 0..10u64, 1).unwrap(), (100..110).collect::<Vec<_>>());
+    let pool = Pool::builder()
+        .mpi()
+        .initializer(set_base, (100,))
+        .build()
+        .unwrap();
+    assert_eq!(
+        pool.map_chunked(plus_base, 0..10u64, 1).unwrap(),
+        (100..110).collect::<Vec<_>>()
+    );
     drop(pool);
-    let err = Pool::builder().mpi().initializer(refuse, (0,)).build().unwrap_err();
+    let err = Pool::builder()
+        .mpi()
+        .initializer(refuse, (0,))
+        .build()
+        .unwrap_err();
     assert!(matches!(err, Error::Initializer { .. }), "{err}");
     // The ranks are free again for the next pool.
     assert_eq!(Pool::mpi().unwrap().apply(add, (2, 2)).unwrap(), 4);
@@ -129,5 +164,8 @@ fn a_process_started_here_cannot_take_the_ranks() {
         Pool::mpi().unwrap_err().to_string()
     }
     let message = try_mpi_pool.spawn().unwrap().join().unwrap();
-    assert!(message.contains("only the process that mpirun started"), "{message}");
+    assert!(
+        message.contains("only the process that mpirun started"),
+        "{message}"
+    );
 }

@@ -102,9 +102,8 @@ fn serve_rank() -> i32 {
         return bootstrap::EXIT_NO_PARENT;
     };
     let world = universe.world();
-    crate::process::set_identity(crate::process::Identity::helper(&format!(
-        "MpiWorker-{}",
-        world.rank()
+    crate::process::set_identity(crate::process::Identity::helper(&OsChild::rank_name(
+        world.rank(),
     )));
     bootstrap::install_panic_hook();
     let root = world.process_at_rank(0);
@@ -187,8 +186,11 @@ fn start_relay() -> std::result::Result<Relay, String> {
             };
             let world = universe.world();
             let _ = ready.send(Ok(world.size()));
-            relay_loop(&world, &receiver);
+            let done = relay_loop(&world, &receiver);
+            drop(world);
+            // Finalizes MPI; only then may the process exit.
             drop(universe);
+            let _ = done.map(|done| done.send(()));
         })
         .map_err(|e| format!("could not start the MPI thread: {e}"))?;
     let size = size
@@ -213,7 +215,12 @@ struct Link {
     busy: bool,
 }
 
-fn relay_loop(world: &mpi::topology::SimpleCommunicator, commands: &mpsc::Receiver<Command>) {
+/// Serves until told to shut down (returns whom to tell when MPI is
+/// finalized) or until rank 0 can no longer send commands.
+fn relay_loop(
+    world: &mpi::topology::SimpleCommunicator,
+    commands: &mpsc::Receiver<Command>,
+) -> Option<mpsc::Sender<()>> {
     let size = world.size();
     let mut links: Vec<Option<Link>> = (0..size).map(|_| None).collect();
     loop {
@@ -233,8 +240,7 @@ fn relay_loop(world: &mpi::topology::SimpleCommunicator, commands: &mpsc::Receiv
                 }
                 Command::Shutdown(done) => {
                     stop_ranks(world);
-                    let _ = done.send(());
-                    return;
+                    return Some(done);
                 }
             }
         }
@@ -250,7 +256,12 @@ fn relay_loop(world: &mpi::topology::SimpleCommunicator, commands: &mpsc::Receiv
             let Some(link) = links[rank as usize].as_mut() else {
                 continue;
             };
-            if link.busy || !link.conn.wait_readable(Some(Duration::ZERO)).unwrap_or(true) {
+            if link.busy
+                || !link
+                    .conn
+                    .wait_readable(Some(Duration::ZERO))
+                    .unwrap_or(true)
+            {
                 continue;
             }
             progressed = true;
@@ -321,5 +332,5 @@ pub(crate) fn attach(start: &Start) -> Result<(OsChild, Conn)> {
         .map_err(|_| Error::Mpi {
             reason: "the MPI thread has ended".into(),
         })?;
-    Ok((OsChild::Rank, Conn::new(ours)))
+    Ok((OsChild::Rank(rank as i32), Conn::new(ours)))
 }

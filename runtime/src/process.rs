@@ -401,6 +401,11 @@ impl ChildProc {
             parent: Some(current_process()),
         };
         let (child, conn) = crate::start::start_child(launch, &Start { job, identity })?;
+        #[cfg(feature = "mpi")]
+        let name = match child {
+            OsChild::Rank(rank) => OsChild::rank_name(rank),
+            OsChild::Local(_) => name,
+        };
         let info = ProcessInfo {
             name,
             pid: child.pid(),

@@ -24,10 +24,10 @@ use crate::error::Error;
 use crate::process::{self, Identity};
 use crate::wire::{self, Conn};
 
+#[cfg(feature = "mpi")]
+pub(crate) use registry::install_panic_hook;
 pub use registry::{Args, Call, Entry, REGISTRY, encode_value};
-pub(crate) use registry::{
-    decode_outcome, decode_returned, install_panic_hook, lookup, push_failed, run, run_with,
-};
+pub(crate) use registry::{decode_outcome, decode_returned, lookup, push_failed, run, run_with};
 
 /// Environment variable naming the socket a child reports to.
 const ENV_ADDR: &str = "MULTIPROC_BOOTSTRAP_ADDR";
@@ -199,7 +199,7 @@ pub(crate) enum OsChild {
     Local(Pid),
     /// A rank of the MPI job: not ours to signal or reap; MPI ends it.
     #[cfg(feature = "mpi")]
-    Rank,
+    Rank(i32),
 }
 
 impl OsChild {
@@ -212,7 +212,7 @@ impl OsChild {
         match self {
             OsChild::Local(pid) => pid.as_raw_nonzero().get().unsigned_abs(),
             #[cfg(feature = "mpi")]
-            OsChild::Rank => 0,
+            OsChild::Rank(_) => 0,
         }
     }
 
@@ -221,7 +221,7 @@ impl OsChild {
         match self {
             OsChild::Local(pid) => rustix::process::kill_process(*pid, signal).map_err(Into::into),
             #[cfg(feature = "mpi")]
-            OsChild::Rank => Ok(()),
+            OsChild::Rank(_) => Ok(()),
         }
     }
 
@@ -230,7 +230,7 @@ impl OsChild {
         let pid = match self {
             OsChild::Local(pid) => *pid,
             #[cfg(feature = "mpi")]
-            OsChild::Rank => return Ok(ExitStatus::from_raw(0)),
+            OsChild::Rank(_) => return Ok(ExitStatus::from_raw(0)),
         };
         loop {
             match rustix::process::waitpid(Some(pid), WaitOptions::empty()) {
@@ -247,8 +247,14 @@ impl OsChild {
         match self {
             OsChild::Local(pid) => matches!(waitid(WaitId::Pid(*pid), options), Ok(Some(_))),
             #[cfg(feature = "mpi")]
-            OsChild::Rank => false,
+            OsChild::Rank(_) => false,
         }
+    }
+
+    /// The name a worker on MPI rank `rank` goes by on both sides.
+    #[cfg(feature = "mpi")]
+    pub(crate) fn rank_name(rank: i32) -> String {
+        format!("MpiWorker-{rank}")
     }
 
     pub(crate) fn kill_and_reap(&self) {

@@ -94,15 +94,17 @@ pub(crate) fn answer_chunk(
     out: &mut Vec<u8>,
 ) {
     let _ = push_frame(out, |out| {
-        wire::with_fds(fds, || match wire::decode::<RunChunk<'_>>(frame, "a chunk") {
-            Ok(chunk) => {
-                let entry = match cached.filter(|e| e.key == chunk.key) {
-                    Some(entry) => Ok(entry),
-                    None => bootstrap::lookup(chunk.key).inspect(|e| *cached = Some(e)),
-                };
-                run_chunk(entry, chunk.items, out);
+        wire::with_fds(fds, || {
+            match wire::decode::<RunChunk<'_>>(frame, "a chunk") {
+                Ok(chunk) => {
+                    let entry = match cached.filter(|e| e.key == chunk.key) {
+                        Some(entry) => Ok(entry),
+                        None => bootstrap::lookup(chunk.key).inspect(|e| *cached = Some(e)),
+                    };
+                    run_chunk(entry, chunk.items, out);
+                }
+                Err(e) => bootstrap::push_failed(out, &e.to_string()),
             }
-            Err(e) => bootstrap::push_failed(out, &e.to_string()),
         });
         Ok(())
     });
