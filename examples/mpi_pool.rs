@@ -26,18 +26,23 @@ fn square(x: u64) -> u64 {
 /// The countdown of seed 001: a CPU-bound loop.
 #[pool_task]
 fn countdown(n: u64) -> u64 {
-    let mut n = std::hint::black_box(n);
-    let mut steps = 0;
+    let (mut n, mut steps) = (n, 0);
     while n > 0 {
-        n -= 1;
+        // Opaque to the optimizer, which would otherwise skip the loop.
+        n = std::hint::black_box(n - 1);
         steps += 1;
     }
     steps
 }
 
+/// The worker's name and its network namespace, which tells hosts apart
+/// even when they are namespaces of one machine (see `.ci/mpi-two-hosts`).
 #[pool_task]
 fn worker_name(_: u32) -> String {
-    multiproc::current_process().name().to_string()
+    let net = std::fs::read_link("/proc/self/ns/net")
+        .map(|link| link.display().to_string())
+        .unwrap_or_default();
+    format!("{} in {net}", multiproc::current_process().name())
 }
 
 #[pool_task]
