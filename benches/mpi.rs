@@ -54,7 +54,13 @@ fn main() {
         let local = timed(&Pool::new(workers).unwrap());
         let one = *local_one.get_or_insert(local);
         let output = Command::new("mpirun")
-            .args(["--oversubscribe", "-n", &(workers + 1).to_string()])
+            .args([
+                "--oversubscribe",
+                "--bind-to",
+                "none",
+                "-n",
+                &(workers + 1).to_string(),
+            ])
             .arg(&exe)
             .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
             .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")

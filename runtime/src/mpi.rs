@@ -36,6 +36,11 @@ const TAG_CHUNK: i32 = 2;
 /// Rank 0 to a rank: the job is over.
 const TAG_STOP: i32 = 3;
 
+/// The relay's pause between checks, when some rank waits for work...
+const IDLE_CHECK: Duration = Duration::from_micros(100);
+/// ...and when every rank is working.
+const BUSY_CHECK: Duration = Duration::from_micros(300);
+
 /// How long a new worker waits for a rank to be freed.
 const RANK_WAIT: Duration = Duration::from_secs(10);
 
@@ -283,7 +288,11 @@ fn relay_loop(
             }
         }
         if !progressed {
-            std::thread::sleep(Duration::from_micros(100));
+            // MPI answers cannot be waited for with poll(2). While every
+            // rank is working, answers are rarer: check less often, and
+            // leave the cores to the workers.
+            let all_busy = links.iter().flatten().all(|link| link.busy);
+            std::thread::sleep(if all_busy { BUSY_CHECK } else { IDLE_CHECK });
         }
     }
 }
