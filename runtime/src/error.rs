@@ -249,6 +249,17 @@ pub enum Error {
 }
 
 /// `Result` with [`Error`] as its error type.
+///
+/// # Examples
+///
+/// ```
+/// fn counter() -> multiproc::Result<multiproc::Value<u64>> {
+///     multiproc::Value::new(0)
+/// }
+/// # counter().unwrap();
+/// ```
+///
+/// Python: a call that may raise.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {

@@ -421,7 +421,23 @@ impl<'de, T> Deserialize<'de> for Connection<T> {
     }
 }
 
-/// Something [`wait`] can wait on.
+/// Something [`wait`] can wait on: a [`Connection`].
+///
+/// # Examples
+///
+/// ```
+/// use multiproc::Waitable;
+///
+/// fn first_ready(ends: &[&dyn Waitable]) -> multiproc::Result<Vec<usize>> {
+///     multiproc::wait(ends, Some(std::time::Duration::from_millis(10)))
+/// }
+/// # let (a, b) = multiproc::pipe::<u8>()?;
+/// # b.send(1)?;
+/// assert_eq!(first_ready(&[&a])?, [0]);
+/// # Ok::<(), multiproc::Error>(())
+/// ```
+///
+/// Python: the objects `multiprocessing.connection.wait` accepts.
 pub trait Waitable {
     /// Whether a read would not block right now, without asking the kernel.
     #[doc(hidden)]
