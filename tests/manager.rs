@@ -10,6 +10,9 @@ use multiproc::{
 };
 use serde::{Deserialize, Serialize};
 
+mod common;
+use common::is_running;
+
 #[process]
 fn set_entry(d: DictProxy<String, String>, key: String, value: String) {
     d.insert(key, value).expect("the manager is running");
@@ -613,17 +616,6 @@ fn every_call_fails_clearly_once_the_manager_is_killed() {
     let err = d.get(&1).unwrap_err();
     assert!(matches!(err, Error::ManagerUnreachable { .. }), "{err}");
     assert!(err.to_string().contains("unreachable"));
-}
-
-fn is_running(pid: u32) -> bool {
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // A zombie ("Z") is not running.
-    status
-        .rsplit(')')
-        .next()
-        .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
 }
 
 #[test]

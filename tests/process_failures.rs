@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::socket_dirs;
+use common::{is_running, socket_dirs};
 use multiproc::{Error, process};
 
 #[process]
@@ -46,17 +46,6 @@ fn script(name: &str, body: &str) -> PathBuf {
     path
 }
 
-/// Gone, or a zombie waiting for a reaper that is not ours.
-fn is_gone(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .rsplit(')')
-            .next()
-            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
-    }
-}
-
 #[test]
 fn child_that_exits_during_start_up_fails_the_spawn() {
     let err = noop.builder().executable("/bin/true").spawn().unwrap_err();
@@ -79,7 +68,7 @@ fn child_that_never_reports_times_out() {
     let Error::Handshake { pid, .. } = err else {
         unreachable!()
     };
-    assert!(is_gone(pid), "the hung child was not killed");
+    assert!(!is_running(pid), "the hung child was not killed");
     std::fs::remove_file(hang).unwrap();
 }
 
@@ -153,13 +142,16 @@ fn children_die_within_a_second_of_their_parent_being_killed() {
         assert!(Instant::now() < deadline, "the grandchild never reported");
         std::thread::sleep(Duration::from_millis(10));
     };
-    assert!(!is_gone(grandchild));
+    assert!(is_running(grandchild));
     parent.kill().unwrap();
     let killed = Instant::now();
-    while !is_gone(grandchild) && killed.elapsed() < Duration::from_secs(1) {
+    while is_running(grandchild) && killed.elapsed() < Duration::from_secs(1) {
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert!(is_gone(grandchild), "the grandchild outlived its parent");
+    assert!(
+        !is_running(grandchild),
+        "the grandchild outlived its parent"
+    );
     assert!(parent.join().is_err());
     std::fs::remove_file(pid_file).unwrap();
 }

@@ -6,6 +6,9 @@ use std::time::{Duration, Instant};
 
 use multiproc::{Error, Pool, Queue, StartMethod, pool_task, process};
 
+mod common;
+use common::is_running;
+
 const METHODS: [StartMethod; 3] = [
     StartMethod::Spawn,
     StartMethod::Fork,
@@ -164,15 +167,6 @@ fn parent_of_hanging_child(method_index: usize, report: Queue<u32>) {
     report.put(child.pid()).unwrap();
     std::thread::sleep(Duration::from_secs(600));
     drop(child);
-}
-
-fn is_running(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    stat.rsplit(')')
-        .next()
-        .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
 }
 
 #[test]

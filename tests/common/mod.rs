@@ -29,3 +29,14 @@ pub fn temp_file(tag: &str) -> (PathBuf, std::fs::File) {
         .unwrap();
     (path, file)
 }
+
+/// Whether process `pid` is running: it exists and is not a zombie waiting
+/// for a reaper (which may not be ours).
+pub fn is_running(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    stat.rsplit(')')
+        .next()
+        .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+}
