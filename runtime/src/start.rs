@@ -372,7 +372,14 @@ fn fork_server_launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)>
         match timeout
             .map_err(Error::io("configuring the fork server's socket"))
             .and_then(|()| conn.send_with_fds(&request, &fds))
-            .and_then(|()| conn.recv::<Forked>())
+            .and_then(|()| {
+                // The server answers within microseconds; sleeping until then costs more.
+                wire::spin_until(wire::SPIN, || {
+                    conn.wait_readable(Some(std::time::Duration::ZERO))
+                        .unwrap_or(true)
+                });
+                conn.recv::<Forked>()
+            })
         {
             Ok(forked) => {
                 answer = Some(forked);
