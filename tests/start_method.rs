@@ -315,3 +315,31 @@ fn a_forkserver_child_outlives_the_thread_that_started_it() {
         .unwrap();
     assert_eq!(answer, 7);
 }
+
+#[test]
+fn a_forked_child_outlives_the_thread_that_forked_it() {
+    // A child forked from a thread other than the main one must not die with
+    // that thread (the kernel's parent-death signal would kill it then).
+    #[process]
+    fn fork_from_a_short_thread() -> u32 {
+        let child = std::thread::spawn(|| {
+            nap_then_answer
+                .builder()
+                .start_method(StartMethod::Fork)
+                .fork_with_threads(true)
+                .spawn()
+                .unwrap()
+        })
+        .join()
+        .unwrap();
+        child.join().unwrap()
+    }
+    let answer = fork_from_a_short_thread
+        .builder()
+        .start_method(StartMethod::Spawn)
+        .spawn()
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(answer, 7);
+}

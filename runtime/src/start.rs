@@ -229,6 +229,8 @@ fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
     // multiproc's own locks, held across the fork so that no other thread
     // holds one in the child, where it would stay locked for ever.
     let held = ForkLocks::take();
+    let parent = rustix::process::getpid().as_raw_nonzero().get();
+    let forked_from_main = rustix::thread::gettid().as_raw_nonzero().get() == parent;
     // SAFETY: the child only runs code that does not depend on other threads
     // (refused above unless the caller accepted the risk) and ends with `_exit`.
     match unsafe { libc::fork() } {
@@ -236,7 +238,16 @@ fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
         0 => {
             drop(held);
             drop(parent_end);
-            in_forked_child(child_end, start.try_clone_for_child(), Lifeline::Thread)
+            // The kernel's parent-death signal fires when the forking thread
+            // ends: a lifeline only if that thread is the main one, whose end
+            // is the process's.
+            let lifeline = if forked_from_main {
+                die_with(parent);
+                Lifeline::Kernel
+            } else {
+                Lifeline::Thread
+            };
+            in_forked_child(child_end, start.try_clone_for_child(), lifeline)
         }
         pid => {
             drop(held);
@@ -276,7 +287,20 @@ fn flush_std() {
     let _ = std::io::stderr().flush();
 }
 
-/// The rest of a forked child's life: report, run the job, exit.
+/// Has the kernel kill this (just forked) process when its parent's thread
+/// that forked it ends; exits at once if `parent` has already gone.
+fn die_with(parent: libc::pid_t) {
+    // SAFETY: plain system calls with no memory arguments.
+    let orphaned = unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != parent
+    };
+    if orphaned {
+        // SAFETY: ends the child at once; it has done nothing yet.
+        unsafe { libc::_exit(bootstrap::EXIT_NO_PARENT) };
+    }
+}
+
+/// The rest of a forked child's life: run the job, exit.
 fn in_forked_child(stream: UnixStream, start: Result<Start>, lifeline: Lifeline) -> ! {
     crate::process::forget_parent_state();
     let mut keep = vec![stream.as_raw_fd()];
@@ -379,8 +403,7 @@ fn fork_server_launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)>
                         .unwrap_or(true)
                 });
                 conn.recv::<Forked>()
-            })
-        {
+            }) {
             Ok(forked) => {
                 answer = Some(forked);
                 break;
@@ -484,14 +507,9 @@ fn fork_for_owner(
         0 => {
             // The lifeline without a thread: killed when the owner's thread
             // that started this server dies, which lives as long as the owner.
-            // SAFETY: plain system calls with no memory arguments.
-            let orphaned = unsafe {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != owner
-            };
-            if orphaned {
-                // SAFETY: ends the child at once; it has done nothing yet.
-                unsafe { libc::_exit(bootstrap::EXIT_NO_PARENT) };
-            }
+            // The lifeline without a thread: killed when the owner's thread
+            // that started this server dies, which lives as long as the owner.
+            die_with(owner);
             in_forked_child(UnixStream::from(child_end), Ok(start), Lifeline::Kernel)
         }
         pid => Ok(pid as u32),
