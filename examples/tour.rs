@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use multiproc::{Connection, Error, Pool, Queue, pool_task, process};
+use multiproc::{
+    Connection, DictProxy, Error, Manager, Pool, Queue, StartMethod, pool_task, process,
+};
 
 /// Runs in a child process; the value comes back typed.
 #[process]
@@ -23,6 +25,16 @@ fn divide(a: i64, b: i64) -> i64 {
 fn forever() {
     loop {
         std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// Counts words into a dict that lives in a manager process.
+#[process]
+fn count_words(counts: DictProxy<String, u32>, text: String) {
+    for word in text.split_whitespace() {
+        counts
+            .update(word.to_string(), |n| n.unwrap_or(0) + 1)
+            .expect("the manager is running");
     }
 }
 
@@ -135,5 +147,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("the pipe answered: {}", here.recv()?);
     drop(here);
     child.join()?;
+
+    println!("\n== Manager: a shared dict, updated atomically by two processes");
+    let manager = Manager::start()?;
+    let counts = manager.dict::<String, u32>()?;
+    let writers = [
+        count_words.spawn(counts.clone(), "to be or not to be".into())?,
+        count_words.spawn(counts.clone(), "to err is human".into())?,
+    ];
+    for writer in writers {
+        writer.join()?;
+    }
+    let mut items = counts.items()?;
+    items.sort();
+    println!("word counts: {items:?}");
+
+    println!("\n== Start methods: spawn, fork, forkserver");
+    for method in [
+        StartMethod::Spawn,
+        StartMethod::Fork,
+        StartMethod::ForkServer,
+    ] {
+        let started = Instant::now();
+        let sum = add.builder().start_method(method).spawn(20, 22)?.join()?;
+        println!(
+            "{}: add(20, 22) = {sum} in {:.2?}",
+            method.name(),
+            started.elapsed()
+        );
+    }
     Ok(())
 }

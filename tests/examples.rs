@@ -688,6 +688,9 @@ fn tour_runs_every_section_and_prints_its_stable_lines() {
                     "{line:?}"
                 );
                 "8 countdowns: _".to_string()
+            } else if let Some((method, took)) = line.split_once(": add(20, 22) = 42 in ") {
+                assert!(took.ends_with('s'), "{line:?}");
+                format!("{method}: add(20, 22) = 42 in _")
             } else if let Some(rest) = line.strip_prefix("crash(3) failed: pool worker `") {
                 assert!(
                     rest.ends_with(
@@ -735,6 +738,14 @@ fn tour_runs_every_section_and_prints_its_stable_lines() {
             "== Queue and Pipe: ordinary arguments",
             "from the queue, after the producer exited: queues cross processes",
             "the pipe answered: HELLO OVER A PIPE",
+            "",
+            "== Manager: a shared dict, updated atomically by two processes",
+            "word counts: [(\"be\", 2), (\"err\", 1), (\"human\", 1), (\"is\", 1), (\"not\", 1), (\"or\", 1), (\"to\", 3)]",
+            "",
+            "== Start methods: spawn, fork, forkserver",
+            "spawn: add(20, 22) = 42 in _",
+            "fork: add(20, 22) = 42 in _",
+            "forkserver: add(20, 22) = 42 in _",
         ],
         "{stdout}"
     );
