@@ -698,3 +698,71 @@ fn a_client_killed_in_the_middle_of_a_blocking_call_leaves_the_server_working() 
     q.put(1).unwrap();
     assert_eq!(q.get().unwrap(), 1);
 }
+
+#[test]
+fn connecting_again_keeps_the_locks_this_thread_holds() {
+    let server = Manager::serve("127.0.0.1:0", b"k").unwrap();
+    let lock = server.lock().unwrap();
+    let _held = lock.acquire().unwrap();
+    let _again = Manager::connect(&server.address(), b"k").unwrap();
+    let other = lock.clone();
+    let taken = std::thread::spawn(move || other.try_acquire().unwrap().is_some())
+        .join()
+        .unwrap();
+    assert!(!taken, "connecting again released a lock this thread holds");
+}
+
+#[process]
+fn wait_on_condition(cond: ConditionProxy, waiting: EventProxy) {
+    let guard = cond.acquire().unwrap();
+    waiting.set().unwrap();
+    let _guard = cond.wait(guard).unwrap();
+}
+
+#[test]
+fn a_killed_condition_waiter_does_not_take_the_lock_from_its_holder() {
+    let manager = Manager::start().unwrap();
+    let (cond, waiting) = (manager.condition().unwrap(), manager.event().unwrap());
+    let child = wait_on_condition
+        .spawn(cond.clone(), waiting.clone())
+        .unwrap();
+    assert!(waiting.wait_timeout(Duration::from_secs(30)).unwrap());
+    let _guard = cond
+        .acquire_timeout(Duration::from_secs(30))
+        .unwrap()
+        .unwrap();
+    child.kill().unwrap();
+    let _ = child.join();
+    std::thread::sleep(Duration::from_millis(200));
+    cond.notify(1).unwrap();
+    let other = cond.clone();
+    let taken = std::thread::spawn(move || other.try_acquire().unwrap().is_some())
+        .join()
+        .unwrap();
+    assert!(!taken, "the condition's lock was taken from its holder");
+}
+
+#[test]
+fn an_endless_timeout_is_a_wait_without_one() {
+    let manager = Manager::start().unwrap();
+    let (ev, lock) = (manager.event().unwrap(), manager.lock().unwrap());
+    let _held = lock.acquire().unwrap();
+    ev.set().unwrap();
+    assert!(ev.wait_timeout(Duration::from_secs(u64::MAX)).unwrap());
+    // The connection that holds the lock is still there, and so is the lock.
+    let other = lock.clone();
+    let taken = std::thread::spawn(move || other.try_acquire().unwrap().is_some())
+        .join()
+        .unwrap();
+    assert!(!taken);
+}
+
+#[test]
+fn a_queue_bounded_at_zero_has_no_bound_as_in_python() {
+    let manager = Manager::start().unwrap();
+    let q = manager.queue_bounded::<u8>(0).unwrap();
+    assert!(!q.full().unwrap());
+    q.put_timeout(1, Duration::from_millis(100)).unwrap();
+    q.put_timeout(2, Duration::from_millis(100)).unwrap();
+    assert_eq!(q.qsize().unwrap(), 2);
+}

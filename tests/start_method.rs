@@ -343,3 +343,55 @@ fn a_forked_child_outlives_the_thread_that_forked_it() {
         .unwrap();
     assert_eq!(answer, 7);
 }
+
+#[process]
+fn try_rlock(lock: multiproc::RLock) -> bool {
+    lock.try_acquire().unwrap().is_some()
+}
+
+#[test]
+fn a_forked_child_is_not_the_owner_of_its_parents_rlock() {
+    let lock = multiproc::RLock::new().unwrap();
+    let _held = lock.acquire().unwrap();
+    for method in METHODS {
+        let took = try_rlock
+            .builder()
+            .start_method(method)
+            .fork_with_threads(true)
+            .spawn(lock.clone())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(!took, "{method:?}: the child took a lock its parent holds");
+    }
+}
+
+#[process]
+fn quick() -> u8 {
+    1
+}
+
+#[test]
+fn forking_while_another_thread_reads_the_identity_never_hangs_the_child() {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::hint::black_box(multiproc::current_process());
+            }
+        })
+    };
+    for _ in 0..100 {
+        let mut child = quick
+            .builder()
+            .start_method(StartMethod::Fork)
+            .fork_with_threads(true)
+            .spawn()
+            .unwrap();
+        let answer = child.join_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(answer, Some(1), "a forked child hung");
+    }
+    stop.store(true, Ordering::Relaxed);
+    reader.join().unwrap();
+}

@@ -41,6 +41,9 @@ const IDLE_CHECK: Duration = Duration::from_micros(100);
 /// ...and when every rank is working.
 const BUSY_CHECK: Duration = Duration::from_micros(300);
 
+/// How long rank 0, exiting, waits for answers still owed to it.
+const DRAIN: Duration = Duration::from_secs(5);
+
 /// How long a new worker waits for a rank to be freed.
 const RANK_WAIT: Duration = Duration::from_secs(10);
 
@@ -190,6 +193,14 @@ fn start_relay() -> std::result::Result<Relay, String> {
                 return;
             };
             let world = universe.world();
+            if world.size() < 2 {
+                let _ = ready.send(Err(format!(
+                    "the MPI job has {} rank; start it with `mpirun -n N` for N-1 workers",
+                    world.size()
+                )));
+                // Dropping `universe` finalizes MPI, as the job requires.
+                return;
+            }
             let _ = ready.send(Ok(world.size()));
             let done = relay_loop(&world, &receiver);
             drop(world);
@@ -201,11 +212,6 @@ fn start_relay() -> std::result::Result<Relay, String> {
     let size = size
         .recv()
         .map_err(|_| "the MPI thread ended at once".to_string())??;
-    if size < 2 {
-        return Err(format!(
-            "the MPI job has {size} rank; start it with `mpirun -n N` for N-1 workers"
-        ));
-    }
     Ok(Relay {
         commands: Mutex::new(commands),
         attached: Mutex::new(vec![false; size as usize]),
@@ -244,6 +250,7 @@ fn relay_loop(
                     links[rank as usize] = Some(Link { conn, busy: true });
                 }
                 Command::Shutdown(done) => {
+                    drain_answers(world, &mut links);
                     stop_ranks(world);
                     return Some(done);
                 }
@@ -293,6 +300,23 @@ fn relay_loop(
             // leave the cores to the workers.
             let all_busy = links.iter().flatten().all(|link| link.busy);
             std::thread::sleep(if all_busy { BUSY_CHECK } else { IDLE_CHECK });
+        }
+    }
+}
+
+/// Receives (and drops) the answers ranks still owe, for a bounded time: a
+/// rank blocked sending a large answer would otherwise never stop.
+fn drain_answers(world: &mpi::topology::SimpleCommunicator, links: &mut [Option<Link>]) {
+    let deadline = std::time::Instant::now() + DRAIN;
+    while links.iter().flatten().any(|link| link.busy) && std::time::Instant::now() < deadline {
+        match world.any_process().immediate_matched_probe() {
+            Some(probed) => {
+                let (_, status) = probed.matched_receive_vec::<u8>();
+                if let Some(link) = links[status.source_rank() as usize].as_mut() {
+                    link.busy = false;
+                }
+            }
+            None => std::thread::sleep(IDLE_CHECK),
         }
     }
 }

@@ -45,6 +45,12 @@ impl Identity {
     }
 }
 
+/// Held (for writing, which excludes every reader) across a fork, so that
+/// no other thread holds it in the child.
+pub(crate) fn lock_identity() -> std::sync::RwLockWriteGuard<'static, Option<Identity>> {
+    IDENTITY.write().unwrap_or_else(|e| e.into_inner())
+}
+
 pub(crate) fn set_identity(identity: Identity) {
     *IDENTITY.write().unwrap_or_else(|e| e.into_inner()) = Some(identity);
 }
@@ -63,7 +69,7 @@ fn identity() -> Identity {
 pub(crate) fn forget_parent_state() {
     SPAWNED.store(0, Ordering::Relaxed);
     lock_children().clear();
-    crate::shm::forget_pid();
+    crate::shm::forget_ids();
     crate::manager::forget_connections();
     crate::shared_memory::forget_tracker();
     crate::start::forget_fork_server();
@@ -410,7 +416,10 @@ impl ChildProc {
             name,
             pid: child.pid(),
         };
-        lock_children().push(info.clone());
+        // A rank (pid 0) is not a process of ours to list.
+        if info.pid != 0 {
+            lock_children().push(info.clone());
+        }
         Ok(ChildProc {
             child,
             conn,

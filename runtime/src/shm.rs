@@ -101,17 +101,30 @@ fn my_pid() -> u32 {
     }
 }
 
-/// In a forked child: the cached id is the parent's.
-pub(crate) fn forget_pid() {
+/// In a forked child: the cached ids are its parent's (and the forking thread's).
+pub(crate) fn forget_ids() {
     PID.store(0, Ordering::Relaxed);
+    TID.with(|tid| tid.set(0));
+}
+
+thread_local! {
+    /// This thread's id, once read; 0 until then.
+    static TID: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 /// This thread's id, read once per thread.
 pub(crate) fn my_tid() -> u32 {
-    thread_local! {
-        static TID: u32 = rustix::thread::gettid().as_raw_nonzero().get().unsigned_abs();
-    }
-    TID.with(|t| *t)
+    TID.with(|tid| match tid.get() {
+        0 => {
+            let id = rustix::thread::gettid()
+                .as_raw_nonzero()
+                .get()
+                .unsigned_abs();
+            tid.set(id);
+            id
+        }
+        id => id,
+    })
 }
 
 /// Takes the lock `word` (waiting at most until `deadline`). `None` on

@@ -218,9 +218,19 @@ fn spawn_error(what: &str) -> impl FnOnce(std::io::Error) -> Error {
 fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
     let allowed =
         launch.fork_with_threads || std::env::var(ENV_FORK_WITH_THREADS).is_ok_and(|v| v == "1");
-    let threads = user_threads();
-    if threads > 1 && !allowed {
-        return Err(Error::ForkWithThreads { threads });
+    if !allowed {
+        // A thread of ours that is ending may still be listed for a moment.
+        let mut threads = user_threads();
+        for _ in 0..10 {
+            if threads <= 1 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            threads = user_threads();
+        }
+        if threads > 1 {
+            return Err(Error::ForkWithThreads { threads });
+        }
     }
     let (parent_end, child_end) =
         UnixStream::pair().map_err(spawn_error("creating a socket pair"))?;
@@ -266,6 +276,7 @@ struct ForkLocks {
     _children: std::sync::MutexGuard<'static, Vec<crate::ProcessInfo>>,
     _stdout: std::io::StdoutLock<'static>,
     _stderr: std::io::StderrLock<'static>,
+    _identity: std::sync::RwLockWriteGuard<'static, Option<Identity>>,
 }
 
 impl ForkLocks {
@@ -277,6 +288,7 @@ impl ForkLocks {
             _children: crate::process::lock_children(),
             _stdout: std::io::stdout().lock(),
             _stderr: std::io::stderr().lock(),
+            _identity: crate::process::lock_identity(),
         }
     }
 }
@@ -381,48 +393,59 @@ fn fork_server_launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)>
         start: start.try_clone_for_child()?,
     };
     let mut server = lock_fork_server();
-    // A server that died is replaced once.
+    // A server found dead when the request is sent is replaced once. Once
+    // the request is out, it is never sent again: the server may have forked
+    // before it failed, and the job must not run twice.
     let mut answer = None;
     for _ in 0..2 {
         if server.is_none() {
             *server = Some(start_fork_server()?);
         }
         let (_, conn) = server.as_mut().expect("started above");
-        // A server that does not answer in time is replaced, as a spawned
-        // child that does not report is given up on.
-        let timeout = conn
-            .stream()
-            .set_read_timeout(Some(launch.handshake_timeout));
-        match timeout
-            .map_err(Error::io("configuring the fork server's socket"))
-            .and_then(|()| conn.send_with_fds(&request, &fds))
-            .and_then(|()| {
-                // The server answers within microseconds; sleeping until then costs more.
-                wire::spin_until(wire::SPIN, || {
-                    conn.wait_readable(Some(std::time::Duration::ZERO))
-                        .unwrap_or(true)
-                });
-                conn.recv::<Forked>()
-            }) {
-            Ok(forked) => {
-                answer = Some(forked);
-                break;
+        if conn.send_with_fds(&request, &fds).is_err() {
+            if let Some((old, _)) = server.take() {
+                old.kill_and_reap();
             }
-            Err(_) => {
-                if let Some((old, _)) = server.take() {
-                    old.kill_and_reap();
-                }
-            }
+            continue;
         }
+        // The server answers within microseconds; sleeping until then costs more.
+        wire::spin_until(wire::SPIN, || {
+            conn.wait_readable(Some(std::time::Duration::ZERO))
+                .unwrap_or(true)
+        });
+        // A server that does not answer in time is given up on, as a spawned
+        // child that does not report is.
+        answer = Some(
+            conn.wait_readable(Some(launch.handshake_timeout))
+                .and_then(|ready| {
+                    if ready {
+                        conn.recv::<Forked>()
+                    } else {
+                        Err(Error::Timeout(launch.handshake_timeout))
+                    }
+                }),
+        );
+        if answer.as_ref().is_some_and(Result::is_err)
+            && let Some((old, _)) = server.take()
+        {
+            old.kill_and_reap();
+        }
+        break;
     }
     drop(server);
     drop(fds);
     let pid = match answer {
-        Some(Forked(Ok(pid))) => pid,
-        Some(Forked(Err(reason))) => {
+        Some(Ok(Forked(Ok(pid)))) => pid,
+        Some(Ok(Forked(Err(reason)))) => {
             return Err(Error::Spawn {
                 what: "forking in the fork server".into(),
                 source: std::io::Error::other(reason),
+            });
+        }
+        Some(Err(e)) => {
+            return Err(Error::Spawn {
+                what: format!("hearing back from the fork server ({e})"),
+                source: std::io::ErrorKind::BrokenPipe.into(),
             });
         }
         None => {

@@ -171,6 +171,14 @@ impl Manager {
             ..Launch::default()
         };
         let mut child = ChildProc::start(job, None, "SyncManager", &launch)?;
+        if !child.conn.wait_readable(Some(launch.handshake_timeout))? {
+            return Err(Error::Manager {
+                reason: format!(
+                    "the server did not start listening within {:?}",
+                    launch.handshake_timeout
+                ),
+            });
+        }
         let bound: std::result::Result<Address, String> = child.conn.recv()?;
         let address = bound.map_err(|reason| Error::Manager {
             reason: format!("could not listen: {reason}"),
@@ -415,10 +423,16 @@ impl Server {
         (self.address.clone(), self.key.clone())
     }
 
-    /// Opens a new connection, proving the key again, and keeps it for this thread.
+    /// Opens a new connection, proving the key again, and keeps it for this
+    /// thread unless the thread has one already: replacing that one would
+    /// release the locks held through it.
     fn reconnect(&self) -> Result<()> {
         let link = Link::connect(&self.address, &self.key)?;
-        LINKS.with_borrow_mut(|links| links.insert(self.link_key(), (link, Vec::new())));
+        LINKS.with_borrow_mut(|links| {
+            links
+                .entry(self.link_key())
+                .or_insert_with(|| (link, Vec::new()));
+        });
         Ok(())
     }
 

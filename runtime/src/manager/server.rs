@@ -42,6 +42,8 @@ pub(crate) fn serve(mut owner: Conn, address: &Address, key: Vec<u8>) -> i32 {
     let key: Arc<[u8]> = key.into();
     loop {
         let Ok(link) = listener.accept() else {
+            // Out of descriptors, say: give the clients time to leave.
+            std::thread::sleep(Duration::from_millis(10));
             continue;
         };
         let (table, key) = (Arc::clone(&table), Arc::clone(&key));
@@ -141,7 +143,8 @@ impl Object {
             })),
             Kind::Queue { maxsize } => Object::Queue(Gate::new(QueueState {
                 items: VecDeque::new(),
-                maxsize,
+                // As in Python, a size of 0 means no bound.
+                maxsize: maxsize.filter(|&max| max > 0),
                 unfinished: 0,
             })),
             Kind::User { key, state } => {
@@ -195,7 +198,8 @@ impl<S> Gate<S> {
         timeout: Option<Duration>,
         mut ready: impl FnMut(&mut S) -> bool,
     ) -> (MutexGuard<'_, S>, bool) {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A timeout too long to add is none.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut state = self.lock();
         loop {
             if ready(&mut state) {
@@ -308,18 +312,15 @@ impl Client {
         }
     }
 
+    /// Serves until the client hangs up or sends a frame that does not
+    /// decode; dropping `self` then releases what it held.
     fn serve(mut self) {
         let (mut input, mut output) = (Vec::new(), Vec::new());
-        // Ends when the client hangs up or sends a frame that does not decode.
         while let Ok(request) = self.link.recv::<Request>(&mut input) {
             let answer = self.answer(request).unwrap_or_else(Answer::Failed);
             if self.link.send(&answer, &mut output).is_err() {
                 break;
             }
-        }
-        self.link.shutdown();
-        for entry in self.held.values() {
-            abandon(entry, self.me);
         }
     }
 
@@ -369,6 +370,17 @@ impl Client {
             .get(&id)
             .cloned()
             .ok_or(Failure::NoSuchObject(id))
+    }
+}
+
+impl Drop for Client {
+    /// Even when a call panicked: the locks and conditions this client held
+    /// must not stay held for ever.
+    fn drop(&mut self) {
+        self.link.shutdown();
+        for entry in self.held.values() {
+            abandon(entry, self.me);
+        }
     }
 }
 
@@ -672,10 +684,13 @@ fn condition_call(
                 state.waiting.retain(|&t| t != ticket);
             }
             drop(state);
-            // Python takes the lock back whatever happened, for as long as it takes.
-            let (mut state, _) = gate.wait_for(client, None, free);
-            state.owner = Some(me);
-            state.depth = depth;
+            // Python takes the lock back whatever happened, for as long as it
+            // takes; unless the client has gone, when it must not take it.
+            let (mut state, retaken) = gate.wait_for(client, None, free);
+            if retaken {
+                state.owner = Some(me);
+                state.depth = depth;
+            }
             Ok(Answer::Bool(notified))
         }
         Op::Notify(n) => {

@@ -290,7 +290,7 @@ impl Manager {
         self.make(Kind::Queue { maxsize: None })
     }
 
-    /// A new queue that holds at most `maxsize` items.
+    /// A new queue that holds at most `maxsize` items (0: no bound, as in Python).
     ///
     /// # Errors
     ///
@@ -948,7 +948,8 @@ impl<T: Serialize + DeserializeOwned> QueueProxy<T> {
     /// # Examples
     ///
     /// ```
-    /// let q = multiproc::Manager::start()?.queue_bounded(0)?;
+    /// let q = multiproc::Manager::start()?.queue_bounded(1)?;
+    /// q.put(0u8)?;
     /// let failed = q.put_timeout(1u8, std::time::Duration::from_millis(1)).unwrap_err();
     /// assert!(matches!(failed.error, multiproc::Error::Full));
     /// # Ok::<(), multiproc::Error>(())
