@@ -766,3 +766,31 @@ fn a_queue_bounded_at_zero_has_no_bound_as_in_python() {
     q.put_timeout(2, Duration::from_millis(100)).unwrap();
     assert_eq!(q.qsize().unwrap(), 2);
 }
+
+#[process]
+fn wait_at_barrier(barrier: BarrierProxy, waiting: EventProxy) -> bool {
+    waiting.set().unwrap();
+    matches!(
+        barrier.wait_timeout(Duration::from_secs(30)),
+        Err(Error::BrokenBarrier)
+    )
+}
+
+#[test]
+fn waiters_of_a_reset_barrier_fail_even_after_quick_resets() {
+    let manager = Manager::start().unwrap();
+    let (barrier, waiting) = (manager.barrier(3).unwrap(), manager.event().unwrap());
+    let child = wait_at_barrier
+        .spawn(barrier.clone(), waiting.clone())
+        .unwrap();
+    assert!(waiting.wait_timeout(Duration::from_secs(30)).unwrap());
+    while barrier.n_waiting().unwrap() == 0 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    barrier.reset().unwrap();
+    barrier.reset().unwrap();
+    assert!(
+        child.join().unwrap(),
+        "the waiter did not see a broken barrier"
+    );
+}

@@ -20,6 +20,9 @@ use super::link::{Address, Link};
 use super::protocol::{Answer, Failure, Kind, Op, Request, Slot};
 use crate::wire::Conn;
 
+/// How many barrier resets are remembered for waiters still to wake.
+const REMEMBERED_RESETS: usize = 64;
+
 /// How often a blocked call checks that its client is still there.
 const SLICE: Duration = Duration::from_millis(50);
 
@@ -139,7 +142,7 @@ impl Object {
                 arrived: 0,
                 generation: 0,
                 broken: false,
-                reset_of: None,
+                resets: VecDeque::new(),
             })),
             Kind::Queue { maxsize } => Object::Queue(Gate::new(QueueState {
                 items: VecDeque::new(),
@@ -280,8 +283,9 @@ struct BarrierState {
     arrived: u32,
     generation: u64,
     broken: bool,
-    /// The last generation ended by a reset rather than by all parties arriving.
-    reset_of: Option<u64>,
+    /// The latest generations ended by a reset rather than by all parties
+    /// arriving, so that their waiters, however late they wake, fail.
+    resets: VecDeque<u64>,
 }
 
 struct QueueState {
@@ -754,7 +758,7 @@ fn barrier_call(
             };
             let (mut state, passed) =
                 gate.wait_for(client, timeout, |s| s.generation != generation || s.broken);
-            if state.reset_of == Some(generation) {
+            if state.resets.contains(&generation) {
                 return Err(Failure::BrokenBarrier);
             }
             if passed && state.generation != generation {
@@ -774,7 +778,11 @@ fn barrier_call(
             let mut state = gate.lock();
             if state.arrived > 0 {
                 // Those waiting now see a broken barrier; later ones a fresh one.
-                state.reset_of = Some(state.generation);
+                let generation = state.generation;
+                state.resets.push_back(generation);
+                if state.resets.len() > REMEMBERED_RESETS {
+                    state.resets.pop_front();
+                }
             }
             state.arrived = 0;
             state.broken = false;
