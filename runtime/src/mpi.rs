@@ -118,7 +118,7 @@ fn serve_rank() -> i32 {
     let mut cached = None;
     let mut out = Vec::new();
     loop {
-        let (message, status) = root.receive_vec::<u8>();
+        let (message, status) = receive_sleeping(&root);
         out.clear();
         match status.tag() {
             TAG_START => {
@@ -139,6 +139,20 @@ fn serve_rank() -> i32 {
     }
     drop(universe);
     0
+}
+
+/// Receives the next message from rank 0, sleeping between checks: MPI's
+/// own blocking receive spins, which would take a core from the workers and
+/// rank 0 that share this machine.
+fn receive_sleeping(root: &mpi::topology::Process<'_>) -> (Vec<u8>, mpi::point_to_point::Status) {
+    let mut pause = Duration::from_micros(10);
+    loop {
+        if let Some(probed) = root.immediate_matched_probe() {
+            return probed.matched_receive_vec::<u8>();
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(IDLE_CHECK);
+    }
 }
 
 /// What the relay is asked to do.
