@@ -289,59 +289,38 @@ fn nap_then_answer() -> u32 {
     7
 }
 
-#[test]
-fn a_forkserver_child_outlives_the_thread_that_started_it() {
-    // The first fork-server child of a fresh process, started from a thread
-    // that ends at once: the child must go on running.
-    #[process]
-    fn start_from_a_short_thread() -> u32 {
-        let child = std::thread::spawn(|| {
-            nap_then_answer
-                .builder()
-                .start_method(StartMethod::ForkServer)
-                .spawn()
-                .unwrap()
-        })
-        .join()
-        .unwrap();
-        child.join().unwrap()
-    }
-    let answer = start_from_a_short_thread
-        .builder()
-        .start_method(StartMethod::Spawn)
-        .spawn()
-        .unwrap()
-        .join()
-        .unwrap();
-    assert_eq!(answer, 7);
+/// Starts a child by `method` (of `METHODS`) from a thread that ends at
+/// once, and waits for its answer.
+#[process]
+fn start_from_a_short_thread(method_index: usize) -> u32 {
+    let child = std::thread::spawn(move || {
+        nap_then_answer
+            .builder()
+            .start_method(METHODS[method_index])
+            .fork_with_threads(true)
+            .spawn()
+            .unwrap()
+    })
+    .join()
+    .unwrap();
+    child.join().unwrap()
 }
 
 #[test]
-fn a_forked_child_outlives_the_thread_that_forked_it() {
-    // A child forked from a thread other than the main one must not die with
-    // that thread (the kernel's parent-death signal would kill it then).
-    #[process]
-    fn fork_from_a_short_thread() -> u32 {
-        let child = std::thread::spawn(|| {
-            nap_then_answer
-                .builder()
-                .start_method(StartMethod::Fork)
-                .fork_with_threads(true)
-                .spawn()
-                .unwrap()
-        })
-        .join()
-        .unwrap();
-        child.join().unwrap()
+fn a_child_outlives_the_thread_that_started_it() {
+    // The kernel's parent-death signal is tied to a thread: a child forked
+    // from a short-lived thread, or the fork server's first child started
+    // from one, must not die with that thread.
+    for (index, method) in METHODS.iter().enumerate() {
+        let answer = start_from_a_short_thread
+            .builder()
+            .start_method(StartMethod::Spawn)
+            .spawn(index)
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(answer, 7, "{method:?}");
     }
-    let answer = fork_from_a_short_thread
-        .builder()
-        .start_method(StartMethod::Spawn)
-        .spawn()
-        .unwrap()
-        .join()
-        .unwrap();
-    assert_eq!(answer, 7);
 }
 
 #[process]
