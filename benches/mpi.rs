@@ -1,8 +1,10 @@
 //! A CPU-bound map on MPI worker ranks against the local Pool on the same
 //! work, for 1, 2 and 4 workers, with Python's `multiprocessing.Pool` scaling
 //! on the same tasks alongside. Run with `cargo bench --features mpi --bench mpi`:
-//! it measures the local pool itself, then runs itself under `mpirun` for
-//! each rank count. Needs Open MPI's `mpirun`.
+//! it runs itself under `mpirun` for each worker count, and there rank 0
+//! times the MPI pool and a local pool of as many workers in alternate
+//! rounds, so that both meet the same load from the rest of the machine.
+//! Needs Open MPI's `mpirun`.
 
 mod common;
 
@@ -26,60 +28,68 @@ fn countdown(n: u64) -> u64 {
     steps
 }
 
-/// Median time of a map of the countdown tasks on `pool`.
-fn timed(pool: &Pool) -> Duration {
-    common::median_of_rounds(3, 1, || {
-        let done = pool.map(countdown, vec![STEPS; TASKS as usize]).unwrap();
-        assert_eq!(done.iter().sum::<u64>(), TASKS * STEPS);
-    })
+/// One map of the countdown tasks on `pool`.
+fn round(pool: &Pool) -> Duration {
+    let started = Instant::now();
+    let done = pool.map(countdown, vec![STEPS; TASKS as usize]).unwrap();
+    assert_eq!(done.iter().sum::<u64>(), TASKS * STEPS);
+    started.elapsed()
 }
 
-fn tasks_per_sec(d: Duration) -> f64 {
-    TASKS as f64 / d.as_secs_f64()
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
 }
 
 fn main() {
     if std::env::var_os("OMPI_COMM_WORLD_RANK").is_some() {
-        // Rank 0 under mpirun: measure, and report to the parent run.
-        let pool = Pool::mpi().unwrap();
-        println!("mpi {} {}", pool.processes(), timed(&pool).as_secs_f64());
+        // Rank 0 under mpirun: measure both pools, and report to the parent run.
+        let mpi = Pool::mpi().unwrap();
+        let local = Pool::new(mpi.processes()).unwrap();
+        let (mut on_mpi, mut on_local) = (Vec::new(), Vec::new());
+        for _ in 0..5 {
+            on_mpi.push(round(&mpi));
+            on_local.push(round(&local));
+        }
+        println!(
+            "mpi {} {} {}",
+            mpi.processes(),
+            median(on_mpi).as_secs_f64(),
+            median(on_local).as_secs_f64()
+        );
         return;
     }
     let exe = std::env::current_exe().unwrap();
     println!("| benchmark | multiproc on MPI | multiproc's local Pool | MPI / local |");
     println!("|---|---|---|---|");
     let started = Instant::now();
-    let mut local_one = None;
+    let mut one = None;
     for workers in [1usize, 2, 4] {
-        let local = timed(&Pool::new(workers).unwrap());
-        let one = *local_one.get_or_insert(local);
         let output = Command::new("mpirun")
-            .args([
-                "--oversubscribe",
-                "--bind-to",
-                "none",
-                "-n",
-                &(workers + 1).to_string(),
-            ])
+            .args(["--oversubscribe", "--bind-to", "none", "-n"])
+            .arg((workers + 1).to_string())
             .arg(&exe)
             .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
             .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
             .output()
             .expect("mpirun (Open MPI) must be installed");
         let stdout = String::from_utf8_lossy(&output.stdout);
-        let mpi: f64 = stdout
+        let figures: Vec<f64> = stdout
             .lines()
             .find_map(|l| l.strip_prefix(&format!("mpi {workers} ")))
-            .and_then(|secs| secs.trim().parse().ok())
-            .unwrap_or_else(|| panic!("mpirun gave no figure:\n{stdout}"));
-        let mpi = Duration::from_secs_f64(mpi);
+            .map(|rest| rest.split(' ').filter_map(|f| f.parse().ok()).collect())
+            .unwrap_or_default();
+        let [mpi, local] = figures[..] else {
+            panic!("mpirun gave no figures:\n{stdout}");
+        };
+        let (one_mpi, one_local) = *one.get_or_insert((mpi, local));
         println!(
-            "| countdown map, {workers} worker(s) | MPI {:.2} tasks/s (speedup {:.2}) | local Pool {:.2} tasks/s (speedup {:.2}) | {:.2} |",
-            tasks_per_sec(mpi),
-            one.as_secs_f64() / mpi.as_secs_f64(),
-            tasks_per_sec(local),
-            one.as_secs_f64() / local.as_secs_f64(),
-            local.as_secs_f64() / mpi.as_secs_f64(),
+            "| countdown map, {workers} worker(s) | MPI {:.1} tasks/s (speedup {:.2}) | local Pool {:.1} tasks/s (speedup {:.2}) | {:.2} |",
+            TASKS as f64 / mpi,
+            one_mpi / mpi,
+            TASKS as f64 / local,
+            one_local / local,
+            local / mpi,
         );
     }
     let python = common::Twin::run("mpi_twin.py");

@@ -169,3 +169,22 @@ fn a_process_started_here_cannot_take_the_ranks() {
         "{message}"
     );
 }
+
+#[pool_task]
+fn echo_big(data: Vec<u8>) -> Vec<u8> {
+    data.iter().map(|b| b.wrapping_add(1)).collect()
+}
+
+#[test]
+fn large_arguments_and_results_cross_without_deadlock() {
+    // Frames and answers well past MPI's eager limit, both ways at once.
+    let pool = Pool::mpi().unwrap();
+    let inputs: Vec<Vec<u8>> = (0..12u8).map(|i| vec![i; 1 << 20]).collect();
+    let outputs = pool.map_chunked(echo_big, inputs.clone(), 1).unwrap();
+    for (input, output) in inputs.iter().zip(&outputs) {
+        assert_eq!(output.len(), input.len());
+        assert_eq!(output[0], input[0].wrapping_add(1));
+    }
+    let small: Vec<Vec<u8>> = (0..50u8).map(|i| vec![i; 16]).collect();
+    assert_eq!(pool.map_chunked(echo_big, small, 1).unwrap().len(), 50);
+}

@@ -5,8 +5,9 @@
 //! only. There, `Pool::mpi()` builds an ordinary pool whose workers are
 //! ranks: each "worker process" is one end of a socket pair whose other end
 //! belongs to the relay, one thread that alone calls MPI. The relay forwards
-//! each chunk frame from a driver to its rank and the rank's answer back, one
-//! chunk in flight per rank, so neither side ever blocks sending while the
+//! each chunk frame from a driver to its rank and the rank's answer back.
+//! A rank gets its next chunk while it runs one only if that chunk is small
+//! enough for MPI to buffer, so neither side ever blocks sending while the
 //! other sends too. The drivers, chunking, result decoding and error
 //! handling are the local pool's, unchanged.
 //!
@@ -40,6 +41,11 @@ const TAG_STOP: i32 = 3;
 const IDLE_CHECK: Duration = Duration::from_micros(100);
 /// ...and when every rank is working.
 const BUSY_CHECK: Duration = Duration::from_micros(300);
+
+/// Frames up to this size go to a busy rank at once: MPI buffers them
+/// (Open MPI sends up to 4 KiB eagerly on every transport), so the send
+/// cannot wait for the rank.
+const BUFFERED: usize = 1024;
 
 /// How long rank 0, exiting, waits for answers still owed to it.
 const DRAIN: Duration = Duration::from_secs(5);
@@ -236,8 +242,27 @@ fn start_relay() -> std::result::Result<Relay, String> {
 /// A rank's link to its driver.
 struct Link {
     conn: Conn,
-    /// A chunk (or the start) has been sent and its answer not yet received.
-    busy: bool,
+    /// Chunks (or the start) sent to the rank and not yet answered: at most
+    /// two, so that the rank has its next chunk when it finishes one.
+    in_flight: u8,
+    /// A large chunk read from the driver, sent once the rank is idle.
+    held: Option<Vec<u8>>,
+}
+
+impl Link {
+    /// Sends `frame` to `rank` now if that cannot block: the rank is idle, or
+    /// the frame is small enough for MPI to buffer (the rank may itself be
+    /// sending a large answer, which waits for this thread to receive it).
+    fn offer(&mut self, world: &mpi::topology::SimpleCommunicator, rank: i32, frame: Vec<u8>) {
+        if self.in_flight == 0 || frame.len() <= BUFFERED {
+            world
+                .process_at_rank(rank)
+                .send_with_tag(&frame[..], TAG_CHUNK);
+            self.in_flight += 1;
+        } else {
+            self.held = Some(frame);
+        }
+    }
 }
 
 /// Serves until told to shut down (returns whom to tell when MPI is
@@ -261,7 +286,11 @@ fn relay_loop(
                     world
                         .process_at_rank(rank)
                         .send_with_tag(&initializer[..], TAG_START);
-                    links[rank as usize] = Some(Link { conn, busy: true });
+                    links[rank as usize] = Some(Link {
+                        conn,
+                        in_flight: 1,
+                        held: None,
+                    });
                 }
                 Command::Shutdown(done) => {
                     drain_answers(world, &mut links);
@@ -274,7 +303,7 @@ fn relay_loop(
             progressed = true;
             let (answer, status) = probed.matched_receive_vec::<u8>();
             if let Some(link) = links[status.source_rank() as usize].as_mut() {
-                link.busy = false;
+                link.in_flight -= 1;
                 let _ = link.conn.send_framed(&answer);
             }
         }
@@ -282,7 +311,14 @@ fn relay_loop(
             let Some(link) = links[rank as usize].as_mut() else {
                 continue;
             };
-            if link.busy
+            if link.in_flight == 0
+                && let Some(frame) = link.held.take()
+            {
+                link.offer(world, rank, frame);
+                progressed = true;
+            }
+            if link.held.is_some()
+                || link.in_flight >= 2
                 || !link
                     .conn
                     .wait_readable(Some(Duration::ZERO))
@@ -293,12 +329,7 @@ fn relay_loop(
             progressed = true;
             match link.conn.recv_frame_with_fds() {
                 // Descriptors stay behind; the items that needed them fail.
-                Ok((frame, _fds)) => {
-                    world
-                        .process_at_rank(rank)
-                        .send_with_tag(&frame[..], TAG_CHUNK);
-                    link.busy = true;
-                }
+                Ok((frame, _fds)) => link.offer(world, rank, frame),
                 Err(_) => {
                     links[rank as usize] = None;
                     if let Some(Ok(relay)) = RELAY.get() {
@@ -312,7 +343,7 @@ fn relay_loop(
             // MPI answers cannot be waited for with poll(2). While every
             // rank is working, answers are rarer: check less often, and
             // leave the cores to the workers.
-            let all_busy = links.iter().flatten().all(|link| link.busy);
+            let all_busy = links.iter().flatten().all(|link| link.in_flight > 0);
             std::thread::sleep(if all_busy { BUSY_CHECK } else { IDLE_CHECK });
         }
     }
@@ -322,12 +353,14 @@ fn relay_loop(
 /// rank blocked sending a large answer would otherwise never stop.
 fn drain_answers(world: &mpi::topology::SimpleCommunicator, links: &mut [Option<Link>]) {
     let deadline = std::time::Instant::now() + DRAIN;
-    while links.iter().flatten().any(|link| link.busy) && std::time::Instant::now() < deadline {
+    while links.iter().flatten().any(|link| link.in_flight > 0)
+        && std::time::Instant::now() < deadline
+    {
         match world.any_process().immediate_matched_probe() {
             Some(probed) => {
                 let (_, status) = probed.matched_receive_vec::<u8>();
                 if let Some(link) = links[status.source_rank() as usize].as_mut() {
-                    link.busy = false;
+                    link.in_flight = link.in_flight.saturating_sub(1);
                 }
             }
             None => std::thread::sleep(IDLE_CHECK),
