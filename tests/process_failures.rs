@@ -157,13 +157,31 @@ fn children_die_within_a_second_of_their_parent_being_killed() {
 }
 
 #[multiproc::process]
-fn spawn_one_and_report_pid() -> u32 {
-    noop.spawn().unwrap().join().unwrap();
-    std::process::id()
+fn spawn_one_and_report_dirs() -> Vec<PathBuf> {
+    let started = std::time::SystemTime::now() - Duration::from_secs(1);
+    noop.builder()
+        .start_method(multiproc::StartMethod::Spawn)
+        .spawn()
+        .unwrap()
+        .join()
+        .unwrap();
+    // Only this process's own: a killed process that had the same pid
+    // before may have left one behind.
+    socket_dirs(std::process::id())
+        .into_iter()
+        .filter(|dir| {
+            std::fs::metadata(dir)
+                .and_then(|m| m.modified())
+                .is_ok_and(|modified| modified >= started)
+        })
+        .collect()
 }
 
 #[test]
 fn socket_directory_is_removed_when_its_process_exits() {
-    let pid = spawn_one_and_report_pid.spawn().unwrap().join().unwrap();
-    assert_eq!(socket_dirs(pid), Vec::<PathBuf>::new());
+    let dirs = spawn_one_and_report_dirs.spawn().unwrap().join().unwrap();
+    assert!(!dirs.is_empty(), "the child made no socket directory");
+    for dir in dirs {
+        assert!(!dir.exists(), "{} was left behind", dir.display());
+    }
 }
