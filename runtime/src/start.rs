@@ -180,15 +180,8 @@ impl Drop for OwnThread {
 
 /// The user's threads in this process, the calling one included.
 fn user_threads() -> usize {
-    let threads = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("Threads:"))
-                .and_then(|n| n.trim().parse::<usize>().ok())
-        })
-        .unwrap_or(1);
+    // One entry per thread; cheaper to list than `/proc/self/status` to read.
+    let threads = std::fs::read_dir("/proc/self/task").map_or(1, Iterator::count);
     threads.saturating_sub(OWN_THREADS.load(Ordering::Relaxed))
 }
 
