@@ -160,11 +160,10 @@ impl Manager {
     }
 
     fn launch(address: Address, key: Vec<u8>, socket: Option<SocketPath>) -> Result<Manager> {
-        let job = Job::Manager { address, key };
-        let Job::Manager { key, .. } = &job else {
-            unreachable!("built above")
+        let job = Job::Manager {
+            address,
+            key: key.clone(),
         };
-        let key = key.clone();
         // A server is long-lived and multi-threaded: always a fresh program.
         let launch = Launch {
             method: Some(crate::StartMethod::Spawn),

@@ -135,7 +135,16 @@ impl Object {
                 value,
                 max: bounded.then_some(value),
             })),
-            Kind::Condition => Object::Condition(Gate::new(ConditionState::default())),
+            Kind::Condition => Object::Condition(Gate::new(ConditionState {
+                lock: LockState {
+                    owner: None,
+                    depth: 0,
+                    reentrant: true,
+                },
+                next_ticket: 0,
+                waiting: VecDeque::new(),
+                notified: HashSet::new(),
+            })),
             Kind::Event => Object::Event(Gate::new(false)),
             Kind::Barrier { parties } => Object::Barrier(Gate::new(BarrierState {
                 parties,
@@ -261,6 +270,57 @@ impl LockState {
             _ => Err(Failure::NotOwner),
         }
     }
+
+    fn check_owner(&self, me: u64) -> Result<(), Failure> {
+        match self.owner == Some(me) {
+            true => Ok(()),
+            false => Err(Failure::NotOwner),
+        }
+    }
+}
+
+/// An object whose state holds a lock: a lock, or a condition's.
+trait Holds {
+    fn held(&mut self) -> &mut LockState;
+}
+
+impl Holds for LockState {
+    fn held(&mut self) -> &mut LockState {
+        self
+    }
+}
+
+impl Holds for ConditionState {
+    fn held(&mut self) -> &mut LockState {
+        &mut self.lock
+    }
+}
+
+/// Takes the lock of `gate` for `me`, waiting at most `timeout`.
+fn acquire<S: Holds>(gate: &Gate<S>, client: &Link, me: u64, timeout: Option<Duration>) -> Answer {
+    let (mut state, free) = gate.wait_for(client, timeout, |s| s.held().free_for(me));
+    if free {
+        state.held().take(me);
+    }
+    Answer::Bool(free)
+}
+
+/// Releases one level of the lock of `gate`.
+fn release<S: Holds>(gate: &Gate<S>, me: u64) -> Result<Answer, Failure> {
+    gate.lock().held().release(me)?;
+    gate.changed.notify_all();
+    Ok(Answer::Done)
+}
+
+/// Releases whatever `me` still holds of the lock of `gate`.
+fn abandon_lock<S: Holds>(gate: &Gate<S>, me: u64) {
+    let mut state = gate.lock();
+    let lock = state.held();
+    if lock.owner == Some(me) {
+        lock.owner = None;
+        lock.depth = 0;
+        gate.changed.notify_all();
+    }
 }
 
 struct Permits {
@@ -269,10 +329,8 @@ struct Permits {
 }
 
 /// A condition's reentrant lock and its queue of waiters.
-#[derive(Default)]
 struct ConditionState {
-    owner: Option<u64>,
-    depth: u32,
+    lock: LockState,
     next_ticket: u64,
     waiting: VecDeque<u64>,
     notified: HashSet<u64>,
@@ -391,22 +449,8 @@ impl Drop for Client {
 /// Releases whatever `me` still holds of a lock or condition.
 fn abandon(entry: &Entry, me: u64) {
     match &entry.object {
-        Object::Lock(gate) => {
-            let mut state = gate.lock();
-            if state.owner == Some(me) {
-                state.owner = None;
-                state.depth = 0;
-                gate.changed.notify_all();
-            }
-        }
-        Object::Condition(gate) => {
-            let mut state = gate.lock();
-            if state.owner == Some(me) {
-                state.owner = None;
-                state.depth = 0;
-                gate.changed.notify_all();
-            }
-        }
+        Object::Lock(gate) => abandon_lock(gate, me),
+        Object::Condition(gate) => abandon_lock(gate, me),
         _ => {}
     }
 }
@@ -595,18 +639,8 @@ fn lock_call(
     object: &Object,
 ) -> Result<Answer, Failure> {
     match op {
-        Op::Acquire(timeout) => {
-            let (mut state, free) = gate.wait_for(client, timeout, |s| s.free_for(me));
-            if free {
-                state.take(me);
-            }
-            Ok(Answer::Bool(free))
-        }
-        Op::Release => {
-            gate.lock().release(me)?;
-            gate.changed.notify_all();
-            Ok(Answer::Done)
-        }
+        Op::Acquire(timeout) => Ok(acquire(gate, client, me, timeout)),
+        Op::Release => release(gate, me),
         op => Err(unsupported(&op, object)),
     }
 }
@@ -646,39 +680,18 @@ fn condition_call(
     me: u64,
     object: &Object,
 ) -> Result<Answer, Failure> {
-    let free = |s: &mut ConditionState| s.owner.is_none() || s.owner == Some(me);
     match op {
-        Op::Acquire(timeout) => {
-            let (mut state, got) = gate.wait_for(client, timeout, free);
-            if got {
-                state.owner = Some(me);
-                state.depth += 1;
-            }
-            Ok(Answer::Bool(got))
-        }
-        Op::Release => {
-            let mut state = gate.lock();
-            if state.owner != Some(me) {
-                return Err(Failure::NotOwner);
-            }
-            state.depth -= 1;
-            if state.depth == 0 {
-                state.owner = None;
-                gate.changed.notify_all();
-            }
-            Ok(Answer::Done)
-        }
+        Op::Acquire(timeout) => Ok(acquire(gate, client, me, timeout)),
+        Op::Release => release(gate, me),
         Op::Wait(timeout) => {
             let (ticket, depth) = {
                 let mut state = gate.lock();
-                if state.owner != Some(me) {
-                    return Err(Failure::NotOwner);
-                }
+                state.lock.check_owner(me)?;
                 let ticket = state.next_ticket;
                 state.next_ticket += 1;
                 state.waiting.push_back(ticket);
-                let depth = std::mem::take(&mut state.depth);
-                state.owner = None;
+                let depth = std::mem::take(&mut state.lock.depth);
+                state.lock.owner = None;
                 gate.changed.notify_all();
                 (ticket, depth)
             };
@@ -690,18 +703,16 @@ fn condition_call(
             drop(state);
             // Python takes the lock back whatever happened, for as long as it
             // takes; unless the client has gone, when it must not take it.
-            let (mut state, retaken) = gate.wait_for(client, None, free);
+            let (mut state, retaken) = gate.wait_for(client, None, |s| s.lock.free_for(me));
             if retaken {
-                state.owner = Some(me);
-                state.depth = depth;
+                state.lock.owner = Some(me);
+                state.lock.depth = depth;
             }
             Ok(Answer::Bool(notified))
         }
         Op::Notify(n) => {
             let mut state = gate.lock();
-            if state.owner != Some(me) {
-                return Err(Failure::NotOwner);
-            }
+            state.lock.check_owner(me)?;
             for _ in 0..n {
                 let Some(ticket) = state.waiting.pop_front() else {
                     break;
