@@ -178,11 +178,17 @@ impl Drop for OwnThread {
     }
 }
 
-/// The user's threads in this process, the calling one included.
-fn user_threads() -> usize {
+/// The threads of this process, the calling one included; 0 if unknown.
+fn all_threads() -> usize {
     // One entry per thread; cheaper to list than `/proc/self/status` to read.
-    let threads = std::fs::read_dir("/proc/self/task").map_or(1, Iterator::count);
-    threads.saturating_sub(OWN_THREADS.load(Ordering::Relaxed))
+    let mut threads = 0;
+    for_each_entry(c"/proc/self/task", |_| threads += 1);
+    threads
+}
+
+/// The user's threads among `all` threads of this process.
+fn user_threads(all: usize) -> usize {
+    all.saturating_sub(OWN_THREADS.load(Ordering::Relaxed))
 }
 
 /// Starts a child for `start` by `launch`'s method.
@@ -211,27 +217,32 @@ fn spawn_error(what: &str) -> impl FnOnce(std::io::Error) -> Error {
 fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
     let allowed =
         launch.fork_with_threads || std::env::var(ENV_FORK_WITH_THREADS).is_ok_and(|v| v == "1");
+    let mut threads = all_threads();
     if !allowed {
         // A thread of ours that is ending may still be listed for a moment.
-        let mut threads = user_threads();
         for _ in 0..10 {
-            if threads <= 1 {
+            if user_threads(threads) <= 1 {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(1));
-            threads = user_threads();
+            threads = all_threads();
         }
-        if threads > 1 {
-            return Err(Error::ForkWithThreads { threads });
+        if user_threads(threads) > 1 {
+            return Err(Error::ForkWithThreads {
+                threads: user_threads(threads),
+            });
         }
     }
     let (parent_end, child_end) =
         UnixStream::pair().map_err(spawn_error("creating a socket pair"))?;
     // A line still buffered would otherwise be printed by both processes.
     flush_std();
+    wire::prepare_for_fork();
     // multiproc's own locks, held across the fork so that no other thread
-    // holds one in the child, where it would stay locked for ever.
-    let held = ForkLocks::take();
+    // holds one in the child, where it would stay locked for ever. With no
+    // other thread there is none to hold one, and not taking them spares
+    // both processes the copy-on-write faults of releasing them.
+    let held = (threads != 1).then(ForkLocks::take);
     let parent = rustix::process::getpid().as_raw_nonzero().get();
     let forked_from_main = rustix::thread::gettid().as_raw_nonzero().get() == parent;
     // SAFETY: the child only runs code that does not depend on other threads
@@ -250,7 +261,12 @@ fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
             } else {
                 Lifeline::Thread
             };
-            in_forked_child(child_end, start.try_clone_for_child(), lifeline)
+            // SAFETY: this process never returns into the frames that own
+            // `start`; it leaves with `_exit`. So its copy of that value is
+            // neither used nor dropped again, and can be moved out. Its
+            // descriptors are this process's own copies.
+            let start = unsafe { std::ptr::read(start) };
+            in_forked_child(child_end, start, lifeline)
         }
         pid => {
             drop(held);
@@ -306,17 +322,11 @@ fn die_with(parent: libc::pid_t) {
 }
 
 /// The rest of a forked child's life: run the job, exit.
-fn in_forked_child(stream: UnixStream, start: Result<Start>, lifeline: Lifeline) -> ! {
+fn in_forked_child(stream: UnixStream, start: Start, lifeline: Lifeline) -> ! {
     crate::process::forget_parent_state();
-    let mut keep = vec![stream.as_raw_fd()];
-    if let Ok(start) = &start {
-        keep.extend(start.job.fds().iter().map(AsRawFd::as_raw_fd));
-    }
-    close_inherited(&keep);
-    let code = match start {
-        Ok(start) => bootstrap::run_job(Conn::new(stream), start, lifeline),
-        Err(_) => bootstrap::EXIT_NO_PARENT,
-    };
+    let keep = |fd| fd == stream.as_raw_fd() || start.job.fds().iter().any(|f| f.as_raw_fd() == fd);
+    close_inherited(keep);
+    let code = bootstrap::run_job(Conn::new(stream), start, lifeline);
     flush_std();
     bootstrap::remove_private_dir();
     // SAFETY: ends this process without running the parent's exit handlers.
@@ -324,18 +334,18 @@ fn in_forked_child(stream: UnixStream, start: Result<Start>, lifeline: Lifeline)
 }
 
 /// Closes the descriptors a spawned child would not have had: those marked
-/// close-on-exec (every one Rust opens), except `keep`. Otherwise a child
-/// holding a copy of, say, its parent's end of a pipe would keep the other
-/// end from ever seeing the end of the stream.
-fn close_inherited(keep: &[RawFd]) {
-    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
-        return;
-    };
-    let open: Vec<RawFd> = entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
+/// close-on-exec (every one Rust opens), except those `keep` names. Otherwise
+/// a child holding a copy of, say, its parent's end of a pipe would keep the
+/// other end from ever seeing the end of the stream.
+fn close_inherited(keep: impl Fn(RawFd) -> bool) {
+    let mut open = Vec::new();
+    for_each_entry(c"/proc/self/fd", |name| {
+        if let Some(fd) = name.to_str().ok().and_then(|n| n.parse::<RawFd>().ok()) {
+            open.push(fd);
+        }
+    });
     for fd in open {
-        if fd <= 2 || keep.contains(&fd) {
+        if fd <= 2 || keep(fd) {
             continue;
         }
         // SAFETY: `fd` is open in this process (or was the directory listing's,
@@ -349,11 +359,27 @@ fn close_inherited(keep: &[RawFd]) {
     }
 }
 
-/// A request to the fork server: a child for `start`; its connection's end
-/// travels first among the frame's descriptors, then the job's.
-#[derive(Serialize, Deserialize)]
-struct ForkRequest {
-    start: Start,
+/// Calls `f` with the name of each entry of the directory at `path`, `.` and
+/// `..` excepted, reading into a buffer on the stack: `read_dir`'s 32 KiB on
+/// the heap cost a forked child (whose pages are all copy-on-write) several
+/// page faults.
+fn for_each_entry(path: &std::ffi::CStr, mut f: impl FnMut(&std::ffi::CStr)) {
+    use rustix::fs::{Mode, OFlags, RawDir};
+    let Ok(dir) = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return;
+    };
+    let mut buffer = [std::mem::MaybeUninit::<u8>::uninit(); 2048];
+    let mut entries = RawDir::new(&dir, &mut buffer);
+    while let Some(Ok(entry)) = entries.next() {
+        let name = entry.file_name();
+        if name != c"." && name != c".." {
+            f(name);
+        }
+    }
 }
 
 /// The fork server's answer: the new child's pid, or why there is none.
@@ -382,9 +408,6 @@ fn fork_server_launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)>
                 .map_err(spawn_error("duplicating a descriptor"))?,
         );
     }
-    let request = ForkRequest {
-        start: start.try_clone_for_child()?,
-    };
     let mut server = lock_fork_server();
     // A server found dead when the request is sent is replaced once. Once
     // the request is out, it is never sent again: the server may have forked
@@ -395,7 +418,9 @@ fn fork_server_launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)>
             *server = Some(start_fork_server()?);
         }
         let (_, conn) = server.as_mut().expect("started above");
-        if conn.send_with_fds(&request, &fds).is_err() {
+        // The request is the child's `Start`; the end of its connection
+        // travels first among the frame's descriptors, then the job's.
+        if conn.send_with_fds(start, &fds).is_err() {
             if let Some((old, _)) = server.take() {
                 old.kill_and_reap();
             }
@@ -482,9 +507,9 @@ fn start_fork_server() -> Result<(OsChild, Conn)> {
 /// owner hangs up. It never starts a thread, so forking is always safe here.
 pub(crate) fn serve_forks(mut conn: Conn) -> i32 {
     while let Ok((frame, mut fds)) = conn.recv_frame_with_fds() {
-        let request = wire::decode::<ForkRequest>(&frame, "a fork request");
+        let request = wire::decode::<Start>(&frame, "a fork request");
         let answer = match (request, fds.is_empty()) {
-            (Ok(ForkRequest { mut start }), false) => {
+            (Ok(mut start), false) => {
                 let child_end = fds.remove(0);
                 start.job.set_fds(fds);
                 // SAFETY: a plain system call.
@@ -523,10 +548,8 @@ fn fork_for_owner(
         0 => {
             // The lifeline without a thread: killed when the owner's thread
             // that started this server dies, which lives as long as the owner.
-            // The lifeline without a thread: killed when the owner's thread
-            // that started this server dies, which lives as long as the owner.
             die_with(owner);
-            in_forked_child(UnixStream::from(child_end), Ok(start), Lifeline::Kernel)
+            in_forked_child(UnixStream::from(child_end), start, Lifeline::Kernel)
         }
         pid => Ok(pid as u32),
     }

@@ -44,6 +44,15 @@ thread_local! {
     static INCOMING: RefCell<Option<Vec<Option<OwnedFd>>>> = const { RefCell::new(None) };
 }
 
+/// Sets up this thread's handle state now. A child forked from this thread
+/// then finds it set up: registering it there would cost an allocation and
+/// a dynamic-linker lookup, each a copy-on-write page fault.
+pub(crate) fn prepare_for_fork() {
+    HANDLE_ERROR.with(|_| ());
+    OUTGOING.with(|_| ());
+    INCOMING.with(|_| ());
+}
+
 /// Runs `encode`, collecting (duplicates of) the descriptors that handles export.
 pub(crate) fn collect_fds<R>(encode: impl FnOnce() -> R) -> (R, Vec<OwnedFd>) {
     let outer = OUTGOING.with(|o| o.replace(Some(Vec::new())));
@@ -162,16 +171,22 @@ pub(crate) fn decode<'a, T: serde::Deserialize<'a>>(
 /// Reads what the peer has to say while a write waits for room.
 pub(crate) type Drain<'a> = &'a mut dyn FnMut(&mut Conn) -> Result<(), Error>;
 
-/// Bytes read from the socket ahead of need, so that small frames cost one read.
+/// The most bytes read from the socket ahead of need, so that many small
+/// frames cost one read. A connection starts reading a page at a time and
+/// doubles up to this when reads fill its buffer: zeroing the whole of it up
+/// front cost every short-lived connection sixteen page faults.
 const READ_AHEAD: usize = 64 * 1024;
+const FIRST_READ: usize = 4 * 1024;
 
 /// One end of a framed, bidirectional connection to another process.
 #[derive(Debug)]
 pub(crate) struct Conn {
     stream: UnixStream,
-    /// Received bytes not yet returned: `buffer[start..]`.
+    /// Received bytes not yet returned: `buffer[start..end]`; the rest of
+    /// `buffer` is room for the next read.
     buffer: Vec<u8>,
     start: usize,
+    end: usize,
     /// Received descriptors not yet claimed by a frame.
     fds: VecDeque<OwnedFd>,
 }
@@ -185,6 +200,7 @@ impl Conn {
     pub(crate) fn with_buffered(stream: UnixStream, buffered: Vec<u8>) -> Conn {
         Conn {
             stream,
+            end: buffered.len(),
             buffer: buffered,
             start: 0,
             fds: VecDeque::new(),
@@ -193,7 +209,7 @@ impl Conn {
 
     /// The bytes received but not yet returned.
     pub(crate) fn buffered(&self) -> &[u8] {
-        &self.buffer[self.start..]
+        &self.buffer[self.start..self.end]
     }
 
     pub(crate) fn stream(&self) -> &UnixStream {
@@ -295,20 +311,22 @@ impl Conn {
 
     /// Reads until at least `n` unreturned bytes are buffered; `false` at end of stream.
     fn fill(&mut self, n: usize) -> Result<bool, Error> {
-        if self.start > 0 && self.buffer.len() - self.start < n {
-            self.buffer.drain(..self.start);
-            self.start = 0;
-        }
-        while self.buffer.len() - self.start < n {
-            let old = self.buffer.len();
-            self.buffer.resize(old + READ_AHEAD.max(n), 0);
-            let read = self.receive(old);
-            self.buffer.truncate(old + *read.as_ref().unwrap_or(&0));
-            match read {
+        while self.end - self.start < n {
+            // Fewer than `n` bytes to move: cheap next to the read.
+            self.buffer.copy_within(self.start..self.end, 0);
+            (self.start, self.end) = (0, self.end - self.start);
+            if self.buffer.len() < n.max(FIRST_READ) {
+                self.buffer.resize(n.max(FIRST_READ), 0);
+            }
+            match self.receive(self.end) {
                 Ok(0) => return Ok(false),
-                Ok(_) => {}
+                Ok(read) => self.end += read,
                 Err(e) if is_disconnect(&e) => return Ok(false),
                 Err(e) => return Err(Error::io("receiving a frame")(e)),
+            }
+            if self.end == self.buffer.len() && self.buffer.len() < READ_AHEAD {
+                let longer = (self.buffer.len() * 2).min(READ_AHEAD);
+                self.buffer.resize(longer, 0);
             }
         }
         Ok(true)
@@ -368,15 +386,14 @@ impl Conn {
         }
         self.start += 8;
         let len = len as usize;
-        let buffered = (self.buffer.len() - self.start).min(len);
+        let buffered = (self.end - self.start).min(len);
         let mut body = Vec::new();
         body.try_reserve_exact(len)
             .map_err(|e| Error::io("allocating a frame")(io::Error::other(e)))?;
         body.extend_from_slice(&self.buffer[self.start..self.start + buffered]);
         self.start += buffered;
-        if self.start == self.buffer.len() {
-            self.buffer.clear();
-            self.start = 0;
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
         }
         if body.len() < len {
             // A large frame: read the rest straight into place.
@@ -405,7 +422,7 @@ impl Conn {
 
     /// Waits until a frame (or the peer's hang-up) can be read; `false` on timeout.
     pub(crate) fn wait_readable(&self, timeout: Option<Duration>) -> Result<bool, Error> {
-        if self.start < self.buffer.len() {
+        if self.start < self.end {
             return Ok(true);
         }
         wait_for(self.stream.as_fd(), PollFlags::IN, timeout)
@@ -554,6 +571,29 @@ mod tests {
             b.send(&msg).unwrap();
             assert_eq!(a.recv::<Vec<u8>>().unwrap(), msg);
         }
+    }
+
+    #[test]
+    fn a_burst_of_frames_of_every_size_arrives_whole_and_in_order() {
+        let (mut a, b) = pair();
+        // Sizes that straddle the read buffer's edges as it grows, sent
+        // before any is read so that reads return many frames at once.
+        let sizes: Vec<usize> = (0..400)
+            .map(|i| (i * 37) % 5000)
+            .chain([70_000, 3, 0])
+            .collect();
+        let sent = sizes.clone();
+        let writer = std::thread::spawn(move || {
+            let mut b = Conn::new(b);
+            for (i, n) in sent.into_iter().enumerate() {
+                b.send(&vec![i as u8; n]).unwrap();
+            }
+        });
+        for (i, n) in sizes.into_iter().enumerate() {
+            assert_eq!(a.recv::<Vec<u8>>().unwrap(), vec![i as u8; n], "frame {i}");
+        }
+        writer.join().unwrap();
+        assert!(matches!(a.recv::<u8>(), Err(Error::Disconnected)));
     }
 
     #[test]

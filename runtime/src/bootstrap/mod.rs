@@ -50,28 +50,6 @@ pub(crate) struct Start {
     pub(crate) identity: Identity,
 }
 
-impl Start {
-    /// A copy for a forked child, with its own duplicates of the descriptors.
-    pub(crate) fn try_clone_for_child(&self) -> Result<Start, Error> {
-        let job = match &self.job {
-            Job::Call(call) => Job::Call(call.try_clone()?),
-            Job::PoolWorker { initializer } => Job::PoolWorker {
-                initializer: initializer.as_ref().map(CallSpec::try_clone).transpose()?,
-            },
-            Job::Tracker => Job::Tracker,
-            Job::ForkServer => Job::ForkServer,
-            Job::Manager { address, key } => Job::Manager {
-                address: address.clone(),
-                key: key.clone(),
-            },
-        };
-        Ok(Start {
-            job,
-            identity: self.identity.clone(),
-        })
-    }
-}
-
 /// What a child is started for.
 #[derive(Serialize, Deserialize)]
 pub(crate) enum Job {
@@ -482,10 +460,14 @@ pub(crate) fn run_job(mut conn: Conn, start: Start, lifeline: Lifeline) -> i32 {
     registry::install_panic_hook();
     match start.job {
         Job::Call(call) => {
-            let mut outcome = Vec::new();
-            let code = i32::from(!call.run(&mut outcome));
-            match conn.send_frame(&outcome) {
-                Ok(()) => code,
+            let mut frame = Vec::new();
+            let mut returned = false;
+            let _ = wire::push_frame(&mut frame, |outcome| {
+                returned = call.run(outcome);
+                Ok(())
+            });
+            match conn.send_framed(&frame) {
+                Ok(()) => i32::from(!returned),
                 Err(_) => EXIT_NO_PARENT,
             }
         }

@@ -21,6 +21,7 @@ use std::any::{Any, type_name};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::sync::{Arc, Mutex};
 
 use serde::de::{DeserializeOwned, Error as _};
@@ -403,18 +404,30 @@ struct Server {
 /// A manager as one connection knows it: its address and the key proven on it.
 type LinkKey = (Address, Vec<u8>);
 
+/// A fixed hasher: a random one would draw its keys in every forked child.
+type Links = HashMap<LinkKey, (Link, Vec<u8>), BuildHasherDefault<DefaultHasher>>;
+
 thread_local! {
-    /// This thread's connection to each manager it has talked to.
-    static LINKS: RefCell<HashMap<LinkKey, (Link, Vec<u8>)>> = RefCell::new(HashMap::new());
+    /// This thread's connection to each manager it has talked to, and the
+    /// process that opened them.
+    static LINKS: RefCell<(u32, Links)> =
+        const { RefCell::new((0, HashMap::with_hasher(BuildHasherDefault::new()))) };
 }
 
-/// In a forked child: the connections it inherited are its parent's, and
-/// using them would interleave with the parent's requests.
-pub(crate) fn forget_connections() {
-    LINKS.with_borrow_mut(|links| {
-        // Closing this process's copies leaves the parent's open.
-        links.clear();
-    });
+/// Runs `f` on this thread's connections. A forked child finds its parent's
+/// there: using them would interleave with the parent's requests, and their
+/// descriptors were closed when the child started (`close_inherited`), so
+/// they are forgotten, not dropped. Doing it here rather than at the fork
+/// spares every child that never talks to a manager the cost.
+fn with_links<T>(f: impl FnOnce(&mut Links) -> T) -> T {
+    LINKS.with_borrow_mut(|(owner, links)| {
+        let me = std::process::id();
+        if *owner != me {
+            std::mem::forget(std::mem::take(links));
+            *owner = me;
+        }
+        f(links)
+    })
 }
 
 impl Server {
@@ -427,7 +440,7 @@ impl Server {
     /// release the locks held through it.
     fn reconnect(&self) -> Result<()> {
         let link = Link::connect(&self.address, &self.key)?;
-        LINKS.with_borrow_mut(|links| {
+        with_links(|links| {
             links
                 .entry(self.link_key())
                 .or_insert_with(|| (link, Vec::new()));
@@ -442,10 +455,10 @@ impl Server {
         f: impl FnOnce(&mut (Link, Vec<u8>)) -> std::io::Result<T>,
     ) -> Result<T> {
         let key = self.link_key();
-        if !LINKS.with_borrow(|links| links.contains_key(&key)) {
+        if !with_links(|links| links.contains_key(&key)) {
             self.reconnect()?;
         }
-        LINKS.with_borrow_mut(|links| {
+        with_links(|links| {
             let link = links.get_mut(&key).expect("connected above");
             f(link).map_err(|source| {
                 links.remove(&key);
