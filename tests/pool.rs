@@ -129,6 +129,61 @@ fn map_returns_values_in_order() {
     assert_eq!(square(3), 9);
 }
 
+/// An iterator whose size hint claims `claimed` items while it yields `actual`.
+struct Liar {
+    next: u64,
+    actual: u64,
+    claimed: usize,
+}
+
+impl Iterator for Liar {
+    type Item = u64;
+
+    fn next(&mut self) -> Option<u64> {
+        (self.next < self.actual).then(|| {
+            self.next += 1;
+            self.next - 1
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.claimed, Some(self.claimed))
+    }
+}
+
+#[test]
+fn map_takes_every_item_an_iterator_yields_whatever_its_size_hint_says() {
+    let pool = Pool::new(2).unwrap();
+    for (actual, claimed) in [(1000, 10), (10, 1000), (0, 5), (5, 0)] {
+        let liar = Liar {
+            next: 0,
+            actual,
+            claimed,
+        };
+        let expected: Vec<u64> = (0..actual).map(|x| x * x).collect();
+        let got = pool
+            .map_async(square, liar)
+            .unwrap()
+            .get_timeout(Duration::from_secs(30));
+        assert_eq!(got.unwrap(), expected, "{actual} items, {claimed} claimed");
+    }
+}
+
+#[test]
+fn a_map_result_waited_for_by_several_threads_reaches_each() {
+    let pool = Pool::new(2).unwrap();
+    let expected: Vec<u64> = (0..2000).map(|x| x * x).collect();
+    let result = pool.map_async(square, 0..2000u64).unwrap();
+    std::thread::scope(|s| {
+        let waiters: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| result.get_timeout(Duration::from_secs(30)).unwrap()))
+            .collect();
+        for waiter in waiters {
+            assert_eq!(waiter.join().unwrap(), expected);
+        }
+    });
+}
+
 #[test]
 fn starmap_apply_and_async_results() {
     let pool = Pool::new(2).unwrap();

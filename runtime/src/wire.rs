@@ -122,6 +122,7 @@ pub(crate) fn encode_failure(e: &postcard::Error) -> String {
 }
 
 /// Appends the postcard encoding of `value` to `out`.
+#[inline]
 pub(crate) fn encode_into<T: Serialize + ?Sized>(
     value: &T,
     out: &mut Vec<u8>,
@@ -147,6 +148,7 @@ impl postcard::ser_flavors::Flavor for Append<'_> {
         Ok(())
     }
 
+    #[inline]
     fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
         self.0.push(byte);
         Ok(())

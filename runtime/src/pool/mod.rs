@@ -568,28 +568,55 @@ impl Pool {
     fn submit_all<A: Serialize>(
         &self,
         key: &'static str,
-        items: Vec<A>,
+        items: impl IntoIterator<Item = A>,
         chunksize: Option<usize>,
     ) -> Result<Arc<Collector>> {
         bootstrap::lookup(key)?;
-        let size = chunksize.unwrap_or_else(|| auto_chunksize(items.len(), self.processes));
-        let count = items.len().div_ceil(size.max(1));
+        let items = items.into_iter();
+        // The chunk size depends on the number of items: an input that does
+        // not know it exactly is read in full first, as Python does.
+        match items.size_hint() {
+            (len, Some(upper)) if len == upper => self.submit_known(key, items, len, chunksize),
+            _ => {
+                let items: Vec<A> = items.collect();
+                let len = items.len();
+                self.submit_known(key, items.into_iter(), len, chunksize)
+            }
+        }
+    }
+
+    /// Chunks and queues `len` items, encoding each chunk as it is queued.
+    fn submit_known<A: Serialize>(
+        &self,
+        key: &'static str,
+        mut items: impl Iterator<Item = A>,
+        len: usize,
+        chunksize: Option<usize>,
+    ) -> Result<Arc<Collector>> {
+        let size = chunksize.unwrap_or_else(|| auto_chunksize(len, self.processes));
+        let count = len.div_ceil(size.max(1));
         #[cfg(feature = "progress")]
         let collector = if self.progress {
-            Collector::with_progress(count, items.len())
+            Collector::with_progress(count, len)
         } else {
             Collector::new(count)
         };
         #[cfg(not(feature = "progress"))]
         let collector = Collector::new(count);
-        let mut items = items.into_iter();
-        // Each chunk is queued as soon as it is encoded, so workers start at once.
-        for index in 0..count {
-            let Some(encoded) = encode_chunk(&mut items, size.max(1)) else {
-                break;
-            };
+        // Each chunk is queued as soon as it is encoded, so workers start at
+        // once. An iterator may yield more or fewer items than its size hint
+        // promised; the collector is resized to what it did yield.
+        let mut index = 0;
+        while let Some(encoded) = encode_chunk(&mut items, size.max(1)) {
+            if index >= count {
+                collector.set_len(index + 1);
+            }
             let sink = Arc::clone(&collector) as Arc<dyn Sink>;
             self.shared.submit(vec![chunk(key, encoded, index, sink)])?;
+            index += 1;
+        }
+        if index < count {
+            collector.set_len(index);
         }
         Ok(collector)
     }
@@ -601,7 +628,7 @@ impl Pool {
         items: impl IntoIterator<Item = A>,
         chunksize: Option<usize>,
     ) -> Result<AsyncResult<Vec<R>>> {
-        let collector = self.submit_all(key, items.into_iter().collect(), chunksize)?;
+        let collector = self.submit_all(key, items, chunksize)?;
         Ok(AsyncResult::new(collector, decode_all))
     }
 

@@ -113,20 +113,33 @@ fn wait_until<'a, T>(
     done: impl Fn(&T) -> bool,
 ) -> MutexGuard<'a, T> {
     while !done(&guard) {
-        guard = match deadline {
-            None => cond.wait(guard).unwrap_or_else(|e| e.into_inner()),
-            Some(deadline) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                cond.wait_timeout(guard, left)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0
-            }
-        };
+        match wait_or_time_out(cond, guard, deadline) {
+            Ok(next) => guard = next,
+            Err(timed_out) => return timed_out,
+        }
     }
     guard
+}
+
+/// Waits on `cond` once; `Err` with the guard if the deadline has passed.
+fn wait_or_time_out<'a, T>(
+    cond: &Condvar,
+    guard: MutexGuard<'a, T>,
+    deadline: Option<Instant>,
+) -> std::result::Result<MutexGuard<'a, T>, MutexGuard<'a, T>> {
+    match deadline {
+        None => Ok(cond.wait(guard).unwrap_or_else(|e| e.into_inner())),
+        Some(deadline) => {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(guard);
+            }
+            Ok(cond
+                .wait_timeout(guard, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0)
+        }
+    }
 }
 
 /// Collects every chunk of a `map`, `starmap` or `apply`.
@@ -144,26 +157,74 @@ pub(super) struct Collector {
     progress: Option<indicatif::ProgressBar>,
 }
 
-#[derive(Default)]
 struct Collected {
     chunks: Vec<Option<Arc<ChunkResult>>>,
     remaining: usize,
     waker: Option<Waker>,
+    /// How many chunks must have arrived before `done_one` is worth
+    /// signalling: the least any waiter asked for. Signalling on every
+    /// chunk cost a system call each, and woke a thread that went back to
+    /// sleep.
+    wake_at: usize,
+}
+
+impl Default for Collected {
+    fn default() -> Collected {
+        Collected {
+            chunks: Vec::new(),
+            remaining: 0,
+            waker: None,
+            wake_at: usize::MAX,
+        }
+    }
+}
+
+impl Collected {
+    fn arrived(&self) -> usize {
+        self.chunks.len() - self.remaining
+    }
 }
 
 impl Collector {
-    /// Waits (until `deadline`) for chunk `index`; `None` on timeout.
-    fn chunk(&self, index: usize, deadline: Option<Instant>) -> Option<Arc<ChunkResult>> {
-        spin_until(SPIN, || self.arrived.load(Ordering::Acquire) > index);
-        let state = lock(&self.state);
-        let state = wait_until(&self.done_one, state, deadline, |s| {
-            s.chunks[index].is_some()
-        });
-        state.chunks[index].clone()
+    /// Waits (until `deadline`) for chunk `index`, and for `ahead` more
+    /// chunks to have arrived too, so that a caller decoding chunks in order
+    /// wakes once per batch rather than once per chunk; `None` on timeout.
+    fn chunk(
+        &self,
+        index: usize,
+        ahead: usize,
+        deadline: Option<Instant>,
+    ) -> Option<Arc<ChunkResult>> {
+        if ahead == 0 {
+            spin_until(SPIN, || self.arrived.load(Ordering::Acquire) > index);
+        }
+        let mut state = lock(&self.state);
+        let want = (index + 1 + ahead).min(state.chunks.len());
+        loop {
+            let arrived = state.arrived();
+            if state.chunks[index].is_some() && arrived >= want {
+                return state.chunks[index].clone();
+            }
+            let wake_at = if arrived >= want { arrived + 1 } else { want };
+            state.wake_at = state.wake_at.min(wake_at);
+            state = wait_or_time_out(&self.done_one, state, deadline).ok()?;
+        }
     }
 
     fn len(&self) -> usize {
         lock(&self.state).chunks.len()
+    }
+
+    /// Expects `len` chunks instead; only slots of chunks not yet submitted
+    /// are added or removed.
+    pub(super) fn set_len(&self, len: usize) {
+        let mut state = lock(&self.state);
+        let old = state.chunks.len();
+        state.chunks.resize(len, None);
+        state.remaining = (state.remaining + len).saturating_sub(old);
+        if state.remaining == 0 {
+            self.done.notify_all();
+        }
     }
 
     /// A collector that also advances a progress bar of `calls` steps.
@@ -183,7 +244,7 @@ impl Collector {
         let state = Collected {
             chunks: vec![None; chunks],
             remaining: chunks,
-            waker: None,
+            ..Collected::default()
         };
         Collector {
             state: Mutex::new(state),
@@ -205,7 +266,10 @@ impl Sink for Collector {
                 self.arrived.fetch_add(1, Ordering::Release);
             }
         }
-        self.done_one.notify_all();
+        if state.arrived() >= state.wake_at {
+            state.wake_at = usize::MAX;
+            self.done_one.notify_all();
+        }
         if state.remaining == 0 {
             #[cfg(feature = "progress")]
             if let Some(bar) = &self.progress {
@@ -271,8 +335,11 @@ pub(super) fn decode_all<R: DeserializeOwned>(
     deadline: Option<Instant>,
 ) -> Option<Result<Vec<R>>> {
     let mut values = Vec::new();
-    for index in 0..collector.len() {
-        let chunk = collector.chunk(index, deadline)?;
+    let len = collector.len();
+    for index in 0..len {
+        // Batches that shrink with what is left: few wake-ups, and little
+        // left to decode after the last chunk arrives.
+        let chunk = collector.chunk(index, (len - index) / 8, deadline)?;
         values.reserve(chunk.count as usize);
         if let Err(e) = chunk.decode_into(&mut values) {
             return Some(Err(e));
@@ -286,7 +353,7 @@ pub(super) fn decode_one<R: DeserializeOwned>(
     collector: &Collector,
     deadline: Option<Instant>,
 ) -> Option<Result<R>> {
-    let chunk = collector.chunk(0, deadline)?;
+    let chunk = collector.chunk(0, 0, deadline)?;
     let value = chunk.decode().next();
     Some(value.unwrap_or_else(|| {
         Err(Error::Codec {

@@ -10,13 +10,13 @@ use crate::wire::{self, Conn, push_frame};
 #[derive(Serialize, Deserialize)]
 pub(super) struct RunChunk<'a> {
     pub(super) key: &'a str,
-    /// The calls' arguments, each as a little-endian `u32` length and that many bytes.
+    /// The calls' arguments, each as a varint length and that many bytes (`push_prefixed`).
     #[serde(with = "serde_bytes")]
     pub(super) items: &'a [u8],
 }
 
 /// Worker to parent, once, after the initializer. Later frames are chunk results:
-/// each item's encoded outcome as a `u32` length and that many bytes.
+/// each item's encoded outcome, prefixed in the same way.
 #[derive(Serialize, Deserialize)]
 pub(crate) enum Started {
     Ready,
@@ -24,25 +24,42 @@ pub(crate) enum Started {
     InitializerFailed(#[serde(with = "serde_bytes")] Vec<u8>),
 }
 
-/// Appends `len(bytes) as u32 LE` then whatever `write` appends. What does
-/// not fit a `u32` length is dropped, leaving an empty item, and `false` returned.
+/// Appends whatever `write` appends, preceded by its length as a postcard
+/// varint (one byte below 128: most items are a few bytes, and a fixed four
+/// bytes of length more than doubled them). What does not fit a `u32` length
+/// is dropped, leaving an empty item, and `false` returned.
+#[inline]
 pub(super) fn push_prefixed(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) -> bool {
     let mark = out.len();
-    out.resize(mark + 4, 0);
+    out.push(0);
     write(out);
-    let Ok(len) = u32::try_from(out.len() - mark - 4) else {
-        out.truncate(mark + 4);
+    let len = out.len() - mark - 1;
+    if len < 0x80 {
+        out[mark] = len as u8;
+        return true;
+    }
+    let Ok(len) = u32::try_from(len) else {
+        out.truncate(mark + 1);
         return false;
     };
-    out[mark..mark + 4].copy_from_slice(&len.to_le_bytes());
+    // A longer length: move the item up to make room; the move costs no
+    // more than the encoding that produced the item.
+    let mut prefix = [0u8; 5];
+    let prefix = postcard::to_slice(&len, &mut prefix).expect("a u32 varint fits five bytes");
+    out.splice(mark..=mark, prefix.iter().copied());
     true
 }
 
 /// Splits a buffer of length-prefixed items; stops at the first malformed one.
 pub(super) fn prefixed_items(mut bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
     std::iter::from_fn(move || {
-        let (len, rest) = bytes.split_first_chunk::<4>()?;
-        let len = u32::from_le_bytes(*len) as usize;
+        let (len, rest) = match bytes.split_first() {
+            Some((&len, rest)) if len < 0x80 => (usize::from(len), rest),
+            _ => {
+                let (len, rest) = postcard::take_from_bytes::<u32>(bytes).ok()?;
+                (len as usize, rest)
+            }
+        };
         let item = rest.get(..len)?;
         bytes = &rest[len..];
         Some(item)
@@ -125,5 +142,34 @@ fn run_chunk(entry: Result<&'static Entry, Error>, items: &[u8], results: &mut V
                 bootstrap::push_failed(out, "a value larger than 4 GiB cannot leave a pool task");
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixed_items_of_every_length_split_back_as_they_were_pushed() {
+        let items: Vec<Vec<u8>> = [0, 1, 127, 128, 129, 300, 16_383, 16_384, 70_000]
+            .iter()
+            .map(|&n| (0..n).map(|i| (i % 251) as u8).collect())
+            .collect();
+        let mut bytes = Vec::new();
+        for item in &items {
+            assert!(push_prefixed(&mut bytes, |out| out.extend_from_slice(item)));
+        }
+        let split: Vec<&[u8]> = prefixed_items(&bytes).collect();
+        assert_eq!(split, items.iter().map(Vec::as_slice).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn prefixed_items_stop_at_a_truncated_item() {
+        let mut bytes = Vec::new();
+        push_prefixed(&mut bytes, |out| out.extend_from_slice(&[7; 200]));
+        push_prefixed(&mut bytes, |out| out.extend_from_slice(&[8; 3]));
+        bytes.truncate(bytes.len() - 1);
+        assert_eq!(prefixed_items(&bytes).count(), 1);
+        assert_eq!(prefixed_items(&[0x80]).count(), 0);
     }
 }
