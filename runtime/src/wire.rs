@@ -214,6 +214,16 @@ impl Conn {
         &self.buffer[self.start..self.end]
     }
 
+    /// Whether a whole frame has been read already, so that receiving it
+    /// will not touch the socket.
+    pub(crate) fn has_frame(&self) -> bool {
+        self.buffered()
+            .split_first_chunk::<8>()
+            .is_some_and(|(header, rest)| {
+                frame_len(u64::from_le_bytes(*header)) <= rest.len() as u64
+            })
+    }
+
     pub(crate) fn stream(&self) -> &UnixStream {
         &self.stream
     }

@@ -76,12 +76,9 @@ struct State {
     live: usize,
     /// Why the last slot gave up, once none is live.
     broken: Option<String>,
-}
-
-enum Take {
-    Chunk(Chunk),
-    Nothing,
-    Finished,
+    /// Drivers waiting on `work`: with none, queueing work signals nobody,
+    /// which spares a system call per chunk.
+    idle: usize,
 }
 
 /// Why a driver stopped serving one worker.
@@ -121,10 +118,16 @@ impl Shared {
             }
             return Ok(());
         }
+        let added = chunks.len();
         state.pending.extend(chunks);
         self.queued.store(state.pending.len(), Ordering::Release);
+        let idle = state.idle;
         drop(state);
-        self.work.notify_all();
+        match (idle, added) {
+            (0, _) => {}
+            (_, 1) => self.work.notify_one(),
+            _ => self.work.notify_all(),
+        }
         Ok(())
     }
 
@@ -145,31 +148,43 @@ impl Shared {
         self.work.notify_all();
     }
 
-    /// Takes the next chunk. `block` waits for one; `greedy` (taking beyond
-    /// [`MIN_IN_FLIGHT`]) is refused unless there is plenty left for the others.
-    fn take(&self, block: bool, greedy: bool) -> Take {
-        if block {
+    /// Moves up to `room` chunks to `batch`, for a worker that has `queued`
+    /// already; waits for one if it has none. Taking beyond [`MIN_IN_FLIGHT`]
+    /// is refused unless there is plenty left for the others. Returns
+    /// whether the pool is done: closed and drained, or terminated.
+    fn take(&self, batch: &mut Vec<Chunk>, queued: usize, room: usize) -> bool {
+        if queued == 0 {
             spin_until(SPIN, || self.queued.load(Ordering::Acquire) > 0);
         }
         let mut state = self.lock();
         loop {
             if state.terminated {
-                return Take::Finished;
+                return true;
             }
-            if greedy && state.pending.len() <= state.live * MIN_IN_FLIGHT {
-                return Take::Nothing;
+            let before = batch.len();
+            while batch.len() - before < room {
+                let greedy = queued + batch.len() - before >= MIN_IN_FLIGHT;
+                if greedy && state.pending.len() <= state.live * MIN_IN_FLIGHT {
+                    break;
+                }
+                match state.pending.pop_front() {
+                    Some(chunk) => batch.push(chunk),
+                    None => break,
+                }
             }
-            if let Some(chunk) = state.pending.pop_front() {
+            if batch.len() > before {
                 self.queued.store(state.pending.len(), Ordering::Release);
-                return Take::Chunk(chunk);
+                return false;
             }
-            if state.closed {
-                return Take::Finished;
+            if state.pending.is_empty() && state.closed {
+                return true;
             }
-            if !block {
-                return Take::Nothing;
+            if queued > 0 {
+                return false;
             }
+            state.idle += 1;
             state = self.work.wait(state).unwrap_or_else(|e| e.into_inner());
+            state.idle -= 1;
         }
     }
 
@@ -351,28 +366,16 @@ fn serve(shared: &Shared, config: &WorkerConfig, slot: usize, worker: &mut Child
     let mut busy_since = Instant::now();
     let mut batch = Vec::new();
     loop {
-        let limit = in_flight_limit(per_chunk);
-        let mut finished = false;
-        while inflight.len() + batch.len() < limit
-            && config.max_tasks_per_child.is_none_or(|m| sent < m)
-        {
-            let queued = inflight.len() + batch.len();
-            if queued == 0 {
-                // Idle: whatever comes next may be slower than what came before.
-                per_chunk = QUEUED_WORK;
-            }
-            match shared.take(queued == 0, queued >= MIN_IN_FLIGHT) {
-                Take::Chunk(chunk) => {
-                    batch.push(chunk);
-                    sent += 1;
-                }
-                Take::Nothing => break,
-                Take::Finished => {
-                    finished = true;
-                    break;
-                }
-            }
+        let queued = inflight.len();
+        if queued == 0 && shared.queued.load(Ordering::Acquire) == 0 {
+            // Idle: whatever comes next may be slower than what came before.
+            per_chunk = QUEUED_WORK;
         }
+        let room = in_flight_limit(per_chunk)
+            .saturating_sub(queued)
+            .min(config.max_tasks_per_child.map_or(usize::MAX, |m| m - sent));
+        let finished = room > 0 && shared.take(&mut batch, queued, room);
+        sent += batch.len();
         if !batch.is_empty() {
             if inflight.is_empty() {
                 busy_since = Instant::now();
@@ -416,16 +419,23 @@ fn serve(shared: &Shared, config: &WorkerConfig, slot: usize, worker: &mut Child
         if inflight.is_empty() {
             return if finished { End::Done } else { End::Recycle };
         }
-        match worker.conn.recv_frame() {
-            Ok(results) => {
-                let now = Instant::now();
-                per_chunk = (per_chunk * 3 + (now - busy_since)) / 4;
-                busy_since = now;
-                if let Some(chunk) = inflight.pop_front() {
-                    chunk.deliver(Arc::clone(&name), Ok(results));
+        // Every result already read, not just the first, so that the chunks
+        // replacing them go out in one write.
+        loop {
+            match worker.conn.recv_frame() {
+                Ok(results) => {
+                    let now = Instant::now();
+                    per_chunk = (per_chunk * 3 + (now - busy_since)) / 4;
+                    busy_since = now;
+                    if let Some(chunk) = inflight.pop_front() {
+                        chunk.deliver(Arc::clone(&name), Ok(results));
+                    }
                 }
+                Err(_) => return lost(shared, config, slot, worker, inflight),
             }
-            Err(_) => return lost(shared, config, slot, worker, inflight),
+            if inflight.is_empty() || !worker.conn.has_frame() {
+                break;
+            }
         }
     }
 }
