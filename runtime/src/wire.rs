@@ -127,7 +127,11 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(
     value: &T,
     out: &mut Vec<u8>,
 ) -> Result<(), postcard::Error> {
-    postcard::serialize_with_flavor(value, Append(out))
+    // `serialize_with_flavor` is not marked inline, and a call per value
+    // cost as much as the encoding of a small one.
+    value.serialize(&mut postcard::Serializer {
+        output: Append(out),
+    })
 }
 
 /// postcard output appended to a `Vec`. Short runs are copied by an inlined
