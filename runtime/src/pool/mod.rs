@@ -634,7 +634,8 @@ impl Pool {
 
     /// Calls `task` on every item, in parallel, and returns the values in order.
     ///
-    /// The input is read in full first; chunks are sized automatically, as in
+    /// Chunks are sized from the number of items, so an input that does not
+    /// know its exact length is read in full first; chunks are sized as in
     /// Python (see [`map_chunked`](Pool::map_chunked)).
     ///
     /// # Errors
