@@ -283,6 +283,39 @@ fn fork_and_forkserver_children_inherit_no_stray_descriptors() {
     }
 }
 
+/// The check above from a process with no other thread, where the parent
+/// lists the descriptors its forked child must close before it forks.
+/// Plain `Fork` (refused with other threads) shows there are none.
+#[process]
+fn fork_alone_and_look_for_stray_descriptors() -> bool {
+    let (here, there) = multiproc::pipe::<u8>().unwrap();
+    let p = hang
+        .builder()
+        .start_method(StartMethod::Fork)
+        .spawn()
+        .unwrap();
+    drop(here);
+    let disconnected = matches!(
+        there.recv_timeout(Duration::from_secs(5)),
+        Err(Error::Disconnected)
+    );
+    p.kill().unwrap();
+    let _ = p.join();
+    disconnected
+}
+
+#[test]
+fn a_child_forked_by_a_single_threaded_process_inherits_no_stray_descriptors() {
+    let clean = fork_alone_and_look_for_stray_descriptors
+        .builder()
+        .start_method(StartMethod::ForkServer)
+        .spawn()
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(clean, "the child kept a copy of the dropped end");
+}
+
 #[process]
 fn nap_then_answer() -> u32 {
     std::thread::sleep(Duration::from_millis(300));

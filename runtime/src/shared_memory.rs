@@ -59,8 +59,9 @@ pub(crate) fn lock_tracker() -> std::sync::MutexGuard<'static, Option<(OsChild, 
 }
 
 /// In a forked child: the parent's tracker connection is not this process's.
+/// Forgotten, not dropped: the child closes every inherited descriptor.
 pub(crate) fn forget_tracker() {
-    lock_tracker().take();
+    std::mem::forget(lock_tracker().take());
 }
 
 fn tell_tracker(message: &Track) -> Result<()> {

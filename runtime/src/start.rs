@@ -180,10 +180,9 @@ impl Drop for OwnThread {
 
 /// The threads of this process, the calling one included; 0 if unknown.
 fn all_threads() -> usize {
-    // One entry per thread; cheaper to list than `/proc/self/status` to read.
-    let mut threads = 0;
-    for_each_entry(c"/proc/self/task", |_| threads += 1);
-    threads
+    // Linux counts them in the links of the task directory, two more than
+    // the threads: one call, where listing them took three.
+    rustix::fs::stat(c"/proc/self/task").map_or(0, |s| (s.st_nlink as usize).saturating_sub(2))
 }
 
 /// The user's threads among `all` threads of this process.
@@ -243,6 +242,10 @@ fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
     // other thread there is none to hold one, and not taking them spares
     // both processes the copy-on-write faults of releasing them.
     let held = (threads != 1).then(ForkLocks::take);
+    // Listed here, where this process's entries in /proc exist already: in
+    // a new child, building them costs more than all the rest of its start.
+    // Exact only while no other thread can open or close a descriptor.
+    let inherited = (threads == 1).then(|| inherited_fds(kept_by(&child_end, start)));
     let parent = rustix::process::getpid().as_raw_nonzero().get();
     let forked_from_main = rustix::thread::gettid().as_raw_nonzero().get() == parent;
     // SAFETY: the child only runs code that does not depend on other threads
@@ -251,7 +254,8 @@ fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
         -1 => Err(spawn_error("forking")(std::io::Error::last_os_error())),
         0 => {
             drop(held);
-            drop(parent_end);
+            // Closed with the other inherited descriptors.
+            std::mem::forget(parent_end);
             // The kernel's parent-death signal fires when the forking thread
             // ends: a lifeline only if that thread is the main one, whose end
             // is the process's.
@@ -266,7 +270,7 @@ fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
             // neither used nor dropped again, and can be moved out. Its
             // descriptors are this process's own copies.
             let start = unsafe { std::ptr::read(start) };
-            in_forked_child(child_end, start, lifeline)
+            in_forked_child(child_end, start, lifeline, inherited)
         }
         pid => {
             drop(held);
@@ -321,11 +325,20 @@ fn die_with(parent: libc::pid_t) {
     }
 }
 
-/// The rest of a forked child's life: run the job, exit.
-fn in_forked_child(stream: UnixStream, start: Start, lifeline: Lifeline) -> ! {
+/// The rest of a forked child's life: close what it inherited (`inherited`,
+/// or what it finds), run the job, exit.
+fn in_forked_child(
+    stream: UnixStream,
+    start: Start,
+    lifeline: Lifeline,
+    inherited: Option<Vec<RawFd>>,
+) -> ! {
     crate::process::forget_parent_state();
-    let keep = |fd| fd == stream.as_raw_fd() || start.job.fds().iter().any(|f| f.as_raw_fd() == fd);
-    close_inherited(keep);
+    let inherited = inherited.unwrap_or_else(|| inherited_fds(kept_by(&stream, &start)));
+    for fd in inherited {
+        // SAFETY: `fd` was inherited and nothing in this process owns it.
+        unsafe { libc::close(fd) };
+    }
     let code = bootstrap::run_job(Conn::new(stream), start, lifeline);
     flush_std();
     bootstrap::remove_private_dir();
@@ -333,30 +346,30 @@ fn in_forked_child(stream: UnixStream, start: Start, lifeline: Lifeline) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// Closes the descriptors a spawned child would not have had: those marked
-/// close-on-exec (every one Rust opens), except those `keep` names. Otherwise
-/// a child holding a copy of, say, its parent's end of a pipe would keep the
-/// other end from ever seeing the end of the stream.
-fn close_inherited(keep: impl Fn(RawFd) -> bool) {
+/// The descriptors a child for `start`, talking on `stream`, keeps.
+fn kept_by<'a>(stream: &'a UnixStream, start: &'a Start) -> impl Fn(RawFd) -> bool + 'a {
+    move |fd| fd == stream.as_raw_fd() || start.job.fds().iter().any(|f| f.as_raw_fd() == fd)
+}
+
+/// The descriptors a spawned child would not have had: those marked
+/// close-on-exec (every one Rust opens), except those `keep` names. A forked
+/// child closes them; otherwise a child holding a copy of, say, its parent's
+/// end of a pipe would keep the other end from ever seeing the end of the
+/// stream.
+fn inherited_fds(keep: impl Fn(RawFd) -> bool) -> Vec<RawFd> {
     let mut open = Vec::new();
     for_each_entry(c"/proc/self/fd", |name| {
         if let Some(fd) = name.to_str().ok().and_then(|n| n.parse::<RawFd>().ok()) {
             open.push(fd);
         }
     });
-    for fd in open {
-        if fd <= 2 || keep(fd) {
-            continue;
-        }
-        // SAFETY: `fd` is open in this process (or was the directory listing's,
-        // now closed, which F_GETFD reports as an error); nothing else here owns it.
-        unsafe {
-            let flags = libc::fcntl(fd, libc::F_GETFD);
-            if flags >= 0 && flags & libc::FD_CLOEXEC != 0 {
-                libc::close(fd);
-            }
-        }
-    }
+    // Read once the listing's own descriptor is closed, so that it is left out.
+    open.retain(|&fd| {
+        // SAFETY: reads a descriptor's flags; a closed one gives an error.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        fd > 2 && !keep(fd) && flags >= 0 && flags & libc::FD_CLOEXEC != 0
+    });
+    open
 }
 
 /// Calls `f` with the name of each entry of the directory at `path`, `.` and
@@ -394,8 +407,9 @@ fn lock_fork_server() -> std::sync::MutexGuard<'static, Option<(OsChild, Conn)>>
 }
 
 /// In a forked child: the parent's fork server is not this process's.
+/// Forgotten, not dropped: the child closes every inherited descriptor.
 pub(crate) fn forget_fork_server() {
-    lock_fork_server().take();
+    std::mem::forget(lock_fork_server().take());
 }
 
 fn fork_server_launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
@@ -531,6 +545,9 @@ fn fork_for_owner(
     start: Start,
     owner: libc::pid_t,
 ) -> std::result::Result<u32, String> {
+    let child_end = UnixStream::from(child_end);
+    // This process is single-threaded, so the list stays exact.
+    let inherited = inherited_fds(kept_by(&child_end, &start));
     // SAFETY: a raw clone with a null stack behaves like fork; this process
     // is single-threaded, and the child ends with `_exit`.
     let pid = unsafe {
@@ -549,7 +566,7 @@ fn fork_for_owner(
             // The lifeline without a thread: killed when the owner's thread
             // that started this server dies, which lives as long as the owner.
             die_with(owner);
-            in_forked_child(UnixStream::from(child_end), start, Lifeline::Kernel)
+            in_forked_child(child_end, start, Lifeline::Kernel, Some(inherited))
         }
         pid => Ok(pid as u32),
     }
