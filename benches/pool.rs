@@ -68,11 +68,11 @@ fn main() {
     pool.map(inc, 0..10_000u64).unwrap();
 
     const N: u64 = 1_000_000;
-    let map_auto = common::median_of_rounds(5, 1, || {
+    let map_auto = common::median_of_rounds(9, 1, || {
         assert_eq!(pool.map(inc, 0..N).unwrap().len(), N as usize);
     });
     const N1: u64 = 20_000;
-    let map_one = common::median_of_rounds(3, 1, || {
+    let map_one = common::median_of_rounds(5, 1, || {
         assert_eq!(pool.map_chunked(inc, 0..N1, 1).unwrap().len(), N1 as usize);
     });
     let apply = common::median_of_rounds(5, 200, || {

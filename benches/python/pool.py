@@ -30,10 +30,10 @@ if __name__ == "__main__":
     with mp.Pool(2) as pool:
         pool.map(inc, range(10_000))
         n = 1_000_000
-        t = median_of(5, lambda: pool.map(inc, range(n)))
+        t = median_of(9, lambda: pool.map(inc, range(n)))
         print("map_auto", n / t, flush=True)
         n1 = 20_000
-        t = median_of(3, lambda: pool.map(inc, range(n1), chunksize=1))
+        t = median_of(5, lambda: pool.map(inc, range(n1), chunksize=1))
         print("map_one", n1 / t, flush=True)
         times = []
         for _ in range(5):
