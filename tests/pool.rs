@@ -38,6 +38,14 @@ fn panic_on_five(x: u64) -> u64 {
 }
 
 #[pool_task]
+fn zero_fails_others_hang(x: u64) -> u64 {
+    assert_ne!(x, 0, "zero is not allowed");
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+#[pool_task]
 fn abort_on_three(x: u64) -> u64 {
     if x == 3 {
         std::process::abort();
@@ -167,6 +175,22 @@ fn map_takes_every_item_an_iterator_yields_whatever_its_size_hint_says() {
             .get_timeout(Duration::from_secs(30));
         assert_eq!(got.unwrap(), expected, "{actual} items, {claimed} claimed");
     }
+}
+
+#[test]
+fn a_map_reports_its_first_error_without_waiting_for_the_chunks_after_it() {
+    let pool = Pool::new(2).unwrap();
+    // Sixteen chunks of one item: the first fails at once, the rest never end.
+    let items = std::iter::once(0u64).chain([1; 15]);
+    let got = pool
+        .map_async(zero_fails_others_hang, items)
+        .unwrap()
+        .get_timeout(Duration::from_secs(20));
+    assert!(
+        matches!(&got, Err(Error::Panicked { message, .. }) if message.contains("zero is not allowed")),
+        "{got:?}"
+    );
+    pool.terminate().unwrap();
 }
 
 #[test]

@@ -71,6 +71,7 @@ pub(crate) fn forget_parent_state() {
     SPAWNED.store(0, Ordering::Relaxed);
     lock_children().clear();
     crate::shm::forget_ids();
+    crate::manager::forget_connections();
     crate::shared_memory::forget_tracker();
     crate::start::forget_fork_server();
 }

@@ -181,8 +181,16 @@ impl Drop for OwnThread {
 /// The threads of this process, the calling one included; 0 if unknown.
 fn all_threads() -> usize {
     // Linux counts them in the links of the task directory, two more than
-    // the threads: one call, where listing them took three.
-    rustix::fs::stat(c"/proc/self/task").map_or(0, |s| (s.st_nlink as usize).saturating_sub(2))
+    // the threads: one call, where listing them takes three. A kernel that
+    // does not is seen to count none, and the directory is listed instead.
+    match rustix::fs::stat(c"/proc/self/task") {
+        Ok(stat) if stat.st_nlink > 2 => stat.st_nlink as usize - 2,
+        _ => {
+            let mut threads = 0;
+            for_each_entry(c"/proc/self/task", |_| threads += 1);
+            threads
+        }
+    }
 }
 
 /// The user's threads among `all` threads of this process.
@@ -253,6 +261,7 @@ fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
     match unsafe { libc::fork() } {
         -1 => Err(spawn_error("forking")(std::io::Error::last_os_error())),
         0 => {
+            let _unwinding = ExitOnUnwind;
             drop(held);
             // Closed with the other inherited descriptors.
             std::mem::forget(parent_end);
@@ -322,6 +331,17 @@ fn die_with(parent: libc::pid_t) {
     if orphaned {
         // SAFETY: ends the child at once; it has done nothing yet.
         unsafe { libc::_exit(bootstrap::EXIT_NO_PARENT) };
+    }
+}
+
+/// Ends a forked child that unwinds, which must never return into the frames
+/// it shares with its parent: it has moved values out of them.
+struct ExitOnUnwind;
+
+impl Drop for ExitOnUnwind {
+    fn drop(&mut self) {
+        // SAFETY: ends this process at once, running nothing of the parent's.
+        unsafe { libc::_exit(bootstrap::EXIT_NO_PARENT) }
     }
 }
 
@@ -563,6 +583,7 @@ fn fork_for_owner(
     match pid {
         -1 => Err(std::io::Error::last_os_error().to_string()),
         0 => {
+            let _unwinding = ExitOnUnwind;
             // The lifeline without a thread: killed when the owner's thread
             // that started this server dies, which lives as long as the owner.
             die_with(owner);

@@ -18,7 +18,7 @@ mod server;
 mod sync;
 
 use std::any::{Any, type_name};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, DefaultHasher};
@@ -408,26 +408,27 @@ type LinkKey = (Address, Vec<u8>);
 type Links = HashMap<LinkKey, (Link, Vec<u8>), BuildHasherDefault<DefaultHasher>>;
 
 thread_local! {
-    /// This thread's connection to each manager it has talked to, and the
-    /// process that opened them.
-    static LINKS: RefCell<(u32, Links)> =
-        const { RefCell::new((0, HashMap::with_hasher(BuildHasherDefault::new()))) };
+    /// This thread's connection to each manager it has talked to.
+    static LINKS: RefCell<Links> =
+        const { RefCell::new(HashMap::with_hasher(BuildHasherDefault::new())) };
+    /// Whether this thread has used `LINKS`. A forked child looks at them
+    /// only then: the first use sets up their destructor, which would cost
+    /// every child, manager or not, a few page faults.
+    static LINKS_USED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Runs `f` on this thread's connections. A forked child finds its parent's
-/// there: using them would interleave with the parent's requests, and their
-/// descriptors were closed when the child started (`close_inherited`), so
-/// they are forgotten, not dropped. Doing it here rather than at the fork
-/// spares every child that never talks to a manager the cost.
 fn with_links<T>(f: impl FnOnce(&mut Links) -> T) -> T {
-    LINKS.with_borrow_mut(|(owner, links)| {
-        let me = std::process::id();
-        if *owner != me {
-            std::mem::forget(std::mem::take(links));
-            *owner = me;
-        }
-        f(links)
-    })
+    LINKS_USED.set(true);
+    LINKS.with_borrow_mut(f)
+}
+
+/// In a forked child: the connections it inherited are its parent's, and
+/// using them would interleave with the parent's requests. Forgotten, not
+/// dropped: the child closes every inherited descriptor.
+pub(crate) fn forget_connections() {
+    if LINKS_USED.get() {
+        LINKS.with_borrow_mut(|links| std::mem::forget(std::mem::take(links)));
+    }
 }
 
 impl Server {

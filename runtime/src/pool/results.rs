@@ -49,8 +49,24 @@ pub(super) struct ChunkResult {
 }
 
 impl ChunkResult {
+    /// The items' encoded outcomes, after the worker's flag.
+    fn items(&self) -> Option<&[u8]> {
+        let bytes = self.outcome.as_deref().ok()?;
+        Some(bytes.get(1..).unwrap_or_default())
+    }
+
+    /// Whether some call of the chunk failed, as far as can be told without
+    /// decoding: the worker flags a chunk whose every call returned.
+    fn failed(&self) -> bool {
+        !self.failed.is_empty()
+            || self
+                .outcome
+                .as_deref()
+                .map_or(true, |b| b.first() != Some(&1))
+    }
+
     fn decode<R: DeserializeOwned>(&self) -> impl Iterator<Item = Result<R>> + '_ {
-        let mut blobs = self.outcome.as_deref().ok().map(prefixed_items);
+        let mut blobs = self.items().map(prefixed_items);
         (0..self.count).map(move |i| {
             let blob = blobs.as_mut().and_then(Iterator::next);
             if let Some((_, reason)) = self.failed.iter().find(|(j, _)| *j == i) {
@@ -74,7 +90,7 @@ impl ChunkResult {
 impl ChunkResult {
     /// Appends every value to `values`, or returns the first item's error.
     fn decode_into<R: DeserializeOwned>(&self, values: &mut Vec<R>) -> Result<()> {
-        if let (Ok(bytes), true) = (&self.outcome, self.failed.is_empty()) {
+        if let (Some(bytes), true) = (self.items(), self.failed.is_empty()) {
             // The common case, kept lean: every item returned.
             let mut decoded = 0;
             for blob in prefixed_items(bytes) {
@@ -166,6 +182,10 @@ struct Collected {
     /// chunk cost a system call each, and woke a thread that went back to
     /// sleep.
     wake_at: usize,
+    /// Whether a chunk with a failed call has arrived: from then on a waiter
+    /// wants each chunk as it comes, so that the first error is not held
+    /// back behind a batch that may never complete.
+    failures: bool,
 }
 
 impl Default for Collected {
@@ -175,6 +195,7 @@ impl Default for Collected {
             remaining: 0,
             waker: None,
             wake_at: usize::MAX,
+            failures: false,
         }
     }
 }
@@ -202,7 +223,7 @@ impl Collector {
         let want = (index + 1 + ahead).min(state.chunks.len());
         loop {
             let arrived = state.arrived();
-            if state.chunks[index].is_some() && arrived >= want {
+            if state.chunks[index].is_some() && (arrived >= want || state.failures) {
                 return state.chunks[index].clone();
             }
             let wake_at = if arrived >= want { arrived + 1 } else { want };
@@ -261,12 +282,14 @@ impl Sink for Collector {
             if let Some(bar) = &self.progress {
                 bar.inc(u64::from(result.count));
             }
+            let failed = result.failed();
             if slot.replace(Arc::new(result)).is_none() {
                 state.remaining -= 1;
                 self.arrived.fetch_add(1, Ordering::Release);
             }
+            state.failures |= failed;
         }
-        if state.arrived() >= state.wake_at {
+        if state.arrived() >= state.wake_at || state.failures {
             state.wake_at = usize::MAX;
             self.done_one.notify_all();
         }

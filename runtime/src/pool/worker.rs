@@ -16,7 +16,8 @@ pub(super) struct RunChunk<'a> {
 }
 
 /// Worker to parent, once, after the initializer. Later frames are chunk results:
-/// each item's encoded outcome, prefixed in the same way.
+/// a byte that is 1 if every call returned, then each item's encoded outcome,
+/// prefixed in the same way.
 #[derive(Serialize, Deserialize)]
 pub(crate) enum Started {
     Ready,
@@ -111,38 +112,49 @@ pub(crate) fn answer_chunk(
     out: &mut Vec<u8>,
 ) {
     let _ = push_frame(out, |out| {
-        wire::with_fds(fds, || {
+        let flag = out.len();
+        out.push(0);
+        let returned = wire::with_fds(fds, || {
             match wire::decode::<RunChunk<'_>>(frame, "a chunk") {
                 Ok(chunk) => {
                     let entry = match cached.filter(|e| e.key == chunk.key) {
                         Some(entry) => Ok(entry),
                         None => bootstrap::lookup(chunk.key).inspect(|e| *cached = Some(e)),
                     };
-                    run_chunk(entry, chunk.items, out);
+                    run_chunk(entry, chunk.items, out)
                 }
-                Err(e) => bootstrap::push_failed(out, &e.to_string()),
+                Err(e) => {
+                    bootstrap::push_failed(out, &e.to_string());
+                    false
+                }
             }
         });
+        out[flag] = u8::from(returned);
         Ok(())
     });
 }
 
-fn run_chunk(entry: Result<&'static Entry, Error>, items: &[u8], results: &mut Vec<u8>) {
+/// Runs every call of a chunk; `true` if each one returned.
+fn run_chunk(entry: Result<&'static Entry, Error>, items: &[u8], results: &mut Vec<u8>) -> bool {
+    let mut returned = true;
     for args in prefixed_items(items) {
         let mark = results.len();
         let fits = push_prefixed(results, |out| match &entry {
-            Ok(entry) => {
-                bootstrap::run(entry, args, out);
+            Ok(entry) => returned &= bootstrap::run(entry, args, out),
+            Err(e) => {
+                bootstrap::push_failed(out, &e.to_string());
+                returned = false;
             }
-            Err(e) => bootstrap::push_failed(out, &e.to_string()),
         });
         if !fits {
             results.truncate(mark);
             push_prefixed(results, |out| {
                 bootstrap::push_failed(out, "a value larger than 4 GiB cannot leave a pool task");
             });
+            returned = false;
         }
     }
+    returned
 }
 
 #[cfg(test)]
