@@ -163,6 +163,17 @@ impl postcard::ser_flavors::Flavor for Append<'_> {
     }
 }
 
+/// `postcard::take_from_bytes`, which postcard does not mark inline: a call
+/// per small value cost as much as decoding it.
+#[inline]
+pub(crate) fn take_from_bytes<'a, T: serde::Deserialize<'a>>(
+    bytes: &'a [u8],
+) -> postcard::Result<(T, &'a [u8])> {
+    let mut deserializer = postcard::Deserializer::from_bytes(bytes);
+    let value = T::deserialize(&mut deserializer)?;
+    Ok((value, deserializer.finalize()?))
+}
+
 /// Decodes a value with postcard.
 pub(crate) fn decode<'a, T: serde::Deserialize<'a>>(
     bytes: &'a [u8],

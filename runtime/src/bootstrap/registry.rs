@@ -134,9 +134,12 @@ pub(crate) fn decode_outcome<R: serde::de::DeserializeOwned>(
 
 /// The value of an encoded [`Outcome::Returned`], or `None` for any other
 /// outcome or a value that does not decode; the fast path of pool results.
+#[inline]
 pub(crate) fn decode_returned<R: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<R> {
     match bytes.split_first() {
-        Some((0, value)) => postcard::from_bytes(value).ok(),
+        Some((0, value)) => crate::wire::take_from_bytes(value)
+            .ok()
+            .map(|(value, _)| value),
         _ => None,
     }
 }
@@ -170,18 +173,31 @@ pub struct Args<'a> {
 impl Args<'_> {
     /// Decodes the next argument.
     #[allow(clippy::should_implement_trait)]
+    #[inline]
     pub fn next<T: Portable>(&mut self) -> Result<T, String> {
-        let (value, rest) = postcard::take_from_bytes(self.rest)
-            .map_err(|e| format!("could not decode an argument: {e}"))?;
-        self.rest = rest;
-        Ok(value)
+        match crate::wire::take_from_bytes(self.rest) {
+            Ok((value, rest)) => {
+                self.rest = rest;
+                Ok(value)
+            }
+            Err(e) => Err(undecodable_argument(&e)),
+        }
     }
 }
 
+#[cold]
+fn undecodable_argument(e: &postcard::Error) -> String {
+    format!("could not decode an argument: {e}")
+}
+
 /// Appends the encoding of a function's value to `out`; the generated code calls this.
+#[inline]
 pub fn encode_value<T: Portable>(value: &T, out: &mut Vec<u8>) -> Result<(), String> {
-    crate::wire::encode_into(value, out).map_err(|e| {
-        let why = crate::wire::encode_failure(&e);
-        format!("could not encode the return value: {why}")
-    })
+    crate::wire::encode_into(value, out).map_err(|e| unencodable_value(&e))
+}
+
+#[cold]
+fn unencodable_value(e: &postcard::Error) -> String {
+    let why = crate::wire::encode_failure(e);
+    format!("could not encode the return value: {why}")
 }
