@@ -175,14 +175,22 @@ pub(crate) fn take_from_bytes<'a, T: serde::Deserialize<'a>>(
 }
 
 /// Decodes a value with postcard.
+#[inline]
 pub(crate) fn decode<'a, T: serde::Deserialize<'a>>(
     bytes: &'a [u8],
     what: &str,
 ) -> Result<T, Error> {
-    postcard::from_bytes(bytes).map_err(|e| Error::Codec {
+    take_from_bytes(bytes)
+        .map(|(value, _)| value)
+        .map_err(|e| undecodable(what, &e))
+}
+
+#[cold]
+fn undecodable(what: &str, e: &postcard::Error) -> Error {
+    Error::Codec {
         what: format!("decode {what}"),
         reason: e.to_string(),
-    })
+    }
 }
 
 /// Reads what the peer has to say while a write waits for room.
