@@ -16,7 +16,11 @@ fn inc(x: u64) -> u64 {
 }
 
 /// CPU-bound countdown from the seed tutorial 001 (`while n > 0: n -= 1`).
+/// Never inlined, so that the serial loop, rayon and the workers all run the
+/// same machine code: inlined copies of this one-instruction loop ran at
+/// speeds up to 2x apart depending on where they landed.
 #[pool_task]
+#[inline(never)]
 fn countdown(n: u64) -> u64 {
     let mut n = std::hint::black_box(n);
     while n > 0 {
