@@ -346,9 +346,20 @@ const QUEUED_WORK: Duration = Duration::from_millis(2);
 /// more only while chunks take less than [`QUEUED_WORK`] in all.
 const MIN_IN_FLIGHT: usize = 2;
 const MAX_IN_FLIGHT: usize = 64;
+/// Chunks that take this long go one at a time, as in Python: a second in
+/// flight would hide a round trip that is a small part of them, and at the
+/// end of a call it could wait behind the first while another worker idles.
+const LONG_CHUNK: Duration = Duration::from_millis(5);
 
-/// How many chunks to keep in flight, given the recent time per chunk.
-fn in_flight_limit(per_chunk: Duration) -> usize {
+/// How many chunks to keep in flight, given the recent time per chunk, if
+/// known yet.
+fn in_flight_limit(per_chunk: Option<Duration>) -> usize {
+    let Some(per_chunk) = per_chunk else {
+        return MIN_IN_FLIGHT;
+    };
+    if per_chunk >= LONG_CHUNK {
+        return 1;
+    }
     let per_chunk = per_chunk.max(Duration::from_micros(1));
     let fit = QUEUED_WORK.as_nanos() / per_chunk.as_nanos();
     usize::try_from(fit)
@@ -360,16 +371,16 @@ fn serve(shared: &Shared, config: &WorkerConfig, slot: usize, worker: &mut Child
     let name: Arc<str> = Arc::from(worker.info.name());
     let mut inflight: VecDeque<Chunk> = VecDeque::new();
     let mut sent = 0;
-    // Exponential average of the time between results while the worker is busy;
-    // starts high so that the first chunks are spread over all workers.
-    let mut per_chunk = QUEUED_WORK;
+    // Exponential average of the time between results while the worker is
+    // busy; unknown (two in flight) until the first result.
+    let mut per_chunk = None;
     let mut busy_since = Instant::now();
     let mut batch = Vec::new();
     loop {
         let queued = inflight.len();
         if queued == 0 && shared.queued.load(Ordering::Acquire) == 0 {
             // Idle: whatever comes next may be slower than what came before.
-            per_chunk = QUEUED_WORK;
+            per_chunk = None;
         }
         let room = in_flight_limit(per_chunk)
             .saturating_sub(queued)
@@ -425,7 +436,8 @@ fn serve(shared: &Shared, config: &WorkerConfig, slot: usize, worker: &mut Child
             match worker.conn.recv_frame() {
                 Ok(results) => {
                     let now = Instant::now();
-                    per_chunk = (per_chunk * 3 + (now - busy_since)) / 4;
+                    let took = now - busy_since;
+                    per_chunk = Some(per_chunk.map_or(took, |p| (p * 3 + took) / 4));
                     busy_since = now;
                     if let Some(chunk) = inflight.pop_front() {
                         chunk.deliver(Arc::clone(&name), Ok(results));
