@@ -2,7 +2,7 @@
 //! worker that feeds it, collects its results and replaces it when it dies.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -63,6 +63,10 @@ pub(super) struct Shared {
     work: Condvar,
     /// `state.pending.len()`, readable without the lock.
     queued: AtomicUsize,
+    /// Whether an idle driver is spinning for work, and will take the next
+    /// chunk without being signalled. Only one spins: two spinning drivers
+    /// and a caller waiting for its result left a worker no processor here.
+    spinning: AtomicBool,
 }
 
 #[derive(Default)]
@@ -125,6 +129,7 @@ impl Shared {
         drop(state);
         match (idle, added) {
             (0, _) => {}
+            (_, 1) if self.spinning.load(Ordering::Acquire) => {}
             (_, 1) => self.work.notify_one(),
             _ => self.work.notify_all(),
         }
@@ -153,8 +158,11 @@ impl Shared {
     /// is refused unless there is plenty left for the others. Returns
     /// whether the pool is done: closed and drained, or terminated.
     fn take(&self, batch: &mut Vec<Chunk>, queued: usize, room: usize) -> bool {
-        if queued == 0 {
+        if queued == 0 && !self.spinning.swap(true, Ordering::AcqRel) {
             spin_until(SPIN, || self.queued.load(Ordering::Acquire) > 0);
+            // Cleared before the lock is taken: a chunk queued from here on
+            // either is seen below or signals this driver once it sleeps.
+            self.spinning.store(false, Ordering::Release);
         }
         let mut state = self.lock();
         loop {
@@ -174,6 +182,11 @@ impl Shared {
             }
             if batch.len() > before {
                 self.queued.store(state.pending.len(), Ordering::Release);
+                // What is left may have been queued unsignalled, for a
+                // spinning driver that took only part of it.
+                if !state.pending.is_empty() && state.idle > 0 {
+                    self.work.notify_one();
+                }
                 return false;
             }
             if state.pending.is_empty() && state.closed {
