@@ -96,7 +96,14 @@ fn an_impostor_with_a_wrong_token_is_ignored_and_the_spawn_times_out() {
 #[test]
 fn the_socket_directory_is_private() {
     use std::os::unix::fs::MetadataExt;
-    noop.spawn().unwrap().join().unwrap();
+    // Spawn's handshake is what listens in the directory; a forked child
+    // needs none, so in a process of its own under `Fork` there would be none.
+    noop.builder()
+        .start_method(multiproc::StartMethod::Spawn)
+        .spawn()
+        .unwrap()
+        .join()
+        .unwrap();
     let dirs = socket_dirs(std::process::id());
     assert!(!dirs.is_empty());
     for dir in dirs {
