@@ -93,17 +93,22 @@ fn an_impostor_with_a_wrong_token_is_ignored_and_the_spawn_times_out() {
     std::fs::remove_file(impostor).unwrap();
 }
 
-#[test]
-fn the_socket_directory_is_private() {
-    use std::os::unix::fs::MetadataExt;
-    // Spawn's handshake is what listens in the directory; a forked child
-    // needs none, so in a process of its own under `Fork` there would be none.
+/// Runs `noop` with the Spawn method, whatever the program's default: its
+/// handshake is what listens in the socket directory, which a forked child
+/// does not need.
+fn spawn_noop() {
     noop.builder()
         .start_method(multiproc::StartMethod::Spawn)
         .spawn()
         .unwrap()
         .join()
         .unwrap();
+}
+
+#[test]
+fn the_socket_directory_is_private() {
+    use std::os::unix::fs::MetadataExt;
+    spawn_noop();
     let dirs = socket_dirs(std::process::id());
     assert!(!dirs.is_empty());
     for dir in dirs {
@@ -166,12 +171,7 @@ fn children_die_within_a_second_of_their_parent_being_killed() {
 #[multiproc::process]
 fn spawn_one_and_report_dirs() -> Vec<PathBuf> {
     let started = std::time::SystemTime::now() - Duration::from_secs(1);
-    noop.builder()
-        .start_method(multiproc::StartMethod::Spawn)
-        .spawn()
-        .unwrap()
-        .join()
-        .unwrap();
+    spawn_noop();
     // Only this process's own: a killed process that had the same pid
     // before may have left one behind.
     socket_dirs(std::process::id())
