@@ -37,6 +37,8 @@ fn main() {
         std::hint::black_box(started.elapsed());
     }) / (2 * TIMES as u32);
 
+    let idle = idle_waiters_cpu();
+
     let twin = common::Twin::run("sync_twin.py");
     let py = |name: &str| twin.get(name);
     common::header("Python / multiproc");
@@ -52,4 +54,41 @@ fn main() {
         "Value",
         py("value_per_op"),
     );
+    println!(
+        "| CPU used by {WAITERS} threads blocked on a held Lock, per second idle | {:.2} ms | Python: {:.2} ms | |",
+        idle * 1e3,
+        py("idle_waiters_cpu") * 1e3
+    );
+}
+
+const WAITERS: usize = 100;
+
+/// Seconds of CPU per second of wall time that `WAITERS` threads blocked on a
+/// held lock use: waiting must cost nothing while nothing happens.
+fn idle_waiters_cpu() -> f64 {
+    let lock = Lock::new().unwrap();
+    let held = lock.acquire().unwrap();
+    std::thread::scope(|s| {
+        for _ in 0..WAITERS {
+            s.spawn(|| drop(lock.acquire().unwrap()));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let (cpu, wall) = (process_cpu(), Instant::now());
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let used = (process_cpu() - cpu) / wall.elapsed().as_secs_f64();
+        drop(held);
+        used
+    })
+}
+
+/// This process's CPU time so far, in seconds.
+fn process_cpu() -> f64 {
+    // SAFETY: getrusage writes into the zeroed struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
 }

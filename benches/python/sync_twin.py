@@ -1,10 +1,39 @@
 """Twin of benches/sync.rs: Lock acquire+release, and locked Value increments.
 
-Prints `uncontended <seconds per acquire+release>` and `value_per_op <seconds>`.
+Prints `uncontended <seconds per acquire+release>`, `value_per_op <seconds>`
+and `idle_waiters_cpu <CPU seconds per second>`.
 """
 import multiprocessing as mp
+import resource
 import statistics
+import threading
 import time
+
+WAITERS = 100
+
+
+def idle_waiters_cpu():
+    """CPU seconds per second used by WAITERS threads blocked on a held Lock."""
+    lock = mp.Lock()
+    lock.acquire()
+
+    def wait():
+        lock.acquire()
+        lock.release()
+
+    threads = [threading.Thread(target=wait) for _ in range(WAITERS)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu, wall = usage.ru_utime + usage.ru_stime, time.perf_counter()
+    time.sleep(2)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    used = (usage.ru_utime + usage.ru_stime - cpu) / (time.perf_counter() - wall)
+    lock.release()
+    for t in threads:
+        t.join()
+    return used
 
 
 def add_locked(v, times):
@@ -37,3 +66,4 @@ if __name__ == "__main__":
         assert v.value == 2 * times
         runs.append((time.perf_counter() - start) / (2 * times))
     print("value_per_op", statistics.median(runs), flush=True)
+    print("idle_waiters_cpu", idle_waiters_cpu(), flush=True)

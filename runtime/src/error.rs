@@ -145,6 +145,12 @@ pub enum Error {
     /// A barrier was aborted, reset or timed out while parties waited.
     #[error("the barrier is broken")]
     BrokenBarrier,
+    /// A [`Condition`](crate::Condition) already has as many waiters as it can hold.
+    #[error("a condition can hold {limit} waiters at once; wait on another condition")]
+    TooManyWaiters {
+        /// How many waiters one condition holds.
+        limit: usize,
+    },
     /// No shared memory block has this name.
     #[error("no shared memory block is named `{name}`")]
     NoSuchSharedMemory {

@@ -32,7 +32,7 @@ use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, Result};
-use crate::shm::{self, Shm};
+use crate::shm::{self, RobustLock, Shm};
 use crate::wire;
 
 /// Bytes of items a queue can hold at once.
@@ -49,9 +49,7 @@ const WRAP: u32 = u32::MAX;
 /// read and write it, under the `lock` where a comment says so.
 #[repr(C)]
 struct Header {
-    /// 0 when free, else the pid of the process holding it.
-    lock: AtomicU32,
-    lock_waiters: AtomicU32,
+    lock: RobustLock,
     /// Bumped by every put; consumers wait on it.
     puts: AtomicU32,
     /// Bumped by every get; producers of a full queue wait on it.
@@ -124,7 +122,7 @@ impl Segment {
             .or_else(|| {
                 header.attached.iter().find(|a| {
                     let pid = a.pid.load(Ordering::Relaxed);
-                    pid == 0 || shm::is_dead(pid)
+                    pid == 0 || shm::process_gone(pid)
                 })
             });
         match slot {
@@ -153,7 +151,7 @@ impl Segment {
         header.attached.iter().all(|a| {
             let pid = a.pid.load(Ordering::Relaxed);
             let mappings = a.mappings.load(Ordering::Relaxed);
-            pid == 0 || (pid == me && mappings <= 1) || (pid != me && shm::is_dead(pid))
+            pid == 0 || (pid == me && mappings <= 1) || (pid != me && shm::process_gone(pid))
         })
     }
 
@@ -193,7 +191,7 @@ impl Segment {
     fn lock(&self) -> Locked<'_> {
         let header = self.header();
         // A holder that died left nothing half-written visible (see the module doc).
-        let _ = shm::lock(&header.lock, &header.lock_waiters, None);
+        let _ = header.lock.lock(None);
         Locked(self)
     }
 }
@@ -220,8 +218,7 @@ struct Locked<'a>(&'a Segment);
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
-        let header = self.0.header();
-        shm::unlock(&header.lock, &header.lock_waiters);
+        self.0.header().lock.unlock();
     }
 }
 
@@ -265,18 +262,25 @@ impl Locked<'_> {
 
     /// Removes the oldest record, if any, and hands its bytes to `read`,
     /// still under the lock (no copy is made).
-    fn pop_with<R>(&self, read: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    ///
+    /// The record's bounds are checked first: the segment is shared with
+    /// other processes, and one that scribbled over it must cause an error
+    /// here, never a slice outside the ring. A corrupted queue is emptied.
+    fn pop_with<R>(&self, read: impl FnOnce(&[u8]) -> Result<R>) -> Option<Result<R>> {
         let (segment, header) = (self.0, self.0.header());
         let count = header.count.load(Ordering::Relaxed);
         if count == 0 {
             return None;
         }
-        let mut head = header.head.load(Ordering::Relaxed);
-        let mut len = segment.read_u32(head);
-        if len == WRAP {
-            head += RING - head % RING;
-            len = segment.read_u32(head);
-        }
+        let Some((head, len)) = self.oldest_record() else {
+            header.head.store(0, Ordering::Release);
+            header.tail.store(0, Ordering::Release);
+            header.count.store(0, Ordering::Release);
+            return Some(Err(Error::Codec {
+                what: "take an item from a queue".into(),
+                reason: "the queue's shared memory is corrupted; its items are lost".into(),
+            }));
+        };
         let item = segment.slice(head + 4, len as usize);
         // Consumed before `read` runs, so even a panicking decoder takes it.
         if count == 1 {
@@ -291,6 +295,30 @@ impl Locked<'_> {
         }
         header.count.store(count - 1, Ordering::Release);
         Some(read(item))
+    }
+
+    /// Where the oldest record starts and how long its item is, if the
+    /// header and the record's length are consistent with the ring.
+    fn oldest_record(&self) -> Option<(u64, u32)> {
+        let (segment, header) = (self.0, self.0.header());
+        let (mut head, tail) = (
+            header.head.load(Ordering::Relaxed),
+            header.tail.load(Ordering::Relaxed),
+        );
+        let fits = |head: u64| head % 8 == 0 && head < tail && tail - head <= RING;
+        if !fits(head) {
+            return None;
+        }
+        let mut len = segment.read_u32(head);
+        if len == WRAP {
+            head += RING - head % RING;
+            if !fits(head) {
+                return None;
+            }
+            len = segment.read_u32(head);
+        }
+        let end = head + padded(u64::from(len));
+        (end <= tail && head % RING + 4 + u64::from(len) <= RING).then_some((head, len))
     }
 }
 
@@ -519,8 +547,10 @@ impl<T> Queue<T> {
     {
         let header = self.segment.header();
         // Whether anyone is left to put is costly to find out (it reads
-        // /proc), so it is asked only once the queue has stayed empty a while.
-        let mut empty_since: Option<Instant> = None;
+        // /proc), and no one announces a death, so it is asked once the queue
+        // has stayed empty a while, then at growing intervals.
+        let mut check_every = ABANDONED_AFTER;
+        let mut check_at: Option<Instant> = None;
         loop {
             let seen = header.puts.load(Ordering::Acquire);
             let item = self
@@ -535,13 +565,17 @@ impl<T> Queue<T> {
             if deadline.is_some_and(|d| now >= d) {
                 return Ok(None);
             }
-            let since = *empty_since.get_or_insert(now);
-            if now - since >= ABANDONED_AFTER
-                && self.segment.abandoned(Arc::strong_count(&self.segment))
-            {
-                return Err(Error::Disconnected);
+            let mut at = *check_at.get_or_insert(now + check_every);
+            if now >= at {
+                if self.segment.abandoned(Arc::strong_count(&self.segment)) {
+                    return Err(Error::Disconnected);
+                }
+                check_every = (check_every * 2).min(shm::OWNER_CHECK_MAX);
+                at = now + check_every;
+                check_at = Some(at);
             }
-            shm::wait_change(&header.puts, &header.getters_waiting, seen, deadline);
+            let until = deadline.map_or(at, |d| d.min(at));
+            shm::wait_change(&header.puts, &header.getters_waiting, seen, Some(until));
         }
     }
 }
@@ -916,5 +950,75 @@ impl<T> Serialize for JoinableQueue<T> {
 impl<'de, T> Deserialize<'de> for JoinableQueue<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
         Queue::deserialize(deserializer).map(JoinableQueue)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_bytes::ByteBuf;
+
+    use super::*;
+
+    fn filled(len: usize, byte: u8) -> ByteBuf {
+        ByteBuf::from(vec![byte; len])
+    }
+
+    #[test]
+    fn records_cross_the_end_of_the_ring_whole_and_in_order() {
+        let q = Queue::<ByteBuf>::new().unwrap();
+        let big = (RING / 2 - 4096) as usize;
+        q.put(filled(big, 1)).unwrap();
+        q.put(filled(big, 2)).unwrap();
+        assert_eq!(q.get().unwrap(), filled(big, 1));
+        // The third record does not fit before the ring's end: it starts
+        // over at offset 0, behind a wrap marker.
+        q.put(filled(big, 3)).unwrap();
+        let header = q.segment.header();
+        assert!(
+            header.tail.load(Ordering::Relaxed) > RING,
+            "the ring did not wrap"
+        );
+        assert_eq!(q.get().unwrap(), filled(big, 2));
+        assert_eq!(q.get().unwrap(), filled(big, 3));
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn small_records_wrap_many_times_without_loss() {
+        let q = Queue::<ByteBuf>::new().unwrap();
+        // One item always waits, so the ring never resets to its start.
+        q.put(filled(8, 0)).unwrap();
+        let item = (RING / 5) as usize;
+        for round in 1..=12u8 {
+            q.put(filled(item, round)).unwrap();
+            let expected = if round == 1 {
+                filled(8, 0)
+            } else {
+                filled(item, round - 1)
+            };
+            assert_eq!(q.get().unwrap(), expected);
+        }
+        assert!(q.segment.header().tail.load(Ordering::Relaxed) > 2 * RING);
+        assert_eq!(q.get().unwrap(), filled(item, 12));
+    }
+
+    #[test]
+    fn a_corrupted_record_length_is_an_error_not_a_wild_slice() {
+        let q = Queue::<ByteBuf>::new().unwrap();
+        q.put(filled(16, 7)).unwrap();
+        // Another process scribbles a huge length over the record.
+        q.segment.write(0, &(u32::MAX - 1).to_le_bytes());
+        assert!(matches!(q.get(), Err(Error::Codec { .. })));
+        // The queue is emptied, and usable again.
+        q.put(filled(4, 9)).unwrap();
+        assert_eq!(q.get().unwrap(), filled(4, 9));
+    }
+
+    #[test]
+    fn a_corrupted_header_is_an_error_not_a_wild_slice() {
+        let q = Queue::<ByteBuf>::new().unwrap();
+        q.put(filled(16, 7)).unwrap();
+        q.segment.header().head.store(3 * RING, Ordering::Relaxed);
+        assert!(matches!(q.get(), Err(Error::Codec { .. })));
     }
 }

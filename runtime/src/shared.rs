@@ -1,8 +1,9 @@
 //! [`Value`] and [`Array`]: plain-old-data in shared memory, each with its
 //! own robust lock, and their unlocked variants [`RawValue`] and [`RawArray`].
 //!
-//! Layout of the segment: a lock word and its waiter count, then the data at
-//! offset [`DATA`], so any `Pod` type up to 64-byte alignment fits.
+//! Layout of the segment: a lock word, then the data at offset 64, or at
+//! `T`'s alignment if that is larger (the segment starts on a page, so any
+//! alignment up to a page fits).
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -10,7 +11,6 @@ use std::mem::size_of;
 use std::ops::{Deref, DerefMut};
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU32;
 
 use bytemuck::Pod;
 use serde::de::Error as _;
@@ -18,17 +18,13 @@ use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, Result};
-use crate::shm::{self, Shm};
+use crate::shm::{self, RobustLock, Shm};
 use crate::wire;
 
-/// Where the data starts in the segment.
+/// Where the data starts in the segment for data aligned to at most this.
 const DATA: usize = 64;
-
-#[repr(C)]
-struct LockWords {
-    word: AtomicU32,
-    waiting: AtomicU32,
-}
+/// The largest alignment a segment's page-aligned start can give its data.
+const PAGE: usize = 4096;
 
 /// A segment holding `len` values of `T` after the lock words.
 struct Block<T> {
@@ -48,9 +44,22 @@ impl<T> Clone for Block<T> {
 }
 
 impl<T: Pod> Block<T> {
+    /// Where the data starts: past the lock word, aligned for `T`.
+    const OFFSET: usize = {
+        assert!(
+            std::mem::align_of::<T>() <= PAGE,
+            "shared values cannot be aligned to more than a page (4096 bytes)"
+        );
+        if std::mem::align_of::<T>() > DATA {
+            std::mem::align_of::<T>()
+        } else {
+            DATA
+        }
+    };
+
     fn bytes(len: usize) -> Result<u64> {
         len.checked_mul(size_of::<T>())
-            .and_then(|n| n.checked_add(DATA))
+            .and_then(|n| n.checked_add(Self::OFFSET))
             .map(|n| n as u64)
             .ok_or_else(|| Error::Io {
                 what: "sizing shared memory",
@@ -59,7 +68,6 @@ impl<T: Pod> Block<T> {
     }
 
     fn create(values: &[T]) -> Result<Block<T>> {
-        debug_assert!(std::mem::align_of::<T>() <= DATA);
         let shm = Shm::create("creating shared memory", Block::<T>::bytes(values.len())?)?;
         let block = Block {
             shm: Arc::new(shm),
@@ -71,8 +79,8 @@ impl<T: Pod> Block<T> {
         Ok(block)
     }
 
-    fn words(&self) -> &LockWords {
-        // SAFETY: LockWords is repr(C), atomics only, valid when zero, and fits before DATA.
+    fn lock_word(&self) -> &RobustLock {
+        // SAFETY: RobustLock is repr(C), atomics only, valid when zero, and fits before the data.
         unsafe { self.shm.header() }
     }
 
@@ -84,17 +92,23 @@ impl<T: Pod> Block<T> {
     /// (the raw variants, like Python's).
     #[allow(clippy::mut_from_ref)]
     unsafe fn data_mut(&self) -> &mut [T] {
-        // SAFETY: the segment holds DATA + len * size_of::<T>() bytes, the
-        // offset is aligned for T (page-aligned base, DATA a multiple of T's
-        // alignment), and T is Pod, so any bytes are a valid T.
-        unsafe { std::slice::from_raw_parts_mut(self.shm.ptr().add(DATA).cast::<T>(), self.len) }
+        // SAFETY: the segment holds OFFSET + len * size_of::<T>() bytes, the
+        // offset is aligned for T (page-aligned base, OFFSET a multiple of
+        // T's alignment), and T is Pod, so any bytes are a valid T.
+        unsafe { std::slice::from_raw_parts_mut(self.element(0), self.len) }
+    }
+
+    /// Where element `i` lies; `i <= len`.
+    fn element(&self, i: usize) -> *mut T {
+        debug_assert!(i <= self.len);
+        // SAFETY: inside the segment, which holds OFFSET + len * size_of::<T>() bytes.
+        unsafe { self.shm.ptr().add(Self::OFFSET).cast::<T>().add(i) }
     }
 
     /// Takes the lock (waiting at most until `deadline`); `None` on timeout,
     /// else whether the previous owner died holding it.
     fn locked(&self, deadline: Option<std::time::Instant>) -> Option<bool> {
-        let words = self.words();
-        shm::lock(&words.word, &words.waiting, deadline)
+        self.lock_word().lock(deadline)
     }
 
     /// The guard for a lock this thread has just taken, over `pick` of the data.
@@ -107,7 +121,7 @@ impl<T: Pod> Block<T> {
             // SAFETY: the lock is held for as long as the guard lives.
             data: pick(unsafe { self.data_mut() }),
             recovered,
-            words: self.words(),
+            lock: self.lock_word(),
         }
     }
 
@@ -171,12 +185,12 @@ impl<'de, T: Pod> Deserialize<'de> for Block<T> {
 pub struct SharedGuard<'a, T: ?Sized> {
     data: &'a mut T,
     recovered: bool,
-    words: &'a LockWords,
+    lock: &'a RobustLock,
 }
 
 impl<T: ?Sized> Drop for SharedGuard<'_, T> {
     fn drop(&mut self) {
-        shm::unlock(&self.words.word, &self.words.waiting);
+        self.lock.unlock();
     }
 }
 
@@ -515,8 +529,10 @@ impl<T: Pod> Array<T> {
 
 /// One plain-old-data value in shared memory, without a lock.
 ///
-/// Reads and writes are single copies; one racing a write from another
-/// process may see a torn value, as with Python's. Use [`Value`] when that matters.
+/// Reads and writes copy a word (or byte) at a time with atomic loads and
+/// stores: one racing a write from another thread or process may see a torn
+/// value, as with Python's, but never undefined behaviour. Use [`Value`] when
+/// a torn value matters.
 ///
 /// # Examples
 ///
@@ -534,8 +550,9 @@ pub struct RawValue<T>(Block<T>);
 
 /// A fixed-length array of plain-old-data in shared memory, without a lock.
 ///
-/// Element reads and writes are single copies; racing ones may tear, as with
-/// Python's. Use [`Array`] when that matters.
+/// Element reads and writes copy a word (or byte) at a time with atomic loads
+/// and stores: racing ones may tear, as with Python's, but never cause
+/// undefined behaviour. Use [`Array`] when a torn element matters.
 ///
 /// # Examples
 ///
@@ -565,21 +582,30 @@ impl<T> Clone for RawArray<T> {
 }
 
 impl<T: Pod> Block<T> {
-    /// Element `i`, read without the lock.
+    /// Element `i`, read without the lock: a racing write may tear it.
     fn read_raw(&self, i: usize) -> Option<T> {
         (i < self.len).then(|| {
-            // SAFETY: in bounds; a racy read of Pod bytes yields some valid T.
-            unsafe { std::ptr::read_volatile(self.shm.ptr().add(DATA).cast::<T>().add(i)) }
+            let mut value = T::zeroed();
+            // SAFETY: element i lies inside the segment; the copy is atomic
+            // per word or byte, so racing writers make it torn, not undefined.
+            unsafe {
+                shm::atomic_read(
+                    self.element(i).cast::<u8>(),
+                    bytemuck::bytes_of_mut(&mut value),
+                );
+            }
+            value
         })
     }
 
-    /// Writes element `i` without the lock; `false` if out of bounds.
+    /// Writes element `i` without the lock (a racing read may see it torn);
+    /// `false` if out of bounds.
     fn write_raw(&self, i: usize, value: T) -> bool {
         if i >= self.len {
             return false;
         }
-        // SAFETY: in bounds and aligned (see `data_mut`); racing is the documented contract.
-        unsafe { std::ptr::write_volatile(self.shm.ptr().add(DATA).cast::<T>().add(i), value) };
+        // SAFETY: element i lies inside the segment; atomic, as in `read_raw`.
+        unsafe { shm::atomic_write(bytemuck::bytes_of(&value), self.element(i).cast::<u8>()) };
         true
     }
 }

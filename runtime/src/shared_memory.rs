@@ -265,6 +265,10 @@ impl SharedMemory {
 
     /// Copies `buf.len()` bytes out of the block, starting at `offset`.
     ///
+    /// The copy is made a word at a time with atomic loads, so a write racing
+    /// it from another thread or process may leave it torn (as with Python's
+    /// buffer), but is never undefined behaviour.
+    ///
     /// # Errors
     ///
     /// [`Error::OutOfBounds`] if the range does not fit in the block.
@@ -284,19 +288,14 @@ impl SharedMemory {
     /// Python: `bytes(shm.buf[offset:offset + n])`.
     pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
         self.check(offset, buf.len())?;
-        // SAFETY: in bounds (checked); racing writers are the user's to order,
-        // as with Python's buffer, and bytes have no invalid values.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                self.0.map.as_ptr().add(offset),
-                buf.as_mut_ptr(),
-                buf.len(),
-            )
-        };
+        // SAFETY: in bounds (checked). The copy is atomic per word or byte,
+        // so a racing writer makes it torn, never undefined.
+        unsafe { crate::shm::atomic_read(self.0.map.as_ptr().add(offset), buf) };
         Ok(())
     }
 
-    /// Copies `bytes` into the block, starting at `offset`.
+    /// Copies `bytes` into the block, starting at `offset`, a word at a time
+    /// with atomic stores (see [`read`](SharedMemory::read)).
     ///
     /// # Errors
     ///
@@ -316,13 +315,7 @@ impl SharedMemory {
     pub fn write(&self, offset: usize, bytes: &[u8]) -> Result<()> {
         self.check(offset, bytes.len())?;
         // SAFETY: as for `read`.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                bytes.as_ptr(),
-                self.0.map.as_mut_ptr().add(offset),
-                bytes.len(),
-            )
-        };
+        unsafe { crate::shm::atomic_write(bytes, self.0.map.as_mut_ptr().add(offset)) };
         Ok(())
     }
 

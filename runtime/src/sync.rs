@@ -4,7 +4,7 @@
 use std::fmt;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::de::Error as _;
@@ -12,16 +12,19 @@ use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, Result};
-use crate::shm::{self, Shm};
+use crate::shm::{self, RobustLock, Shm};
 use crate::wire;
 
-/// Bytes of every synchronization object's segment: one page.
-const PAGE: u64 = 4096;
+/// Bytes of every synchronization object's segment: room for a
+/// [`Condition`]'s waiter slots. Pages no object touches are never allocated.
+const SEGMENT: u64 = 16 << 10;
 
-/// The words every object keeps in its segment; each uses the ones it needs.
+/// The words every object but a condition or barrier keeps in its segment;
+/// each uses the ones it needs.
 #[repr(C)]
 struct Words {
-    /// A lock word (0 or the owner's pid), an event's flag, or a semaphore's count.
+    lock: RobustLock,
+    /// An event's flag, or a semaphore's count.
     state: AtomicU32,
     /// Moves on whenever waiters should look again.
     seq: AtomicU32,
@@ -31,39 +34,71 @@ struct Words {
     max: AtomicU32,
 }
 
-/// A handle to a shared page of [`Words`]; clones share it.
+/// A handle to a shared segment; clones share it.
 #[derive(Clone)]
 struct Shared(Arc<Shm>);
 
 impl Shared {
     fn create(what: &'static str) -> Result<Shared> {
-        Ok(Shared(Arc::new(Shm::create(what, PAGE)?)))
+        Ok(Shared(Arc::new(Shm::create(what, SEGMENT)?)))
     }
 
     fn words(&self) -> &Words {
-        // SAFETY: Words is repr(C), atomics only, valid when zero, and fits in a page.
+        // SAFETY: Words is repr(C), atomics only, valid when zero, and fits in the segment.
         unsafe { self.0.header() }
     }
 
-    fn cond_words(&self) -> &CondWords {
-        // SAFETY: CondWords is repr(C), atomics only, valid when zero, and fits in a page.
+    fn condition(&self) -> &ConditionPage {
+        const { assert!(size_of::<ConditionPage>() as u64 <= SEGMENT) };
+        // SAFETY: ConditionPage is repr(C), atomics only, valid when zero,
+        // and fits in the segment (asserted above).
+        unsafe { self.0.header() }
+    }
+
+    fn barrier(&self) -> &BarrierWords {
+        // SAFETY: BarrierWords is repr(C), atomics only, valid when zero, and fits in the segment.
         unsafe { self.0.header() }
     }
 }
 
-/// The words of a [`Condition`] or a [`Barrier`].
+/// A [`Condition`]: its lock, and a slot per waiter. See `shm/README.md`.
 #[repr(C)]
-struct CondWords {
-    lock: AtomicU32,
-    lock_waiting: AtomicU32,
-    /// Condition: waiters not yet notified. Barrier: parties arrived.
-    pending: AtomicU32,
-    /// Condition: notifications not yet taken. Barrier: its size.
-    permits: AtomicU32,
-    /// Moves on at every notification (or barrier generation).
+struct ConditionPage {
+    lock: RobustLock,
+    /// Tickets handed out so far (under `lock`); an older ticket waited longer.
+    tickets: AtomicU32,
+    /// Slots from this index on are free (under `lock`).
+    used: AtomicU32,
+    slots: [Slot; SLOTS],
+}
+
+/// Waiters one [`Condition`] holds at once.
+const SLOTS: usize = (SEGMENT as usize - 16) / size_of::<Slot>();
+
+/// One waiter of a [`Condition`]; written under its lock, but for `state`,
+/// which the waiter sleeps on.
+#[repr(C)]
+struct Slot {
+    state: AtomicU32,
+    ticket: AtomicU32,
+    owner: AtomicU64,
+}
+
+const FREE: u32 = 0;
+const WAITING: u32 = 1;
+const NOTIFIED: u32 = 2;
+
+/// The words of a [`Barrier`].
+#[repr(C)]
+struct BarrierWords {
+    lock: RobustLock,
+    /// Parties arrived in this generation.
+    arrived: AtomicU32,
+    parties: AtomicU32,
+    /// Moves on at every generation.
     seq: AtomicU32,
     seq_waiting: AtomicU32,
-    /// Barrier: set when broken.
+    /// Set when broken.
     broken: AtomicU32,
 }
 
@@ -80,7 +115,7 @@ impl<'de> Deserialize<'de> for Shared {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
         let fd: OwnedFd =
             wire::import_fd(u32::deserialize(deserializer)?).map_err(D::Error::custom)?;
-        let shm = Shm::open("mapping a shared object", fd, PAGE).map_err(D::Error::custom)?;
+        let shm = Shm::open("mapping a shared object", fd, SEGMENT).map_err(D::Error::custom)?;
         Ok(Shared(Arc::new(shm)))
     }
 }
@@ -172,8 +207,7 @@ impl LockGuard<'_> {
 
 impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
-        let words = self.lock.0.words();
-        shm::unlock(&words.state, &words.waiting);
+        self.lock.0.words().lock.unlock();
     }
 }
 
@@ -197,11 +231,14 @@ impl Lock {
     }
 
     fn acquire_until(&self, deadline: Option<Instant>) -> Option<LockGuard<'_>> {
-        let words = self.0.words();
-        shm::lock(&words.state, &words.waiting, deadline).map(|recovered| LockGuard {
-            lock: self,
-            recovered,
-        })
+        self.0
+            .words()
+            .lock
+            .lock(deadline)
+            .map(|recovered| LockGuard {
+                lock: self,
+                recovered,
+            })
     }
 
     /// Waits for the lock and takes it.
@@ -355,7 +392,7 @@ impl Drop for RLockGuard<'_> {
         if words.max.load(Ordering::Acquire) > 0 {
             words.max.fetch_sub(1, Ordering::AcqRel);
         } else {
-            shm::unlock(&words.state, &words.waiting);
+            words.lock.unlock();
         }
     }
 }
@@ -381,15 +418,15 @@ impl RLock {
 
     fn acquire_until(&self, deadline: Option<Instant>) -> Option<RLockGuard<'_>> {
         let words = self.0.words();
-        let me = shm::my_tid();
-        if words.state.load(Ordering::Acquire) == me {
+        let me = shm::thread_owner();
+        if words.lock.is_held_by(me) {
             words.max.fetch_add(1, Ordering::AcqRel);
             return Some(RLockGuard {
                 lock: self,
                 recovered: false,
             });
         }
-        shm::lock_as(me, &words.state, &words.waiting, deadline).map(|recovered| {
+        words.lock.lock_as(me, deadline).map(|recovered| {
             // A dead owner may have left levels behind.
             words.max.store(0, Ordering::Release);
             RLockGuard {
@@ -931,9 +968,36 @@ pub struct ConditionGuard<'a>(&'a Condition);
 
 impl Drop for ConditionGuard<'_> {
     fn drop(&mut self) {
-        let words = self.0.0.cond_words();
-        shm::unlock(&words.lock, &words.lock_waiting);
+        self.0.0.condition().lock.unlock();
     }
+}
+
+/// A free slot for a new waiter of the condition at `page`, whose lock the
+/// caller holds, marked waiting; `None` if every slot is taken by a live waiter.
+fn take_slot(page: &ConditionPage) -> Option<&Slot> {
+    let used = page.used.load(Ordering::Relaxed) as usize;
+    let me = shm::process_owner();
+    let slot = page.slots[..used]
+        .iter()
+        .find(|slot| slot.state.load(Ordering::Relaxed) == FREE)
+        .or_else(|| {
+            let slot = page.slots.get(used)?;
+            page.used.store(used as u32 + 1, Ordering::Relaxed);
+            Some(slot)
+        })
+        .or_else(|| {
+            page.slots.iter().find(|slot| {
+                let owner = slot.owner.load(Ordering::Relaxed);
+                owner != me && shm::owner_gone(owner)
+            })
+        })?;
+    slot.owner.store(me, Ordering::Relaxed);
+    slot.ticket.store(
+        page.tickets.fetch_add(1, Ordering::Relaxed),
+        Ordering::Relaxed,
+    );
+    slot.state.store(WAITING, Ordering::Release);
+    Some(slot)
 }
 
 impl Condition {
@@ -973,8 +1037,7 @@ impl Condition {
     ///
     /// Python: `condition.acquire()`.
     pub fn acquire(&self) -> Result<ConditionGuard<'_>> {
-        let words = self.0.cond_words();
-        let _ = shm::lock(&words.lock, &words.lock_waiting, None);
+        let _ = self.0.condition().lock.lock(None);
         Ok(ConditionGuard(self))
     }
 
@@ -997,11 +1060,12 @@ impl Condition {
     ///
     /// Python: `condition.acquire(timeout=t)`.
     pub fn acquire_timeout(&self, timeout: Duration) -> Result<Option<ConditionGuard<'_>>> {
-        let words = self.0.cond_words();
-        Ok(
-            shm::lock(&words.lock, &words.lock_waiting, deadline(timeout))
-                .map(|_| ConditionGuard(self)),
-        )
+        Ok(self
+            .0
+            .condition()
+            .lock
+            .lock(deadline(timeout))
+            .map(|_| ConditionGuard(self)))
     }
 
     /// As [`wait_while`](Condition::wait_while), for at most `timeout`; also
@@ -1127,37 +1191,32 @@ impl Condition {
         guard: ConditionGuard<'a>,
         deadline: Option<Instant>,
     ) -> Result<(ConditionGuard<'a>, bool)> {
-        let words = self.0.cond_words();
-        words.pending.fetch_add(1, Ordering::AcqRel);
+        let page = self.0.condition();
+        let slot = take_slot(page).ok_or(Error::TooManyWaiters { limit: SLOTS })?;
         drop(guard);
-        let notified = loop {
-            let seen = words.seq.load(Ordering::Acquire);
-            let permits = words.permits.load(Ordering::Acquire);
-            if permits > 0
-                && words
-                    .permits
-                    .compare_exchange(permits, permits - 1, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok()
-            {
-                break true;
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                break false;
-            }
-            shm::wait_change(&words.seq, &words.seq_waiting, seen, deadline);
-        };
-        let guard = self.acquire()?;
-        if !notified {
-            // Not counted any more; a notification already meant for this
-            // waiter stays as a permit and wakes another one, spuriously at worst.
-            let _ = words
-                .pending
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        while slot.state.load(Ordering::Acquire) == WAITING
+            && deadline.is_none_or(|d| Instant::now() < d)
+        {
+            shm::wait_while_equal(&slot.state, WAITING, deadline);
         }
+        let guard = self.acquire()?;
+        // Under the lock again: a notification that came after the timeout
+        // but before this point was meant for this waiter, and counts.
+        let notified = slot.state.swap(FREE, Ordering::AcqRel) == NOTIFIED;
+        let mut used = page.used.load(Ordering::Relaxed) as usize;
+        while used > 0 && page.slots[used - 1].state.load(Ordering::Relaxed) == FREE {
+            used -= 1;
+        }
+        page.used.store(used as u32, Ordering::Relaxed);
         Ok((guard, notified))
     }
 
-    /// Wakes up to `n` waiters. Call it with the lock held, as in Python.
+    /// Wakes up to `n` of the processes and threads waiting now, those that
+    /// have waited longest first. Call it with the lock held, as in Python;
+    /// without it, it takes the lock itself unless this process holds it.
+    ///
+    /// A notification never goes to a waiter that starts waiting after it,
+    /// nor to one that died waiting.
     ///
     /// # Examples
     ///
@@ -1172,14 +1231,31 @@ impl Condition {
     ///
     /// Python: `condition.notify(n)`.
     pub fn notify(&self, n: u32) {
-        let words = self.0.cond_words();
-        let woken = words
-            .pending
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| Some(p - p.min(n)))
-            .map_or(0, |p| p.min(n));
-        if woken > 0 {
-            words.permits.fetch_add(woken, Ordering::AcqRel);
-            shm::bump(&words.seq, &words.seq_waiting, true);
+        let page = self.0.condition();
+        let me = shm::process_owner();
+        let _locked = (!page.lock.is_held_by(me)).then(|| self.acquire());
+        let used = page.used.load(Ordering::Relaxed) as usize;
+        let mut waiting: Vec<&Slot> = page.slots[..used]
+            .iter()
+            .filter(|slot| slot.state.load(Ordering::Relaxed) == WAITING)
+            .collect();
+        let tickets = page.tickets.load(Ordering::Relaxed);
+        waiting.sort_by_key(|slot| {
+            std::cmp::Reverse(tickets.wrapping_sub(slot.ticket.load(Ordering::Relaxed)))
+        });
+        let mut left = n;
+        for slot in waiting {
+            if left == 0 {
+                break;
+            }
+            let owner = slot.owner.load(Ordering::Relaxed);
+            if owner != me && shm::owner_gone(owner) {
+                slot.state.store(FREE, Ordering::Relaxed);
+                continue;
+            }
+            slot.state.store(NOTIFIED, Ordering::Release);
+            shm::wake_all(&slot.state);
+            left -= 1;
         }
     }
 
@@ -1272,8 +1348,8 @@ impl Barrier {
     pub fn new(parties: u32) -> Result<Barrier> {
         let shared = Shared::create("creating a barrier")?;
         shared
-            .cond_words()
-            .permits
+            .barrier()
+            .parties
             .store(parties.max(1), Ordering::Release);
         Ok(Barrier(shared))
     }
@@ -1324,21 +1400,21 @@ impl Barrier {
     }
 
     fn wait_until(&self, deadline: Option<Instant>) -> Result<u32> {
-        let words = self.0.cond_words();
-        let _ = shm::lock(&words.lock, &words.lock_waiting, None);
+        let words = self.0.barrier();
+        let _ = words.lock.lock(None);
         if words.broken.load(Ordering::Acquire) != 0 {
-            shm::unlock(&words.lock, &words.lock_waiting);
+            words.lock.unlock();
             return Err(Error::BrokenBarrier);
         }
         let generation = words.seq.load(Ordering::Acquire);
-        let index = words.pending.fetch_add(1, Ordering::AcqRel);
-        if index + 1 >= words.permits.load(Ordering::Acquire) {
-            words.pending.store(0, Ordering::Release);
+        let index = words.arrived.fetch_add(1, Ordering::AcqRel);
+        if index + 1 >= words.parties.load(Ordering::Acquire) {
+            words.arrived.store(0, Ordering::Release);
             shm::bump(&words.seq, &words.seq_waiting, true);
-            shm::unlock(&words.lock, &words.lock_waiting);
+            words.lock.unlock();
             return Ok(index);
         }
-        shm::unlock(&words.lock, &words.lock_waiting);
+        words.lock.unlock();
         loop {
             if words.seq.load(Ordering::Acquire) != generation {
                 return if words.broken.load(Ordering::Acquire) != 0 {
@@ -1370,12 +1446,12 @@ impl Barrier {
     ///
     /// Python: `barrier.abort()`.
     pub fn abort(&self) {
-        let words = self.0.cond_words();
-        let _ = shm::lock(&words.lock, &words.lock_waiting, None);
+        let words = self.0.barrier();
+        let _ = words.lock.lock(None);
         words.broken.store(1, Ordering::Release);
-        words.pending.store(0, Ordering::Release);
+        words.arrived.store(0, Ordering::Release);
         shm::bump(&words.seq, &words.seq_waiting, true);
-        shm::unlock(&words.lock, &words.lock_waiting);
+        words.lock.unlock();
     }
 
     /// Makes the barrier usable again; parties waiting now fail with
@@ -1395,12 +1471,12 @@ impl Barrier {
     ///
     /// Python: `barrier.reset()`.
     pub fn reset(&self) {
-        let words = self.0.cond_words();
-        let _ = shm::lock(&words.lock, &words.lock_waiting, None);
-        let waiting = words.pending.swap(0, Ordering::AcqRel) > 0;
+        let words = self.0.barrier();
+        let _ = words.lock.lock(None);
+        let waiting = words.arrived.swap(0, Ordering::AcqRel) > 0;
         words.broken.store(u32::from(waiting), Ordering::Release);
         shm::bump(&words.seq, &words.seq_waiting, true);
         words.broken.store(0, Ordering::Release);
-        shm::unlock(&words.lock, &words.lock_waiting);
+        words.lock.unlock();
     }
 }

@@ -1,0 +1,460 @@
+//! Shared memory between processes: a sealed memfd mapped by every handle,
+//! and the futex-based lock and waits that `queue`, `sync` and `shared`
+//! build on. `README.md` beside this file argues why no wake-up is lost.
+//!
+//! A lock word holds 0 when free, else its owner: a pid (or thread id) and
+//! that process's start time, so that a reused pid never passes for the
+//! owner. A waiter that finds the owner dead (or a zombie) takes the lock
+//! over and is told so, like a robust mutex's `EOWNERDEAD`.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use memmap2::MmapRaw;
+use rustix::fs::SealFlags;
+
+use crate::error::{Error, Result};
+use crate::wire;
+
+/// The first look at whether a lock's owner died; later looks come at twice
+/// the previous interval, up to [`OWNER_CHECK_MAX`]. Nothing else needs a
+/// blocked waiter to wake: only a death has no one to announce it.
+const OWNER_CHECK_FIRST: Duration = Duration::from_millis(10);
+/// The longest a waiter sleeps before looking whether the lock's owner died.
+pub(crate) const OWNER_CHECK_MAX: Duration = Duration::from_secs(1);
+
+/// The seals every segment carries: no holder can shrink it under the others
+/// (their next access past the new end would die of `SIGBUS`), and no seal
+/// can be added that would fail their writes.
+const SEALS: SealFlags = SealFlags::SHRINK.union(SealFlags::SEAL);
+
+/// One mapping of a shared segment.
+pub(crate) struct Shm {
+    map: MmapRaw,
+    fd: OwnedFd,
+}
+
+impl Shm {
+    /// A new zeroed segment of `len` bytes.
+    pub(crate) fn create(what: &'static str, len: u64) -> Result<Shm> {
+        let io = |e: rustix::io::Errno| Error::io(what)(e.into());
+        let fd = rustix::fs::memfd_create(
+            "multiproc",
+            rustix::fs::MemfdFlags::CLOEXEC | rustix::fs::MemfdFlags::ALLOW_SEALING,
+        )
+        .map_err(io)?;
+        rustix::fs::ftruncate(&fd, len).map_err(io)?;
+        rustix::fs::fcntl_add_seals(&fd, SEALS).map_err(io)?;
+        Shm::open(what, fd, len)
+    }
+
+    /// Maps a segment received from another process; it must hold `len`
+    /// bytes and be sealed against shrinking.
+    pub(crate) fn open(what: &'static str, fd: OwnedFd, len: u64) -> Result<Shm> {
+        let invalid = |why: &str| Error::io(what)(std::io::Error::other(why.to_owned()));
+        let seals = rustix::fs::fcntl_get_seals(&fd).map_err(|e| Error::io(what)(e.into()))?;
+        if !seals.contains(SEALS) {
+            return Err(invalid(
+                "the shared segment is not sealed against shrinking",
+            ));
+        }
+        let map = MmapRaw::map_raw(fd.as_raw_fd()).map_err(Error::io(what))?;
+        if (map.len() as u64) < len {
+            return Err(invalid("the shared segment is smaller than expected"));
+        }
+        Ok(Shm { map, fd })
+    }
+
+    /// The structure at the start of the segment.
+    ///
+    /// # Safety
+    ///
+    /// `H` must be `repr(C)`, fit in the segment, be valid when all zero, and
+    /// consist of atomics only, so that shared access from several processes
+    /// is sound.
+    pub(crate) unsafe fn header<H>(&self) -> &H {
+        // SAFETY: the mapping is page-aligned and lives as long as `self`; the
+        // caller vouches for the rest.
+        unsafe { &*self.map.as_ptr().cast::<H>() }
+    }
+
+    /// The first byte of the segment.
+    pub(crate) fn ptr(&self) -> *mut u8 {
+        self.map.as_mut_ptr()
+    }
+
+    /// Hands a duplicate of the segment's descriptor to the frame being encoded.
+    pub(crate) fn export(&self) -> std::result::Result<u32, String> {
+        wire::export_fd(self.fd.as_fd())
+    }
+}
+
+/// Copies `dst.len()` bytes from shared memory at `src` with atomic loads, so
+/// that a racing writer in another thread or process makes the copy torn,
+/// never undefined.
+///
+/// # Safety
+///
+/// `src..src + dst.len()` must lie inside a live mapping.
+pub(crate) unsafe fn atomic_read(src: *const u8, dst: &mut [u8]) {
+    const WORD: usize = size_of::<usize>();
+    let mut at = 0;
+    while at < dst.len() {
+        // SAFETY: in bounds (the caller's range); atomics of each width may
+        // be made at any address aligned for them.
+        let src = unsafe { src.add(at) };
+        if src.addr() % WORD == 0 && dst.len() - at >= WORD {
+            // SAFETY: aligned and in bounds, as checked.
+            let word = unsafe { &*src.cast::<std::sync::atomic::AtomicUsize>() };
+            dst[at..at + WORD].copy_from_slice(&word.load(Ordering::Relaxed).to_ne_bytes());
+            at += WORD;
+        } else {
+            // SAFETY: in bounds; a byte is always aligned.
+            let byte = unsafe { &*src.cast::<std::sync::atomic::AtomicU8>() };
+            dst[at] = byte.load(Ordering::Relaxed);
+            at += 1;
+        }
+    }
+}
+
+/// Copies `src` into shared memory at `dst` with atomic stores (see [`atomic_read`]).
+///
+/// # Safety
+///
+/// `dst..dst + src.len()` must lie inside a live, writable mapping.
+pub(crate) unsafe fn atomic_write(src: &[u8], dst: *mut u8) {
+    const WORD: usize = size_of::<usize>();
+    let mut at = 0;
+    while at < src.len() {
+        // SAFETY: in bounds (the caller's range).
+        let dst = unsafe { dst.add(at) };
+        if dst.addr() % WORD == 0 && src.len() - at >= WORD {
+            let mut word = [0; WORD];
+            word.copy_from_slice(&src[at..at + WORD]);
+            // SAFETY: aligned and in bounds, as checked.
+            let atomic = unsafe { &*dst.cast::<std::sync::atomic::AtomicUsize>() };
+            atomic.store(usize::from_ne_bytes(word), Ordering::Relaxed);
+            at += WORD;
+        } else {
+            // SAFETY: in bounds; a byte is always aligned.
+            let atomic = unsafe { &*dst.cast::<std::sync::atomic::AtomicU8>() };
+            atomic.store(src[at], Ordering::Relaxed);
+            at += 1;
+        }
+    }
+}
+
+/// Who holds a lock: a process or thread id in the low half (below
+/// [`CONTENDED`]), its start time (in clock ticks, truncated) in the high half.
+pub(crate) type Owner = u64;
+
+/// Set in a lock word while a waiter may sleep on it: its release must wake one.
+/// Ids stay below it, since the kernel caps them at 2^22.
+const CONTENDED: u64 = 1 << 31;
+const ID: u64 = CONTENDED - 1;
+
+/// The process's start time and the state letter of `/proc/<path>/stat`.
+fn stat(path: &str) -> Option<(u32, char)> {
+    let stat = std::fs::read_to_string(path).ok()?;
+    // The command name may hold spaces and parentheses; fields resume after the last ')'.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    // Field 22 of the file; the state was field 3.
+    let started = fields.nth(18)?.parse::<u64>().ok()?;
+    Some((started as u32, state))
+}
+
+fn owner(id: u32, stat_path: &str) -> Owner {
+    let started = stat(stat_path).map_or(0, |(started, _)| started);
+    u64::from(id) | (u64::from(started) << 32)
+}
+
+/// This process as a lock owner, read once: `getpid` and `/proc` are too slow
+/// for an uncontended lock. 0 until read.
+static PROCESS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// This thread as a lock owner, once read; 0 until then.
+    static THREAD: std::cell::Cell<Owner> = const { std::cell::Cell::new(0) };
+}
+
+/// This process, as the owner of the locks it takes.
+pub(crate) fn process_owner() -> Owner {
+    match PROCESS.load(Ordering::Relaxed) {
+        0 => {
+            forget_ids_in_forked_children();
+            let me = owner(std::process::id(), "/proc/self/stat");
+            PROCESS.store(me, Ordering::Relaxed);
+            me
+        }
+        me => me,
+    }
+}
+
+/// This thread, as the owner of the re-entrant locks it takes.
+pub(crate) fn thread_owner() -> Owner {
+    THREAD.with(|cached| match cached.get() {
+        0 => {
+            forget_ids_in_forked_children();
+            let tid = rustix::thread::gettid()
+                .as_raw_nonzero()
+                .get()
+                .unsigned_abs();
+            let me = owner(tid, "/proc/thread-self/stat");
+            cached.set(me);
+            me
+        }
+        me => me,
+    })
+}
+
+/// In a forked child: the cached owners are its parent's (and the forking thread's).
+pub(crate) fn forget_ids() {
+    PROCESS.store(0, Ordering::Relaxed);
+    THREAD.with(|cached| cached.set(0));
+}
+
+/// Has every `fork()` of this process, the user's own included, forget the
+/// cached owners in the child; otherwise the child would take its parent's
+/// locks as its own.
+fn forget_ids_in_forked_children() {
+    static REGISTERED: std::sync::Once = std::sync::Once::new();
+    extern "C" fn in_child() {
+        forget_ids();
+    }
+    REGISTERED.call_once(|| {
+        // SAFETY: registers a handler that only stores to an atomic and to a
+        // thread-local cell with a constant initializer, which are safe to
+        // touch in a just-forked child.
+        unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+    });
+}
+
+/// Whether process (or thread) `id` has ended: gone, a zombie waiting to be
+/// reaped, or, when `started` is given, replaced by a newer process that
+/// reuses its id.
+fn is_gone(id: u32, started: Option<u32>) -> bool {
+    let Some(pid) = i32::try_from(id)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return true;
+    };
+    // EPERM: alive, but another user's.
+    if rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH) {
+        return true;
+    }
+    match stat(&format!("/proc/{id}/stat")) {
+        Some((now_started, state)) => {
+            matches!(state, 'Z' | 'X') || started.is_some_and(|s| s != now_started)
+        }
+        // Gone between the two looks, or /proc is hidden: trust the signal test.
+        None => std::fs::exists(format!("/proc/{id}")).is_ok_and(|exists| !exists),
+    }
+}
+
+/// Whether process `pid` has ended (gone, or a zombie waiting to be reaped).
+pub(crate) fn process_gone(pid: u32) -> bool {
+    is_gone(pid, None)
+}
+
+/// Whether the owner recorded in a lock word has ended.
+pub(crate) fn owner_gone(owner: Owner) -> bool {
+    let started = (owner >> 32) as u32;
+    is_gone((owner & ID) as u32, (started != 0).then_some(started))
+}
+
+/// Sleeps while the 32-bit word at `word` holds `expected`, at most `timeout`.
+fn futex_wait(word: *const u32, expected: u32, timeout: Option<Duration>) {
+    let timeout = timeout.map(|t| libc::timespec {
+        tv_sec: t.as_secs().try_into().unwrap_or(libc::time_t::MAX),
+        tv_nsec: t.subsec_nanos().into(),
+    });
+    let timeout = timeout
+        .as_ref()
+        .map_or(std::ptr::null(), std::ptr::from_ref);
+    // SAFETY: `word` points into a live mapping; the kernel only reads it and
+    // the timeout, and a shared (not private) futex matches other processes'.
+    unsafe { libc::syscall(libc::SYS_futex, word, libc::FUTEX_WAIT, expected, timeout) };
+}
+
+/// Wakes at most `n` sleepers on the 32-bit word at `word`.
+fn futex_wake(word: *const u32, n: u32) {
+    let n = i32::try_from(n).unwrap_or(i32::MAX);
+    // SAFETY: as in `futex_wait`; waking touches no memory.
+    unsafe { libc::syscall(libc::SYS_futex, word, libc::FUTEX_WAKE, n) };
+}
+
+/// The time left until `deadline`, if there is one.
+fn left(deadline: Option<Instant>) -> Option<Duration> {
+    deadline.map(|d| d.saturating_duration_since(Instant::now()))
+}
+
+/// A lock in shared memory whose owner may die holding it.
+#[repr(C)]
+pub(crate) struct RobustLock(AtomicU64);
+
+impl RobustLock {
+    /// The half of the word that holds the id and [`CONTENDED`]: the futex.
+    fn futex(&self) -> *const u32 {
+        let low = if cfg!(target_endian = "little") { 0 } else { 1 };
+        // SAFETY: the 64-bit word holds two 32-bit halves.
+        unsafe { self.0.as_ptr().cast::<u32>().add(low) }
+    }
+
+    /// Takes the lock for this process (waiting at most until `deadline`).
+    /// `None` on timeout; otherwise whether the previous owner died holding it.
+    pub(crate) fn lock(&self, deadline: Option<Instant>) -> Option<bool> {
+        self.lock_as(process_owner(), deadline)
+    }
+
+    /// [`lock`](RobustLock::lock) for the owner `me`: a process, or a thread
+    /// for a re-entrant lock (thread ids share the pid space, so the same
+    /// death check holds).
+    pub(crate) fn lock_as(&self, me: Owner, deadline: Option<Instant>) -> Option<bool> {
+        if self
+            .0
+            .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            return Some(false);
+        }
+        self.lock_contended(me, deadline, OWNER_CHECK_MAX)
+    }
+
+    /// The slow path of [`lock_as`](RobustLock::lock_as); a blocked waiter
+    /// wakes only when released, at its deadline, or to look whether the
+    /// owner died, at most every `check_max`.
+    fn lock_contended(
+        &self,
+        me: Owner,
+        deadline: Option<Instant>,
+        check_max: Duration,
+    ) -> Option<bool> {
+        // Once this thread has slept, others may sleep too: it takes the lock
+        // marked contended, so that its release wakes the next one.
+        let mut contended = 0;
+        let mut check_every = OWNER_CHECK_FIRST.min(check_max);
+        let mut check_at = Instant::now();
+        let mut spun = false;
+        loop {
+            let current = self.0.load(Ordering::Relaxed);
+            if current == 0 {
+                if self
+                    .0
+                    .compare_exchange(0, me | contended, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return Some(false);
+                }
+                continue;
+            }
+            let now = Instant::now();
+            let expired = deadline.is_some_and(|d| now >= d);
+            if expired || now >= check_at {
+                if owner_gone(current & !CONTENDED) {
+                    // Its holder died inside; take over from the dead, once.
+                    if self
+                        .0
+                        .compare_exchange(
+                            current,
+                            me | CONTENDED,
+                            Ordering::Acquire,
+                            Ordering::Relaxed,
+                        )
+                        .is_ok()
+                    {
+                        return Some(true);
+                    }
+                    continue;
+                }
+                if expired {
+                    return None;
+                }
+                check_at = now + check_every;
+                check_every = (check_every * 2).min(check_max);
+            }
+            if !spun {
+                spun = true;
+                let budget = left(deadline).map_or(wire::SPIN, |l| l.min(wire::SPIN));
+                if wire::spin_until(budget, || self.0.load(Ordering::Relaxed) == 0) {
+                    continue;
+                }
+            }
+            if current & CONTENDED == 0
+                && self
+                    .0
+                    .compare_exchange(
+                        current,
+                        current | CONTENDED,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    )
+                    .is_err()
+            {
+                continue;
+            }
+            contended = CONTENDED;
+            let until = deadline.map_or(check_at, |d| d.min(check_at));
+            futex_wait(
+                self.futex(),
+                (current | CONTENDED) as u32,
+                Some(until.saturating_duration_since(Instant::now())),
+            );
+        }
+    }
+
+    /// Releases the lock, waking one waiter if any may sleep.
+    pub(crate) fn unlock(&self) {
+        if self.0.swap(0, Ordering::Release) & CONTENDED != 0 {
+            futex_wake(self.futex(), 1);
+        }
+    }
+
+    /// Whether `me` holds the lock.
+    pub(crate) fn is_held_by(&self, me: Owner) -> bool {
+        self.0.load(Ordering::Relaxed) & !CONTENDED == me
+    }
+}
+
+/// Waits (at most until `until`) for `word` to move on from `seen`; a
+/// [`bump`] of `word` always ends the wait. `waiting` counts the sleepers.
+pub(crate) fn wait_change(
+    word: &AtomicU32,
+    waiting: &AtomicU32,
+    seen: u32,
+    until: Option<Instant>,
+) {
+    let budget = left(until).map_or(wire::SPIN, |l| l.min(wire::SPIN));
+    if wire::spin_until(budget, || word.load(Ordering::Acquire) != seen) {
+        return;
+    }
+    // Counted before the last look at `word`: see README.md.
+    waiting.fetch_add(1, Ordering::SeqCst);
+    if word.load(Ordering::SeqCst) == seen {
+        futex_wait(word.as_ptr(), seen, left(until));
+    }
+    waiting.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// Moves `word` on and wakes one (or all) of its waiters.
+pub(crate) fn bump(word: &AtomicU32, waiting: &AtomicU32, all: bool) {
+    word.fetch_add(1, Ordering::SeqCst);
+    if waiting.load(Ordering::SeqCst) > 0 {
+        futex_wake(word.as_ptr(), if all { u32::MAX } else { 1 });
+    }
+}
+
+/// Waits (at most until `until`) while the futex word `word` holds `expected`.
+pub(crate) fn wait_while_equal(word: &AtomicU32, expected: u32, until: Option<Instant>) {
+    futex_wait(word.as_ptr(), expected, left(until));
+}
+
+/// Wakes every sleeper on `word`.
+pub(crate) fn wake_all(word: &AtomicU32) {
+    futex_wake(word.as_ptr(), u32::MAX);
+}
+
+#[cfg(test)]
+mod tests;

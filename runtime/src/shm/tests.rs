@@ -1,0 +1,206 @@
+//! The lock and the waits, in one process: threads stand in for processes,
+//! and forked children for processes that die.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::*;
+
+/// Long enough that a test never relies on the owner check to wake a waiter.
+const NEVER: Duration = Duration::from_secs(3600);
+
+fn segment() -> Shm {
+    Shm::create("a test segment", 4096).unwrap()
+}
+
+/// Forks a child that exits with `code()`; returns its exit status.
+fn in_forked_child(code: impl FnOnce() -> i32) -> i32 {
+    // SAFETY: the child runs `code`, which calls no lock another thread could
+    // hold, and leaves with `_exit`.
+    match unsafe { libc::fork() } {
+        0 => unsafe { libc::_exit(code()) },
+        pid => {
+            let mut status = 0;
+            // SAFETY: waits for the child just forked.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            libc::WEXITSTATUS(status)
+        }
+    }
+}
+
+/// A process that has ended and been reaped.
+fn reaped_pid() -> u32 {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    child.wait().unwrap();
+    child.id()
+}
+
+#[test]
+fn handoffs_between_sleeping_waiters_lose_no_wakeup() {
+    let shm = segment();
+    #[repr(C)]
+    struct Counted {
+        lock: RobustLock,
+        counter: AtomicU64,
+    }
+    // SAFETY: repr(C), atomics only, valid when zero.
+    let Counted { lock, counter } = unsafe { shm.header::<Counted>() };
+    const THREADS: u64 = 4;
+    const ROUNDS: u64 = 20_000;
+    std::thread::scope(|s| {
+        for _ in 0..THREADS {
+            s.spawn(|| {
+                for _ in 0..ROUNDS {
+                    // No owner check wakes a sleeper: only the release can.
+                    let deadline = Instant::now() + Duration::from_secs(20);
+                    let taken = lock.lock_contended(process_owner(), Some(deadline), NEVER);
+                    assert_eq!(taken, Some(false), "a waiter slept through a release");
+                    // A read and a separate write: a lost update shows.
+                    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                    lock.unlock();
+                }
+            });
+        }
+    });
+    assert_eq!(counter.load(Ordering::Relaxed), THREADS * ROUNDS);
+}
+
+#[test]
+fn a_lock_whose_owner_is_gone_is_taken_over_and_reported() {
+    let shm = segment();
+    // SAFETY: as above.
+    let lock = unsafe { shm.header::<RobustLock>() };
+    lock.0.store(u64::from(reaped_pid()), Ordering::Relaxed);
+    assert_eq!(
+        lock.lock(Some(Instant::now() + Duration::from_secs(10))),
+        Some(true)
+    );
+    assert!(lock.is_held_by(process_owner()));
+}
+
+#[test]
+fn a_live_owner_keeps_its_lock() {
+    let shm = segment();
+    // SAFETY: as above.
+    let lock = unsafe { shm.header::<RobustLock>() };
+    assert_eq!(lock.lock(None), Some(false));
+    let other_thread = std::thread::spawn(|| thread_owner()).join().unwrap();
+    assert_eq!(
+        lock.lock_as(
+            other_thread,
+            Some(Instant::now() + Duration::from_millis(50))
+        ),
+        None
+    );
+}
+
+#[test]
+fn a_reused_pid_does_not_pass_for_the_owner() {
+    let me = process_owner();
+    assert!(!owner_gone(me));
+    // The same pid with another start time: a process that ended, whose pid
+    // this one now has.
+    assert!(owner_gone(me ^ (1 << 40)));
+}
+
+#[test]
+fn a_thread_owner_is_alive_while_its_thread_runs_and_gone_after() {
+    let (owner, done) = std::sync::mpsc::channel();
+    let (finish, finished) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        owner.send(thread_owner()).unwrap();
+        finished.recv().unwrap();
+    });
+    let owner = done.recv().unwrap();
+    assert!(!owner_gone(owner));
+    finish.send(()).unwrap();
+    thread.join().unwrap();
+    assert!(owner_gone(owner));
+}
+
+#[test]
+fn a_process_of_another_user_is_alive_not_gone() {
+    // `kill(pid, 0)` fails with EPERM for another user's process. As root,
+    // a forked child gives up root to see that.
+    let alive = in_forked_child(|| {
+        // SAFETY: plain system calls on this (forked, single-threaded) process.
+        if unsafe { libc::getuid() } == 0 && unsafe { libc::setuid(65534) } != 0 {
+            return 2;
+        }
+        i32::from(process_gone(1))
+    });
+    assert_eq!(alive, 0, "pid 1 was judged dead");
+}
+
+#[test]
+fn a_child_forked_by_the_user_is_its_own_owner() {
+    let parent = process_owner();
+    let _ = thread_owner();
+    let status = in_forked_child(|| {
+        // SAFETY: a plain system call.
+        let pid = unsafe { libc::getpid() } as u64;
+        let tid = rustix::thread::gettid().as_raw_nonzero().get() as u64;
+        let ok = process_owner() & ID == pid && thread_owner() & ID == tid;
+        i32::from(!ok)
+    });
+    assert_eq!(status, 0, "the child kept its parent's ids");
+    assert_eq!(process_owner(), parent);
+}
+
+#[test]
+fn bumps_wake_every_waiter_without_polling() {
+    let shm = segment();
+    // SAFETY: two atomic words, valid when zero.
+    let words = unsafe { shm.header::<[AtomicU32; 2]>() };
+    let (ping, waiting) = (&words[0], &words[1]);
+    const ROUNDS: u32 = 20_000;
+    std::thread::scope(|s| {
+        for parity in 0..2 {
+            s.spawn(move || {
+                for round in 0..ROUNDS {
+                    let deadline = Instant::now() + Duration::from_secs(20);
+                    loop {
+                        let seen = ping.load(Ordering::Acquire);
+                        if seen % 2 == parity {
+                            break;
+                        }
+                        assert!(Instant::now() < deadline, "round {round}: a bump was lost");
+                        wait_change(ping, waiting, seen, Some(deadline));
+                    }
+                    bump(ping, waiting, true);
+                }
+            });
+        }
+    });
+    assert_eq!(ping.load(Ordering::Relaxed), 2 * ROUNDS);
+}
+
+#[test]
+fn a_segment_cannot_be_shrunk_under_its_mappers() {
+    let shm = segment();
+    assert!(rustix::fs::ftruncate(&shm.fd, 0).is_err());
+}
+
+#[test]
+fn an_unsealed_descriptor_is_refused() {
+    let fd = rustix::fs::memfd_create("unsealed", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
+    rustix::fs::ftruncate(&fd, 4096).unwrap();
+    assert!(Shm::open("a test segment", fd, 4096).is_err());
+}
+
+#[test]
+fn atomic_copies_round_trip_at_every_alignment() {
+    let shm = segment();
+    let source: Vec<u8> = (0..=255).cycle().take(100).collect();
+    for offset in 0..9 {
+        for len in [0, 1, 7, 8, 9, 31, 100] {
+            let mut back = vec![0; len];
+            // SAFETY: offset + len lies inside the 4096-byte segment.
+            unsafe {
+                atomic_write(&source[..len], shm.ptr().add(offset));
+                atomic_read(shm.ptr().add(offset), &mut back);
+            }
+            assert_eq!(back, source[..len]);
+        }
+    }
+}
