@@ -407,3 +407,40 @@ fn forking_while_another_thread_reads_the_identity_never_hangs_the_child() {
     stop.store(true, Ordering::Relaxed);
     reader.join().unwrap();
 }
+
+/// Forks while another thread is inside a slow panic hook, holding std's
+/// hook lock; answers whether the forked child ran and answered in time.
+#[process]
+fn fork_while_another_thread_panics() -> bool {
+    use std::sync::atomic::AtomicBool;
+    static IN_HOOK: AtomicBool = AtomicBool::new(false);
+    std::panic::set_hook(Box::new(|_| {
+        IN_HOOK.store(true, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_secs(3));
+    }));
+    let panicking = std::thread::spawn(|| panic!("inside a slow hook"));
+    while !IN_HOOK.load(Ordering::SeqCst) {
+        std::thread::yield_now();
+    }
+    let answered = read_mark
+        .builder()
+        .start_method(StartMethod::Fork)
+        .fork_with_threads(true)
+        .spawn()
+        .and_then(|mut child| child.join_timeout(Duration::from_secs(20)))
+        .is_ok_and(|answer| answer.is_some());
+    let _ = panicking.join();
+    answered
+}
+
+#[test]
+fn a_forked_child_starts_while_another_thread_holds_the_panic_hook() {
+    let answered = fork_while_another_thread_panics
+        .builder()
+        .start_method(StartMethod::Spawn)
+        .spawn()
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(answered, "the forked child never started");
+}

@@ -418,3 +418,167 @@ fn every_lock_has_a_timeout_form() {
     drop(guard);
     assert!(v.lock_timeout(Duration::from_millis(20)).unwrap().is_some());
 }
+
+/// One side of a ping-pong over a condition, in CPython's `test_waitfor`
+/// shape: each side notifies and then at once waits itself, so a
+/// notification that the notifier could take back would be lost.
+fn ping_pong(cond: &multiproc::Condition, state: &multiproc::RawValue<u32>, first: u32, rounds: u32) {
+    let mut guard = cond.acquire().unwrap();
+    for round in 0..rounds {
+        let mine = first + 2 * round;
+        let (g, woke) = cond
+            .wait_while_timeout(guard, Duration::from_secs(20), || state.get() != mine)
+            .unwrap();
+        assert!(woke, "round {round}: the notification for {mine} was lost");
+        state.set(mine + 1);
+        cond.notify_one();
+        guard = g;
+    }
+}
+
+#[process]
+fn ping_pong_child(cond: multiproc::Condition, state: multiproc::RawValue<u32>, rounds: u32) {
+    ping_pong(&cond, &state, 1, rounds);
+}
+
+#[test]
+fn a_notification_reaches_the_process_that_waited_not_the_notifier_waiting_next() {
+    let cond = multiproc::Condition::new().unwrap();
+    let state = multiproc::RawValue::new(0u32).unwrap();
+    let child = ping_pong_child.spawn(cond.clone(), state.clone(), 300).unwrap();
+    ping_pong(&cond, &state, 0, 300);
+    child.join().unwrap();
+    assert_eq!(state.get(), 600);
+}
+
+#[test]
+fn a_notification_reaches_the_thread_that_waited_even_with_the_cores_busy() {
+    let cond = multiproc::Condition::new().unwrap();
+    let state = multiproc::RawValue::new(0u32).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            });
+        }
+        let other = s.spawn(|| ping_pong(&cond, &state, 1, 2000));
+        ping_pong(&cond, &state, 0, 2000);
+        other.join().unwrap();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    assert_eq!(state.get(), 4000);
+}
+
+#[test]
+fn a_waiter_that_timed_out_takes_no_later_notification() {
+    let cond = multiproc::Condition::new().unwrap();
+    let (guard, notified) = cond
+        .wait_timeout(cond.acquire().unwrap(), Duration::from_millis(10))
+        .unwrap();
+    assert!(!notified);
+    drop(guard);
+    std::thread::scope(|s| {
+        let (ready, waiting) = std::sync::mpsc::channel();
+        let cond = &cond;
+        let waiter = s.spawn(move || {
+            let guard = cond.acquire().unwrap();
+            ready.send(()).unwrap();
+            cond.wait_timeout(guard, Duration::from_secs(20)).unwrap().1
+        });
+        waiting.recv().unwrap();
+        // Taking the lock means the waiter has released it, inside its wait.
+        let _guard = cond.acquire().unwrap();
+        cond.notify_one();
+        drop(_guard);
+        assert!(waiter.join().unwrap(), "the notification went to the departed waiter");
+    });
+}
+
+#[process]
+fn wait_on_condition_forever(cond: multiproc::Condition, ready: Event) {
+    let guard = cond.acquire().unwrap();
+    ready.set();
+    let _ = cond.wait(guard);
+}
+
+#[test]
+fn a_notification_skips_a_waiter_that_died() {
+    let cond = multiproc::Condition::new().unwrap();
+    let ready = Event::new().unwrap();
+    let doomed = wait_on_condition_forever.spawn(cond.clone(), ready.clone()).unwrap();
+    assert!(ready.wait_timeout(Duration::from_secs(20)));
+    // It waits: taking the lock proves it released it.
+    drop(cond.acquire().unwrap());
+    doomed.kill().unwrap();
+    std::thread::scope(|s| {
+        let (ready, waiting) = std::sync::mpsc::channel();
+        let cond = &cond;
+        let waiter = s.spawn(move || {
+            let guard = cond.acquire().unwrap();
+            ready.send(()).unwrap();
+            cond.wait_timeout(guard, Duration::from_secs(20)).unwrap().1
+        });
+        waiting.recv().unwrap();
+        let guard = cond.acquire().unwrap();
+        cond.notify_one();
+        drop(guard);
+        assert!(waiter.join().unwrap(), "the notification went to the dead waiter");
+    });
+}
+
+/// A `Pod` type aligned beyond the 64 bytes the lock word takes.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[repr(C, align(256))]
+struct Aligned {
+    bytes: [u64; 32],
+}
+
+// SAFETY: plain integers, no padding (256 bytes of data, 256-byte alignment).
+unsafe impl bytemuck::Zeroable for Aligned {}
+// SAFETY: as above.
+unsafe impl bytemuck::Pod for Aligned {}
+
+#[test]
+fn shared_values_of_highly_aligned_types_are_aligned() {
+    let value = multiproc::Value::new(Aligned { bytes: [7; 32] }).unwrap();
+    let guard = value.lock().unwrap();
+    // black_box: the compiler assumes a reference is aligned, and would fold
+    // the check away.
+    let address = std::hint::black_box(std::ptr::from_ref::<Aligned>(&guard)).addr();
+    assert_eq!(address % 256, 0);
+    drop(guard);
+    let array = multiproc::Array::from_slice(&[Aligned { bytes: [1; 32] }; 3]).unwrap();
+    let guard = array.lock().unwrap();
+    assert_eq!(std::hint::black_box(guard.as_ptr()).addr() % 256, 0);
+    assert_eq!(guard[2].bytes, [1; 32]);
+}
+
+#[test]
+fn racing_raw_writes_from_threads_tear_at_worst() {
+    // Two threads write different values at once while a third reads: every
+    // access is atomic, a word at a time, so each word read is whole.
+    let value = multiproc::RawValue::new([0u64; 4]).unwrap();
+    let memory = multiproc::SharedMemory::create(&format!("race-{}", std::process::id()), 64).unwrap();
+    std::thread::scope(|s| {
+        for byte in [0x11u8, 0x22] {
+            let (value, memory) = (&value, &memory);
+            s.spawn(move || {
+                for _ in 0..20_000 {
+                    value.set([u64::from_ne_bytes([byte; 8]); 4]);
+                    memory.write(0, &[byte; 64]).unwrap();
+                }
+            });
+        }
+        for _ in 0..20_000 {
+            for word in value.get() {
+                assert!([0, 0x1111_1111_1111_1111, 0x2222_2222_2222_2222].contains(&word));
+            }
+            let mut buf = [0u8; 64];
+            memory.read(0, &mut buf).unwrap();
+            assert!(buf.iter().all(|b| [0, 0x11, 0x22].contains(b)));
+        }
+    });
+}

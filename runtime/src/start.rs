@@ -242,6 +242,8 @@ fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
     }
     let (parent_end, child_end) =
         UnixStream::pair().map_err(spawn_error("creating a socket pair"))?;
+    // Here, since the child must take no lock that another thread may hold.
+    bootstrap::install_panic_hook();
     // A line still buffered would otherwise be printed by both processes.
     flush_std();
     wire::prepare_for_fork();
@@ -540,6 +542,7 @@ fn start_fork_server() -> Result<(OsChild, Conn)> {
 /// The body of the fork server: forks a child for each request until its
 /// owner hangs up. It never starts a thread, so forking is always safe here.
 pub(crate) fn serve_forks(mut conn: Conn) -> i32 {
+    bootstrap::install_panic_hook();
     while let Ok((frame, mut fds)) = conn.recv_frame_with_fds() {
         let request = wire::decode::<Start>(&frame, "a fork request");
         let answer = match (request, fds.is_empty()) {

@@ -341,6 +341,9 @@ impl fmt::Debug for RLock {
 
 /// Holds one level of an [`RLock`]; releases it on drop.
 ///
+/// It stays on the thread that acquired it (it is not `Send`), since the
+/// owner of an `RLock` is a thread.
+///
 /// # Examples
 ///
 /// ```
@@ -357,6 +360,9 @@ impl fmt::Debug for RLock {
 pub struct RLockGuard<'a> {
     lock: &'a RLock,
     recovered: bool,
+    /// The owner of an `RLock` is a thread: moved to another one, the guard
+    /// would let the first thread take the lock again while it is held.
+    _same_thread: std::marker::PhantomData<*const ()>,
 }
 
 impl fmt::Debug for RLockGuard<'_> {
@@ -424,6 +430,7 @@ impl RLock {
             return Some(RLockGuard {
                 lock: self,
                 recovered: false,
+                _same_thread: std::marker::PhantomData,
             });
         }
         words.lock.lock_as(me, deadline).map(|recovered| {
@@ -432,6 +439,7 @@ impl RLock {
             RLockGuard {
                 lock: self,
                 recovered,
+                _same_thread: std::marker::PhantomData,
             }
         })
     }

@@ -174,15 +174,26 @@ pub(crate) fn take_from_bytes<'a, T: serde::Deserialize<'a>>(
     Ok((value, deserializer.finalize()?))
 }
 
-/// Decodes a value with postcard.
+/// Decodes a value with postcard; bytes left over after it are an error,
+/// since they mean the frame is not what the sender encoded.
 #[inline]
 pub(crate) fn decode<'a, T: serde::Deserialize<'a>>(
     bytes: &'a [u8],
     what: &str,
 ) -> Result<T, Error> {
-    take_from_bytes(bytes)
-        .map(|(value, _)| value)
-        .map_err(|e| undecodable(what, &e))
+    match take_from_bytes(bytes) {
+        Ok((value, [])) => Ok(value),
+        Ok((_, rest)) => Err(trailing(what, rest.len())),
+        Err(e) => Err(undecodable(what, &e)),
+    }
+}
+
+#[cold]
+fn trailing(what: &str, left: usize) -> Error {
+    Error::Codec {
+        what: format!("decode {what}"),
+        reason: format!("{left} bytes were left over after the value"),
+    }
 }
 
 #[cold]
@@ -637,6 +648,17 @@ mod tests {
         b.write_all(&u64::MAX.to_le_bytes()).unwrap();
         let err = a.recv::<u8>().unwrap_err();
         assert!(err.to_string().contains("exceeds the limit"), "{err}");
+    }
+
+    #[test]
+    fn bytes_left_over_after_a_value_are_a_codec_error() {
+        let mut bytes = encode(&42u32, "a test value").unwrap();
+        assert_eq!(decode::<u32>(&bytes, "a test value").unwrap(), 42);
+        bytes.extend_from_slice(&[0; 100]);
+        assert!(matches!(
+            decode::<u32>(&bytes, "a test value"),
+            Err(Error::Codec { .. })
+        ));
     }
 
     #[test]

@@ -24,7 +24,6 @@ use crate::error::Error;
 use crate::process::{self, Identity};
 use crate::wire::{self, Conn};
 
-#[cfg(feature = "mpi")]
 pub(crate) use registry::install_panic_hook;
 pub use registry::{Args, Call, Entry, REGISTRY, encode_value};
 pub(crate) use registry::{decode_outcome, decode_returned, lookup, push_failed, run, run_with};
@@ -506,6 +505,9 @@ fn watch_parent(conn: &Conn) {
     let own = crate::start::OwnThread::enter();
     let spawned = std::thread::Builder::new()
         .name("multiproc-lifeline".into())
+        // Given, so that std does not read RUST_MIN_STACK: in a forked child
+        // the environment's lock may be held by a thread that is not there.
+        .stack_size(64 << 10)
         .spawn(move || {
             let _own = own;
             lifeline.wait_hangup();

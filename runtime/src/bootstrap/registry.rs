@@ -137,9 +137,10 @@ pub(crate) fn decode_outcome<R: serde::de::DeserializeOwned>(
 #[inline]
 pub(crate) fn decode_returned<R: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<R> {
     match bytes.split_first() {
-        Some((0, value)) => crate::wire::take_from_bytes(value)
-            .ok()
-            .map(|(value, _)| value),
+        Some((0, value)) => match crate::wire::take_from_bytes(value) {
+            Ok((value, [])) => Some(value),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -148,17 +149,27 @@ thread_local! {
     static LAST_PANIC_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// Keeps the default panic output, headed like Python's ("Process Process-1:")
-/// since a child's main thread has no name, and records where the panic happened.
+/// Records where each panic happens, and heads a child's panic output like
+/// Python's ("Process Process-1:"), since a child's main thread has no name;
+/// then runs the hook that was in place.
+///
+/// Installed once per process: a parent about to fork calls it first, so a
+/// forked child never needs the hook's lock, which another thread of the
+/// parent may have held at the fork, for ever in the child.
 pub(crate) fn install_panic_hook() {
-    let default = panic::take_hook();
-    panic::set_hook(Box::new(move |info| {
-        let location = info.location().map(ToString::to_string);
-        LAST_PANIC_LOCATION.with(|l| *l.borrow_mut() = location);
-        let me = crate::current_process();
-        eprintln!("Process {} (pid {}):", me.name(), me.pid());
-        default(info);
-    }));
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            let location = info.location().map(ToString::to_string);
+            LAST_PANIC_LOCATION.with(|l| *l.borrow_mut() = location);
+            if crate::parent_process().is_some() {
+                let me = crate::current_process();
+                eprintln!("Process {} (pid {}):", me.name(), me.pid());
+            }
+            previous(info);
+        }));
+    });
 }
 
 /// The encoded arguments of one call, decoded one at a time in order.
@@ -200,4 +211,22 @@ pub fn encode_value<T: Portable>(value: &T, out: &mut Vec<u8>) -> Result<(), Str
 fn unencodable_value(e: &postcard::Error) -> String {
     let why = crate::wire::encode_failure(e);
     format!("could not encode the return value: {why}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_result_followed_by_garbage_is_an_error_not_a_value() {
+        let mut frame = crate::wire::encode(&Outcome::Returned(42u32), "a result").unwrap();
+        assert_eq!(decode_outcome::<u32>(&frame, "child").unwrap(), 42);
+        assert_eq!(decode_returned::<u32>(&frame), Some(42));
+        frame.extend_from_slice(&[0x25; 100]);
+        assert!(matches!(
+            decode_outcome::<u32>(&frame, "child"),
+            Err(Error::Codec { .. })
+        ));
+        assert_eq!(decode_returned::<u32>(&frame), None);
+    }
 }
