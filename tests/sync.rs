@@ -422,7 +422,12 @@ fn every_lock_has_a_timeout_form() {
 /// One side of a ping-pong over a condition, in CPython's `test_waitfor`
 /// shape: each side notifies and then at once waits itself, so a
 /// notification that the notifier could take back would be lost.
-fn ping_pong(cond: &multiproc::Condition, state: &multiproc::RawValue<u32>, first: u32, rounds: u32) {
+fn ping_pong(
+    cond: &multiproc::Condition,
+    state: &multiproc::RawValue<u32>,
+    first: u32,
+    rounds: u32,
+) {
     let mut guard = cond.acquire().unwrap();
     for round in 0..rounds {
         let mine = first + 2 * round;
@@ -445,7 +450,9 @@ fn ping_pong_child(cond: multiproc::Condition, state: multiproc::RawValue<u32>, 
 fn a_notification_reaches_the_process_that_waited_not_the_notifier_waiting_next() {
     let cond = multiproc::Condition::new().unwrap();
     let state = multiproc::RawValue::new(0u32).unwrap();
-    let child = ping_pong_child.spawn(cond.clone(), state.clone(), 300).unwrap();
+    let child = ping_pong_child
+        .spawn(cond.clone(), state.clone(), 300)
+        .unwrap();
     ping_pong(&cond, &state, 0, 300);
     child.join().unwrap();
     assert_eq!(state.get(), 600);
@@ -493,7 +500,10 @@ fn a_waiter_that_timed_out_takes_no_later_notification() {
         let _guard = cond.acquire().unwrap();
         cond.notify_one();
         drop(_guard);
-        assert!(waiter.join().unwrap(), "the notification went to the departed waiter");
+        assert!(
+            waiter.join().unwrap(),
+            "the notification went to the departed waiter"
+        );
     });
 }
 
@@ -508,7 +518,9 @@ fn wait_on_condition_forever(cond: multiproc::Condition, ready: Event) {
 fn a_notification_skips_a_waiter_that_died() {
     let cond = multiproc::Condition::new().unwrap();
     let ready = Event::new().unwrap();
-    let doomed = wait_on_condition_forever.spawn(cond.clone(), ready.clone()).unwrap();
+    let doomed = wait_on_condition_forever
+        .spawn(cond.clone(), ready.clone())
+        .unwrap();
     assert!(ready.wait_timeout(Duration::from_secs(20)));
     // It waits: taking the lock proves it released it.
     drop(cond.acquire().unwrap());
@@ -525,7 +537,10 @@ fn a_notification_skips_a_waiter_that_died() {
         let guard = cond.acquire().unwrap();
         cond.notify_one();
         drop(guard);
-        assert!(waiter.join().unwrap(), "the notification went to the dead waiter");
+        assert!(
+            waiter.join().unwrap(),
+            "the notification went to the dead waiter"
+        );
     });
 }
 
@@ -561,7 +576,8 @@ fn racing_raw_writes_from_threads_tear_at_worst() {
     // Two threads write different values at once while a third reads: every
     // access is atomic, a word at a time, so each word read is whole.
     let value = multiproc::RawValue::new([0u64; 4]).unwrap();
-    let memory = multiproc::SharedMemory::create(&format!("race-{}", std::process::id()), 64).unwrap();
+    let memory =
+        multiproc::SharedMemory::create(&format!("race-{}", std::process::id()), 64).unwrap();
     std::thread::scope(|s| {
         for byte in [0x11u8, 0x22] {
             let (value, memory) = (&value, &memory);

@@ -352,8 +352,11 @@ impl RobustLock {
             }
             let now = Instant::now();
             let expired = deadline.is_some_and(|d| now >= d);
-            if expired || now >= check_at {
-                if owner_gone(current & !CONTENDED) {
+            // This process cannot have died while its thread runs here.
+            let owner = current & !CONTENDED;
+            let mortal = owner != process_owner();
+            if mortal && (expired || now >= check_at) {
+                if owner_gone(owner) {
                     // Its holder died inside; take over from the dead, once.
                     if self
                         .0
@@ -369,11 +372,11 @@ impl RobustLock {
                     }
                     continue;
                 }
-                if expired {
-                    return None;
-                }
                 check_at = now + check_every;
                 check_every = (check_every * 2).min(check_max);
+            }
+            if expired {
+                return None;
             }
             if !spun {
                 spun = true;
@@ -396,12 +399,12 @@ impl RobustLock {
                 continue;
             }
             contended = CONTENDED;
-            let until = deadline.map_or(check_at, |d| d.min(check_at));
-            futex_wait(
-                self.futex(),
-                (current | CONTENDED) as u32,
-                Some(until.saturating_duration_since(Instant::now())),
-            );
+            let until = match (deadline, mortal) {
+                (Some(d), true) => Some(d.min(check_at)),
+                (None, true) => Some(check_at),
+                (d, false) => d,
+            };
+            futex_wait(self.futex(), (current | CONTENDED) as u32, left(until));
         }
     }
 

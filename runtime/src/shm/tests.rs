@@ -84,7 +84,7 @@ fn a_live_owner_keeps_its_lock() {
     // SAFETY: as above.
     let lock = unsafe { shm.header::<RobustLock>() };
     assert_eq!(lock.lock(None), Some(false));
-    let other_thread = std::thread::spawn(|| thread_owner()).join().unwrap();
+    let other_thread = std::thread::spawn(thread_owner).join().unwrap();
     assert_eq!(
         lock.lock_as(
             other_thread,
