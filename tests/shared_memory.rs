@@ -103,3 +103,46 @@ fn a_block_whose_creator_died_is_removed() {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// Starts as a terminal starts a program, leading its own process group with
+/// SIGINT and SIGTERM at their defaults (a shell without job control starts
+/// background programs with SIGINT ignored), then creates a block and waits.
+#[process]
+fn lead_a_group_and_create(name: String, ready: multiproc::Event) {
+    // SAFETY: plain system calls on this single-threaded child's own state.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
+        libc::signal(libc::SIGTERM, libc::SIG_DFL);
+        assert_eq!(libc::setpgid(0, 0), 0);
+    }
+    let _block = SharedMemory::create(&name, 4096).unwrap();
+    ready.set();
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+#[test]
+fn ctrl_c_or_sigterm_to_the_process_group_leaves_no_block_behind() {
+    for (signal, tag) in [(libc::SIGINT, "sigint"), (libc::SIGTERM, "sigterm")] {
+        let name = unique(tag);
+        let ready = multiproc::Event::new().unwrap();
+        let creator = lead_a_group_and_create
+            .spawn(name.clone(), ready.clone())
+            .unwrap();
+        assert!(
+            ready.wait_timeout(Duration::from_secs(30)),
+            "no block was made"
+        );
+        let group = creator.pid() as libc::pid_t;
+        // SAFETY: signals the process group the creator leads, as a terminal would.
+        assert_eq!(unsafe { libc::killpg(group, signal) }, 0);
+        assert!(matches!(creator.join(), Err(Error::Signaled { .. })));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while SharedMemory::open(&name).is_ok() {
+            assert!(
+                Instant::now() < deadline,
+                "{tag} to the group left the block in /dev/shm"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}

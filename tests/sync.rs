@@ -598,3 +598,47 @@ fn racing_raw_writes_from_threads_tear_at_worst() {
         }
     });
 }
+
+#[process]
+fn wait_at_barrier(bar: multiproc::Barrier) -> bool {
+    matches!(
+        bar.wait_timeout(Duration::from_secs(20)),
+        Err(multiproc::Error::BrokenBarrier)
+    )
+}
+
+#[test]
+fn a_reset_breaks_the_parties_waiting_at_it_and_no_later_ones() {
+    let bar = multiproc::Barrier::new(3).unwrap();
+    let child = wait_at_barrier.spawn(bar.clone()).unwrap();
+    std::thread::scope(|s| {
+        let bar = &bar;
+        let thread = s.spawn(move || wait_at_barrier(bar.clone()));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while bar.n_waiting() < 2 {
+            assert!(Instant::now() < deadline, "the parties never arrived");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        bar.reset();
+        assert!(
+            thread.join().unwrap(),
+            "the waiting thread passed a reset barrier"
+        );
+    });
+    assert!(
+        child.join().unwrap(),
+        "the waiting process passed a reset barrier"
+    );
+    assert!(!bar.is_broken());
+    // After the reset, a full set of parties passes.
+    let others: Vec<_> = (0..2)
+        .map(|_| {
+            let bar = bar.clone();
+            std::thread::spawn(move || bar.wait_timeout(Duration::from_secs(20)))
+        })
+        .collect();
+    assert!(bar.wait_timeout(Duration::from_secs(20)).is_ok());
+    for other in others {
+        assert!(other.join().unwrap().is_ok());
+    }
+}

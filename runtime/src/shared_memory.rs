@@ -36,6 +36,17 @@ fn system_name(name: &str) -> String {
 /// The body of the tracker process: remembers names until its creator's
 /// connection closes, then removes those still there.
 pub(crate) fn track(mut conn: Conn) -> i32 {
+    // It shares its creator's process group, and must outlive the signals a
+    // terminal sends the group (Ctrl-C, a hang-up, a kill of the job), as
+    // Python's resource tracker does: the creator's death is when it works.
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: setting a signal's disposition to "ignore" has no preconditions.
+        unsafe { libc::signal(signal, libc::SIG_IGN) };
+    }
+    // Tells the creator that those signals can no longer stop it.
+    if conn.send(&()).is_err() {
+        return 1;
+    }
     let mut names = BTreeSet::new();
     while let Ok(message) = conn.recv::<Track>() {
         match message {
@@ -71,7 +82,19 @@ fn tell_tracker(message: &Track) -> Result<()> {
             job: Job::Tracker,
             identity: Identity::helper("SharedMemoryTracker"),
         };
-        *tracker = Some(bootstrap::launch(&Launch::default(), &start)?);
+        let launch = Launch::default();
+        let (child, mut conn) = bootstrap::launch(&launch, &start)?;
+        // Until it says it ignores the group's signals, a Ctrl-C would end it
+        // with its creator, and the block would stay.
+        let ready = conn.wait_readable(Some(launch.handshake_timeout))?;
+        if !ready || conn.recv::<()>().is_err() {
+            child.kill_and_reap();
+            return Err(Error::Handshake {
+                pid: child.pid(),
+                reason: "the shared-memory tracker did not start".into(),
+            });
+        }
+        *tracker = Some((child, conn));
     }
     match tracker.as_mut() {
         Some((_, conn)) => conn.send(message),

@@ -98,8 +98,36 @@ struct BarrierWords {
     /// Moves on at every generation.
     seq: AtomicU32,
     seq_waiting: AtomicU32,
-    /// Set when broken.
+    /// Set when broken, until a reset.
     broken: AtomicU32,
+    /// How recent generations ended: `generation << 2 | PASSED` or `| BROKE`,
+    /// at `generation % OUTCOMES`, for waiters that look after their
+    /// generation ended (under `lock`).
+    outcomes: [AtomicU64; OUTCOMES],
+}
+
+/// Generations whose outcome a [`Barrier`] remembers.
+const OUTCOMES: usize = 64;
+const PASSED: u64 = 1;
+const BROKE: u64 = 2;
+
+impl BarrierWords {
+    /// Ends the current generation with `outcome` and wakes its waiters; the
+    /// lock is held.
+    fn end_generation(&self, outcome: u64) {
+        let generation = self.seq.load(Ordering::Relaxed);
+        self.outcomes[generation as usize % OUTCOMES]
+            .store(u64::from(generation) << 2 | outcome, Ordering::Release);
+        self.arrived.store(0, Ordering::Relaxed);
+        shm::bump(&self.seq, &self.seq_waiting, true);
+    }
+
+    /// Whether `generation`, which has ended, passed (rather than broke). A
+    /// generation so old that its outcome was overwritten counts as broken.
+    fn passed(&self, generation: u32) -> bool {
+        self.outcomes[generation as usize % OUTCOMES].load(Ordering::Acquire)
+            == u64::from(generation) << 2 | PASSED
+    }
 }
 
 impl Serialize for Shared {
@@ -1417,23 +1445,29 @@ impl Barrier {
         let generation = words.seq.load(Ordering::Acquire);
         let index = words.arrived.fetch_add(1, Ordering::AcqRel);
         if index + 1 >= words.parties.load(Ordering::Acquire) {
-            words.arrived.store(0, Ordering::Release);
-            shm::bump(&words.seq, &words.seq_waiting, true);
+            words.end_generation(PASSED);
             words.lock.unlock();
             return Ok(index);
         }
         words.lock.unlock();
         loop {
             if words.seq.load(Ordering::Acquire) != generation {
-                return if words.broken.load(Ordering::Acquire) != 0 {
-                    Err(Error::BrokenBarrier)
-                } else {
+                return if words.passed(generation) {
                     Ok(index)
+                } else {
+                    Err(Error::BrokenBarrier)
                 };
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                self.abort();
-                return Err(Error::BrokenBarrier);
+                // A timeout breaks this generation for everyone, as in
+                // Python, unless it ended meanwhile.
+                let _ = words.lock.lock(None);
+                if words.seq.load(Ordering::Acquire) == generation {
+                    words.broken.store(1, Ordering::Release);
+                    words.end_generation(BROKE);
+                }
+                words.lock.unlock();
+                continue;
             }
             shm::wait_change(&words.seq, &words.seq_waiting, generation, deadline);
         }
@@ -1457,8 +1491,7 @@ impl Barrier {
         let words = self.0.barrier();
         let _ = words.lock.lock(None);
         words.broken.store(1, Ordering::Release);
-        words.arrived.store(0, Ordering::Release);
-        shm::bump(&words.seq, &words.seq_waiting, true);
+        words.end_generation(BROKE);
         words.lock.unlock();
     }
 
@@ -1481,10 +1514,55 @@ impl Barrier {
     pub fn reset(&self) {
         let words = self.0.barrier();
         let _ = words.lock.lock(None);
-        let waiting = words.arrived.swap(0, Ordering::AcqRel) > 0;
-        words.broken.store(u32::from(waiting), Ordering::Release);
-        shm::bump(&words.seq, &words.seq_waiting, true);
+        if words.arrived.load(Ordering::Relaxed) > 0 {
+            words.end_generation(BROKE);
+        }
         words.broken.store(0, Ordering::Release);
         words.lock.unlock();
+    }
+    /// The number of parties the barrier waits for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(multiproc::Barrier::new(3)?.parties(), 3);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `barrier.parties`.
+    pub fn parties(&self) -> u32 {
+        self.0.barrier().parties.load(Ordering::Acquire)
+    }
+
+    /// The number of parties waiting now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(multiproc::Barrier::new(3)?.n_waiting(), 0);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `barrier.n_waiting`.
+    pub fn n_waiting(&self) -> u32 {
+        self.0.barrier().arrived.load(Ordering::Acquire)
+    }
+
+    /// Whether the barrier is broken (until a [`reset`](Barrier::reset)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let bar = multiproc::Barrier::new(2)?;
+    /// bar.abort();
+    /// assert!(bar.is_broken());
+    /// bar.reset();
+    /// assert!(!bar.is_broken());
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `barrier.broken`.
+    pub fn is_broken(&self) -> bool {
+        self.0.barrier().broken.load(Ordering::Acquire) != 0
     }
 }
