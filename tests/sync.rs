@@ -525,6 +525,8 @@ fn a_notification_skips_a_waiter_that_died() {
     // It waits: taking the lock proves it released it.
     drop(cond.acquire().unwrap());
     doomed.kill().unwrap();
+    // Dead, not dying: a waiter still exiting when notified counts as waiting.
+    assert!(doomed.join().is_err());
     std::thread::scope(|s| {
         let (ready, waiting) = std::sync::mpsc::channel();
         let cond = &cond;

@@ -301,6 +301,7 @@ struct ForkLocks {
     _stdout: std::io::StdoutLock<'static>,
     _stderr: std::io::StderrLock<'static>,
     _identity: std::sync::RwLockWriteGuard<'static, Option<Identity>>,
+    _links: std::sync::MutexGuard<'static, crate::manager::Links>,
 }
 
 impl ForkLocks {
@@ -313,6 +314,7 @@ impl ForkLocks {
             _stdout: std::io::stdout().lock(),
             _stderr: std::io::stderr().lock(),
             _identity: crate::process::lock_identity(),
+            _links: crate::manager::lock_links(),
         }
     }
 }

@@ -18,11 +18,11 @@ mod server;
 mod sync;
 
 use std::any::{Any, type_name};
-use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -95,7 +95,14 @@ impl fmt::Debug for Manager {
 #[derive(Debug)]
 struct Owned {
     process: Mutex<ChildProc>,
+    address: Address,
     _socket: Option<SocketPath>,
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        forget_links_to(&self.address);
+    }
 }
 
 impl Owned {
@@ -184,9 +191,13 @@ impl Manager {
             reason: format!("could not listen: {reason}"),
         })?;
         Ok(Manager {
-            server: Arc::new(Server { address, key }),
+            server: Arc::new(Server {
+                address: address.clone(),
+                key,
+            }),
             owned: Some(Arc::new(Owned {
                 process: Mutex::new(child),
+                address,
                 _socket: socket,
             })),
         })
@@ -279,6 +290,7 @@ impl Manager {
         let mut process = owned.process();
         process.signal(rustix::process::Signal::KILL)?;
         process.reap()?;
+        forget_links_to(&owned.address);
         Ok(())
     }
 
@@ -405,30 +417,60 @@ struct Server {
 type LinkKey = (Address, Vec<u8>);
 
 /// A fixed hasher: a random one would draw its keys in every forked child.
-type Links = HashMap<LinkKey, (Link, Vec<u8>), BuildHasherDefault<DefaultHasher>>;
+pub(crate) type Links =
+    HashMap<(LinkKey, ThreadId), (Link, Vec<u8>), BuildHasherDefault<DefaultHasher>>;
 
-thread_local! {
-    /// This thread's connection to each manager it has talked to.
-    static LINKS: RefCell<Links> =
-        const { RefCell::new(HashMap::with_hasher(BuildHasherDefault::new())) };
-    /// Whether this thread has used `LINKS`. A forked child looks at them
-    /// only then: the first use sets up their destructor, which would cost
-    /// every child, manager or not, a few page faults.
-    static LINKS_USED: Cell<bool> = const { Cell::new(false) };
+/// Each thread's connection to each manager it has talked to. A manager lock
+/// is owned by a connection, so a thread keeps its own. They live here, not
+/// in thread-locals, so that a manager's shutdown closes every thread's
+/// connection to it; a thread's end closes its own (`LinksOfThisThread`).
+/// A call takes its connection out for the call's I/O, so the table's lock
+/// is never held across I/O.
+static LINKS: Mutex<Links> = Mutex::new(HashMap::with_hasher(BuildHasherDefault::new()));
+
+pub(crate) fn lock_links() -> std::sync::MutexGuard<'static, Links> {
+    LINKS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn with_links<T>(f: impl FnOnce(&mut Links) -> T) -> T {
-    LINKS_USED.set(true);
-    LINKS.with_borrow_mut(f)
+/// Closes this thread's connections when it ends, so that the servers
+/// release the locks it held through them.
+struct LinksOfThisThread;
+
+impl Drop for LinksOfThisThread {
+    fn drop(&mut self) {
+        let me = std::thread::current().id();
+        let mine: Vec<_> = {
+            let mut links = lock_links();
+            let keys: Vec<_> = links.keys().filter(|(_, t)| *t == me).cloned().collect();
+            keys.into_iter().filter_map(|k| links.remove(&k)).collect()
+        };
+        drop(mine);
+    }
+}
+
+thread_local! {
+    static LINKS_OF_THIS_THREAD: LinksOfThisThread = const { LinksOfThisThread };
+}
+
+/// Closes every thread's connection to the manager at `address`, which is gone.
+fn forget_links_to(address: &Address) {
+    let gone: Vec<_> = {
+        let mut links = lock_links();
+        let keys: Vec<_> = links
+            .keys()
+            .filter(|((a, _), _)| a == address)
+            .cloned()
+            .collect();
+        keys.into_iter().filter_map(|k| links.remove(&k)).collect()
+    };
+    drop(gone);
 }
 
 /// In a forked child: the connections it inherited are its parent's, and
 /// using them would interleave with the parent's requests. Forgotten, not
 /// dropped: the child closes every inherited descriptor.
 pub(crate) fn forget_connections() {
-    if LINKS_USED.get() {
-        LINKS.with_borrow_mut(|links| std::mem::forget(std::mem::take(links)));
-    }
+    std::mem::forget(std::mem::take(&mut *lock_links()));
 }
 
 impl Server {
@@ -441,11 +483,11 @@ impl Server {
     /// release the locks held through it.
     fn reconnect(&self) -> Result<()> {
         let link = Link::connect(&self.address, &self.key)?;
-        with_links(|links| {
-            links
-                .entry(self.link_key())
-                .or_insert_with(|| (link, Vec::new()));
-        });
+        let key = (self.link_key(), std::thread::current().id());
+        LINKS_OF_THIS_THREAD.with(|_| ());
+        lock_links()
+            .entry(key)
+            .or_insert_with(|| (link, Vec::new()));
         Ok(())
     }
 
@@ -455,20 +497,25 @@ impl Server {
         &self,
         f: impl FnOnce(&mut (Link, Vec<u8>)) -> std::io::Result<T>,
     ) -> Result<T> {
-        let key = self.link_key();
-        if !with_links(|links| links.contains_key(&key)) {
-            self.reconnect()?;
+        let key = (self.link_key(), std::thread::current().id());
+        let taken = lock_links().remove(&key);
+        let mut link = match taken {
+            Some(link) => link,
+            None => {
+                LINKS_OF_THIS_THREAD.with(|_| ());
+                (Link::connect(&self.address, &self.key)?, Vec::new())
+            }
+        };
+        match f(&mut link) {
+            Ok(value) => {
+                lock_links().insert(key, link);
+                Ok(value)
+            }
+            Err(source) => Err(Error::ManagerUnreachable {
+                address: self.address.to_string(),
+                source,
+            }),
         }
-        with_links(|links| {
-            let link = links.get_mut(&key).expect("connected above");
-            f(link).map_err(|source| {
-                links.remove(&key);
-                Error::ManagerUnreachable {
-                    address: self.address.to_string(),
-                    source,
-                }
-            })
-        })
     }
 
     fn request(&self, request: &Request) -> Result<Answer> {
