@@ -444,3 +444,61 @@ fn a_forked_child_starts_while_another_thread_holds_the_panic_hook() {
         .unwrap();
     assert!(answered, "the forked child never started");
 }
+
+/// This process's children, from every thread's list.
+fn my_children() -> Vec<i32> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|pid| pid.parse().ok())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Kills this process's fork server `restarts` times, making a ForkServer
+/// child after each; returns the threads named for starting fork servers.
+#[process]
+fn restart_the_fork_server(restarts: u32) -> usize {
+    for _ in 0..=restarts {
+        let child = read_mark
+            .builder()
+            .start_method(StartMethod::ForkServer)
+            .spawn()
+            .unwrap();
+        child.join().unwrap();
+        // Now the fork server is this process's only child.
+        for pid in my_children() {
+            // SAFETY: kills a child of this process, which is reaped later.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            // Dead before the next request: a server that dies while a request
+            // is out fails that spawn, by design, rather than run it twice.
+            while !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat.rsplit(')')
+                    .next()
+                    .is_some_and(|s| s.trim_start().starts_with('Z'))
+            }) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("multiproc-forks"))
+        .count()
+}
+
+#[test]
+fn restarting_the_fork_server_leaves_no_thread_behind() {
+    let threads = restart_the_fork_server
+        .builder()
+        .start_method(StartMethod::Spawn)
+        .spawn(10)
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(threads, 1, "each restart of the fork server left a thread");
+}

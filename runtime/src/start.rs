@@ -434,6 +434,9 @@ fn lock_fork_server() -> std::sync::MutexGuard<'static, Option<(OsChild, Conn)>>
 /// Forgotten, not dropped: the child closes every inherited descriptor.
 pub(crate) fn forget_fork_server() {
     std::mem::forget(lock_fork_server().take());
+    // Its thread is not in this process. The lock is free: it is only taken
+    // under the fork server's, which a fork holds.
+    std::mem::forget(LAUNCHER.lock().unwrap_or_else(|e| e.into_inner()).take());
 }
 
 fn fork_server_launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
@@ -514,27 +517,42 @@ fn fork_server_launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)>
     Ok((OsChild::from_pid(pid as i32), Conn::new(parent_end)))
 }
 
-/// Starts the fork server from a thread that never ends: the server's
-/// children are killed by `PR_SET_PDEATHSIG` when the thread that started the
-/// server dies, which must therefore be when this process dies.
+/// A reply to a request to start a fork server.
+type Started = std::sync::mpsc::Sender<Result<(OsChild, Conn)>>;
+
+/// The thread that starts fork servers, started with the first: the
+/// servers' children are killed by `PR_SET_PDEATHSIG` when the thread that
+/// started their server ends, which must therefore be when this process
+/// ends. One thread serves every restart.
+static LAUNCHER: Mutex<Option<std::sync::mpsc::Sender<Started>>> = Mutex::new(None);
+
 fn start_fork_server() -> Result<(OsChild, Conn)> {
-    let start = Start {
-        job: Job::ForkServer,
-        identity: Identity::helper("ForkServer"),
-    };
-    let (sender, receiver) = std::sync::mpsc::channel();
-    let own = OwnThread::enter();
-    std::thread::Builder::new()
-        .name("multiproc-forkserver".into())
-        .spawn(move || {
-            let _own = own;
-            let _ = sender.send(bootstrap::launch(&Launch::default(), &start));
-            loop {
-                std::thread::park();
-            }
-        })
-        .map_err(spawn_error("starting the fork server's thread"))?;
-    receiver.recv().unwrap_or_else(|_| {
+    let (reply, answer) = std::sync::mpsc::channel();
+    {
+        let mut launcher = LAUNCHER.lock().unwrap_or_else(|e| e.into_inner());
+        if launcher.is_none() {
+            let (requests, incoming) = std::sync::mpsc::channel::<Started>();
+            let own = OwnThread::enter();
+            std::thread::Builder::new()
+                .name("multiproc-forkserver".into())
+                .spawn(move || {
+                    let _own = own;
+                    for reply in incoming {
+                        let start = Start {
+                            job: Job::ForkServer,
+                            identity: Identity::helper("ForkServer"),
+                        };
+                        let _ = reply.send(bootstrap::launch(&Launch::default(), &start));
+                    }
+                })
+                .map_err(spawn_error("starting the fork server's thread"))?;
+            *launcher = Some(requests);
+        }
+        if let Some(launcher) = launcher.as_ref() {
+            let _ = launcher.send(reply);
+        }
+    }
+    answer.recv().unwrap_or_else(|_| {
         Err(spawn_error("starting the fork server")(
             std::io::ErrorKind::BrokenPipe.into(),
         ))
