@@ -192,3 +192,38 @@ fn socket_directory_is_removed_when_its_process_exits() {
         assert!(!dir.exists(), "{} was left behind", dir.display());
     }
 }
+
+/// Makes its socket directory (by spawning a child), says so, then sleeps.
+#[multiproc::process]
+fn make_a_socket_dir_and_sleep(ready: multiproc::Event) {
+    spawn_noop();
+    ready.set();
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+#[multiproc::process]
+fn make_a_socket_dir() {
+    spawn_noop();
+}
+
+#[test]
+fn socket_directories_of_killed_processes_do_not_pile_up() {
+    let ready = multiproc::Event::new().unwrap();
+    let victim = make_a_socket_dir_and_sleep.spawn(ready.clone()).unwrap();
+    assert!(ready.wait_timeout(Duration::from_secs(30)));
+    let pid = victim.pid();
+    victim.kill().unwrap();
+    assert!(victim.join().is_err());
+    // SIGKILL runs no exit handler: the directory stays behind...
+    assert!(
+        !socket_dirs(pid).is_empty(),
+        "the killed process made no directory"
+    );
+    // ...until the next process of this user makes its own.
+    make_a_socket_dir.spawn().unwrap().join().unwrap();
+    assert_eq!(
+        socket_dirs(pid),
+        Vec::<PathBuf>::new(),
+        "a dead process's directory stayed"
+    );
+}

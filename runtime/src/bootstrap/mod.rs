@@ -361,6 +361,7 @@ fn private_dir() -> std::io::Result<PathBuf> {
     if base.as_os_str().len() > 60 {
         base = PathBuf::from("/tmp");
     }
+    remove_dead_processes_dirs(&base);
     let dir = base.join(format!("multiproc-{pid}-{}", &random_token()?[..12]));
     fs::DirBuilder::new().mode(0o700).create(&dir)?;
     if slot.is_none() {
@@ -372,6 +373,34 @@ fn private_dir() -> std::io::Result<PathBuf> {
     }
     *slot = Some((dir.clone(), pid));
     Ok(dir)
+}
+
+/// Removes the private directories in `base` that this user's processes
+/// left behind when they were killed (SIGKILL runs no exit handler), so that
+/// they never pile up.
+fn remove_dead_processes_dirs(base: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = fs::read_dir(base) else {
+        return;
+    };
+    // SAFETY: a plain system call.
+    let me = unsafe { libc::geteuid() };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("multiproc-"))
+            .and_then(|rest| rest.split_once('-'))
+            .filter(|(_, token)| token.len() == 12)
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let ours = entry.metadata().is_ok_and(|m| m.is_dir() && m.uid() == me);
+        if ours && crate::shm::process_gone(pid) {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Removes this process's private directory, if it made one; called at exit,
