@@ -42,6 +42,13 @@ const HEADER: u64 = 4096;
 /// How long a `get` finds the queue empty before it asks whether anyone is
 /// left who could put.
 const ABANDONED_AFTER: Duration = Duration::from_millis(20);
+/// The start of the ring that always stays in memory: a queue that empties
+/// starts over there, on pages every process has mapped already.
+const WARM: u64 = 8 << 20;
+/// Consumed memory beyond [`WARM`] is given back in steps of this many
+/// bytes, so that what a queue holds tracks what is queued.
+const RELEASE_STEP: u64 = 2 << 20;
+const PAGE: u64 = 4096;
 /// Marks the unused end of the ring: the next record starts at offset 0.
 const WRAP: u32 = u32::MAX;
 
@@ -68,6 +75,9 @@ struct Header {
     maxsize: AtomicU64,
     /// Items put and not yet marked done, for `JoinableQueue` (under `lock`).
     unfinished: AtomicU64,
+    /// Consumed ring memory from here (a byte offset like `head`, page
+    /// aligned) up to `head` has not been given back yet (under `lock`).
+    unreleased: AtomicU64,
     /// Set when more processes mapped the queue than `attached` can record.
     overflow: AtomicU32,
     /// Handles encoded for another process and not yet decoded there.
@@ -184,6 +194,21 @@ impl Segment {
         unsafe { std::slice::from_raw_parts(self.0.ptr().add((HEADER + at) as usize), len) }
     }
 
+    /// Gives back the memory of the ring's bytes `from..to` (offsets like
+    /// `head`), except its warm start.
+    fn release(&self, from: u64, to: u64) {
+        let mut at = from;
+        while at < to {
+            let position = at % RING;
+            let piece = (to - at).min(RING - position);
+            let start = position.max(WARM);
+            if position + piece > start {
+                self.0.release(HEADER + start, position + piece - start);
+            }
+            at += piece;
+        }
+    }
+
     fn read_u32(&self, at: u64) -> u32 {
         u32::from_le_bytes(self.slice(at, 4).try_into().unwrap_or([0; 4]))
     }
@@ -283,18 +308,38 @@ impl Locked<'_> {
         };
         let item = segment.slice(head + 4, len as usize);
         // Consumed before `read` runs, so even a panicking decoder takes it.
+        // Memory to give back once `read` is done with the item.
+        // Bytes more than a ring behind the tail have been written over.
+        let tail = header.tail.load(Ordering::Relaxed);
+        let unreleased = header
+            .unreleased
+            .load(Ordering::Relaxed)
+            .max(tail.saturating_sub(RING).next_multiple_of(PAGE));
+        let mut release = None;
         if count == 1 {
             // Empty now: start again at the ring's beginning, whose pages are
             // already mapped in every process, instead of touching fresh ones.
             header.tail.store(0, Ordering::Release);
             header.head.store(0, Ordering::Release);
+            header.unreleased.store(0, Ordering::Relaxed);
+            release = Some((unreleased, tail.next_multiple_of(PAGE)));
         } else {
             header
                 .head
                 .store(head + padded(u64::from(len)), Ordering::Release);
+            // Up to this record's page, which it may still share with the next.
+            let consumed = head - head % PAGE;
+            if consumed >= unreleased + RELEASE_STEP {
+                header.unreleased.store(consumed, Ordering::Relaxed);
+                release = Some((unreleased, consumed));
+            }
         }
         header.count.store(count - 1, Ordering::Release);
-        Some(read(item))
+        let read = read(item);
+        if let Some((from, to)) = release {
+            segment.release(from, to);
+        }
+        Some(read)
     }
 
     /// Where the oldest record starts and how long its item is, if the
@@ -963,13 +1008,26 @@ mod tests {
         ByteBuf::from(vec![byte; len])
     }
 
+    /// Takes the next item and checks it, without printing megabytes when not.
+    fn expect(q: &Queue<ByteBuf>, expected: &ByteBuf) {
+        let got = q.get().unwrap();
+        assert!(
+            got == *expected,
+            "got {} bytes starting {:?}, expected {} bytes of {:?}",
+            got.len(),
+            got.first(),
+            expected.len(),
+            expected.first()
+        );
+    }
+
     #[test]
     fn records_cross_the_end_of_the_ring_whole_and_in_order() {
         let q = Queue::<ByteBuf>::new().unwrap();
         let big = (RING / 2 - 4096) as usize;
         q.put(filled(big, 1)).unwrap();
         q.put(filled(big, 2)).unwrap();
-        assert_eq!(q.get().unwrap(), filled(big, 1));
+        expect(&q, &filled(big, 1));
         // The third record does not fit before the ring's end: it starts
         // over at offset 0, behind a wrap marker.
         q.put(filled(big, 3)).unwrap();
@@ -978,8 +1036,8 @@ mod tests {
             header.tail.load(Ordering::Relaxed) > RING,
             "the ring did not wrap"
         );
-        assert_eq!(q.get().unwrap(), filled(big, 2));
-        assert_eq!(q.get().unwrap(), filled(big, 3));
+        expect(&q, &filled(big, 2));
+        expect(&q, &filled(big, 3));
         assert!(q.is_empty());
     }
 
@@ -996,10 +1054,30 @@ mod tests {
             } else {
                 filled(item, round - 1)
             };
-            assert_eq!(q.get().unwrap(), expected);
+            expect(&q, &expected);
         }
         assert!(q.segment.header().tail.load(Ordering::Relaxed) > 2 * RING);
-        assert_eq!(q.get().unwrap(), filled(item, 12));
+        expect(&q, &filled(item, 12));
+    }
+
+    #[test]
+    fn memory_held_tracks_the_bytes_queued() {
+        let q = Queue::<ByteBuf>::new().unwrap();
+        let item = 1 << 20;
+        // One item always waits, so the ring never starts over; it crosses
+        // its end twice.
+        q.put(filled(item, 0)).unwrap();
+        for round in 1..=600u32 {
+            q.put(filled(item, round as u8)).unwrap();
+            expect(&q, &filled(item, (round - 1) as u8));
+        }
+        let held = q.segment.0.resident();
+        assert!(
+            held <= WARM + RELEASE_STEP + 2 * (item as u64) + HEADER + 2 * PAGE,
+            "{held} bytes held for one queued MiB"
+        );
+        q.get().unwrap();
+        assert!(q.segment.0.resident() <= WARM + HEADER + PAGE);
     }
 
     #[test]
@@ -1011,7 +1089,7 @@ mod tests {
         assert!(matches!(q.get(), Err(Error::Codec { .. })));
         // The queue is emptied, and usable again.
         q.put(filled(4, 9)).unwrap();
-        assert_eq!(q.get().unwrap(), filled(4, 9));
+        expect(&q, &filled(4, 9));
     }
 
     #[test]

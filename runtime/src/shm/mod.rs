@@ -84,6 +84,21 @@ impl Shm {
         self.map.as_mut_ptr()
     }
 
+    /// Gives the memory of bytes `offset..offset + len` back to the system,
+    /// for every process that maps them; they read as zeros from then on.
+    /// Best effort: where the system cannot, the memory stays.
+    pub(crate) fn release(&self, offset: u64, len: u64) {
+        use rustix::fs::FallocateFlags;
+        let flags = FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE;
+        let _ = rustix::fs::fallocate(&self.fd, flags, offset, len);
+    }
+
+    /// Bytes of memory the segment holds now.
+    #[cfg(test)]
+    pub(crate) fn resident(&self) -> u64 {
+        rustix::fs::fstat(&self.fd).map_or(0, |stat| stat.st_blocks as u64 * 512)
+    }
+
     /// Hands a duplicate of the segment's descriptor to the frame being encoded.
     pub(crate) fn export(&self) -> std::result::Result<u32, String> {
         wire::export_fd(self.fd.as_fd())
