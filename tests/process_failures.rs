@@ -227,3 +227,50 @@ fn socket_directories_of_killed_processes_do_not_pile_up() {
         "a dead process's directory stayed"
     );
 }
+
+#[multiproc::process]
+fn seven() -> u32 {
+    7
+}
+
+fn spawn_seven() -> Result<u32, Error> {
+    seven
+        .builder()
+        .start_method(multiproc::StartMethod::Spawn)
+        .spawn()?
+        .join()
+}
+
+/// Re-runs this test binary from a copy, as the helper below; the copy
+/// replaces its own file on disk between two spawns, as a deploy would.
+#[test]
+fn a_program_whose_binary_was_replaced_on_disk_still_spawns_children() {
+    const HELPER: &str = "MULTIPROC_TEST_REPLACED_BINARY";
+    if let Some(path) = std::env::var_os(HELPER) {
+        assert_eq!(spawn_seven().unwrap(), 7);
+        // Another file takes the binary's place, as `mv new-build old-path` does.
+        let other = PathBuf::from(&path).with_extension("new");
+        std::fs::copy("/bin/true", &other).unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        println!("after the replacement: {:?}", spawn_seven());
+        return;
+    }
+    let copy = std::env::temp_dir().join(format!("multiproc-test-{}-replaced", std::process::id()));
+    std::fs::copy(std::env::current_exe().unwrap(), &copy).unwrap();
+    let output = std::process::Command::new(&copy)
+        .args([
+            "a_program_whose_binary_was_replaced_on_disk_still_spawns_children",
+            "--exact",
+            "--nocapture",
+        ])
+        .env(HELPER, &copy)
+        .output()
+        .unwrap();
+    std::fs::remove_file(&copy).unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("after the replacement: Ok(7)"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

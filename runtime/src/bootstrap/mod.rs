@@ -9,7 +9,7 @@ use std::fs;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Mutex;
@@ -248,9 +248,16 @@ pub(crate) fn launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn), 
         let what = what.to_owned();
         move |source| Error::Spawn { what, source }
     };
+    // This very image, even if its file was replaced or removed since it
+    // started (a deploy, an upgrade, a rebuild): /proc/self/exe still
+    // refers to it. Its path names it in errors and as the child's argv[0].
     let exe = match &launch.executable {
         Some(exe) => exe.clone(),
         None => env::current_exe().map_err(spawn_err("finding the current executable"))?,
+    };
+    let program = match &launch.executable {
+        Some(exe) => exe.clone(),
+        None => PathBuf::from("/proc/self/exe"),
     };
     let addr = SocketPath::new().map_err(spawn_err("creating a private socket directory"))?;
     let listener =
@@ -259,7 +266,8 @@ pub(crate) fn launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn), 
         .set_nonblocking(true)
         .map_err(spawn_err("configuring the bootstrap socket"))?;
     let token = random_token().map_err(spawn_err("drawing a random token"))?;
-    let child = Command::new(&exe)
+    let child = Command::new(&program)
+        .arg0(&exe)
         .env(ENV_ADDR, &addr.0)
         .env(ENV_TOKEN, &token)
         .stdin(Stdio::null())
