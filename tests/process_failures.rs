@@ -274,3 +274,34 @@ fn a_program_whose_binary_was_replaced_on_disk_still_spawns_children() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// With SIGCHLD ignored, as many servers and daemons do: what join, is_alive
+/// and exitcode say of a child that answers, and of one that is killed.
+#[multiproc::process]
+fn with_sigchld_ignored() -> (String, bool, Option<i32>, String) {
+    // SAFETY: sets a disposition in this single-threaded child.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    let mut answering = seven
+        .builder()
+        .start_method(multiproc::StartMethod::Spawn)
+        .spawn()
+        .unwrap();
+    let value = format!("{:?}", answering.join_timeout(Duration::from_secs(20)));
+    let killed = sleeper
+        .builder()
+        .start_method(multiproc::StartMethod::Spawn)
+        .spawn()
+        .unwrap();
+    killed.kill().unwrap();
+    let killed = format!("{:?}", killed.join());
+    (value, answering.is_alive(), answering.exitcode(), killed)
+}
+
+#[test]
+fn a_program_that_ignores_sigchld_still_joins_its_children() {
+    let (value, alive, exitcode, killed) = with_sigchld_ignored.spawn().unwrap().join().unwrap();
+    assert_eq!(value, "Ok(Some(7))");
+    assert!(!alive, "a child reaped by the system still looked alive");
+    assert_eq!(exitcode, Some(0));
+    assert!(killed.starts_with("Err(StatusLost"), "{killed}");
+}

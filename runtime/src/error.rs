@@ -45,6 +45,15 @@ pub enum Error {
         /// Its exit code.
         code: i32,
     },
+    /// The child ended without returning a value, and its exit status is
+    /// lost: this program ignores SIGCHLD, so the system reaped the child.
+    #[error(
+        "process `{process}` ended before returning a value; its exit status is lost because this program ignores SIGCHLD"
+    )]
+    StatusLost {
+        /// The child's name.
+        process: String,
+    },
     /// The child was killed by a signal.
     #[error("process `{process}` was killed by signal {signal} ({})", signal_name(*.signal))]
     Signaled {

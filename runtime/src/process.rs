@@ -199,6 +199,14 @@ fn exitcode_of(status: ExitStatus) -> i32 {
         .unwrap_or(-1)
 }
 
+/// How a reaped child ended.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Ended {
+    Status(ExitStatus),
+    /// The system reaped it, since this program ignores SIGCHLD: the status is lost.
+    Lost,
+}
+
 /// Options for starting a process; made by `my_fn.builder()`.
 ///
 /// # Examples
@@ -388,7 +396,10 @@ pub(crate) struct ChildProc {
     pub(crate) conn: Conn,
     pub(crate) info: ProcessInfo,
     /// Set once the child has been reaped.
-    status: Option<ExitStatus>,
+    status: Option<Ended>,
+    /// The exit code a child that sent its outcome exits with (0 if its
+    /// function returned, 1 if not), for when its status is lost.
+    answered: Option<i32>,
 }
 
 impl ChildProc {
@@ -429,14 +440,28 @@ impl ChildProc {
             conn,
             info,
             status: None,
+            answered: None,
         })
     }
 
+    /// The exit code; `None` while the child runs, or if it ended without
+    /// answering and its status is lost.
     pub(crate) fn exitcode(&self) -> Option<i32> {
         match self.status {
-            Some(status) => Some(exitcode_of(status)),
+            Some(Ended::Status(status)) => Some(exitcode_of(status)),
+            Some(Ended::Lost) => self.answered,
             None => peek_exit(self.info.pid),
         }
+    }
+
+    /// Whether the child has ended (reaped or not).
+    pub(crate) fn has_ended(&self) -> bool {
+        self.status.is_some() || self.child.has_ended()
+    }
+
+    /// Records that the child sent an outcome saying whether its function returned.
+    pub(crate) fn answered(&mut self, returned: bool) {
+        self.answered = Some(i32::from(!returned));
     }
 
     pub(crate) fn is_reaped(&self) -> bool {
@@ -454,17 +479,21 @@ impl ChildProc {
     }
 
     /// Waits for the child to end, once; later calls return the same status.
-    pub(crate) fn reap(&mut self) -> Result<ExitStatus> {
-        if let Some(status) = self.status {
-            return Ok(status);
+    pub(crate) fn reap(&mut self) -> Result<Ended> {
+        if let Some(ended) = self.status {
+            return Ok(ended);
         }
-        let status = self
+        let ended = match self
             .child
             .wait()
-            .map_err(Error::io("waiting for a child"))?;
-        self.status = Some(status);
+            .map_err(Error::io("waiting for a child"))?
+        {
+            Some(status) => Ended::Status(status),
+            None => Ended::Lost,
+        };
+        self.status = Some(ended);
         lock_children().retain(|c| c.pid != self.info.pid);
-        Ok(status)
+        Ok(ended)
     }
 
     /// Reaps a child that has sent its outcome, so has only its exit left.
@@ -472,7 +501,7 @@ impl ChildProc {
     /// exiting child, on whichever processor is idle, seldom the one it slept
     /// on; yielding for the moment the exit takes keeps it where it was, and
     /// made a fork and join a fifth faster here.
-    pub(crate) fn reap_answered(&mut self) -> Result<ExitStatus> {
+    pub(crate) fn reap_answered(&mut self) -> Result<Ended> {
         // A rank (pid 0) is not a process of ours.
         if self.info.pid != 0 {
             let since = Instant::now();
@@ -484,26 +513,32 @@ impl ChildProc {
     }
 
     /// The error for a child that ended without sending an outcome.
-    pub(crate) fn ended_error(&self, status: ExitStatus) -> Error {
+    pub(crate) fn ended_error(&self, ended: Ended) -> Error {
         let process = self.info.name.clone();
-        match status.signal() {
-            Some(signal) => Error::Signaled { process, signal },
-            None => Error::Exited {
-                process,
-                code: exitcode_of(status),
+        match ended {
+            Ended::Status(status) => match status.signal() {
+                Some(signal) => Error::Signaled { process, signal },
+                None => Error::Exited {
+                    process,
+                    code: exitcode_of(status),
+                },
             },
+            Ended::Lost => Error::StatusLost { process },
         }
     }
 }
 
 /// How a child ended, in words: "exited with code 3", "killed by signal 9 (SIGKILL)".
-pub(crate) fn status_text(status: ExitStatus) -> String {
-    match status.signal() {
-        Some(signal) => format!(
-            "killed by signal {signal} ({})",
-            crate::error::signal_name(signal)
-        ),
-        None => format!("exited with code {}", exitcode_of(status)),
+pub(crate) fn status_text(ended: Ended) -> String {
+    match ended {
+        Ended::Status(status) => match status.signal() {
+            Some(signal) => format!(
+                "killed by signal {signal} ({})",
+                crate::error::signal_name(signal)
+            ),
+            None => format!("exited with code {}", exitcode_of(status)),
+        },
+        Ended::Lost => "ended; its exit status is lost, since this program ignores SIGCHLD".into(),
     }
 }
 
@@ -631,12 +666,15 @@ impl<R> Process<R> {
     ///
     /// Python: `p.is_alive()`.
     pub fn is_alive(&self) -> bool {
-        self.exitcode().is_none()
+        !self.child.has_ended()
     }
 
     /// `None` while the child runs; then its exit code, or minus the signal that killed it.
     ///
     /// A function that returned normally gives 0 and one that panicked gives 1.
+    /// If this program ignores SIGCHLD, the system reaps children itself and
+    /// their status is lost: a child that sent back its outcome still gives
+    /// 0 or 1, and one that did not stays `None` (see [`is_alive`](Process::is_alive)).
     ///
     /// # Examples
     ///
@@ -806,13 +844,16 @@ impl<R: DeserializeOwned> Process<R> {
     }
 
     fn finish(&mut self, outcome: Option<Vec<u8>>) -> Result<R> {
-        let status = match outcome {
+        if let Some(outcome) = &outcome {
+            self.child.answered(outcome.first() == Some(&0));
+        }
+        let ended = match outcome {
             Some(_) => self.child.reap_answered()?,
             None => self.child.reap()?,
         };
         match outcome {
             Some(outcome) => bootstrap::decode_outcome(&outcome, &self.child.info.name),
-            None => Err(self.child.ended_error(status)),
+            None => Err(self.child.ended_error(ended)),
         }
     }
 }

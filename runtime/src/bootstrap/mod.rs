@@ -202,17 +202,20 @@ impl OsChild {
         }
     }
 
-    /// Waits for the child to end.
-    pub(crate) fn wait(&self) -> std::io::Result<ExitStatus> {
+    /// Waits for the child to end. `None`: it ended, but the system reaped
+    /// it and its status is lost, as happens when this program ignores
+    /// SIGCHLD (`waitpid` then waits for the end and says `ECHILD`).
+    pub(crate) fn wait(&self) -> std::io::Result<Option<ExitStatus>> {
         let pid = match self {
             OsChild::Local(pid) => *pid,
             #[cfg(feature = "mpi")]
-            OsChild::Rank(_) => return Ok(ExitStatus::from_raw(0)),
+            OsChild::Rank(_) => return Ok(Some(ExitStatus::from_raw(0))),
         };
         loop {
             match rustix::process::waitpid(Some(pid), WaitOptions::empty()) {
-                Ok(Some((_, status))) => return Ok(ExitStatus::from_raw(status.as_raw())),
+                Ok(Some((_, status))) => return Ok(Some(ExitStatus::from_raw(status.as_raw()))),
                 Ok(None) | Err(rustix::io::Errno::INTR) => {}
+                Err(rustix::io::Errno::CHILD) => return Ok(None),
                 Err(e) => return Err(e.into()),
             }
         }
@@ -222,7 +225,11 @@ impl OsChild {
     pub(crate) fn has_ended(&self) -> bool {
         let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
         match self {
-            OsChild::Local(pid) => matches!(waitid(WaitId::Pid(*pid), options), Ok(Some(_))),
+            OsChild::Local(pid) => match waitid(WaitId::Pid(*pid), options) {
+                Ok(found) => found.is_some(),
+                // Reaped by the system: this program ignores SIGCHLD.
+                Err(e) => e == rustix::io::Errno::CHILD,
+            },
             #[cfg(feature = "mpi")]
             OsChild::Rank(_) => false,
         }
