@@ -502,3 +502,48 @@ fn restarting_the_fork_server_leaves_no_thread_behind() {
         .unwrap();
     assert_eq!(threads, 1, "each restart of the fork server left a thread");
 }
+
+#[process]
+fn my_start_method() -> String {
+    multiproc::get_start_method().name().to_string()
+}
+
+/// Sets ForkServer for this (fresh) program, then asks a spawned child, and
+/// that child's own child, which method they use.
+#[process]
+fn set_forkserver_and_ask_children() -> (String, String) {
+    multiproc::set_start_method(StartMethod::ForkServer).unwrap();
+    let child = my_start_method
+        .builder()
+        .start_method(StartMethod::Spawn)
+        .spawn()
+        .unwrap()
+        .join()
+        .unwrap();
+    let grandchild = ask_my_child
+        .builder()
+        .start_method(StartMethod::Spawn)
+        .spawn()
+        .unwrap()
+        .join()
+        .unwrap();
+    (child, grandchild)
+}
+
+#[process]
+fn ask_my_child() -> String {
+    my_start_method.spawn().unwrap().join().unwrap()
+}
+
+#[test]
+fn children_use_the_start_method_their_program_set() {
+    let (child, grandchild) = set_forkserver_and_ask_children
+        .builder()
+        .start_method(StartMethod::Spawn)
+        .spawn()
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(child, "forkserver");
+    assert_eq!(grandchild, "forkserver");
+}

@@ -421,7 +421,7 @@ impl ChildProc {
             ident,
             parent: Some(current_process()),
         };
-        let (child, conn) = crate::start::start_child(launch, &Start { job, identity })?;
+        let (child, conn) = crate::start::start_child(launch, &Start::new(job, identity))?;
         #[cfg(feature = "mpi")]
         let name = match child {
             OsChild::Rank(rank) => OsChild::rank_name(rank),

@@ -78,10 +78,7 @@ pub(crate) fn forget_tracker() {
 fn tell_tracker(message: &Track) -> Result<()> {
     let mut tracker = lock_tracker();
     if tracker.is_none() {
-        let start = Start {
-            job: Job::Tracker,
-            identity: Identity::helper("SharedMemoryTracker"),
-        };
+        let start = Start::new(Job::Tracker, Identity::helper("SharedMemoryTracker"));
         let launch = Launch::default();
         let (child, mut conn) = bootstrap::launch(&launch, &start)?;
         // Until it says it ignores the group's signals, a Ctrl-C would end it

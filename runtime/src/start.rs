@@ -127,7 +127,7 @@ const ENV_FORK_WITH_THREADS: &str = "MULTIPROC_FORK_WITH_THREADS";
 ///
 /// Python: `multiprocessing.set_start_method("forkserver")`.
 pub fn set_start_method(method: StartMethod) -> Result<()> {
-    let code = 1 + METHODS.iter().position(|m| *m == method).unwrap_or(0) as u8;
+    let code = code_of(method);
     match CHOSEN.compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire) {
         Ok(_) => Ok(()),
         Err(current) if current == code => Ok(()),
@@ -135,6 +135,24 @@ pub fn set_start_method(method: StartMethod) -> Result<()> {
             current: METHODS[usize::from(current - 1)].name(),
         }),
     }
+}
+
+/// The method `set_start_method` chose in this program, if any.
+pub(crate) fn chosen_start_method() -> Option<StartMethod> {
+    match CHOSEN.load(Ordering::Acquire) {
+        0 => None,
+        code => Some(METHODS[usize::from(code - 1)]),
+    }
+}
+
+/// In a child: the method its parent's program chose is this one's too.
+pub(crate) fn inherit_start_method(method: StartMethod) {
+    CHOSEN.store(code_of(method), Ordering::Release);
+}
+
+/// How `CHOSEN` holds `method`.
+fn code_of(method: StartMethod) -> u8 {
+    1 + METHODS.iter().position(|m| *m == method).unwrap_or(0) as u8
 }
 
 /// The start method in use when none is chosen per process or pool: the one
@@ -149,13 +167,12 @@ pub fn set_start_method(method: StartMethod) -> Result<()> {
 ///
 /// Python: `multiprocessing.get_start_method()`.
 pub fn get_start_method() -> StartMethod {
-    match CHOSEN.load(Ordering::Acquire) {
-        0 => std::env::var(ENV_START_METHOD)
+    chosen_start_method().unwrap_or_else(|| {
+        std::env::var(ENV_START_METHOD)
             .ok()
             .and_then(|name| StartMethod::from_name(&name))
-            .unwrap_or(StartMethod::Spawn),
-        code => METHODS[usize::from(code - 1)],
-    }
+            .unwrap_or(StartMethod::Spawn)
+    })
 }
 
 /// Threads started by multiproc itself (pool drivers). They never hold a
@@ -538,10 +555,7 @@ fn start_fork_server() -> Result<(OsChild, Conn)> {
                 .spawn(move || {
                     let _own = own;
                     for reply in incoming {
-                        let start = Start {
-                            job: Job::ForkServer,
-                            identity: Identity::helper("ForkServer"),
-                        };
+                        let start = Start::new(Job::ForkServer, Identity::helper("ForkServer"));
                         let _ = reply.send(bootstrap::launch(&Launch::default(), &start));
                     }
                 })

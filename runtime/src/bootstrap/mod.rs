@@ -42,11 +42,23 @@ struct Hello {
     pid: u32,
 }
 
-/// The parent's reply: what to run, and who the child is.
+/// The parent's reply: what to run, who the child is, and the start method
+/// the parent's program chose, which its children use too, as in Python.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Start {
     pub(crate) job: Job,
     pub(crate) identity: Identity,
+    start_method: Option<crate::StartMethod>,
+}
+
+impl Start {
+    pub(crate) fn new(job: Job, identity: Identity) -> Start {
+        Start {
+            job,
+            identity,
+            start_method: crate::start::chosen_start_method(),
+        }
+    }
 }
 
 /// What a child is started for.
@@ -490,6 +502,9 @@ fn run_child(addr: &Path, token: OsString) -> i32 {
 /// Runs `start` in this child, which reports on `conn`; returns the exit code.
 pub(crate) fn run_job(mut conn: Conn, start: Start, lifeline: Lifeline) -> i32 {
     process::set_identity(start.identity);
+    if let Some(method) = start.start_method {
+        crate::start::inherit_start_method(method);
+    }
     match start.job {
         // No lifeline: the parent's death is exactly when the tracker works.
         Job::Tracker => return crate::shared_memory::track(conn),
