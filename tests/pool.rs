@@ -600,3 +600,25 @@ fn large_arguments_and_results_flow_both_ways_without_deadlock() {
     let echoed = pool.map_chunked(echo_bytes, items.clone(), 3).unwrap();
     assert_eq!(echoed, items);
 }
+
+#[test]
+fn invalid_sizes_are_errors_not_silently_adjusted() {
+    let invalid = |result: Result<(), Error>, argument: &str| {
+        assert!(
+            matches!(&result, Err(Error::InvalidArgument { argument: a, .. }) if *a == argument),
+            "{argument}: {result:?}"
+        );
+    };
+    invalid(Pool::new(0).map(drop), "processes");
+    invalid(
+        Pool::builder()
+            .processes(1)
+            .max_tasks_per_child(0)
+            .build()
+            .map(drop),
+        "max_tasks_per_child",
+    );
+    let pool = Pool::new(1).unwrap();
+    invalid(pool.map_chunked(square, 0..4u64, 0).map(drop), "chunksize");
+    invalid(pool.imap_chunked(square, 0..4u64, 0).map(drop), "chunksize");
+}

@@ -146,3 +146,19 @@ fn ctrl_c_or_sigterm_to_the_process_group_leaves_no_block_behind() {
         }
     }
 }
+
+#[test]
+fn a_block_of_no_bytes_is_an_error() {
+    let name = unique("empty");
+    assert!(matches!(
+        SharedMemory::create(&name, 0),
+        Err(Error::InvalidArgument {
+            argument: "len",
+            ..
+        })
+    ));
+    assert!(
+        SharedMemory::open(&name).is_err(),
+        "a block was made anyway"
+    );
+}

@@ -154,6 +154,15 @@ pub enum Error {
     /// A barrier was aborted, reset or timed out while parties waited.
     #[error("the barrier is broken")]
     BrokenBarrier,
+    /// An argument is out of its range, such as a pool of no workers or a
+    /// shared memory block of no bytes.
+    #[error("invalid {argument}: {reason}")]
+    InvalidArgument {
+        /// The argument, as the API names it.
+        argument: &'static str,
+        /// What it must be.
+        reason: &'static str,
+    },
     /// A [`Condition`](crate::Condition) already has as many waiters as it can hold.
     #[error("a condition can hold {limit} waiters at once; wait on another condition")]
     TooManyWaiters {

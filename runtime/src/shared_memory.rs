@@ -167,7 +167,8 @@ impl SharedMemory {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] if the name is taken or the memory cannot be created.
+    /// [`Error::InvalidArgument`] if `len` is 0; [`Error::Io`] if the name is
+    /// taken or the memory cannot be created.
     ///
     /// # Examples
     ///
@@ -181,6 +182,12 @@ impl SharedMemory {
     /// Python: `SharedMemory(name, create=True, size=64)`.
     pub fn create(name: &str, len: usize) -> Result<SharedMemory> {
         use rustix::shm::OFlags;
+        if len == 0 {
+            return Err(Error::InvalidArgument {
+                argument: "len",
+                reason: "a shared memory block must hold at least one byte",
+            });
+        }
         // The tracker is running before the block exists, so that a creator
         // killed at once leaves it behind for no more than one message.
         tell_tracker(&Track::Hello)?;
@@ -190,7 +197,7 @@ impl SharedMemory {
             rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
         )
         .map_err(|e| Error::io("creating shared memory")(e.into()))?;
-        let sized = rustix::fs::ftruncate(&fd, len.max(1) as u64);
+        let sized = rustix::fs::ftruncate(&fd, len as u64);
         let tracked = sized
             .map_err(|e| Error::io("sizing shared memory")(e.into()))
             .and_then(|()| tell_tracker(&Track::Created(name.into())));

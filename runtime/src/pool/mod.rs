@@ -223,7 +223,7 @@ impl PoolBuilder {
     ///
     /// Python: `Pool(maxtasksperchild=10)`.
     pub fn max_tasks_per_child(mut self, tasks: usize) -> Self {
-        self.max_tasks_per_child = Some(tasks.max(1));
+        self.max_tasks_per_child = Some(tasks);
         self
     }
 
@@ -321,6 +321,7 @@ impl PoolBuilder {
     ///
     /// # Errors
     ///
+    /// [`Error::InvalidArgument`] for 0 processes or 0 `max_tasks_per_child`;
     /// [`Error::Initializer`] if the initializer fails in a worker;
     /// [`Error::Spawn`] or [`Error::Handshake`] if a worker cannot start.
     ///
@@ -336,13 +337,25 @@ impl PoolBuilder {
     ///
     /// Python: `multiprocessing.Pool(...)`.
     pub fn build(self) -> Result<Pool> {
+        if self.processes == Some(0) {
+            return Err(Error::InvalidArgument {
+                argument: "processes",
+                reason: "a pool needs at least one worker",
+            });
+        }
+        if self.max_tasks_per_child == Some(0) {
+            return Err(Error::InvalidArgument {
+                argument: "max_tasks_per_child",
+                reason: "a worker must be allowed at least one task",
+            });
+        }
         #[cfg(feature = "mpi")]
         let processes = match self.launch.mpi {
             true => crate::mpi::worker_ranks()?,
-            false => self.processes.unwrap_or_else(crate::cpu_count).max(1),
+            false => self.processes.unwrap_or_else(crate::cpu_count),
         };
         #[cfg(not(feature = "mpi"))]
-        let processes = self.processes.unwrap_or_else(crate::cpu_count).max(1);
+        let processes = self.processes.unwrap_or_else(crate::cpu_count);
         let config = Arc::new(WorkerConfig {
             initializer: self.initializer.transpose()?,
             max_tasks_per_child: self.max_tasks_per_child,
@@ -426,6 +439,17 @@ impl std::fmt::Debug for Pool {
     }
 }
 
+/// A chunk size the caller gave, if it is one.
+fn valid_chunksize(size: usize) -> Result<usize> {
+    if size == 0 {
+        return Err(Error::InvalidArgument {
+            argument: "chunksize",
+            reason: "a chunk holds at least one item",
+        });
+    }
+    Ok(size)
+}
+
 /// The default chunk size for a call of `len` items: Python's rule, with
 /// twice as many chunks (eight per worker), so that encoding, running and
 /// decoding overlap more; measured faster for both small and large calls.
@@ -482,11 +506,12 @@ fn chunk(key: &'static str, encoded: Encoded, index: usize, sink: Arc<dyn Sink>)
 }
 
 impl Pool {
-    /// Starts a pool of `processes` workers (at least one).
+    /// Starts a pool of `processes` workers.
     ///
     /// # Errors
     ///
-    /// As for [`PoolBuilder::build`].
+    /// [`Error::InvalidArgument`] if `processes` is 0; otherwise as for
+    /// [`PoolBuilder::build`].
     ///
     /// # Examples
     ///
@@ -593,8 +618,11 @@ impl Pool {
         len: usize,
         chunksize: Option<usize>,
     ) -> Result<Arc<Collector>> {
-        let size = chunksize.unwrap_or_else(|| auto_chunksize(len, self.processes));
-        let count = len.div_ceil(size.max(1));
+        let size = match chunksize {
+            Some(size) => valid_chunksize(size)?,
+            None => auto_chunksize(len, self.processes),
+        };
+        let count = len.div_ceil(size);
         #[cfg(feature = "progress")]
         let collector = if self.progress {
             Collector::with_progress(count, len)
@@ -607,7 +635,7 @@ impl Pool {
         // once. An iterator may yield more or fewer items than its size hint
         // promised; the collector is resized to what it did yield.
         let mut index = 0;
-        while let Some(encoded) = encode_chunk(&mut items, size.max(1)) {
+        while let Some(encoded) = encode_chunk(&mut items, size) {
             if index >= count {
                 collector.set_len(index + 1);
             }
@@ -868,7 +896,7 @@ impl Pool {
         ordered: bool,
     ) -> Result<IMap<'p, R>> {
         bootstrap::lookup(key)?;
-        let chunksize = chunksize.max(1);
+        let chunksize = valid_chunksize(chunksize)?;
         let mut items = items;
         let shared = &self.shared;
         let ahead = (4 * self.processes).max(256 / chunksize);
