@@ -794,3 +794,34 @@ fn waiters_of_a_reset_barrier_fail_even_after_quick_resets() {
         "the waiter did not see a broken barrier"
     );
 }
+
+#[test]
+fn calls_to_a_stopped_manager_give_up_at_their_timeout() {
+    use multiproc::Proxy;
+    let mut manager = Manager::start().unwrap();
+    manager.set_timeout(Some(Duration::from_millis(300)));
+    let d = manager.dict::<u32, u32>().unwrap();
+    let lock = manager.lock().unwrap();
+    d.insert(1, 10).unwrap();
+    let pid = manager.pid().unwrap() as libc::pid_t;
+    // SAFETY: stops the manager process this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    let unreachable = |result: Result<(), Error>| {
+        assert!(
+            matches!(result, Err(Error::ManagerUnreachable { .. })),
+            "{result:?}"
+        );
+    };
+    // The handle's bound, a proxy's own, and a wait with its own timeout on top.
+    unreachable(d.get(&1).map(drop));
+    unreachable(
+        d.with_timeout(Some(Duration::from_millis(50)))
+            .len()
+            .map(drop),
+    );
+    unreachable(lock.acquire_timeout(Duration::from_millis(50)).map(drop));
+    // SAFETY: resumes it.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    // A call after a timeout opens a fresh connection.
+    assert_eq!(d.get(&1).unwrap(), Some(10));
+}

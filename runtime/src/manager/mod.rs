@@ -23,6 +23,7 @@ use std::fmt;
 use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
+use std::time::Duration;
 
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -79,6 +80,8 @@ pub struct Manager {
     server: Arc<Server>,
     /// The server process, when this handle started it.
     owned: Option<Arc<Owned>>,
+    /// How long its calls, and those of the proxies it makes, wait for an answer.
+    timeout: Option<Duration>,
 }
 
 impl fmt::Debug for Manager {
@@ -200,6 +203,7 @@ impl Manager {
                 address,
                 _socket: socket,
             })),
+            timeout: None,
         })
     }
 
@@ -231,6 +235,7 @@ impl Manager {
         Ok(Manager {
             server,
             owned: None,
+            timeout: None,
         })
     }
 
@@ -297,7 +302,8 @@ impl Manager {
     /// Makes a new object and its proxy.
     fn make<P: Proxy>(&self, kind: Kind) -> Result<P> {
         let tag = P::tag().to_owned();
-        let id = self.server.request(&Request::Create { kind, tag })?.id()?;
+        let request = Request::Create { kind, tag };
+        let id = self.server.request(&request, self.timeout)?.id()?;
         Ok(P::from_object(self.object(id)))
     }
 
@@ -305,8 +311,36 @@ impl Manager {
         ObjectRef {
             server: Arc::clone(&self.server),
             id,
+            timeout: self.timeout,
             _owner: self.owned.clone(),
         }
+    }
+
+    /// Bounds how long each call of this handle, and of every proxy it makes
+    /// from now on, waits for the server's answer (`None`, the default: as
+    /// long as it takes). A call that runs out fails with
+    /// [`Error::ManagerUnreachable`], and its connection is closed, which
+    /// releases the locks this thread held through it.
+    ///
+    /// A call that waits for another client by design (`acquire`, `wait`,
+    /// a queue's `get` or `put`, `join`) may take its own timeout on top;
+    /// without one it waits as long as it takes. A proxy's own bound is set
+    /// with [`with_timeout`](Proxy::with_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let mut manager = multiproc::Manager::start()?;
+    /// manager.set_timeout(Some(Duration::from_secs(5)));
+    /// let d = manager.dict::<String, u32>()?; // its calls give up after 5 s
+    /// d.insert("a".into(), 1)?;
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: no equivalent; a call to a stopped manager blocks for ever.
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) {
+        self.timeout = timeout;
     }
 
     /// Makes a new object of a type registered with
@@ -369,12 +403,11 @@ impl Manager {
     /// Python: `BaseManager.register("jobs", callable=lambda: queue)`.
     pub fn publish<P: Proxy>(&self, name: &str, proxy: &P) -> Result<()> {
         let id = proxy.object().id;
-        self.server
-            .request(&Request::Publish {
-                name: name.into(),
-                id,
-            })?
-            .done()
+        let request = Request::Publish {
+            name: name.into(),
+            id,
+        };
+        self.server.request(&request, self.timeout)?.done()
     }
 
     /// The object published as `name`.
@@ -400,7 +433,7 @@ impl Manager {
             name: name.into(),
             tag: P::tag().into(),
         };
-        let id = self.server.request(&request)?.id()?;
+        let id = self.server.request(&request, self.timeout)?.id()?;
         Ok(P::from_object(self.object(id)))
     }
 }
@@ -417,8 +450,16 @@ struct Server {
 type LinkKey = (Address, Vec<u8>);
 
 /// A fixed hasher: a random one would draw its keys in every forked child.
-pub(crate) type Links =
-    HashMap<(LinkKey, ThreadId), (Link, Vec<u8>), BuildHasherDefault<DefaultHasher>>;
+pub(crate) type Links = HashMap<(LinkKey, ThreadId), Connection, BuildHasherDefault<DefaultHasher>>;
+
+/// One thread's connection to one manager.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    link: Link,
+    buf: Vec<u8>,
+    /// The bound its reads and writes have now.
+    timeout: Option<Duration>,
+}
 
 /// Each thread's connection to each manager it has talked to. A manager lock
 /// is owned by a connection, so a thread keeps its own. They live here, not
@@ -482,12 +523,14 @@ impl Server {
     /// thread unless the thread has one already: replacing that one would
     /// release the locks held through it.
     fn reconnect(&self) -> Result<()> {
-        let link = Link::connect(&self.address, &self.key)?;
+        let link = Link::connect(&self.address, &self.key, None)?;
         let key = (self.link_key(), std::thread::current().id());
         LINKS_OF_THIS_THREAD.with(|_| ());
-        lock_links()
-            .entry(key)
-            .or_insert_with(|| (link, Vec::new()));
+        lock_links().entry(key).or_insert_with(|| Connection {
+            link,
+            buf: Vec::new(),
+            timeout: None,
+        });
         Ok(())
     }
 
@@ -495,7 +538,8 @@ impl Server {
     /// connection that fails is dropped, so the next call opens a new one.
     fn with_link<T>(
         &self,
-        f: impl FnOnce(&mut (Link, Vec<u8>)) -> std::io::Result<T>,
+        timeout: Option<Duration>,
+        f: impl FnOnce(&mut Connection) -> std::io::Result<T>,
     ) -> Result<T> {
         let key = (self.link_key(), std::thread::current().id());
         let taken = lock_links().remove(&key);
@@ -503,7 +547,11 @@ impl Server {
             Some(link) => link,
             None => {
                 LINKS_OF_THIS_THREAD.with(|_| ());
-                (Link::connect(&self.address, &self.key)?, Vec::new())
+                Connection {
+                    link: Link::connect(&self.address, &self.key, timeout)?,
+                    buf: Vec::new(),
+                    timeout: None,
+                }
             }
         };
         match f(&mut link) {
@@ -518,10 +566,17 @@ impl Server {
         }
     }
 
-    fn request(&self, request: &Request) -> Result<Answer> {
-        let answer = self.with_link(|(link, buf)| {
-            link.send(request, buf)?;
-            link.recv(buf)
+    /// Sends `request` and reads the answer, each read and write bounded
+    /// by `timeout`; one that runs out drops the connection, whose stream
+    /// is then out of step.
+    fn request(&self, request: &Request, timeout: Option<Duration>) -> Result<Answer> {
+        let answer = self.with_link(timeout, |connection| {
+            if connection.timeout != timeout {
+                connection.link.set_timeout(timeout)?;
+                connection.timeout = timeout;
+            }
+            connection.link.send(request, &mut connection.buf)?;
+            connection.link.recv(&mut connection.buf)
         })?;
         match answer {
             Answer::Failed(failure) => Err(failure.into()),
@@ -631,6 +686,10 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
 pub struct ObjectRef {
     server: Arc<Server>,
     id: u64,
+    /// How long a call waits for the server's answer, beyond any wait the
+    /// operation itself asks for.
+    #[serde(default)]
+    timeout: Option<Duration>,
     /// Keeps a server started by this process running while the proxy lives.
     #[serde(skip)]
     _owner: Option<Arc<Owned>>,
@@ -649,7 +708,21 @@ impl ObjectRef {
     }
 
     fn call(&self, op: Op) -> Result<Answer> {
-        self.server.request(&Request::Call { id: self.id, op })
+        let timeout = match op.waits() {
+            None => self.timeout,
+            Some(None) => None,
+            Some(Some(wait)) => self.timeout.map(|answer| wait.saturating_add(answer)),
+        };
+        self.server
+            .request(&Request::Call { id: self.id, op }, timeout)
+    }
+
+    /// This object, with calls bounded by `timeout`.
+    fn with_timeout(&self, timeout: Option<Duration>) -> ObjectRef {
+        ObjectRef {
+            timeout,
+            ..self.clone()
+        }
     }
 
     /// Runs the registered method `key` on the object with the encoded
@@ -700,6 +773,32 @@ pub trait Proxy: Serialize + DeserializeOwned {
     fn object(&self) -> &ObjectRef;
     #[doc(hidden)]
     fn from_object(object: ObjectRef) -> Self;
+
+    /// This proxy, with each call waiting at most `timeout` for the server's
+    /// answer (`None`: as long as it takes), beyond any wait the call itself
+    /// asks for; see [`Manager::set_timeout`]. The original keeps its bound.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiproc::Proxy;
+    /// use std::time::Duration;
+    ///
+    /// let manager = multiproc::Manager::start()?;
+    /// let d = manager.dict::<String, u32>()?.with_timeout(Some(Duration::from_secs(2)));
+    /// d.insert("a".into(), 1)?;
+    /// manager.shutdown()?;
+    /// assert!(matches!(d.len(), Err(multiproc::Error::ManagerUnreachable { .. })));
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: no equivalent; a call to a stopped manager blocks for ever.
+    fn with_timeout(&self, timeout: Option<Duration>) -> Self
+    where
+        Self: Sized,
+    {
+        Self::from_object(self.object().with_timeout(timeout))
+    }
 }
 
 /// Encodes a proxy of type `P` as its object and its type's name.

@@ -110,6 +110,22 @@ pub(crate) enum Op {
     },
 }
 
+impl Op {
+    /// How long the server may rightly hold an operation that waits for
+    /// another client (`Some(None)`: as long as it takes); `None` for one
+    /// that answers at once.
+    pub(crate) fn waits(&self) -> Option<Option<Duration>> {
+        match self {
+            Op::Acquire(timeout)
+            | Op::Wait(timeout)
+            | Op::Put(_, timeout)
+            | Op::Take(timeout)
+            | Op::Join(timeout) => Some(*timeout),
+            _ => None,
+        }
+    }
+}
+
 /// What the server answers.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum Answer {

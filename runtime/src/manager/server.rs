@@ -85,6 +85,7 @@ impl Listener {
             Listener::Tcp(l) => {
                 let stream = l.accept()?.0;
                 stream.set_nodelay(true)?;
+                super::link::keep_alive(&stream)?;
                 Link::Tcp(stream)
             }
         })
