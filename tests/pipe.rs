@@ -210,3 +210,22 @@ fn a_handle_cannot_be_returned_and_the_error_says_why() {
     assert!(matches!(err, Error::Codec { .. }), "{err:?}");
     assert!(err.to_string().contains("as arguments"), "{err}");
 }
+
+#[test]
+fn send_timeout_gives_up_when_the_peer_stops_reading() {
+    let (a, b) = multiproc::pipe::<Vec<u8>>().unwrap();
+    a.send_timeout(vec![1, 2], Duration::from_secs(10)).unwrap();
+    assert_eq!(b.recv().unwrap(), [1, 2]);
+    // Far more than the socket holds, and `b` does not read.
+    let big = vec![7u8; 16 << 20];
+    assert!(matches!(
+        a.send_timeout(&big, Duration::from_millis(100)),
+        Err(multiproc::Error::Timeout(_))
+    ));
+    // Part of it went out: this end stopped sending rather than garble the stream.
+    assert!(matches!(
+        a.send(vec![3]),
+        Err(multiproc::Error::Disconnected)
+    ));
+    assert!(matches!(b.recv(), Err(multiproc::Error::Disconnected)));
+}

@@ -622,3 +622,17 @@ fn invalid_sizes_are_errors_not_silently_adjusted() {
     invalid(pool.map_chunked(square, 0..4u64, 0).map(drop), "chunksize");
     invalid(pool.imap_chunked(square, 0..4u64, 0).map(drop), "chunksize");
 }
+
+#[test]
+fn join_timeout_gives_up_while_tasks_run_and_succeeds_once_they_end() {
+    let pool = Pool::new(1).unwrap();
+    assert!(matches!(
+        pool.join_timeout(Duration::from_millis(10)),
+        Err(Error::PoolRunning)
+    ));
+    let queued = pool.map_async(nap, [300u64]).unwrap();
+    pool.close();
+    assert!(!pool.join_timeout(Duration::from_millis(10)).unwrap());
+    assert!(pool.join_timeout(Duration::from_secs(30)).unwrap());
+    assert_eq!(queued.get().unwrap(), [300]);
+}

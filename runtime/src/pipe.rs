@@ -303,6 +303,34 @@ impl<T: Serialize> Connection<T> {
     pub fn send(&self, msg: impl Borrow<T>) -> Result<()> {
         self.writer()?.send(msg.borrow())
     }
+
+    /// As [`send`](Connection::send), waiting at most `timeout` for the
+    /// other end to make room (a peer that stopped reading blocks a large
+    /// message for ever).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if the time ran out. If part of the message had
+    /// gone out by then, this end stops sending, since the rest of the
+    /// stream would be garbled: the peer sees the end of the stream, and
+    /// later sends fail with [`Error::Disconnected`]. Otherwise as for `send`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let (a, b) = multiproc::pipe::<u32>()?;
+    /// a.send_timeout(7, Duration::from_secs(1))?;
+    /// assert_eq!(b.recv()?, 7);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: no equivalent; `conn.send(obj)` can block for ever.
+    pub fn send_timeout(&self, msg: impl Borrow<T>, timeout: Duration) -> Result<()> {
+        self.writer()?.send_within(msg.borrow(), Some(timeout))
+    }
 }
 
 impl<T: DeserializeOwned> Connection<T> {

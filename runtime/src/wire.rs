@@ -276,11 +276,22 @@ impl Conn {
 
     /// Sends one message as one frame, with the descriptors its handles export.
     pub(crate) fn send<T: Serialize>(&mut self, msg: &T) -> Result<(), Error> {
+        self.send_within(msg, None)
+    }
+
+    /// [`send`](Conn::send), giving up once `timeout` has passed with the
+    /// peer not reading: `Error::Timeout`. If part of the frame went out,
+    /// the rest of the stream would be garbled, so this end stops sending.
+    pub(crate) fn send_within<T: Serialize>(
+        &mut self,
+        msg: &T,
+        timeout: Option<Duration>,
+    ) -> Result<(), Error> {
         let mut frame = Vec::new();
         let (pushed, fds) = collect_fds(|| push_message(&mut frame, msg));
         pushed?;
         set_fd_count(&mut frame, fds.len())?;
-        self.send_framed_with(&frame, &fds)
+        self.send_framed_until(&frame, &fds, None, timeout)
     }
 
     /// Sends frames built with [`push_frame`] and the descriptors they announce.
@@ -313,8 +324,21 @@ impl Conn {
         &mut self,
         frames: &[u8],
         fds: &[OwnedFd],
-        mut drain: Option<Drain<'_>>,
+        drain: Option<Drain<'_>>,
     ) -> Result<(), Error> {
+        self.send_framed_until(frames, fds, drain, None)
+    }
+
+    /// [`send_framed_draining`](Conn::send_framed_draining) that gives up
+    /// after `timeout` (see [`send_within`](Conn::send_within)).
+    fn send_framed_until(
+        &mut self,
+        frames: &[u8],
+        fds: &[OwnedFd],
+        mut drain: Option<Drain<'_>>,
+        timeout: Option<Duration>,
+    ) -> Result<(), Error> {
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
         let mut rest = frames;
         let mut fds_left = fds;
         while !rest.is_empty() {
@@ -341,7 +365,14 @@ impl Conn {
                         wait_for(self.stream.as_fd(), PollFlags::IN | PollFlags::OUT, None)?;
                     }
                     None => {
-                        wait_for(self.stream.as_fd(), PollFlags::OUT, None)?;
+                        let left = deadline
+                            .map(|d| d.saturating_duration_since(std::time::Instant::now()));
+                        if !wait_for(self.stream.as_fd(), PollFlags::OUT, left)? {
+                            if rest.len() < frames.len() {
+                                let _ = self.stream.shutdown(std::net::Shutdown::Write);
+                            }
+                            return Err(Error::Timeout(timeout.unwrap_or_default()));
+                        }
                     }
                 },
                 Err(e) => return Err(send_error(e)),

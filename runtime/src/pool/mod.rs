@@ -14,6 +14,7 @@ pub(crate) mod worker;
 
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -366,16 +367,19 @@ impl PoolBuilder {
             .map(|_| driver::start_worker(&config, None))
             .collect::<Result<Vec<_>>>()?;
         let shared = Shared::new(processes);
+        let running = Arc::new(Running::default());
         let drivers = workers
             .into_iter()
             .enumerate()
             .map(|(slot, worker)| {
                 let (shared, config) = (Arc::clone(&shared), Arc::clone(&config));
                 let own = crate::start::OwnThread::enter();
+                let running = Running::enter(&running);
                 std::thread::Builder::new()
                     .name(format!("multiproc-pool-{slot}"))
                     .spawn(move || {
                         let _own = own;
+                        let _running = running;
                         driver::drive(&shared, &config, slot, worker);
                     })
                     .map_err(Error::io("starting a pool thread"))
@@ -384,6 +388,7 @@ impl PoolBuilder {
         let pool = Pool {
             shared,
             drivers: Mutex::new(Vec::new()),
+            running,
             processes,
             #[cfg(feature = "progress")]
             progress: self.progress,
@@ -426,6 +431,8 @@ impl PoolBuilder {
 pub struct Pool {
     shared: Arc<Shared>,
     drivers: Mutex<Vec<JoinHandle<()>>>,
+    /// How many driver threads have not ended yet, for `join_timeout`.
+    running: Arc<Running>,
     processes: usize,
     #[cfg(feature = "progress")]
     progress: bool,
@@ -1081,14 +1088,45 @@ impl Pool {
     ///
     /// Python: `pool.join()`.
     pub fn join(&self) -> Result<()> {
+        self.join_until(None).map(drop)
+    }
+
+    /// As [`join`](Pool::join), waiting at most `timeout`; returns whether
+    /// every worker has exited.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PoolRunning`] unless `close()` or `terminate()` came first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = multiproc::Pool::new(1)?;
+    /// pool.close();
+    /// assert!(pool.join_timeout(Duration::from_secs(10))?);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `pool.join()` has no timeout.
+    pub fn join_timeout(&self, timeout: Duration) -> Result<bool> {
+        self.join_until(Some(Instant::now() + timeout))
+    }
+
+    fn join_until(&self, deadline: Option<Instant>) -> Result<bool> {
         if !self.shared.is_closed() {
             return Err(Error::PoolRunning);
+        }
+        if !self.running.wait_until(deadline) {
+            return Ok(false);
         }
         let drivers = std::mem::take(&mut *self.lock_drivers());
         for driver in drivers {
             let _ = driver.join();
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Stops at once: kills the workers and fails every queued or running task
@@ -1116,6 +1154,51 @@ impl Pool {
     pub fn terminate(&self) -> Result<()> {
         self.shared.terminate();
         self.join()
+    }
+}
+
+/// The driver threads still running, and a signal when one ends.
+#[derive(Default)]
+struct Running {
+    count: Mutex<usize>,
+    ended: std::sync::Condvar,
+}
+
+/// Held by a driver thread for as long as it runs.
+struct RunningGuard(Arc<Running>);
+
+impl Running {
+    fn enter(running: &Arc<Running>) -> RunningGuard {
+        *running.count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        RunningGuard(Arc::clone(running))
+    }
+
+    /// Waits until no driver runs, at most until `deadline`; whether none does.
+    fn wait_until(&self, deadline: Option<Instant>) -> bool {
+        let mut count = self.count.lock().unwrap_or_else(|e| e.into_inner());
+        while *count > 0 {
+            count = match deadline {
+                None => self.ended.wait(count).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return false;
+                    }
+                    self.ended
+                        .wait_timeout(count, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
+        }
+        true
+    }
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        *self.0.count.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        self.0.ended.notify_all();
     }
 }
 
