@@ -806,6 +806,15 @@ fn calls_to_a_stopped_manager_give_up_at_their_timeout() {
     let pid = manager.pid().unwrap() as libc::pid_t;
     // SAFETY: stops the manager process this test started.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    // A signal is delivered a moment later: wait until it is stopped.
+    while !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap()
+        .rsplit(')')
+        .next()
+        .is_some_and(|s| s.trim_start().starts_with('T'))
+    {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let unreachable = |result: Result<(), Error>| {
         assert!(
             matches!(result, Err(Error::ManagerUnreachable { .. })),
