@@ -487,9 +487,17 @@ fn a_waiter_that_timed_out_takes_no_later_notification() {
         .unwrap();
     assert!(!notified);
     drop(guard);
+    assert!(
+        a_new_waiter_gets_the_next_notification(&cond),
+        "the notification went to the departed waiter"
+    );
+}
+
+/// Starts a thread waiting on `cond`, notifies one waiter, and answers
+/// whether that thread was the one notified.
+fn a_new_waiter_gets_the_next_notification(cond: &multiproc::Condition) -> bool {
     std::thread::scope(|s| {
         let (ready, waiting) = std::sync::mpsc::channel();
-        let cond = &cond;
         let waiter = s.spawn(move || {
             let guard = cond.acquire().unwrap();
             ready.send(()).unwrap();
@@ -497,14 +505,11 @@ fn a_waiter_that_timed_out_takes_no_later_notification() {
         });
         waiting.recv().unwrap();
         // Taking the lock means the waiter has released it, inside its wait.
-        let _guard = cond.acquire().unwrap();
+        let guard = cond.acquire().unwrap();
         cond.notify_one();
-        drop(_guard);
-        assert!(
-            waiter.join().unwrap(),
-            "the notification went to the departed waiter"
-        );
-    });
+        drop(guard);
+        waiter.join().unwrap()
+    })
 }
 
 #[process]
@@ -527,23 +532,10 @@ fn a_notification_skips_a_waiter_that_died() {
     doomed.kill().unwrap();
     // Dead, not dying: a waiter still exiting when notified counts as waiting.
     assert!(doomed.join().is_err());
-    std::thread::scope(|s| {
-        let (ready, waiting) = std::sync::mpsc::channel();
-        let cond = &cond;
-        let waiter = s.spawn(move || {
-            let guard = cond.acquire().unwrap();
-            ready.send(()).unwrap();
-            cond.wait_timeout(guard, Duration::from_secs(20)).unwrap().1
-        });
-        waiting.recv().unwrap();
-        let guard = cond.acquire().unwrap();
-        cond.notify_one();
-        drop(guard);
-        assert!(
-            waiter.join().unwrap(),
-            "the notification went to the dead waiter"
-        );
-    });
+    assert!(
+        a_new_waiter_gets_the_next_notification(&cond),
+        "the notification went to the dead waiter"
+    );
 }
 
 /// A `Pod` type aligned beyond the 64 bytes the lock word takes.
