@@ -711,7 +711,7 @@ impl<T: Serialize> Queue<T> {
     ///
     /// Python: `q.put(item, timeout=t)`.
     pub fn put_timeout(&self, item: T, timeout: Duration) -> std::result::Result<(), PutError<T>> {
-        self.put_until(item, Some(Instant::now() + timeout))
+        self.put_until(item, wire::deadline(timeout))
     }
 }
 
@@ -782,7 +782,7 @@ impl<T: DeserializeOwned> Queue<T> {
     ///
     /// Python: `q.get(timeout=t)`.
     pub fn get_timeout(&self, timeout: Duration) -> Result<T> {
-        self.take(Some(Instant::now() + timeout))?
+        self.take(wire::deadline(timeout))?
             .ok_or(Error::Timeout(timeout))
     }
 }
@@ -968,7 +968,7 @@ impl<T> JoinableQueue<T> {
     ///
     /// Python: no equivalent; `JoinableQueue.join()` has no timeout.
     pub fn join_timeout(&self, timeout: Duration) -> bool {
-        self.join_until(Some(Instant::now() + timeout))
+        self.join_until(wire::deadline(timeout))
     }
 
     fn join_until(&self, deadline: Option<Instant>) -> bool {

@@ -368,7 +368,7 @@ impl<T: Pod> Value<T> {
     ///
     /// Python: `value.get_lock().acquire(timeout=t)`.
     pub fn lock_timeout(&self, timeout: std::time::Duration) -> Result<Option<SharedGuard<'_, T>>> {
-        let locked = self.0.locked(Some(std::time::Instant::now() + timeout));
+        let locked = self.0.locked(wire::deadline(timeout));
         Ok(locked.map(|recovered| self.0.guard_from(recovered, |all| &mut all[0])))
     }
 }
@@ -522,7 +522,7 @@ impl<T: Pod> Array<T> {
         &self,
         timeout: std::time::Duration,
     ) -> Result<Option<SharedGuard<'_, [T]>>> {
-        let locked = self.0.locked(Some(std::time::Instant::now() + timeout));
+        let locked = self.0.locked(wire::deadline(timeout));
         Ok(locked.map(|recovered| self.0.guard_from(recovered, |all| all)))
     }
 }

@@ -149,7 +149,7 @@ impl<'de> Deserialize<'de> for Shared {
 }
 
 fn deadline(timeout: Duration) -> Option<Instant> {
-    Some(Instant::now() + timeout)
+    wire::deadline(timeout)
 }
 
 /// A lock shared by processes. `acquire` hands out a guard that releases on drop.

@@ -338,7 +338,7 @@ impl Conn {
         mut drain: Option<Drain<'_>>,
         timeout: Option<Duration>,
     ) -> Result<(), Error> {
-        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let deadline = timeout.and_then(deadline);
         let mut rest = frames;
         let mut fds_left = fds;
         while !rest.is_empty() {
@@ -586,6 +586,12 @@ pub(crate) fn spin_until(budget: Duration, ready: impl Fn() -> bool) -> bool {
         std::hint::spin_loop();
     }
     true
+}
+
+/// The moment `timeout` from now; `None` (no deadline) if that is too far
+/// to represent, so that a huge timeout waits for ever instead of panicking.
+pub(crate) fn deadline(timeout: Duration) -> Option<std::time::Instant> {
+    std::time::Instant::now().checked_add(timeout)
 }
 
 /// A poll timeout.

@@ -1112,7 +1112,7 @@ impl Pool {
     ///
     /// Python: `pool.join()` has no timeout.
     pub fn join_timeout(&self, timeout: Duration) -> Result<bool> {
-        self.join_until(Some(Instant::now() + timeout))
+        self.join_until(crate::wire::deadline(timeout))
     }
 
     fn join_until(&self, deadline: Option<Instant>) -> Result<bool> {

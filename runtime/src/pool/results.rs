@@ -449,7 +449,7 @@ impl<T> AsyncResult<T> {
     ///
     /// Python: `AsyncResult.wait(timeout)` followed by `ready()`.
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        self.wait_deadline(Some(Instant::now() + timeout))
+        self.wait_deadline(crate::wire::deadline(timeout))
     }
 
     fn wait_deadline(&self, deadline: Option<Instant>) -> bool {
@@ -524,7 +524,7 @@ impl<T> AsyncResult<T> {
     ///
     /// Python: `AsyncResult.get(timeout)`.
     pub fn get_timeout(&self, timeout: Duration) -> Result<T> {
-        (self.decode)(&self.collector, Some(Instant::now() + timeout))
+        (self.decode)(&self.collector, crate::wire::deadline(timeout))
             .unwrap_or(Err(Error::Timeout(timeout)))
     }
 }
@@ -670,7 +670,7 @@ impl<'p, R: DeserializeOwned> IMap<'p, R> {
     ///
     /// Python: `IMapIterator.next(timeout)`.
     pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<R>> {
-        self.next_deadline(Some(Instant::now() + timeout))
+        self.next_deadline(crate::wire::deadline(timeout))
             .map(|r| r.map_err(|_| Error::Timeout(timeout)).and_then(|r| r))
     }
 

@@ -260,13 +260,11 @@ fn is_gone(id: u32, started: Option<u32>) -> bool {
     if rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH) {
         return true;
     }
-    match stat(&format!("/proc/{id}/stat")) {
-        Some((now_started, state)) => {
-            matches!(state, 'Z' | 'X') || started.is_some_and(|s| s != now_started)
-        }
-        // Gone between the two looks, or /proc is hidden: trust the signal test.
-        None => std::fs::exists(format!("/proc/{id}")).is_ok_and(|exists| !exists),
-    }
+    // Unreadable (no /proc, a hidden one, or gone since the signal test,
+    // which the next look will tell): alive, as the signal test said.
+    stat(&format!("/proc/{id}/stat")).is_some_and(|(now_started, state)| {
+        matches!(state, 'Z' | 'X') || started.is_some_and(|s| s != now_started)
+    })
 }
 
 /// Whether process `pid` has ended (gone, or a zombie waiting to be reaped).
@@ -367,11 +365,12 @@ impl RobustLock {
             }
             let now = Instant::now();
             let expired = deadline.is_some_and(|d| now >= d);
-            // This process cannot have died while its thread runs here.
+            // This process cannot have died while its thread runs here, so
+            // it needs no look in /proc; but the owner may change while
+            // this thread sleeps, so the sleep stays bounded all the same.
             let owner = current & !CONTENDED;
-            let mortal = owner != process_owner();
-            if mortal && (expired || now >= check_at) {
-                if owner_gone(owner) {
+            if expired || now >= check_at {
+                if owner != process_owner() && owner_gone(owner) {
                     // Its holder died inside; take over from the dead, once.
                     if self
                         .0
@@ -391,6 +390,9 @@ impl RobustLock {
                 check_every = (check_every * 2).min(check_max);
             }
             if expired {
+                if contended != 0 {
+                    self.pass_wake_on();
+                }
                 return None;
             }
             if !spun {
@@ -414,12 +416,38 @@ impl RobustLock {
                 continue;
             }
             contended = CONTENDED;
-            let until = match (deadline, mortal) {
-                (Some(d), true) => Some(d.min(check_at)),
-                (None, true) => Some(check_at),
-                (d, false) => d,
-            };
-            futex_wait(self.futex(), (current | CONTENDED) as u32, left(until));
+            let until = deadline.map_or(check_at, |d| d.min(check_at));
+            futex_wait(
+                self.futex(),
+                (current | CONTENDED) as u32,
+                Some(until.saturating_duration_since(Instant::now())),
+            );
+        }
+    }
+
+    /// Called by a waiter that has slept and now gives up: the wake-up it
+    /// may have taken was meant for whoever sleeps next, so the lock is
+    /// marked contended again (its release then wakes one), or, if it is
+    /// free, one sleeper is woken to take it.
+    fn pass_wake_on(&self) {
+        let mut current = self.0.load(Ordering::Relaxed);
+        loop {
+            if current == 0 {
+                futex_wake(self.futex(), 1);
+                return;
+            }
+            if current & CONTENDED != 0 {
+                return;
+            }
+            match self.0.compare_exchange(
+                current,
+                current | CONTENDED,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(now) => current = now,
+            }
         }
     }
 

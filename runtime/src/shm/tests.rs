@@ -204,3 +204,76 @@ fn atomic_copies_round_trip_at_every_alignment() {
         }
     }
 }
+
+#[test]
+fn a_waiter_notices_when_a_lock_it_waits_for_passes_to_an_owner_that_dies() {
+    let shm = segment();
+    // SAFETY: as above.
+    let lock = unsafe { shm.header::<RobustLock>() };
+    assert_eq!(lock.lock(None), Some(false));
+    std::thread::scope(|s| {
+        // It sleeps while this process owns the lock, which needs no look
+        // in /proc; its sleeps must stay bounded all the same.
+        let waiter = s.spawn(|| lock.lock(Some(Instant::now() + Duration::from_secs(20))));
+        std::thread::sleep(Duration::from_millis(50));
+        // The lock passes to a process that then dies holding it.
+        lock.0
+            .store(u64::from(reaped_pid()) | CONTENDED, Ordering::Relaxed);
+        assert_eq!(waiter.join().unwrap(), Some(true), "the waiter slept on");
+    });
+}
+
+#[test]
+fn a_waiter_that_gives_up_passes_on_the_wake_it_may_have_taken() {
+    let shm = segment();
+    // SAFETY: as above.
+    let lock = unsafe { shm.header::<RobustLock>() };
+    // Held without the contended mark (retaken on the fast path after a
+    // release woke the waiter that now gives up): the mark comes back, so
+    // the next release wakes whoever else sleeps.
+    lock.0.store(process_owner(), Ordering::Relaxed);
+    lock.pass_wake_on();
+    assert_eq!(lock.0.load(Ordering::Relaxed), process_owner() | CONTENDED);
+    // Free: nothing to mark; a sleeper is woken to take it.
+    lock.0.store(0, Ordering::Relaxed);
+    lock.pass_wake_on();
+    assert_eq!(lock.0.load(Ordering::Relaxed), 0);
+}
+
+#[test]
+fn an_owner_whose_proc_entry_cannot_be_read_is_alive() {
+    // A live process that /proc does not show (no /proc mounted, a hidden
+    // one, another pid namespace) must not pass for dead: that would hand
+    // its lock to a second owner. A forked child hides /proc from itself.
+    let parent = std::process::id();
+    let status = in_forked_child(|| {
+        // SAFETY: plain system calls on this forked, single-threaded child.
+        let hidden = unsafe {
+            libc::unshare(libc::CLONE_NEWNS) == 0
+                && libc::mount(
+                    c"none".as_ptr(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                ) == 0
+                && libc::mount(
+                    c"none".as_ptr(),
+                    c"/proc".as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    0,
+                    std::ptr::null(),
+                ) == 0
+        };
+        if !hidden {
+            return 3;
+        }
+        i32::from(is_gone(parent, Some(1)) || process_gone(parent))
+    });
+    assert_ne!(
+        status, 1,
+        "a live process was judged dead when /proc was hidden"
+    );
+    // Where hiding /proc is not allowed (not root), the case cannot be set up here.
+    assert!(status == 0 || status == 3, "the child failed: {status}");
+}
