@@ -636,3 +636,29 @@ fn a_reset_breaks_the_parties_waiting_at_it_and_no_later_ones() {
         assert!(other.join().unwrap().is_ok());
     }
 }
+
+#[test]
+fn a_notifier_without_the_lock_waits_for_the_thread_that_holds_it() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let cond = multiproc::Condition::new().unwrap();
+    let released = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let (held, holding) = std::sync::mpsc::channel();
+        let (cond, released) = (&cond, &released);
+        s.spawn(move || {
+            let guard = cond.acquire().unwrap();
+            held.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(200));
+            released.store(true, Ordering::SeqCst);
+            drop(guard);
+        });
+        holding.recv().unwrap();
+        // Another thread of the same process: the lock's owner, a process,
+        // is this one, but this thread does not hold it.
+        cond.notify_one();
+        assert!(
+            released.load(Ordering::SeqCst),
+            "notify went ahead while another thread held the lock"
+        );
+    });
+}

@@ -69,11 +69,15 @@ struct ConditionPage {
     tickets: AtomicU32,
     /// Slots from this index on are free (under `lock`).
     used: AtomicU32,
+    /// The thread holding `lock` through a guard, as `shm::thread_owner`
+    /// gives it; 0 when none. The lock's owner is a process, and `notify`
+    /// must tell whether the calling thread is the one holding it.
+    holder: AtomicU64,
     slots: [Slot; SLOTS],
 }
 
-/// Waiters one [`Condition`] holds at once.
-const SLOTS: usize = (SEGMENT as usize - 16) / size_of::<Slot>();
+/// Waiters one [`Condition`] holds at once: what fits after the page's first 24 bytes.
+const SLOTS: usize = (SEGMENT as usize - 24) / size_of::<Slot>();
 
 /// One waiter of a [`Condition`]; written under its lock, but for `state`,
 /// which the waiter sleeps on.
@@ -1004,14 +1008,16 @@ pub struct ConditionGuard<'a>(&'a Condition);
 
 impl Drop for ConditionGuard<'_> {
     fn drop(&mut self) {
-        self.0.0.condition().lock.unlock();
+        let page = self.0.0.condition();
+        page.holder.store(0, Ordering::Relaxed);
+        page.lock.unlock();
     }
 }
 
 /// A free slot for a new waiter of the condition at `page`, whose lock the
 /// caller holds, marked waiting; `None` if every slot is taken by a live waiter.
 fn take_slot(page: &ConditionPage) -> Option<&Slot> {
-    let used = page.used.load(Ordering::Relaxed) as usize;
+    let used = (page.used.load(Ordering::Relaxed) as usize).min(SLOTS);
     let me = shm::process_owner();
     let slot = page.slots[..used]
         .iter()
@@ -1074,7 +1080,14 @@ impl Condition {
     /// Python: `condition.acquire()`.
     pub fn acquire(&self) -> Result<ConditionGuard<'_>> {
         let _ = self.0.condition().lock.lock(None);
-        Ok(ConditionGuard(self))
+        Ok(self.held())
+    }
+
+    /// The guard of the lock this thread has just taken.
+    fn held(&self) -> ConditionGuard<'_> {
+        let page = self.0.condition();
+        page.holder.store(shm::thread_owner(), Ordering::Relaxed);
+        ConditionGuard(self)
     }
 
     /// Takes the condition's lock, waiting at most `timeout`; `None` if it stayed held.
@@ -1101,7 +1114,7 @@ impl Condition {
             .condition()
             .lock
             .lock(deadline(timeout))
-            .map(|_| ConditionGuard(self)))
+            .map(|_| self.held()))
     }
 
     /// As [`wait_while`](Condition::wait_while), for at most `timeout`; also
@@ -1239,7 +1252,7 @@ impl Condition {
         // Under the lock again: a notification that came after the timeout
         // but before this point was meant for this waiter, and counts.
         let notified = slot.state.swap(FREE, Ordering::AcqRel) == NOTIFIED;
-        let mut used = page.used.load(Ordering::Relaxed) as usize;
+        let mut used = (page.used.load(Ordering::Relaxed) as usize).min(SLOTS);
         while used > 0 && page.slots[used - 1].state.load(Ordering::Relaxed) == FREE {
             used -= 1;
         }
@@ -1249,7 +1262,7 @@ impl Condition {
 
     /// Wakes up to `n` of the processes and threads waiting now, those that
     /// have waited longest first. Call it with the lock held, as in Python;
-    /// without it, it takes the lock itself unless this process holds it.
+    /// without it, it takes the lock itself for the notification.
     ///
     /// A notification never goes to a waiter that starts waiting after it,
     /// nor to one that died waiting.
@@ -1269,8 +1282,10 @@ impl Condition {
     pub fn notify(&self, n: u32) {
         let page = self.0.condition();
         let me = shm::process_owner();
-        let _locked = (!page.lock.is_held_by(me)).then(|| self.acquire());
-        let used = page.used.load(Ordering::Relaxed) as usize;
+        let held_here =
+            page.holder.load(Ordering::Relaxed) == shm::thread_owner() && page.lock.is_held_by(me);
+        let _locked = (!held_here).then(|| self.acquire());
+        let used = (page.used.load(Ordering::Relaxed) as usize).min(SLOTS);
         let mut waiting: Vec<&Slot> = page.slots[..used]
             .iter()
             .filter(|slot| slot.state.load(Ordering::Relaxed) == WAITING)
@@ -1289,9 +1304,14 @@ impl Condition {
                 slot.state.store(FREE, Ordering::Relaxed);
                 continue;
             }
-            slot.state.store(NOTIFIED, Ordering::Release);
-            shm::wake_all(&slot.state);
-            left -= 1;
+            if slot
+                .state
+                .compare_exchange(WAITING, NOTIFIED, Ordering::Release, Ordering::Relaxed)
+                .is_ok()
+            {
+                shm::wake_all(&slot.state);
+                left -= 1;
+            }
         }
     }
 
