@@ -150,14 +150,19 @@ impl Segment {
     /// mapping's handles) exists in any live process, so nothing can ever be put.
     fn abandoned(&self, handles_here: usize) -> bool {
         let header = self.header();
-        if handles_here > 1
-            || header.overflow.load(Ordering::Acquire) != 0
+        if handles_here > 1 {
+            return false;
+        }
+        let me = std::process::id();
+        // Read under the lock: a sender counts its handle in transit before
+        // it detaches its own, under the lock too, so one seen detached here
+        // is seen in transit.
+        let _locked = self.lock();
+        if header.overflow.load(Ordering::Acquire) != 0
             || header.in_transit.load(Ordering::Acquire) != 0
         {
             return false;
         }
-        let me = std::process::id();
-        let _locked = self.lock();
         header.attached.iter().all(|a| {
             let pid = a.pid.load(Ordering::Relaxed);
             let mappings = a.mappings.load(Ordering::Relaxed);
@@ -260,10 +265,18 @@ impl Locked<'_> {
         if maxsize > 0 && count >= maxsize {
             return false;
         }
-        let (head, mut tail) = (
+        let (mut head, mut tail) = (
             header.head.load(Ordering::Relaxed),
             header.tail.load(Ordering::Relaxed),
         );
+        if tail < head || tail - head > RING || tail > u64::MAX / 2 {
+            // Scribbled over by some process: start the ring afresh, as a
+            // pop of a corrupted record does.
+            (head, tail) = (0, 0);
+            header.head.store(0, Ordering::Release);
+            header.count.store(0, Ordering::Release);
+            header.unreleased.store(0, Ordering::Relaxed);
+        }
         let need = padded(item.len() as u64);
         let to_end = RING - tail % RING;
         let skip = if need > to_end { to_end } else { 0 };
@@ -356,7 +369,7 @@ impl Locked<'_> {
         }
         let mut len = segment.read_u32(head);
         if len == WRAP {
-            head += RING - head % RING;
+            head = head.checked_add(RING - head % RING)?;
             if !fits(head) {
                 return None;
             }
@@ -603,7 +616,10 @@ impl<T> Queue<T> {
                 .lock()
                 .pop_with(|bytes| wire::decode(bytes, "a queue item"));
             if let Some(item) = item {
-                shm::bump(&header.gets, &header.putters_waiting, false);
+                // Every blocked putter looks again: the one woken alone
+                // might wait for more room than this freed, and sleep on
+                // while a smaller item would fit.
+                shm::bump(&header.gets, &header.putters_waiting, true);
                 return item.map(Some);
             }
             let now = Instant::now();
@@ -1088,6 +1104,63 @@ mod tests {
         q.segment.write(0, &(u32::MAX - 1).to_le_bytes());
         assert!(matches!(q.get(), Err(Error::Codec { .. })));
         // The queue is emptied, and usable again.
+        q.put(filled(4, 9)).unwrap();
+        expect(&q, &filled(4, 9));
+    }
+
+    #[test]
+    fn room_freed_in_a_full_ring_reaches_a_small_putter_behind_a_big_one() {
+        let q = Queue::<ByteBuf>::new().unwrap();
+        // Bytes each item takes in the ring beyond its own.
+        let framing = |len: u64| padded(len) - len;
+        let small = 1 << 20;
+        let big = RING / 2 - 8;
+        q.put(filled(small as usize, 1)).unwrap();
+        q.put(filled(big as usize - 12, 2)).unwrap();
+        let used = padded(small) + padded(big - 12);
+        // The rest of the ring but 16 bytes.
+        let rest = RING - used - 16;
+        q.put(filled((rest - framing(rest) - 8) as usize, 3))
+            .unwrap();
+        std::thread::scope(|s| {
+            let q = &q;
+            let sleepers = |n| {
+                while q.segment.header().putters_waiting.load(Ordering::SeqCst) < n {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            };
+            // The big one sleeps first, so a single wake-up would reach it;
+            // the room one get frees is enough for the small one only.
+            let huge = filled(100 << 20, 4);
+            let big_putter = s.spawn(move || q.put_timeout(huge, Duration::from_secs(30)).is_ok());
+            sleepers(1);
+            let small_putter = s.spawn(move || {
+                q.put_timeout(filled(4096, 5), Duration::from_secs(60))
+                    .is_ok()
+            });
+            sleepers(2);
+            expect(q, &filled(small as usize, 1));
+            // A bound for a hang, not a speed: without a wake-up it sleeps a minute.
+            let hang = Instant::now() + Duration::from_secs(10);
+            while !small_putter.is_finished() {
+                assert!(
+                    Instant::now() < hang,
+                    "the small putter slept through the room freed"
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            assert!(small_putter.join().unwrap());
+            expect(q, &filled(big as usize - 12, 2));
+            assert!(big_putter.join().unwrap());
+        });
+    }
+
+    #[test]
+    fn a_corrupted_header_does_not_stop_puts() {
+        let q = Queue::<ByteBuf>::new().unwrap();
+        q.put(filled(16, 7)).unwrap();
+        // Another process scribbles a head past the tail.
+        q.segment.header().head.store(1 << 40, Ordering::Relaxed);
         q.put(filled(4, 9)).unwrap();
         expect(&q, &filled(4, 9));
     }
