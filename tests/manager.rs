@@ -803,18 +803,7 @@ fn calls_to_a_stopped_manager_give_up_at_their_timeout() {
     let d = manager.dict::<u32, u32>().unwrap();
     let lock = manager.lock().unwrap();
     d.insert(1, 10).unwrap();
-    let pid = manager.pid().unwrap() as libc::pid_t;
-    // SAFETY: stops the manager process this test started.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
-    // A signal is delivered a moment later: wait until it is stopped.
-    while !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .unwrap()
-        .rsplit(')')
-        .next()
-        .is_some_and(|s| s.trim_start().starts_with('T'))
-    {
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    let pid = stop(&manager);
     let unreachable = |result: Result<(), Error>| {
         assert!(
             matches!(result, Err(Error::ManagerUnreachable { .. })),
@@ -833,4 +822,79 @@ fn calls_to_a_stopped_manager_give_up_at_their_timeout() {
     assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
     // A call after a timeout opens a fresh connection.
     assert_eq!(d.get(&1).unwrap(), Some(10));
+}
+
+/// Stops the manager, and waits until the stop (delivered a moment after
+/// the signal is sent) has taken effect; returns its pid.
+fn stop(manager: &Manager) -> libc::pid_t {
+    let pid = manager.pid().unwrap() as libc::pid_t;
+    // SAFETY: stops the manager process this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    while !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap()
+        .rsplit(')')
+        .next()
+        .is_some_and(|s| s.trim_start().starts_with('T'))
+    {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    pid
+}
+
+#[test]
+fn a_guard_whose_connection_closed_does_not_release_another_clients_lock() {
+    use multiproc::Proxy;
+    let manager = Manager::start().unwrap();
+    let lock = manager.lock().unwrap();
+    let d = manager.dict::<u32, u32>().unwrap();
+    let stale = lock.acquire().unwrap();
+    // An unrelated call times out: its connection, and with it the lock, goes.
+    let pid = stop(&manager);
+    let timed_out = d.with_timeout(Some(Duration::from_millis(50))).len();
+    assert!(matches!(timed_out, Err(Error::ManagerUnreachable { .. })));
+    // SAFETY: resumes it.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    std::thread::scope(|s| {
+        let (taken, holding) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let lock = &lock;
+        // Another client takes the lock the server freed.
+        let other = s.spawn(move || {
+            let guard = lock.acquire_timeout(Duration::from_secs(20)).unwrap();
+            taken.send(guard.is_some()).unwrap();
+            released.recv().unwrap();
+        });
+        assert!(holding.recv().unwrap());
+        drop(stale);
+        let still_held = s
+            .spawn(move || lock.try_acquire().unwrap().is_none())
+            .join()
+            .unwrap();
+        release.send(()).unwrap();
+        other.join().unwrap();
+        assert!(still_held, "the stale guard released another client's lock");
+    });
+}
+
+#[test]
+fn a_condition_wait_outlasts_the_call_timeout_while_another_client_holds_the_lock() {
+    let mut manager = Manager::start().unwrap();
+    manager.set_timeout(Some(Duration::from_millis(100)));
+    let cond = manager.condition().unwrap();
+    let guard = cond.acquire().unwrap();
+    std::thread::scope(|s| {
+        let cond = &cond;
+        // Takes the lock as soon as the wait lets it go, and keeps it for
+        // longer than the call timeout.
+        s.spawn(move || {
+            let guard = cond.acquire().unwrap();
+            std::thread::sleep(Duration::from_millis(500));
+            drop(guard);
+        });
+        let (guard, notified) = cond
+            .wait_timeout(guard, Duration::from_millis(50))
+            .expect("the wait gave up while the lock was rightly held");
+        assert!(!notified);
+        drop(guard);
+    });
 }

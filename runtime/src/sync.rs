@@ -1416,6 +1416,9 @@ impl Barrier {
     ///
     /// [`Error::BrokenBarrier`] if the barrier is or becomes broken
     /// ([`abort`](Barrier::abort), [`reset`](Barrier::reset), or a timeout).
+    /// The barrier remembers how its last 64 generations ended; a waiter
+    /// that wakes only after 64 more have ended (possible only with more
+    /// waiters than parties, or with repeated aborts) is told it broke.
     ///
     /// # Examples
     ///

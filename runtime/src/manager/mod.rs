@@ -459,6 +459,26 @@ pub(crate) struct Connection {
     buf: Vec<u8>,
     /// The bound its reads and writes have now.
     timeout: Option<Duration>,
+    /// Tells this connection from the thread's earlier and later ones: the
+    /// server releases a thread's locks when its connection closes, so a
+    /// guard taken through one must not release through the next.
+    id: u64,
+    /// The process that opened it: a child forked by the user's own
+    /// `fork()` finds its parent's connections here, and must not use them.
+    pid: u32,
+}
+
+impl Connection {
+    fn open(address: &Address, key: &[u8], timeout: Option<Duration>) -> Result<Connection> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Ok(Connection {
+            link: Link::connect(address, key, timeout)?,
+            buf: Vec::new(),
+            timeout: None,
+            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            pid: std::process::id(),
+        })
+    }
 }
 
 /// Each thread's connection to each manager it has talked to. A manager lock
@@ -523,15 +543,18 @@ impl Server {
     /// thread unless the thread has one already: replacing that one would
     /// release the locks held through it.
     fn reconnect(&self) -> Result<()> {
-        let link = Link::connect(&self.address, &self.key, None)?;
+        let connection = Connection::open(&self.address, &self.key, None)?;
         let key = (self.link_key(), std::thread::current().id());
-        LINKS_OF_THIS_THREAD.with(|_| ());
-        lock_links().entry(key).or_insert_with(|| Connection {
-            link,
-            buf: Vec::new(),
-            timeout: None,
-        });
+        if LINKS_OF_THIS_THREAD.try_with(|_| ()).is_ok() {
+            lock_links().entry(key).or_insert(connection);
+        }
         Ok(())
+    }
+
+    /// Which connection this thread talks to the server on now, if any.
+    fn connection_id(&self) -> Option<u64> {
+        let key = (self.link_key(), std::thread::current().id());
+        lock_links().get(&key).map(|c| c.id)
     }
 
     /// Runs `f` on this thread's connection, opening it first if needed; a
@@ -544,19 +567,21 @@ impl Server {
         let key = (self.link_key(), std::thread::current().id());
         let taken = lock_links().remove(&key);
         let mut link = match taken {
-            Some(link) => link,
-            None => {
-                LINKS_OF_THIS_THREAD.with(|_| ());
-                Connection {
-                    link: Link::connect(&self.address, &self.key, timeout)?,
-                    buf: Vec::new(),
-                    timeout: None,
-                }
+            Some(link) if link.pid == std::process::id() => link,
+            inherited => {
+                // A parent's, in a child of the user's own fork(): its
+                // descriptor is shared with the parent, so it is left alone.
+                std::mem::forget(inherited);
+                Connection::open(&self.address, &self.key, timeout)?
             }
         };
         match f(&mut link) {
             Ok(value) => {
-                lock_links().insert(key, link);
+                // Kept for the thread's next call, unless the thread is
+                // ending (its thread-locals are gone): then closed here.
+                if LINKS_OF_THIS_THREAD.try_with(|_| ()).is_ok() {
+                    lock_links().insert(key, link);
+                }
                 Ok(value)
             }
             Err(source) => Err(Error::ManagerUnreachable {
@@ -715,6 +740,19 @@ impl ObjectRef {
         };
         self.server
             .request(&Request::Call { id: self.id, op }, timeout)
+    }
+
+    /// As `call`, with no bound on the answer: for an operation whose end
+    /// depends on other clients however it was asked (a condition's wait
+    /// takes the lock back for as long as another client holds it).
+    fn call_unbounded(&self, op: Op) -> Result<Answer> {
+        self.server
+            .request(&Request::Call { id: self.id, op }, None)
+    }
+
+    /// Which connection this thread talks to the object's server on now.
+    fn connection_id(&self) -> Option<u64> {
+        self.server.connection_id()
     }
 
     /// This object, with calls bounded by `timeout`.

@@ -335,22 +335,36 @@ impl Manager {
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct ProxyGuard<'a> {
     object: &'a ObjectRef,
+    /// The connection it was taken through: if that one has closed since,
+    /// the server has released the lock already, and maybe given it to
+    /// another client, which a release now would rob.
+    connection: Option<u64>,
     _same_thread: PhantomData<*const ()>,
+}
+
+impl<'a> ProxyGuard<'a> {
+    /// The guard of what this thread has just taken of `object`.
+    fn taken(object: &'a ObjectRef) -> ProxyGuard<'a> {
+        ProxyGuard {
+            object,
+            connection: object.connection_id(),
+            _same_thread: PhantomData,
+        }
+    }
 }
 
 impl Drop for ProxyGuard<'_> {
     fn drop(&mut self) {
-        let _ = self.object.call(Op::Release);
+        if self.connection.is_some() && self.object.connection_id() == self.connection {
+            let _ = self.object.call(Op::Release);
+        }
     }
 }
 
 /// Acquires `object` within `timeout` (`None`: for as long as it takes).
 fn acquire(object: &ObjectRef, timeout: Option<Duration>) -> Result<Option<ProxyGuard<'_>>> {
     let got = object.call(Op::Acquire(timeout))?.flag()?;
-    Ok(got.then_some(ProxyGuard {
-        object,
-        _same_thread: PhantomData,
-    }))
+    Ok(got.then(|| ProxyGuard::taken(object)))
 }
 
 fn acquire_blocking(object: &ObjectRef) -> Result<ProxyGuard<'_>> {
@@ -535,12 +549,8 @@ impl ConditionProxy {
         let timeout = (timeout != Duration::MAX).then_some(timeout);
         // The server keeps the lock across the wait; the guard must not release it.
         std::mem::forget(guard);
-        let notified = self.0.call(Op::Wait(timeout))?.flag()?;
-        let guard = ProxyGuard {
-            object: &self.0,
-            _same_thread: PhantomData,
-        };
-        Ok((guard, notified))
+        let notified = self.0.call_unbounded(Op::Wait(timeout))?.flag()?;
+        Ok((ProxyGuard::taken(&self.0), notified))
     }
 
     /// Waits until `condition` returns false, re-checking it after every notification.
