@@ -24,7 +24,7 @@ def idle_waiters_cpu():
     threads = [threading.Thread(target=wait) for _ in range(WAITERS)]
     for t in threads:
         t.start()
-    time.sleep(0.3)
+    time.sleep(3)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu, wall = usage.ru_utime + usage.ru_stime, time.perf_counter()
     time.sleep(2)
