@@ -63,6 +63,14 @@ fn ipc_round_trip() -> Duration {
     round_trip
 }
 
+/// How long each of the long tasks takes.
+const LONG_MS: u64 = 300;
+
+#[pool_task]
+fn sleep_ms(ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
 fn per_sec(items: usize, elapsed: Duration) -> f64 {
     items as f64 / elapsed.as_secs_f64()
 }
@@ -81,6 +89,10 @@ fn main() {
     });
     let apply = common::median_of_rounds(5, 200, || {
         pool.apply(inc, (1,)).unwrap();
+    });
+    // As many long tasks as workers: each must get its own worker.
+    let spread = common::median_of_rounds(5, 1, || {
+        pool.map(sleep_ms, [LONG_MS, LONG_MS]).unwrap();
     });
 
     let twin = common::Twin::run("pool.py");
@@ -105,6 +117,12 @@ fn main() {
         apply.as_secs_f64() * 1e6,
         py("apply") * 1e6,
         py("apply") / apply.as_secs_f64()
+    );
+    println!(
+        "| map of 2 tasks of {LONG_MS} ms on 2 workers (ideal: one task's time) | {:.0} ms | {:.0} ms | {:.2}x |",
+        spread.as_secs_f64() * 1e3,
+        py("spread") * 1e3,
+        py("spread") / spread.as_secs_f64()
     );
     let raw = ipc_round_trip();
     println!(

@@ -636,3 +636,51 @@ fn join_timeout_gives_up_while_tasks_run_and_succeeds_once_they_end() {
     assert!(pool.join_timeout(Duration::from_secs(30)).unwrap());
     assert_eq!(queued.get().unwrap(), [300]);
 }
+
+#[pool_task]
+fn nap_then_tell_pid(ms: u64) -> u32 {
+    std::thread::sleep(Duration::from_millis(ms));
+    std::process::id()
+}
+
+#[pool_task]
+fn nap_pair_then_tell_pid(ms: u64, _: u64) -> u32 {
+    std::thread::sleep(Duration::from_millis(ms));
+    std::process::id()
+}
+
+#[test]
+fn as_many_long_tasks_as_workers_run_one_per_worker_whichever_call_submits_them() {
+    let pool = Pool::new(2).unwrap();
+    // Warm: both workers have answered once, as in a pool in use.
+    pool.map_chunked(square, 0..8u64, 1).unwrap();
+    let distinct = |pids: Vec<u32>| pids.iter().collect::<HashSet<_>>().len() == pids.len();
+    for round in 0..3 {
+        let map = pool.map(nap_then_tell_pid, [200u64, 200]).unwrap();
+        assert!(
+            distinct(map.clone()),
+            "round {round}: map ran both on one worker: {map:?}"
+        );
+        let starmap = pool
+            .starmap(nap_pair_then_tell_pid, [(200u64, 0u64), (200, 0)])
+            .unwrap();
+        assert!(
+            distinct(starmap.clone()),
+            "round {round}: starmap: {starmap:?}"
+        );
+        let a = pool.map_async(nap_then_tell_pid, [200u64]).unwrap();
+        let b = pool.map_async(nap_then_tell_pid, [200u64]).unwrap();
+        let two_maps = vec![a.get().unwrap()[0], b.get().unwrap()[0]];
+        assert!(
+            distinct(two_maps.clone()),
+            "round {round}: two map_async: {two_maps:?}"
+        );
+        let a = pool.apply_async(nap_then_tell_pid, (200,)).unwrap();
+        let b = pool.apply_async(nap_then_tell_pid, (200,)).unwrap();
+        let applies = vec![a.get().unwrap(), b.get().unwrap()];
+        assert!(
+            distinct(applies.clone()),
+            "round {round}: two apply_async: {applies:?}"
+        );
+    }
+}

@@ -1,6 +1,7 @@
 """Twin of benches/pool.rs: Pool.map throughput, chunk size 1, apply latency, CPU speedup.
 
-Prints `<name> <value>` lines: items/s for maps, seconds for apply, a ratio for the speedup.
+Prints `<name> <value>` lines: items/s for maps, seconds for apply and for
+two long tasks on two workers, a ratio for the speedup.
 """
 import multiprocessing as mp
 import statistics
@@ -42,6 +43,8 @@ if __name__ == "__main__":
                 pool.apply(inc, (1,))
             times.append((time.perf_counter() - start) / 200)
         print("apply", statistics.median(times), flush=True)
+        t = median_of(5, lambda: pool.map(time.sleep, [0.3, 0.3]))
+        print("spread", t, flush=True)
         work, jobs = 2_000_000, 8
         start = time.perf_counter()
         for _ in range(jobs):

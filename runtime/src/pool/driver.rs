@@ -67,6 +67,37 @@ pub(super) struct Shared {
     /// chunk without being signalled. Only one spins: two spinning drivers
     /// and a caller waiting for its result left a worker no processor here.
     spinning: AtomicBool,
+    /// Drivers serving a worker that has nothing in flight: each will take
+    /// the next chunk it finds, so a driver that has work already leaves
+    /// them one each. A driver counts itself before it hands over the last
+    /// result its worker owed, so a caller that submits upon that result
+    /// finds it counted.
+    hungry: AtomicUsize,
+}
+
+/// This driver's place in [`Shared::hungry`].
+struct Hunger<'a> {
+    shared: &'a Shared,
+    hungry: bool,
+}
+
+impl Hunger<'_> {
+    fn set(&mut self, hungry: bool) {
+        if hungry != self.hungry {
+            self.hungry = hungry;
+            if hungry {
+                self.shared.hungry.fetch_add(1, Ordering::AcqRel);
+            } else {
+                self.shared.hungry.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    }
+}
+
+impl Drop for Hunger<'_> {
+    fn drop(&mut self) {
+        self.set(false);
+    }
 }
 
 #[derive(Default)]
@@ -155,7 +186,8 @@ impl Shared {
 
     /// Moves up to `room` chunks to `batch`, for a worker that has `queued`
     /// already; waits for one if it has none. Taking beyond [`MIN_IN_FLIGHT`]
-    /// is refused unless there is plenty left for the others. Returns
+    /// is refused unless there is plenty left for the others, and taking
+    /// beyond one while another driver waits with none. Returns
     /// whether the pool is done: closed and drained, or terminated.
     fn take(&self, batch: &mut Vec<Chunk>, queued: usize, room: usize) -> bool {
         if queued == 0 && !self.spinning.swap(true, Ordering::AcqRel) {
@@ -171,8 +203,18 @@ impl Shared {
             }
             let before = batch.len();
             while batch.len() - before < room {
-                let greedy = queued + batch.len() - before >= MIN_IN_FLIGHT;
-                if greedy && state.pending.len() <= state.live * MIN_IN_FLIGHT {
+                let holding = queued + batch.len() - before;
+                if holding >= MIN_IN_FLIGHT && state.pending.len() <= state.live * MIN_IN_FLIGHT {
+                    break;
+                }
+                // A worker that has work already leaves one chunk for every
+                // driver whose worker has none: two long tasks on two
+                // workers must not both queue at the first.
+                let others = self
+                    .hungry
+                    .load(Ordering::Acquire)
+                    .saturating_sub(usize::from(queued == 0));
+                if holding > 0 && state.pending.len() <= others {
                     break;
                 }
                 match state.pending.pop_front() {
@@ -389,6 +431,11 @@ fn serve(shared: &Shared, config: &WorkerConfig, slot: usize, worker: &mut Child
     let mut per_chunk = None;
     let mut busy_since = Instant::now();
     let mut batch = Vec::new();
+    let mut hunger = Hunger {
+        shared,
+        hungry: false,
+    };
+    hunger.set(true);
     loop {
         let queued = inflight.len();
         if queued == 0 && shared.queued.load(Ordering::Acquire) == 0 {
@@ -404,6 +451,7 @@ fn serve(shared: &Shared, config: &WorkerConfig, slot: usize, worker: &mut Child
             if inflight.is_empty() {
                 busy_since = Instant::now();
             }
+            hunger.set(false);
             let mut frames = Vec::new();
             let encoded = batch.iter().try_for_each(|c| {
                 let chunk = RunChunk {
@@ -428,6 +476,7 @@ fn serve(shared: &Shared, config: &WorkerConfig, slot: usize, worker: &mut Child
                 let mut drain = |conn: &mut crate::wire::Conn| {
                     let results = conn.recv_frame()?;
                     if let Some(chunk) = inflight.pop_front() {
+                        hunger.set(inflight.is_empty());
                         chunk.deliver(Arc::clone(&name), Ok(results));
                     }
                     Ok(())
@@ -453,6 +502,7 @@ fn serve(shared: &Shared, config: &WorkerConfig, slot: usize, worker: &mut Child
                     per_chunk = Some(per_chunk.map_or(took, |p| (p * 3 + took) / 4));
                     busy_since = now;
                     if let Some(chunk) = inflight.pop_front() {
+                        hunger.set(inflight.is_empty());
                         chunk.deliver(Arc::clone(&name), Ok(results));
                     }
                 }
