@@ -191,7 +191,8 @@ impl<T> Connection<T> {
     /// read costs tens of them on this kind of machine.
     fn waiting_reader(&self) -> Result<MutexGuard<'_, Conn>> {
         let reader = self.reader()?;
-        wire::spin_until(wire::SPIN, || {
+        static SPINNER: wire::Spinner = wire::Spinner::new();
+        SPINNER.spin_until(wire::SPIN, || {
             reader.wait_readable(Some(Duration::ZERO)).unwrap_or(true)
         });
         Ok(reader)

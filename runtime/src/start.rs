@@ -485,7 +485,8 @@ fn fork_server_launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)>
             continue;
         }
         // The server answers within microseconds; sleeping until then costs more.
-        wire::spin_until(wire::SPIN, || {
+        static SPINNER: wire::Spinner = wire::Spinner::new();
+        SPINNER.spin_until(wire::SPIN, || {
             conn.wait_readable(Some(std::time::Duration::ZERO))
                 .unwrap_or(true)
         });

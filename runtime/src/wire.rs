@@ -16,6 +16,7 @@ use std::io::{self, IoSlice, IoSliceMut, Read};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
@@ -576,16 +577,59 @@ pub(crate) fn push_frame(
 /// a whole round trip to another process, so a short spin pays for itself.
 pub(crate) const SPIN: Duration = Duration::from_micros(100);
 
-/// Spins until `ready()` or `budget` has passed; returns `ready()`.
-pub(crate) fn spin_until(budget: Duration, ready: impl Fn() -> bool) -> bool {
-    let start = std::time::Instant::now();
-    while !ready() {
-        if start.elapsed() > budget {
+/// One place that spins before it sleeps, and that stops spinning while
+/// spins there stop paying off.
+///
+/// On an idle machine the peer answers within the spin, which saves the
+/// tens of microseconds a wake-up costs. When every core is busy, the peer
+/// often cannot run until the spinner gives up its core, so a spin costs
+/// the peer its time slice and gains nothing. So spins that keep ending
+/// empty make the waits here skip spinning, twice as many after each (up to
+/// [`MAX_SKIP`]); one empty spin alone costs nothing (a busy moment on an
+/// idle machine), and one that succeeds starts over. Threads share the
+/// record; racing updates only blur it.
+pub(crate) struct Spinner {
+    /// Waits still to skip spinning.
+    skip: AtomicU32,
+    /// How many waits the next empty spin makes skip: 0 after a success.
+    backoff: AtomicU32,
+}
+
+/// The most waits one place skips spinning after spins that ended empty.
+const MAX_SKIP: u32 = 256;
+
+impl Spinner {
+    pub(crate) const fn new() -> Spinner {
+        Spinner {
+            skip: AtomicU32::new(0),
+            backoff: AtomicU32::new(0),
+        }
+    }
+
+    /// Spins until `ready()` or `budget` has passed, unless spinning here
+    /// has stopped paying off; returns `ready()`.
+    pub(crate) fn spin_until(&self, budget: Duration, ready: impl Fn() -> bool) -> bool {
+        if ready() {
+            return true;
+        }
+        if self.skip.load(Ordering::Relaxed) > 0 {
+            self.skip.fetch_sub(1, Ordering::Relaxed);
             return false;
         }
-        std::hint::spin_loop();
+        let start = std::time::Instant::now();
+        while !ready() {
+            if start.elapsed() > budget {
+                let backoff = self.backoff.load(Ordering::Relaxed);
+                self.skip.store(backoff, Ordering::Relaxed);
+                self.backoff
+                    .store((backoff * 2).clamp(1, MAX_SKIP), Ordering::Relaxed);
+                return false;
+            }
+            std::hint::spin_loop();
+        }
+        self.backoff.store(0, Ordering::Relaxed);
+        true
     }
-    true
 }
 
 /// The moment `timeout` from now; `None` (no deadline) if that is too far

@@ -178,7 +178,8 @@ impl Link {
     fn recv_into(&mut self, buf: &mut Vec<u8>, max: u32) -> io::Result<()> {
         // An answer usually comes within microseconds; waking from a blocking
         // read would cost more than the whole round trip.
-        wire::spin_until(wire::SPIN, || self.has_input());
+        static SPINNER: wire::Spinner = wire::Spinner::new();
+        SPINNER.spin_until(wire::SPIN, || self.has_input());
         let mut len = [0u8; 4];
         self.read_exact(&mut len)?;
         let len = u32::from_le_bytes(len);

@@ -13,7 +13,7 @@ use super::worker::{RunChunk, Started};
 use crate::bootstrap::{self, CallSpec, Job, Launch};
 use crate::error::{Error, Result};
 use crate::process::{ChildProc, status_text};
-use crate::wire::{SPIN, push_message, set_fd_count, spin_until};
+use crate::wire::{SPIN, Spinner, push_message, set_fd_count};
 use std::os::fd::OwnedFd;
 
 /// How the pool's workers are started; shared by every driver for respawns.
@@ -191,7 +191,8 @@ impl Shared {
     /// whether the pool is done: closed and drained, or terminated.
     fn take(&self, batch: &mut Vec<Chunk>, queued: usize, room: usize) -> bool {
         if queued == 0 && !self.spinning.swap(true, Ordering::AcqRel) {
-            spin_until(SPIN, || self.queued.load(Ordering::Acquire) > 0);
+            static SPINNER: Spinner = Spinner::new();
+            SPINNER.spin_until(SPIN, || self.queued.load(Ordering::Acquire) > 0);
             // Cleared before the lock is taken: a chunk queued from here on
             // either is seen below or signals this driver once it sleeps.
             self.spinning.store(false, Ordering::Release);

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use super::worker::prefixed_items;
 use crate::bootstrap;
 use crate::error::{Error, Result};
-use crate::wire::{SPIN, spin_until};
+use crate::wire::{SPIN, Spinner};
 
 /// Why a chunk produced no results.
 #[derive(Debug, Clone)]
@@ -217,7 +217,8 @@ impl Collector {
         deadline: Option<Instant>,
     ) -> Option<Arc<ChunkResult>> {
         if ahead == 0 {
-            spin_until(SPIN, || self.arrived.load(Ordering::Acquire) > index);
+            static SPINNER: Spinner = Spinner::new();
+            SPINNER.spin_until(SPIN, || self.arrived.load(Ordering::Acquire) > index);
         }
         let mut state = lock(&self.state);
         let want = (index + 1 + ahead).min(state.chunks.len());

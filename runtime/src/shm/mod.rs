@@ -398,7 +398,8 @@ impl RobustLock {
             if !spun {
                 spun = true;
                 let budget = left(deadline).map_or(wire::SPIN, |l| l.min(wire::SPIN));
-                if wire::spin_until(budget, || self.0.load(Ordering::Relaxed) == 0) {
+                static SPINNER: wire::Spinner = wire::Spinner::new();
+                if SPINNER.spin_until(budget, || self.0.load(Ordering::Relaxed) == 0) {
                     continue;
                 }
             }
@@ -473,7 +474,8 @@ pub(crate) fn wait_change(
     until: Option<Instant>,
 ) {
     let budget = left(until).map_or(wire::SPIN, |l| l.min(wire::SPIN));
-    if wire::spin_until(budget, || word.load(Ordering::Acquire) != seen) {
+    static SPINNER: wire::Spinner = wire::Spinner::new();
+    if SPINNER.spin_until(budget, || word.load(Ordering::Acquire) != seen) {
         return;
     }
     // Counted before the last look at `word`: see README.md.

@@ -1,0 +1,181 @@
+//! Waiting on a busy machine: five round trips with 0, 2, 4 and 8 CPU-bound
+//! processes beside them on this machine's cores, next to Python's twins
+//! measured under the same load in the same run. A wait that spins can win
+//! on an idle machine and lose badly on a busy one: its spin takes the time
+//! slice the peer it waits for needs. Run with `cargo bench --bench load`.
+
+mod common;
+
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use multiproc::{Connection, Pool, Queue, Semaphore, pool_task, process};
+
+#[process]
+fn pipe_echo(conn: Connection<u64>) {
+    while let Ok(x) = conn.recv() {
+        if conn.send(x).is_err() {
+            break;
+        }
+    }
+}
+
+#[process]
+fn queue_echo(from: Queue<u64>, to: Queue<u64>) {
+    while let Ok(x) = from.get() {
+        if x == u64::MAX || to.put(x).is_err() {
+            break;
+        }
+    }
+}
+
+#[process]
+fn semaphore_echo(from: Semaphore, to: Semaphore, times: u32) {
+    for _ in 0..times {
+        std::mem::forget(from.acquire().unwrap());
+        to.release().unwrap();
+    }
+}
+
+#[pool_task]
+fn inc(x: u64) -> u64 {
+    x + 1
+}
+
+/// Batches per figure, and round trips per batch.
+const BATCHES: usize = 7;
+const PER_BATCH: u32 = 200;
+
+/// Median and mean, over the batches, of the time per round trip, after
+/// one batch to warm up.
+fn per_trip(mut trip: impl FnMut()) -> (f64, f64) {
+    for _ in 0..PER_BATCH {
+        trip();
+    }
+    let mut times: Vec<f64> = (0..BATCHES)
+        .map(|_| {
+            let started = Instant::now();
+            for _ in 0..PER_BATCH {
+                trip();
+            }
+            started.elapsed().as_secs_f64() / f64::from(PER_BATCH)
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    (
+        times[BATCHES / 2],
+        times.iter().sum::<f64>() / BATCHES as f64,
+    )
+}
+
+/// Processes that only burn CPU, killed on drop.
+struct Hogs(Vec<Child>);
+
+impl Hogs {
+    fn start(n: usize) -> Hogs {
+        Hogs(
+            (0..n)
+                .map(|_| {
+                    Command::new("sh")
+                        .args(["-c", "while :; do :; done"])
+                        .spawn()
+                        .expect("could not start a CPU-bound process")
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for Hogs {
+    fn drop(&mut self) {
+        for hog in &mut self.0 {
+            let _ = hog.kill();
+            let _ = hog.wait();
+        }
+    }
+}
+
+fn measure() -> Vec<(&'static str, (f64, f64))> {
+    let (here, there) = multiproc::pipe::<u64>().unwrap();
+    let echo = pipe_echo.spawn(there).unwrap();
+    let pipe = per_trip(|| {
+        here.send(7).unwrap();
+        here.recv().unwrap();
+    });
+    drop(here);
+    echo.join().unwrap();
+
+    let pool = Pool::new(2).unwrap();
+    pool.map(inc, 0..100u64).unwrap();
+    let apply = per_trip(|| {
+        pool.apply(inc, (1,)).unwrap();
+    });
+    drop(pool);
+
+    let manager = multiproc::Manager::start().unwrap();
+    let d = manager.dict::<u32, u64>().unwrap();
+    let manager_op = per_trip(|| {
+        d.insert(1, 2).unwrap();
+        d.get(&1).unwrap();
+    });
+    drop(manager);
+
+    let (to, from) = (Queue::new().unwrap(), Queue::new().unwrap());
+    let echo = queue_echo.spawn(to.clone(), from.clone()).unwrap();
+    let queue = per_trip(|| {
+        to.put(7).unwrap();
+        from.get().unwrap();
+    });
+    to.put(u64::MAX).unwrap();
+    echo.join().unwrap();
+
+    let (ping, pong) = (Semaphore::new(0).unwrap(), Semaphore::new(0).unwrap());
+    let trips = (BATCHES as u32 + 1) * PER_BATCH;
+    let echo = semaphore_echo
+        .spawn(ping.clone(), pong.clone(), trips)
+        .unwrap();
+    let semaphore = per_trip(|| {
+        ping.release().unwrap();
+        std::mem::forget(pong.acquire().unwrap());
+    });
+    echo.join().unwrap();
+
+    vec![
+        ("Pipe round trip", pipe),
+        ("Pool.apply round trip", apply),
+        ("Manager dict set+get", manager_op),
+        ("Queue ping-pong (two get wake-ups)", queue),
+        ("Semaphore ping-pong (two hand-offs)", semaphore),
+    ]
+}
+
+fn human(secs: f64) -> String {
+    format!("{:.1} µs", secs * 1e6)
+}
+
+fn main() {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    common::header("Python / multiproc (median; mean)");
+    for hogs in [0, 2, 4, 8] {
+        let _hogs = Hogs::start(hogs);
+        std::thread::sleep(Duration::from_millis(200));
+        let ours = measure();
+        let twin = common::Twin::run("load_twin.py");
+        for (what, (median, mean)) in ours {
+            let key = what.split_whitespace().next().unwrap_or(what);
+            let (py_median, py_mean) = (
+                twin.get(&format!("{key}_median")),
+                twin.get(&format!("{key}_mean")),
+            );
+            println!(
+                "| {what}, {hogs} CPU-bound processes on {cores} cores | {} (mean {}) | {} (mean {}) | {:.1}x; {:.1}x |",
+                human(median),
+                human(mean),
+                human(py_median),
+                human(py_mean),
+                py_median / median,
+                py_mean / mean,
+            );
+        }
+    }
+}
