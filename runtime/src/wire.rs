@@ -607,10 +607,14 @@ impl Spinner {
     }
 
     /// Spins until `ready()` or `budget` has passed, unless spinning here
-    /// has stopped paying off; returns `ready()`.
+    /// has stopped paying off or the machine has no core to spare; returns
+    /// `ready()`.
     pub(crate) fn spin_until(&self, budget: Duration, ready: impl Fn() -> bool) -> bool {
         if ready() {
             return true;
+        }
+        if crowded() {
+            return false;
         }
         if self.skip.load(Ordering::Relaxed) > 0 {
             self.skip.fetch_sub(1, Ordering::Relaxed);
@@ -630,6 +634,42 @@ impl Spinner {
         self.backoff.store(0, Ordering::Relaxed);
         true
     }
+}
+
+/// Whether more threads are ready to run than the cores can take with a
+/// spinner and its peer among them: then a spin only delays the peer. Read
+/// from the run queue count in `/proc/loadavg`, at most every 10 ms.
+fn crowded() -> bool {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicBool, AtomicU64};
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    static CORES: OnceLock<usize> = OnceLock::new();
+    static READ_AT: AtomicU64 = AtomicU64::new(u64::MAX);
+    static CROWDED: AtomicBool = AtomicBool::new(false);
+    const EVERY: u64 = 10_000_000;
+    let now = START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_nanos() as u64;
+    let read_at = READ_AT.load(Ordering::Relaxed);
+    if read_at == u64::MAX || now.saturating_sub(read_at) >= EVERY {
+        READ_AT.store(now, Ordering::Relaxed);
+        let cores =
+            *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from));
+        // "0.52 0.58 0.59 3/467 12345": the fourth field is runnable/total.
+        let runnable = std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|text| {
+                text.split_whitespace()
+                    .nth(3)?
+                    .split('/')
+                    .next()?
+                    .parse::<usize>()
+                    .ok()
+            });
+        CROWDED.store(runnable.is_some_and(|r| r > cores + 2), Ordering::Relaxed);
+    }
+    CROWDED.load(Ordering::Relaxed)
 }
 
 /// The moment `timeout` from now; `None` (no deadline) if that is too far
