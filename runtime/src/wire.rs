@@ -636,9 +636,11 @@ impl Spinner {
     }
 }
 
-/// Whether more threads are ready to run than the cores can take with a
-/// spinner and its peer among them: then a spin only delays the peer. Read
-/// from the run queue count in `/proc/loadavg`, at most every 10 ms.
+/// Whether the run queue is long: more threads ready to run than twice the
+/// cores, plus one. A spin then mostly takes the time slice its peer needs.
+/// (A tighter bound, the cores plus two, counted this program's own threads
+/// as crowding and made a pool's `apply` slower with 2 busy processes on 2
+/// cores.) Read from the runnable count in `/proc/loadavg`, at most every 10 ms.
 fn crowded() -> bool {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -667,7 +669,10 @@ fn crowded() -> bool {
                     .parse::<usize>()
                     .ok()
             });
-        CROWDED.store(runnable.is_some_and(|r| r > cores + 2), Ordering::Relaxed);
+        CROWDED.store(
+            runnable.is_some_and(|r| r > 2 * cores + 1),
+            Ordering::Relaxed,
+        );
     }
     CROWDED.load(Ordering::Relaxed)
 }
