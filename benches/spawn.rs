@@ -12,6 +12,33 @@ use multiproc::{StartMethod, process};
 #[process]
 fn noop() {}
 
+#[multiproc::pool_task]
+fn inc(x: u64) -> u64 {
+    x + 1
+}
+
+/// Median time from starting a pool of `processes` workers to its first
+/// `apply` result; the pool's shutdown is not timed.
+fn pool_to_first_result(method: StartMethod, processes: usize) -> std::time::Duration {
+    let mut times: Vec<_> = (0..15)
+        .map(|_| {
+            let started = std::time::Instant::now();
+            let pool = multiproc::Pool::builder()
+                .processes(processes)
+                .start_method(method)
+                .fork_with_threads(true)
+                .build()
+                .unwrap();
+            pool.apply(inc, (1,)).unwrap();
+            let took = started.elapsed();
+            drop(pool);
+            took
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
 /// Makes the bare-exec baseline exit before doing anything.
 const BARE: &str = "MULTIPROC_BENCH_BARE_EXIT";
 
@@ -49,6 +76,15 @@ fn main() {
     let spawn = ours(StartMethod::Spawn, 100);
     let fork = ours(StartMethod::Fork, 200);
     let forkserver = ours(StartMethod::ForkServer, 200);
+    let cores = multiproc::cpu_count();
+    let pools: Vec<_> = [
+        (StartMethod::Fork, fork),
+        (StartMethod::ForkServer, forkserver),
+        (StartMethod::Spawn, spawn),
+    ]
+    .into_iter()
+    .map(|(method, one)| (method, one, pool_to_first_result(method, cores)))
+    .collect();
     let python = common::Twin::run("spawn.py");
     common::header("Python / multiproc");
     common::report(
@@ -69,6 +105,16 @@ fn main() {
         "spawn",
         python.get("spawn"),
     );
+    for (method, one, pool) in pools {
+        let name = method.name();
+        println!(
+            "| Pool of {cores} to its first apply result, {name} (goal: at most 1.5x one spawn+join) | {:.2} ms ({:.2}x one spawn+join) | Python {name}: {:.2} ms | {:.1}x |",
+            pool.as_secs_f64() * 1e3,
+            pool.as_secs_f64() / one.as_secs_f64(),
+            python.get(&format!("pool_{name}")) * 1e3,
+            python.get(&format!("pool_{name}")) / pool.as_secs_f64(),
+        );
+    }
     println!(
         "\nfloors: exec+wait of this executable doing nothing = {:.0} µs (spawn adds {:.0} µs); \
          fork+_exit+wait = {:.0} µs (fork adds {:.0} µs)",

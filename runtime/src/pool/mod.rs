@@ -363,9 +363,7 @@ impl PoolBuilder {
             retries: self.retries,
             launch: self.launch,
         });
-        let workers = (0..processes)
-            .map(|_| driver::start_worker(&config, None))
-            .collect::<Result<Vec<_>>>()?;
+        let workers = start_workers(&config, processes)?;
         let shared = Shared::new(processes);
         let running = Arc::new(Running::default());
         let drivers = workers
@@ -444,6 +442,54 @@ impl std::fmt::Debug for Pool {
             .field("processes", &self.processes)
             .finish_non_exhaustive()
     }
+}
+
+/// Starts `processes` workers. Spawned ones start side by side: each is an
+/// exec and a handshake, mostly waiting. Forked ones start in turn, from the
+/// calling thread, as a fork is quick and one from another thread would
+/// need a lifeline thread in each child; a fork server forks one at a time
+/// anyway; MPI ranks are attached in turn.
+fn start_workers(
+    config: &WorkerConfig,
+    processes: usize,
+) -> Result<Vec<crate::process::ChildProc>> {
+    #[cfg(feature = "mpi")]
+    let side_by_side = !config.launch.mpi;
+    #[cfg(not(feature = "mpi"))]
+    let side_by_side = true;
+    let spawned = config.launch.executable.is_some()
+        || config.launch.method.unwrap_or_else(crate::get_start_method)
+            == crate::StartMethod::Spawn;
+    if !(side_by_side && spawned) || processes == 1 {
+        return (0..processes)
+            .map(|_| driver::start_worker(config, None))
+            .collect();
+    }
+    std::thread::scope(|s| {
+        let starting: Vec<_> = (0..processes)
+            .map(|_| {
+                let own = crate::start::OwnThread::enter();
+                s.spawn(move || {
+                    let _own = own;
+                    driver::start_worker(config, None)
+                })
+            })
+            .collect();
+        // Every thread is joined before any error returns, and the workers
+        // already started are dropped (killed and reaped) with the rest.
+        let started: Vec<Result<_>> = starting
+            .into_iter()
+            .map(|thread| {
+                thread.join().unwrap_or_else(|_| {
+                    Err(Error::Spawn {
+                        what: "starting a pool worker".into(),
+                        source: std::io::Error::other("the starting thread panicked"),
+                    })
+                })
+            })
+            .collect();
+        started.into_iter().collect()
+    })
 }
 
 /// A chunk size the caller gave, if it is one.
