@@ -15,6 +15,18 @@ const METHODS: [StartMethod; 3] = [
     StartMethod::ForkServer,
 ];
 
+/// Runs `process` (no arguments) in a child started with Spawn and returns
+/// its value: a fresh program, whose hooks, signal dispositions and start
+/// method the test may change.
+fn spawned<R: serde::de::DeserializeOwned>(process: multiproc::ProcessBuilder<(), R>) -> R {
+    process
+        .start_method(StartMethod::Spawn)
+        .spawn()
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
 /// Set at run time in the parent, so only a forked child can see it.
 static MARK: AtomicU64 = AtomicU64::new(0);
 
@@ -216,13 +228,7 @@ fn fork_with_a_thread_running() -> (bool, bool) {
 
 #[test]
 fn fork_refuses_while_other_threads_run_unless_allowed() {
-    let (refused, allowed) = fork_with_a_thread_running
-        .builder()
-        .start_method(StartMethod::Spawn)
-        .spawn()
-        .unwrap()
-        .join()
-        .unwrap();
+    let (refused, allowed) = spawned(fork_with_a_thread_running.builder());
     assert!(refused, "fork was not refused with two threads running");
     assert!(allowed, "fork_with_threads(true) did not allow it");
 }
@@ -245,13 +251,7 @@ fn set_twice() -> (bool, bool, bool, String) {
 
 #[test]
 fn the_start_method_is_set_once_per_program() {
-    let (first_and_same, other_refused, in_use, message) = set_twice
-        .builder()
-        .start_method(StartMethod::Spawn)
-        .spawn()
-        .unwrap()
-        .join()
-        .unwrap();
+    let (first_and_same, other_refused, in_use, message) = spawned(set_twice.builder());
     assert!(first_and_same);
     assert!(other_refused);
     assert!(in_use);
@@ -435,13 +435,7 @@ fn fork_while_another_thread_panics() -> bool {
 
 #[test]
 fn a_forked_child_starts_while_another_thread_holds_the_panic_hook() {
-    let answered = fork_while_another_thread_panics
-        .builder()
-        .start_method(StartMethod::Spawn)
-        .spawn()
-        .unwrap()
-        .join()
-        .unwrap();
+    let answered = spawned(fork_while_another_thread_panics.builder());
     assert!(answered, "the forked child never started");
 }
 
@@ -513,20 +507,8 @@ fn my_start_method() -> String {
 #[process]
 fn set_forkserver_and_ask_children() -> (String, String) {
     multiproc::set_start_method(StartMethod::ForkServer).unwrap();
-    let child = my_start_method
-        .builder()
-        .start_method(StartMethod::Spawn)
-        .spawn()
-        .unwrap()
-        .join()
-        .unwrap();
-    let grandchild = ask_my_child
-        .builder()
-        .start_method(StartMethod::Spawn)
-        .spawn()
-        .unwrap()
-        .join()
-        .unwrap();
+    let child = spawned(my_start_method.builder());
+    let grandchild = spawned(ask_my_child.builder());
     (child, grandchild)
 }
 
@@ -537,13 +519,7 @@ fn ask_my_child() -> String {
 
 #[test]
 fn children_use_the_start_method_their_program_set() {
-    let (child, grandchild) = set_forkserver_and_ask_children
-        .builder()
-        .start_method(StartMethod::Spawn)
-        .spawn()
-        .unwrap()
-        .join()
-        .unwrap();
+    let (child, grandchild) = spawned(set_forkserver_and_ask_children.builder());
     assert_eq!(child, "forkserver");
     assert_eq!(grandchild, "forkserver");
 }

@@ -152,10 +152,6 @@ impl<'de> Deserialize<'de> for Shared {
     }
 }
 
-fn deadline(timeout: Duration) -> Option<Instant> {
-    wire::deadline(timeout)
-}
-
 /// A lock shared by processes. `acquire` hands out a guard that releases on drop.
 ///
 /// If a process dies while holding it, the next `acquire` does not deadlock:
@@ -339,7 +335,7 @@ impl Lock {
     ///
     /// Python: `lock.acquire(timeout=t)`.
     pub fn acquire_timeout(&self, timeout: Duration) -> Result<Option<LockGuard<'_>>> {
-        Ok(self.acquire_until(deadline(timeout)))
+        Ok(self.acquire_until(wire::deadline(timeout)))
     }
 }
 
@@ -539,7 +535,7 @@ impl RLock {
     ///
     /// Python: `rlock.acquire(timeout=t)`.
     pub fn acquire_timeout(&self, timeout: Duration) -> Result<Option<RLockGuard<'_>>> {
-        Ok(self.acquire_until(deadline(timeout)))
+        Ok(self.acquire_until(wire::deadline(timeout)))
     }
 }
 
@@ -673,7 +669,7 @@ impl Event {
     ///
     /// Python: `event.wait(timeout)`.
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        self.wait_until(deadline(timeout))
+        self.wait_until(wire::deadline(timeout))
     }
 
     fn wait_until(&self, deadline: Option<Instant>) -> bool {
@@ -869,7 +865,7 @@ impl Semaphore {
     ///
     /// Python: `semaphore.acquire(timeout=t)`.
     pub fn acquire_timeout(&self, timeout: Duration) -> Result<Option<SemaphoreGuard<'_>>> {
-        Ok(self.acquire_until(deadline(timeout)))
+        Ok(self.acquire_until(wire::deadline(timeout)))
     }
 
     /// Gives a permit back without a guard (a guard does this on drop).
@@ -1113,7 +1109,7 @@ impl Condition {
             .0
             .condition()
             .lock
-            .lock(deadline(timeout))
+            .lock(wire::deadline(timeout))
             .map(|_| self.held()))
     }
 
@@ -1143,7 +1139,7 @@ impl Condition {
         timeout: Duration,
         mut condition: impl FnMut() -> bool,
     ) -> Result<(ConditionGuard<'a>, bool)> {
-        let until = deadline(timeout);
+        let until = wire::deadline(timeout);
         while condition() {
             if until.is_some_and(|d| Instant::now() >= d) {
                 return Ok((guard, false));
@@ -1203,7 +1199,7 @@ impl Condition {
         guard: ConditionGuard<'a>,
         timeout: Duration,
     ) -> Result<(ConditionGuard<'a>, bool)> {
-        self.wait_until(guard, deadline(timeout))
+        self.wait_until(guard, wire::deadline(timeout))
     }
 
     /// Waits while `condition()` holds (checked with the lock held).
@@ -1455,7 +1451,7 @@ impl Barrier {
     ///
     /// Python: `barrier.wait(timeout)`.
     pub fn wait_timeout(&self, timeout: Duration) -> Result<u32> {
-        self.wait_until(deadline(timeout))
+        self.wait_until(wire::deadline(timeout))
     }
 
     fn wait_until(&self, deadline: Option<Instant>) -> Result<u32> {

@@ -463,9 +463,10 @@ pub(crate) struct Connection {
     /// server releases a thread's locks when its connection closes, so a
     /// guard taken through one must not release through the next.
     id: u64,
-    /// The process that opened it: a child forked by the user's own
-    /// `fork()` finds its parent's connections here, and must not use them.
-    pid: u32,
+    /// The process that opened it (`shm::process_owner`, cached and reset
+    /// in forked children): a child forked by the user's own `fork()` finds
+    /// its parent's connections here, and must not use them.
+    process: crate::shm::Owner,
 }
 
 impl Connection {
@@ -476,7 +477,7 @@ impl Connection {
             buf: Vec::new(),
             timeout: None,
             id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            pid: std::process::id(),
+            process: crate::shm::process_owner(),
         })
     }
 }
@@ -500,12 +501,7 @@ struct LinksOfThisThread;
 impl Drop for LinksOfThisThread {
     fn drop(&mut self) {
         let me = std::thread::current().id();
-        let mine: Vec<_> = {
-            let mut links = lock_links();
-            let keys: Vec<_> = links.keys().filter(|(_, t)| *t == me).cloned().collect();
-            keys.into_iter().filter_map(|k| links.remove(&k)).collect()
-        };
-        drop(mine);
+        close_links(|(_, thread)| *thread == me);
     }
 }
 
@@ -515,16 +511,17 @@ thread_local! {
 
 /// Closes every thread's connection to the manager at `address`, which is gone.
 fn forget_links_to(address: &Address) {
-    let gone: Vec<_> = {
+    close_links(|((a, _), _)| a == address);
+}
+
+/// Closes the connections whose key matches, once out of the table's lock.
+fn close_links(matching: impl Fn(&(LinkKey, ThreadId)) -> bool) {
+    let closed: Vec<Connection> = {
         let mut links = lock_links();
-        let keys: Vec<_> = links
-            .keys()
-            .filter(|((a, _), _)| a == address)
-            .cloned()
-            .collect();
+        let keys: Vec<_> = links.keys().filter(|k| matching(k)).cloned().collect();
         keys.into_iter().filter_map(|k| links.remove(&k)).collect()
     };
-    drop(gone);
+    drop(closed);
 }
 
 /// In a forked child: the connections it inherited are its parent's, and
@@ -567,7 +564,7 @@ impl Server {
         let key = (self.link_key(), std::thread::current().id());
         let taken = lock_links().remove(&key);
         let mut link = match taken {
-            Some(link) if link.pid == std::process::id() => link,
+            Some(link) if link.process == crate::shm::process_owner() => link,
             inherited => {
                 // A parent's, in a child of the user's own fork(): its
                 // descriptor is shared with the parent, so it is left alone.
