@@ -188,3 +188,23 @@ fn large_arguments_and_results_cross_without_deadlock() {
     let small: Vec<Vec<u8>> = (0..50u8).map(|i| vec![i; 16]).collect();
     assert_eq!(pool.map_chunked(echo_big, small, 1).unwrap().len(), 50);
 }
+
+#[pool_task]
+fn shift_bytes(data: multiproc::Bytes) -> multiproc::Bytes {
+    multiproc::Bytes::from(data.iter().map(|b| b.wrapping_add(1)).collect::<Vec<u8>>())
+}
+
+#[test]
+fn large_bytes_cross_to_ranks_and_back_inline() {
+    // Large enough to travel beside the message to a local worker; a rank
+    // cannot receive a descriptor, so here the bytes go in the message.
+    let pool = Pool::mpi().unwrap();
+    let inputs: Vec<multiproc::Bytes> = (0..4u8)
+        .map(|i| multiproc::Bytes::from(vec![i; 1 << 20]))
+        .collect();
+    let outputs = pool.map_chunked(shift_bytes, inputs.clone(), 2).unwrap();
+    for (input, output) in inputs.iter().zip(&outputs) {
+        assert_eq!(output.len(), input.len());
+        assert!(output.iter().all(|&b| b == input[0] + 1));
+    }
+}

@@ -3,6 +3,7 @@
 //! `multiproc` crate, which re-exports everything here with the macros.
 
 mod bootstrap;
+mod bytes;
 mod error;
 mod handle;
 mod manager;
@@ -20,6 +21,7 @@ mod sync;
 mod task;
 mod wire;
 
+pub use bytes::Bytes;
 pub use error::{Error, Result};
 pub use handle::Fd;
 pub use manager::{

@@ -16,7 +16,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::bootstrap::{self, CallSpec, Job, Launch, OsChild, Start};
 use crate::error::{Error, Result};
-use crate::wire::Conn;
+use crate::wire::{self, Conn};
+
+/// A child's outcome frame and the descriptors that came beside it.
+type Outcome = (Vec<u8>, Vec<std::os::fd::OwnedFd>);
 
 /// Who this process is: set once in a child, before `main` would have run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -750,7 +753,9 @@ impl<R> Process<R> {
     }
 
     /// `None` on timeout; `Some(None)` if the child ended without an outcome.
-    fn read_outcome(&mut self, timeout: Option<Duration>) -> Result<Option<Option<Vec<u8>>>> {
+    /// The child's outcome frame and the descriptors beside it; `Ok(None)`
+    /// if `timeout` passed first, `Ok(Some(None))` if the child hung up.
+    fn read_outcome(&mut self, timeout: Option<Duration>) -> Result<Option<Option<Outcome>>> {
         if self.child.is_reaped() {
             return Err(Error::AlreadyJoined {
                 process: self.child.info.name.clone(),
@@ -759,7 +764,7 @@ impl<R> Process<R> {
         if !self.child.conn.wait_readable(timeout)? {
             return Ok(None);
         }
-        match self.child.conn.recv_frame() {
+        match self.child.conn.recv_frame_with_fds() {
             Ok(outcome) => Ok(Some(Some(outcome))),
             Err(Error::Disconnected) => Ok(Some(None)),
             Err(e) => {
@@ -843,8 +848,8 @@ impl<R: DeserializeOwned> Process<R> {
         }
     }
 
-    fn finish(&mut self, outcome: Option<Vec<u8>>) -> Result<R> {
-        if let Some(outcome) = &outcome {
+    fn finish(&mut self, outcome: Option<Outcome>) -> Result<R> {
+        if let Some((outcome, _)) = &outcome {
             self.child.answered(outcome.first() == Some(&0));
         }
         let ended = match outcome {
@@ -852,7 +857,9 @@ impl<R: DeserializeOwned> Process<R> {
             None => self.child.reap()?,
         };
         match outcome {
-            Some(outcome) => bootstrap::decode_outcome(&outcome, &self.child.info.name),
+            Some((outcome, fds)) => wire::with_fds(fds, || {
+                bootstrap::decode_outcome(&outcome, &self.child.info.name)
+            }),
             None => Err(self.child.ended_error(ended)),
         }
     }

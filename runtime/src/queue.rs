@@ -658,7 +658,7 @@ impl<T: Serialize> Queue<T> {
             buffer.clear();
             wire::encode_into(&item, buffer).map_err(|e| Error::Codec {
                 what: "encode a queue item".into(),
-                reason: wire::encode_failure(&e),
+                reason: wire::codec_failure(&e),
             })?;
             let put = self.put_bytes(buffer, deadline);
             if buffer.capacity() > 8 << 20 {

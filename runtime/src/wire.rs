@@ -37,10 +37,14 @@ const FD_SHIFT: u32 = 48;
 const FDS_PER_SEND: usize = 253;
 
 thread_local! {
-    /// Why the last handle refused to serialize: postcard keeps no message of its own.
+    /// Why the last handle could not be encoded or decoded: postcard keeps
+    /// no message of its own.
     static HANDLE_ERROR: RefCell<Option<String>> = const { RefCell::new(None) };
     /// Descriptors handed over by handles being encoded, if an encoding collects them.
     static OUTGOING: RefCell<Option<Vec<OwnedFd>>> = const { RefCell::new(None) };
+    /// Descriptors of handles in the values that calls run here return, when
+    /// the frame of their outcomes can carry them ([`collect_returned_fds`]).
+    static RETURNED: RefCell<Option<Vec<OwnedFd>>> = const { RefCell::new(None) };
     /// Descriptors received with the frame being decoded, taken by index.
     static INCOMING: RefCell<Option<Vec<Option<OwnedFd>>>> = const { RefCell::new(None) };
 }
@@ -51,6 +55,7 @@ thread_local! {
 pub(crate) fn prepare_for_fork() {
     HANDLE_ERROR.with(|_| ());
     OUTGOING.with(|_| ());
+    RETURNED.with(|_| ());
     INCOMING.with(|_| ());
 }
 
@@ -62,19 +67,69 @@ pub(crate) fn collect_fds<R>(encode: impl FnOnce() -> R) -> (R, Vec<OwnedFd>) {
     (result, fds)
 }
 
-/// Called by a handle's `Serialize`: hands a duplicate of `fd` to the frame.
-pub(crate) fn export_fd(fd: BorrowedFd<'_>) -> Result<u32, String> {
-    let exported = export(fd);
-    if let Err(e) = &exported {
-        HANDLE_ERROR.with(|h| *h.borrow_mut() = Some(e.clone()));
-    }
-    exported
+/// Runs `run`, collecting the descriptors that handles hand over while the
+/// values returned by the calls it runs are encoded ([`encode_returned`]);
+/// not while the calls themselves run, whose own messages (a `Queue` item,
+/// say) cannot carry descriptors.
+pub(crate) fn collect_returned_fds<R>(run: impl FnOnce() -> R) -> (R, Vec<OwnedFd>) {
+    let outer = RETURNED.with(|r| r.replace(Some(Vec::new())));
+    let result = run();
+    let fds = RETURNED.with(|r| r.replace(outer)).unwrap_or_default();
+    (result, fds)
 }
 
-fn export(fd: BorrowedFd<'_>) -> Result<u32, String> {
-    let fd = fd
-        .try_clone_to_owned()
-        .map_err(|e| format!("could not duplicate a descriptor: {e}"))?;
+/// Appends the encoding of a value a call returned to `out`: handles in it
+/// hand their descriptors to [`collect_returned_fds`], if that runs.
+#[inline]
+pub(crate) fn encode_returned<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+) -> Result<(), postcard::Error> {
+    match RETURNED.with(|r| r.borrow_mut().take()) {
+        None => encode_into(value, out),
+        Some(fds) => encode_returned_beside(value, out, fds),
+    }
+}
+
+#[inline(never)]
+fn encode_returned_beside<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+    fds: Vec<OwnedFd>,
+) -> Result<(), postcard::Error> {
+    let outer = OUTGOING.with(|o| o.replace(Some(fds)));
+    let encoded = encode_into(value, out);
+    let fds = OUTGOING.with(|o| o.replace(outer));
+    RETURNED.with(|r| *r.borrow_mut() = fds);
+    encoded
+}
+
+/// Whether the value being encoded may hand descriptors to its frame.
+pub(crate) fn exporting() -> bool {
+    OUTGOING.with(|o| o.borrow().is_some())
+}
+
+/// Called by a handle's `Serialize`: hands a duplicate of `fd` to the frame.
+pub(crate) fn export_fd(fd: BorrowedFd<'_>) -> Result<u32, String> {
+    match fd.try_clone_to_owned() {
+        Ok(fd) => export_owned_fd(fd),
+        Err(e) => Err(refused(format!("could not duplicate a descriptor: {e}"))),
+    }
+}
+
+/// Hands `fd` itself to the frame being encoded: its index there.
+pub(crate) fn export_owned_fd(fd: OwnedFd) -> Result<u32, String> {
+    give(fd).map_err(refused)
+}
+
+/// Keeps why a handle could not be encoded or decoded, for the codec's
+/// error, which has no message of its own; returns it.
+pub(crate) fn refused(why: String) -> String {
+    HANDLE_ERROR.with(|h| *h.borrow_mut() = Some(why.clone()));
+    why
+}
+
+fn give(fd: OwnedFd) -> Result<u32, String> {
     OUTGOING.with(|o| match o.borrow_mut().as_mut() {
         Some(fds) => {
             fds.push(fd);
@@ -102,7 +157,11 @@ pub(crate) fn import_fd(index: u32) -> Result<OwnedFd, String> {
         i.borrow_mut()
             .as_mut()
             .and_then(|fds| fds.get_mut(index as usize)?.take())
-            .ok_or_else(|| format!("descriptor {index} did not arrive with the message"))
+            .ok_or_else(|| {
+                refused(format!(
+                    "descriptor {index} did not arrive with the message"
+                ))
+            })
     })
 }
 
@@ -111,12 +170,12 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T, what: &str) -> Result<Vec
     HANDLE_ERROR.with(|h| h.borrow_mut().take());
     postcard::to_stdvec(value).map_err(|e| Error::Codec {
         what: format!("encode {what}"),
-        reason: encode_failure(&e),
+        reason: codec_failure(&e),
     })
 }
 
-/// Why encoding failed, in words, including a handle's own reason.
-pub(crate) fn encode_failure(e: &postcard::Error) -> String {
+/// Why encoding or decoding failed, in words, including a handle's own reason.
+pub(crate) fn codec_failure(e: &postcard::Error) -> String {
     HANDLE_ERROR
         .with(|h| h.borrow_mut().take())
         .map_or_else(|| e.to_string(), |why| format!("{e}: {why}"))
@@ -201,7 +260,7 @@ fn trailing(what: &str, left: usize) -> Error {
 fn undecodable(what: &str, e: &postcard::Error) -> Error {
     Error::Codec {
         what: format!("decode {what}"),
-        reason: e.to_string(),
+        reason: codec_failure(e),
     }
 }
 
@@ -531,7 +590,7 @@ pub(crate) fn push_message<T: Serialize + ?Sized>(out: &mut Vec<u8>, msg: &T) ->
     push_frame(out, |out| {
         encode_into(msg, out).map_err(|e| Error::Codec {
             what: "encode a message".into(),
-            reason: encode_failure(&e),
+            reason: codec_failure(&e),
         })
     })
 }

@@ -168,6 +168,16 @@ pub(crate) struct Launch {
     pub(crate) mpi: bool,
 }
 
+impl Launch {
+    /// Whether descriptors can reach the child: not on another MPI rank.
+    pub(crate) fn passes_fds(&self) -> bool {
+        #[cfg(feature = "mpi")]
+        return !self.mpi;
+        #[cfg(not(feature = "mpi"))]
+        true
+    }
+}
+
 impl Default for Launch {
     fn default() -> Launch {
         Launch {
@@ -520,11 +530,16 @@ pub(crate) fn run_job(mut conn: Conn, start: Start, lifeline: Lifeline) -> i32 {
         Job::Call(call) => {
             let mut frame = Vec::new();
             let mut returned = false;
-            let _ = wire::push_frame(&mut frame, |outcome| {
-                returned = call.run(outcome);
-                Ok(())
+            // Handles (and large `Bytes`) in the value travel beside it.
+            let (_, fds) = wire::collect_returned_fds(|| {
+                wire::push_frame(&mut frame, |outcome| {
+                    returned = call.run(outcome);
+                    Ok(())
+                })
             });
-            match conn.send_framed(&frame) {
+            let sent = wire::set_fd_count(&mut frame, fds.len())
+                .and_then(|()| conn.send_framed_with(&frame, &fds));
+            match sent {
                 Ok(()) => i32::from(!returned),
                 Err(_) => EXIT_NO_PARENT,
             }

@@ -198,18 +198,19 @@ impl Args<'_> {
 
 #[cold]
 fn undecodable_argument(e: &postcard::Error) -> String {
-    format!("could not decode an argument: {e}")
+    let why = crate::wire::codec_failure(e);
+    format!("could not decode an argument: {why}")
 }
 
 /// Appends the encoding of a function's value to `out`; the generated code calls this.
 #[inline]
 pub fn encode_value<T: Portable>(value: &T, out: &mut Vec<u8>) -> Result<(), String> {
-    crate::wire::encode_into(value, out).map_err(|e| unencodable_value(&e))
+    crate::wire::encode_returned(value, out).map_err(|e| unencodable_value(&e))
 }
 
 #[cold]
 fn unencodable_value(e: &postcard::Error) -> String {
-    let why = crate::wire::encode_failure(e);
+    let why = crate::wire::codec_failure(e);
     format!("could not encode the return value: {why}")
 }
 

@@ -150,7 +150,7 @@ impl Link {
         buf.clear();
         buf.extend_from_slice(&[0; 4]);
         wire::encode_into(msg, buf)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, wire::encode_failure(&e)))?;
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, wire::codec_failure(&e)))?;
         let len = u32::try_from(buf.len() - 4)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a message over 4 GiB"))?;
         buf[..4].copy_from_slice(&len.to_le_bytes());

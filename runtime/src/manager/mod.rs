@@ -777,7 +777,7 @@ impl ObjectRef {
 pub fn encode_arg<T: Portable>(value: &T, out: &mut Vec<u8>) -> Result<()> {
     wire::encode_into(value, out).map_err(|e| Error::Codec {
         what: "encode an argument for the manager".into(),
-        reason: wire::encode_failure(&e),
+        reason: wire::codec_failure(&e),
     })
 }
 

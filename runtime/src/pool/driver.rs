@@ -40,7 +40,23 @@ pub(super) struct Chunk {
 }
 
 impl Chunk {
-    fn deliver(self, worker: Arc<str>, outcome: std::result::Result<Vec<u8>, Lost>) {
+    /// Hands the chunk's results, and the descriptors that came with them,
+    /// to whoever waits for them.
+    fn deliver(self, worker: Arc<str>, results: (Vec<u8>, Vec<OwnedFd>)) {
+        let (results, fds) = results;
+        self.finish(worker, Ok(results), fds);
+    }
+
+    fn lose(self, lost: Lost) {
+        self.finish(Arc::from(""), Err(lost), Vec::new());
+    }
+
+    fn finish(
+        self,
+        worker: Arc<str>,
+        outcome: std::result::Result<Vec<u8>, Lost>,
+        fds: Vec<OwnedFd>,
+    ) {
         self.sink.deliver(
             self.index,
             ChunkResult {
@@ -48,12 +64,9 @@ impl Chunk {
                 outcome,
                 count: self.count,
                 failed: self.failed,
+                fds,
             },
         );
-    }
-
-    fn lose(self, lost: Lost) {
-        self.deliver(Arc::from(""), Err(lost));
     }
 }
 
@@ -475,10 +488,10 @@ fn serve(shared: &Shared, config: &WorkerConfig, slot: usize, worker: &mut Child
             let sent = encoded.and_then(|()| {
                 let fds = fds.map_err(Error::io("duplicating a descriptor"))?;
                 let mut drain = |conn: &mut crate::wire::Conn| {
-                    let results = conn.recv_frame()?;
+                    let results = conn.recv_frame_with_fds()?;
                     if let Some(chunk) = inflight.pop_front() {
                         hunger.set(inflight.is_empty());
-                        chunk.deliver(Arc::clone(&name), Ok(results));
+                        chunk.deliver(Arc::clone(&name), results);
                     }
                     Ok(())
                 };
@@ -496,7 +509,7 @@ fn serve(shared: &Shared, config: &WorkerConfig, slot: usize, worker: &mut Child
         // Every result already read, not just the first, so that the chunks
         // replacing them go out in one write.
         loop {
-            match worker.conn.recv_frame() {
+            match worker.conn.recv_frame_with_fds() {
                 Ok(results) => {
                     let now = Instant::now();
                     let took = now - busy_since;
@@ -504,7 +517,7 @@ fn serve(shared: &Shared, config: &WorkerConfig, slot: usize, worker: &mut Child
                     busy_since = now;
                     if let Some(chunk) = inflight.pop_front() {
                         hunger.set(inflight.is_empty());
-                        chunk.deliver(Arc::clone(&name), Ok(results));
+                        chunk.deliver(Arc::clone(&name), results);
                     }
                 }
                 Err(_) => return lost(shared, config, slot, worker, inflight),

@@ -384,6 +384,7 @@ impl PoolBuilder {
             })
             .collect::<Result<Vec<_>>>();
         let pool = Pool {
+            passes_fds: config.launch.passes_fds(),
             shared,
             drivers: Mutex::new(Vec::new()),
             running,
@@ -432,6 +433,9 @@ pub struct Pool {
     /// How many driver threads have not ended yet, for `join_timeout`.
     running: Arc<Running>,
     processes: usize,
+    /// Whether the descriptors of handles among the arguments reach the
+    /// workers (not on MPI ranks, where a large `Bytes` goes inline).
+    passes_fds: bool,
     #[cfg(feature = "progress")]
     progress: bool,
 }
@@ -510,8 +514,17 @@ fn auto_chunksize(len: usize, processes: usize) -> usize {
     len.div_ceil(processes * 8).max(1)
 }
 
-/// Encodes up to `size` items of `items` as one chunk; `None` when `items` is exhausted.
-fn encode_chunk<A: Serialize>(items: &mut impl Iterator<Item = A>, size: usize) -> Option<Encoded> {
+/// Encodes up to `size` items of `items` as one chunk; `None` when `items`
+/// is exhausted. With `passes_fds`, handles among them hand over their
+/// descriptors to travel beside it.
+fn encode_chunk<A: Serialize>(
+    items: &mut impl Iterator<Item = A>,
+    size: usize,
+    passes_fds: bool,
+) -> Option<Encoded> {
+    if !passes_fds {
+        return encode_items(items, size);
+    }
     let (encoded, fds) = wire::collect_fds(|| encode_items(items, size));
     encoded.map(|encoded| Encoded { fds, ..encoded })
 }
@@ -526,7 +539,7 @@ fn encode_items<A: Serialize>(items: &mut impl Iterator<Item = A>, size: usize) 
             let mark = out.len();
             if let Err(e) = wire::encode_into(&item, out) {
                 out.truncate(mark);
-                failed.push((count, wire::encode_failure(&e)));
+                failed.push((count, wire::codec_failure(&e)));
             }
         });
         if !fits {
@@ -688,7 +701,7 @@ impl Pool {
         // once. An iterator may yield more or fewer items than its size hint
         // promised; the collector is resized to what it did yield.
         let mut index = 0;
-        while let Some(encoded) = encode_chunk(&mut items, size) {
+        while let Some(encoded) = encode_chunk(&mut items, size, self.passes_fds) {
             if index >= count {
                 collector.set_len(index + 1);
             }
@@ -951,13 +964,13 @@ impl Pool {
         bootstrap::lookup(key)?;
         let chunksize = valid_chunksize(chunksize)?;
         let mut items = items;
-        let shared = &self.shared;
+        let (shared, passes_fds) = (&self.shared, self.passes_fds);
         let ahead = (4 * self.processes).max(256 / chunksize);
         IMap::new(
             Box::new(move |encoded, index, inbox: Arc<Inbox>| {
                 shared.submit(vec![chunk(key, encoded, index, inbox)])
             }),
-            Box::new(move || encode_chunk(&mut items, chunksize)),
+            Box::new(move || encode_chunk(&mut items, chunksize, passes_fds)),
             ordered,
             ahead,
         )

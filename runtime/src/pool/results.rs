@@ -46,6 +46,8 @@ pub(super) struct ChunkResult {
     pub(super) count: u32,
     /// Items whose arguments could not be encoded in the parent.
     pub(super) failed: Vec<(u32, String)>,
+    /// Descriptors sent beside the results, for the handles among them.
+    pub(super) fds: Vec<std::os::fd::OwnedFd>,
 }
 
 impl ChunkResult {
@@ -77,7 +79,9 @@ impl ChunkResult {
             }
             match (&self.outcome, blob) {
                 (Err(lost), _) => Err(lost.error()),
-                (Ok(_), Some(blob)) => bootstrap::decode_outcome(blob, &self.worker),
+                (Ok(_), Some(blob)) => {
+                    self.offering_fds(|| bootstrap::decode_outcome(blob, &self.worker))
+                }
                 (Ok(_), None) => Err(Error::Codec {
                     what: "read a result".into(),
                     reason: format!("worker `{}` sent fewer results than tasks", self.worker),
@@ -88,9 +92,26 @@ impl ChunkResult {
 }
 
 impl ChunkResult {
+    /// Runs `decode` with this chunk's descriptors on offer: duplicates, as
+    /// each item's decoding takes its own and closes the rest.
+    fn offering_fds<T>(&self, decode: impl FnOnce() -> Result<T>) -> Result<T> {
+        if self.fds.is_empty() {
+            return decode();
+        }
+        let fds = self
+            .fds
+            .iter()
+            .map(std::os::fd::OwnedFd::try_clone)
+            .collect::<std::io::Result<Vec<_>>>()
+            .map_err(Error::io("duplicating a descriptor"))?;
+        crate::wire::with_fds(fds, decode)
+    }
+
     /// Appends every value to `values`, or returns the first item's error.
     fn decode_into<R: DeserializeOwned>(&self, values: &mut Vec<R>) -> Result<()> {
-        if let (Some(bytes), true) = (self.items(), self.failed.is_empty()) {
+        if let (Some(bytes), true, true) =
+            (self.items(), self.failed.is_empty(), self.fds.is_empty())
+        {
             // The common case, kept lean: every item returned.
             let mut decoded = 0;
             for blob in prefixed_items(bytes) {

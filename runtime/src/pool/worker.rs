@@ -85,8 +85,12 @@ pub(crate) fn serve(mut conn: Conn, initializer: Option<CallSpec>) -> i32 {
     // this process dies the parent knows exactly which chunk it was running.
     while let Ok((frame, fds)) = conn.recv_frame_with_fds() {
         frame_out.clear();
-        answer_chunk(&frame, fds, &mut cached, &mut frame_out);
-        if conn.send_framed(&frame_out).is_err() {
+        // Handles (and large `Bytes`) among the results travel beside them.
+        let ((), out_fds) =
+            wire::collect_returned_fds(|| answer_chunk(&frame, fds, &mut cached, &mut frame_out));
+        let sent = wire::set_fd_count(&mut frame_out, out_fds.len())
+            .and_then(|()| conn.send_framed_with(&frame_out, &out_fds));
+        if sent.is_err() {
             return 1;
         }
     }

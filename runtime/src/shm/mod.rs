@@ -105,6 +105,47 @@ impl Shm {
     }
 }
 
+/// The seals that make a segment immutable: with them no process can write
+/// it, map it writable, or change its size, so a read-only mapping of it may
+/// be lent out as a plain `&[u8]`.
+const FROZEN: SealFlags = SealFlags::WRITE
+    .union(SealFlags::SHRINK)
+    .union(SealFlags::GROW)
+    .union(SealFlags::SEAL);
+
+/// A new memfd holding a copy of `bytes`, sealed against any change.
+/// Written with `write(2)`, which fills the file in the kernel without a
+/// page fault per page.
+pub(crate) fn frozen_copy(bytes: &[u8]) -> std::io::Result<OwnedFd> {
+    use std::io::Write;
+    let fd = rustix::fs::memfd_create(
+        "multiproc-bytes",
+        rustix::fs::MemfdFlags::CLOEXEC | rustix::fs::MemfdFlags::ALLOW_SEALING,
+    )?;
+    let mut file = std::fs::File::from(fd);
+    file.write_all(bytes)?;
+    let fd = OwnedFd::from(file);
+    rustix::fs::fcntl_add_seals(&fd, FROZEN)?;
+    Ok(fd)
+}
+
+/// Maps the first `len` bytes of a segment made by [`frozen_copy`] (in any
+/// process) read-only. Refused unless it carries the seals that keep its
+/// contents from ever changing, and holds `len` bytes.
+pub(crate) fn map_frozen(fd: &OwnedFd, len: usize) -> std::io::Result<memmap2::Mmap> {
+    let invalid = |why: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, why);
+    if !rustix::fs::fcntl_get_seals(fd)?.contains(FROZEN) {
+        return Err(invalid("the shared bytes are not sealed against change"));
+    }
+    if (rustix::fs::fstat(fd)?.st_size as u64) < len as u64 {
+        return Err(invalid("the shared bytes are shorter than announced"));
+    }
+    // SAFETY: the seals checked above forbid every write, writable mapping
+    // and resize of the file, in every process, for as long as it exists;
+    // so the mapping's contents never change and never shrink under it.
+    unsafe { memmap2::MmapOptions::new().len(len).map(fd) }
+}
+
 /// Copies `dst.len()` bytes from shared memory at `src` with atomic loads, so
 /// that a racing writer in another thread or process makes the copy torn,
 /// never undefined.
