@@ -6,7 +6,7 @@ mod common;
 use std::time::Instant;
 
 use multiproc::{Queue, process};
-use serde_bytes::ByteBuf;
+use multiproc::Bytes;
 
 #[process]
 fn put_small(q: Queue<u64>, count: u64) {
@@ -16,8 +16,8 @@ fn put_small(q: Queue<u64>, count: u64) {
 }
 
 #[process]
-fn put_big(q: Queue<ByteBuf>, count: u64, size: usize) {
-    let item = ByteBuf::from(vec![7u8; size]);
+fn put_big(q: Queue<Bytes>, count: u64, size: usize) {
+    let item = Bytes::from(vec![7u8; size]);
     for _ in 0..count {
         q.put(item.clone()).unwrap();
     }
@@ -46,7 +46,7 @@ fn small(count: u64) -> f64 {
 /// Bytes per second of 1 MiB items from one producer process to this process.
 fn big(count: u64) -> f64 {
     const SIZE: usize = 1 << 20;
-    let q = Queue::<ByteBuf>::new().unwrap();
+    let q = Queue::<Bytes>::new().unwrap();
     let started = Instant::now();
     let producer = put_big.spawn(q.clone(), count, SIZE).unwrap();
     for _ in 0..count {

@@ -270,3 +270,23 @@ fn get_reports_disconnected_when_the_last_producer_is_killed() {
     assert!(started.elapsed() < Duration::from_secs(5));
     let _ = holder.join();
 }
+
+#[process]
+fn put_a_connection_and_exit(q: Queue<multiproc::Connection<String>>) {
+    let (here, there) = multiproc::pipe::<String>().unwrap();
+    here.send(String::from("sent before the producer exited"))
+        .unwrap();
+    q.put(there).unwrap();
+}
+
+#[test]
+fn a_handle_put_by_a_process_that_exited_still_arrives_and_works() {
+    let q = Queue::new().unwrap();
+    put_a_connection_and_exit
+        .spawn(q.clone())
+        .unwrap()
+        .join()
+        .unwrap();
+    let conn = q.get_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(conn.recv().unwrap(), "sent before the producer exited");
+}

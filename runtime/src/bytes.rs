@@ -21,8 +21,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::{shm, wire};
 
 /// The size from which a `Bytes` travels as a sealed memfd rather than in
-/// the message: below it, the memfd's system calls cost more than the copies
-/// they save.
+/// the message (unless the message asks for more): below it, the memfd's
+/// system calls cost more than the copies they save.
 const BESIDE: usize = 64 << 10;
 
 /// An immutable byte buffer, cheap to clone, that moves between processes
@@ -220,7 +220,7 @@ enum Repr<'a> {
 
 impl Serialize for Bytes {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        if self.len() < BESIDE || !wire::exporting() {
+        if wire::beside_from(BESIDE).is_none_or(|min| self.len() < min) {
             return Repr::Inline(std::borrow::Cow::Borrowed(self)).serialize(serializer);
         }
         let fd = match &*self.0 {

@@ -45,6 +45,9 @@ thread_local! {
     /// Descriptors of handles in the values that calls run here return, when
     /// the frame of their outcomes can carry them ([`collect_returned_fds`]).
     static RETURNED: RefCell<Option<Vec<OwnedFd>>> = const { RefCell::new(None) };
+    /// The smallest buffer sent beside the frame being encoded, if the
+    /// encoding asked for more than a buffer's own threshold.
+    static BESIDE_FROM: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     /// Descriptors received with the frame being decoded, taken by index.
     static INCOMING: RefCell<Option<Vec<Option<OwnedFd>>>> = const { RefCell::new(None) };
 }
@@ -104,9 +107,24 @@ fn encode_returned_beside<T: Serialize + ?Sized>(
     encoded
 }
 
-/// Whether the value being encoded may hand descriptors to its frame.
-pub(crate) fn exporting() -> bool {
-    OUTGOING.with(|o| o.borrow().is_some())
+/// [`collect_fds`], with buffers (a `Bytes`) smaller than `min` bytes kept
+/// inline: for a frame whose inline bytes are cheaper to move than a memfd.
+pub(crate) fn collect_fds_beside_from<R>(
+    min: usize,
+    encode: impl FnOnce() -> R,
+) -> (R, Vec<OwnedFd>) {
+    let outer = BESIDE_FROM.replace(min);
+    let collected = collect_fds(encode);
+    BESIDE_FROM.set(outer);
+    collected
+}
+
+/// The smallest buffer to send beside the frame being encoded, given the
+/// buffer's own threshold; `None` if the frame cannot carry descriptors.
+pub(crate) fn beside_from(threshold: usize) -> Option<usize> {
+    OUTGOING
+        .with(|o| o.borrow().is_some())
+        .then(|| BESIDE_FROM.get().max(threshold))
 }
 
 /// Called by a handle's `Serialize`: hands a duplicate of `fd` to the frame.
@@ -135,9 +153,13 @@ fn give(fd: OwnedFd) -> Result<u32, String> {
             fds.push(fd);
             u32::try_from(fds.len() - 1).map_err(|e| e.to_string())
         }
-        None => Err("handles can only cross to another process as arguments of \
-                     `#[process]` or `#[pool_task]` functions, or over a Connection"
-            .into()),
+        None => Err(
+            "a handle cannot cross here: handles cross to another process only \
+                     as arguments and return values of `#[process]` and `#[pool_task]` \
+                     functions, in `Connection` messages and in `Queue` items (not to a \
+                     manager or another MPI rank)"
+                .into(),
+        ),
     })
 }
 
@@ -734,6 +756,116 @@ fn crowded() -> bool {
         );
     }
     CROWDED.load(Ordering::Relaxed)
+}
+
+/// A pair of connected datagram sockets that hold descriptors in flight for
+/// a shared structure (a queue's items): any process holding both ends
+/// can post descriptors on one end and take them from the other. Datagrams
+/// carry a tag, so that a taker can match them with the records that
+/// announce them, and skip ones whose record was lost.
+pub(crate) struct Mailbox {
+    post: OwnedFd,
+    take: OwnedFd,
+}
+
+impl Mailbox {
+    pub(crate) fn new() -> io::Result<Mailbox> {
+        use rustix::net::{AddressFamily, SocketFlags, SocketType, socketpair};
+        let (post, take) = socketpair(
+            AddressFamily::UNIX,
+            SocketType::DGRAM,
+            SocketFlags::CLOEXEC,
+            None,
+        )?;
+        Ok(Mailbox { post, take })
+    }
+
+    /// Hands duplicates of both ends to the frame being encoded: their indices.
+    pub(crate) fn export(&self) -> Result<(u32, u32), String> {
+        Ok((export_fd(self.post.as_fd())?, export_fd(self.take.as_fd())?))
+    }
+
+    /// The ends at `indices` among the descriptors of the frame being decoded.
+    pub(crate) fn import(indices: (u32, u32)) -> Result<Mailbox, String> {
+        Ok(Mailbox {
+            post: import_fd(indices.0)?,
+            take: import_fd(indices.1)?,
+        })
+    }
+
+    /// Posts `fds` under `tag`, without waiting: an error if the sockets
+    /// hold as much as the system allows.
+    pub(crate) fn post(&self, tag: u64, fds: &[OwnedFd]) -> io::Result<()> {
+        let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(AsFd::as_fd).collect();
+        let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(borrowed.len()))];
+        let mut control = SendAncillaryBuffer::new(&mut space);
+        if !control.push(SendAncillaryMessage::ScmRights(&borrowed)) {
+            return Err(io::Error::other("too many descriptors in one item"));
+        }
+        let tag = tag.to_le_bytes();
+        let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
+        loop {
+            match sendmsg(&self.post, &[IoSlice::new(&tag)], &mut control, flags) {
+                Err(rustix::io::Errno::INTR) => {}
+                sent => return sent.map(drop).map_err(io::Error::from),
+            }
+        }
+    }
+
+    /// Takes the descriptors posted under `tag`, dropping those posted
+    /// under earlier tags (whose records were lost); `None` if they are not
+    /// there. Tags must be posted and taken in increasing order.
+    pub(crate) fn take(&self, tag: u64) -> io::Result<Option<Vec<OwnedFd>>> {
+        loop {
+            let mut found = [0u8; 8];
+            // A peek without room for descriptors installs none.
+            let peeked = loop {
+                match rustix::net::recv(
+                    &self.take,
+                    &mut found,
+                    RecvFlags::PEEK | RecvFlags::DONTWAIT,
+                ) {
+                    Err(rustix::io::Errno::INTR) => {}
+                    other => break other,
+                }
+            };
+            match peeked {
+                Err(rustix::io::Errno::AGAIN) => return Ok(None),
+                Err(e) => return Err(e.into()),
+                Ok(_) => {}
+            }
+            let found = u64::from_le_bytes(found);
+            if found > tag {
+                return Ok(None);
+            }
+            let mut space =
+                vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(FDS_PER_SEND))];
+            let mut control = RecvAncillaryBuffer::new(&mut space);
+            let mut datagram = [0u8; 8];
+            let flags = RecvFlags::CMSG_CLOEXEC | RecvFlags::DONTWAIT;
+            let received = loop {
+                let mut iov = [IoSliceMut::new(&mut datagram)];
+                match recvmsg(&self.take, &mut iov, &mut control, flags) {
+                    Err(rustix::io::Errno::INTR) => {}
+                    other => break other?,
+                };
+            };
+            let mut fds = Vec::new();
+            for message in control.drain() {
+                if let RecvAncillaryMessage::ScmRights(received) = message {
+                    fds.extend(received);
+                }
+            }
+            if found == tag {
+                if received.flags.contains(ReturnFlags::CTRUNC) {
+                    return Err(io::Error::other(
+                        "descriptors were lost in transit (truncated)",
+                    ));
+                }
+                return Ok(Some(fds));
+            }
+        }
+    }
 }
 
 /// The moment `timeout` from now; `None` (no deadline) if that is too far
