@@ -5,8 +5,8 @@ mod common;
 
 use std::time::Instant;
 
-use multiproc::{Queue, process};
 use multiproc::Bytes;
+use multiproc::{Queue, process};
 
 #[process]
 fn put_small(q: Queue<u64>, count: u64) {

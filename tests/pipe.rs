@@ -200,15 +200,46 @@ fn pool_tasks_take_connections_as_arguments() {
 }
 
 #[process]
-fn return_a_handle() -> Fd {
-    Fd::from(std::fs::File::open("/dev/null").unwrap())
+fn open_for_the_parent(path: String) -> Fd {
+    Fd::from(std::fs::File::open(path).unwrap())
+}
+
+#[pool_task]
+fn open_in_a_pool(path: String) -> Fd {
+    Fd::from(std::fs::File::open(path).unwrap())
 }
 
 #[test]
-fn a_handle_cannot_be_returned_and_the_error_says_why() {
-    let err = return_a_handle.spawn().unwrap().join().unwrap_err();
+fn a_file_opened_by_a_process_or_pool_task_is_returned_open() {
+    let (path, _) = temp_file("returned");
+    std::fs::write(&path, "opened by the child").unwrap();
+    let path_text = path.to_string_lossy().into_owned();
+    let from_process = open_for_the_parent
+        .spawn(path_text.clone())
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(
+        contents(std::fs::File::from(from_process)),
+        "opened by the child"
+    );
+    let pool = Pool::new(1).unwrap();
+    let from_pool = pool.map(open_in_a_pool, vec![path_text; 3]).unwrap();
+    for fd in from_pool {
+        assert_eq!(contents(std::fs::File::from(fd)), "opened by the child");
+    }
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn a_handle_cannot_go_to_a_manager_and_the_error_says_why() {
+    let manager = multiproc::Manager::start().unwrap();
+    let list = manager.list::<Fd>().unwrap();
+    let err = list
+        .push(Fd::from(std::fs::File::open("/dev/null").unwrap()))
+        .unwrap_err();
     assert!(matches!(err, Error::Codec { .. }), "{err:?}");
-    assert!(err.to_string().contains("as arguments"), "{err}");
+    assert!(err.to_string().contains("not to a manager"), "{err}");
 }
 
 #[test]

@@ -209,19 +209,22 @@ impl std::hash::Hash for Bytes {
     }
 }
 
-/// How a `Bytes` is encoded.
-#[derive(Serialize, Deserialize)]
-enum Repr<'a> {
-    /// The bytes themselves.
-    Inline(#[serde(borrow, with = "serde_bytes")] std::borrow::Cow<'a, [u8]>),
-    /// The first `len` bytes of the sealed memfd at `fd` among the frame's descriptors.
-    Beside { fd: u32, len: u64 },
-}
+/// How a `Bytes` is encoded: a tuple of a kind and its payload, either
+/// `INLINE` and the bytes, or `SHARED` and the index of the sealed memfd
+/// among the frame's descriptors with how many of its bytes are the buffer.
+/// (Plain numbers, not a private enum, keep a private type out of the
+/// compiler's lists of serializable types in users' errors.)
+const INLINE: u8 = 0;
+const SHARED: u8 = 1;
 
 impl Serialize for Bytes {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut tuple = serializer.serialize_tuple(2)?;
         if wire::beside_from(BESIDE).is_none_or(|min| self.len() < min) {
-            return Repr::Inline(std::borrow::Cow::Borrowed(self)).serialize(serializer);
+            tuple.serialize_element(&INLINE)?;
+            tuple.serialize_element(serde_bytes::Bytes::new(self))?;
+            return tuple.end();
         }
         let fd = match &*self.0 {
             Storage::Shared(_, fd) => fd.try_clone(),
@@ -231,30 +234,49 @@ impl Serialize for Bytes {
             S::Error::custom(wire::refused(format!("could not share a byte buffer: {e}")))
         })?;
         let fd = wire::export_owned_fd(fd).map_err(S::Error::custom)?;
-        Repr::Beside {
-            fd,
-            len: self.len() as u64,
-        }
-        .serialize(serializer)
+        tuple.serialize_element(&SHARED)?;
+        tuple.serialize_element(&(fd, self.len() as u64))?;
+        tuple.end()
     }
 }
 
 impl<'de> Deserialize<'de> for Bytes {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        match Repr::deserialize(deserializer)? {
-            Repr::Inline(bytes) => Ok(Bytes::from(bytes.into_owned())),
-            Repr::Beside { len: 0, .. } => Ok(Bytes::new()),
-            Repr::Beside { fd, len } => {
-                let fd = wire::import_fd(fd).map_err(D::Error::custom)?;
-                let len = usize::try_from(len).map_err(D::Error::custom)?;
-                let map = shm::map_frozen(&fd, len).map_err(|e| {
-                    D::Error::custom(wire::refused(format!(
-                        "could not map a shared byte buffer: {e}"
-                    )))
-                })?;
-                Ok(Bytes(Arc::new(Storage::Shared(map, fd))))
-            }
+        deserializer.deserialize_tuple(2, BytesVisitor)
+    }
+}
+
+struct BytesVisitor;
+
+impl<'de> serde::de::Visitor<'de> for BytesVisitor {
+    type Value = Bytes;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a byte buffer")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Bytes, A::Error> {
+        let missing = || A::Error::custom("a byte buffer ended early");
+        let kind: u8 = seq.next_element()?.ok_or_else(missing)?;
+        if kind == INLINE {
+            let bytes: serde_bytes::ByteBuf = seq.next_element()?.ok_or_else(missing)?;
+            return Ok(Bytes::from(bytes.into_vec()));
         }
+        if kind != SHARED {
+            return Err(A::Error::custom("not a byte buffer"));
+        }
+        let (fd, len): (u32, u64) = seq.next_element()?.ok_or_else(missing)?;
+        if len == 0 {
+            return Ok(Bytes::new());
+        }
+        let fd = wire::import_fd(fd).map_err(A::Error::custom)?;
+        let len = usize::try_from(len).map_err(A::Error::custom)?;
+        let map = shm::map_frozen(&fd, len).map_err(|e| {
+            A::Error::custom(wire::refused(format!(
+                "could not map a shared byte buffer: {e}"
+            )))
+        })?;
+        Ok(Bytes(Arc::new(Storage::Shared(map, fd))))
     }
 }
 
@@ -302,14 +324,7 @@ mod tests {
     fn a_memfd_that_could_still_change_is_refused() {
         let fd = rustix::fs::memfd_create("test", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
         rustix::fs::ftruncate(&fd, BESIDE as u64).unwrap();
-        let encoded = wire::encode(
-            &Repr::Beside {
-                fd: 0,
-                len: BESIDE as u64,
-            },
-            "repr",
-        )
-        .unwrap();
+        let encoded = wire::encode(&(SHARED, (0u32, BESIDE as u64)), "repr").unwrap();
         let error = wire::with_fds(vec![fd], || wire::decode::<Bytes>(&encoded, "bytes"))
             .unwrap_err()
             .to_string();
@@ -319,14 +334,7 @@ mod tests {
     #[test]
     fn a_length_beyond_the_shared_bytes_is_refused() {
         let fd = shm::frozen_copy(&[1; 100]).unwrap();
-        let encoded = wire::encode(
-            &Repr::Beside {
-                fd: 0,
-                len: 1 << 20,
-            },
-            "repr",
-        )
-        .unwrap();
+        let encoded = wire::encode(&(SHARED, (0u32, 1u64 << 20)), "repr").unwrap();
         let error = wire::with_fds(vec![fd], || wire::decode::<Bytes>(&encoded, "bytes"))
             .unwrap_err()
             .to_string();
