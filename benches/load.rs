@@ -1,6 +1,7 @@
 //! Waiting on a busy machine: five round trips with 0, 2, 4 and 8 CPU-bound
 //! processes beside them on this machine's cores, next to Python's twins
-//! measured under the same load in the same run. A wait that spins can win
+//! measured under the same load in the same run: three rounds each, taken
+//! in turn; the median of the rounds' medians and the mean of their means. A wait that spins can win
 //! on an idle machine and lose badly on a busy one: its spin takes the time
 //! slice the peer it waits for needs. Run with `cargo bench --bench load`.
 
@@ -153,28 +154,50 @@ fn human(secs: f64) -> String {
     format!("{:.1} µs", secs * 1e6)
 }
 
+/// Rounds per load level, ours and Python's taken in turn.
+const ROUNDS: usize = 3;
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
 fn main() {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     common::header("Python / multiproc (median; mean)");
     for hogs in [0, 2, 4, 8] {
         let _hogs = Hogs::start(hogs);
         std::thread::sleep(Duration::from_millis(200));
-        let ours = measure();
-        let twin = common::Twin::run("load_twin.py");
-        for (what, (median, mean)) in ours {
+        let (mut ours, mut twins) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            ours.push(measure());
+            twins.push(common::Twin::run("load_twin.py"));
+        }
+        for (i, (what, _)) in ours[0].iter().enumerate() {
             let key = what.split_whitespace().next().unwrap_or(what);
-            let (py_median, py_mean) = (
-                twin.get(&format!("{key}_median")),
-                twin.get(&format!("{key}_mean")),
-            );
+            // The median of the rounds' medians, the mean of their means.
+            let figure = |f: &dyn Fn(usize) -> (f64, f64)| {
+                let rounds: Vec<(f64, f64)> = (0..ROUNDS).map(f).collect();
+                (
+                    median(rounds.iter().map(|r| r.0).collect()),
+                    rounds.iter().map(|r| r.1).sum::<f64>() / ROUNDS as f64,
+                )
+            };
+            let (median_ours, mean_ours) = figure(&|r| ours[r][i].1);
+            let (py_median, py_mean) = figure(&|r| {
+                (
+                    twins[r].get(&format!("{key}_median")),
+                    twins[r].get(&format!("{key}_mean")),
+                )
+            });
             println!(
                 "| {what}, {hogs} CPU-bound processes on {cores} cores | {} (mean {}) | {} (mean {}) | {:.1}x; {:.1}x |",
-                human(median),
-                human(mean),
+                human(median_ours),
+                human(mean_ours),
                 human(py_median),
                 human(py_mean),
-                py_median / median,
-                py_mean / mean,
+                py_median / median_ours,
+                py_mean / mean_ours,
             );
         }
     }

@@ -332,18 +332,32 @@ pub(super) fn start_worker(
     config: &WorkerConfig,
     slot: Option<(&Shared, usize)>,
 ) -> Result<ChildProc> {
+    let worker = launch_worker(config)?;
+    if let Some((shared, slot)) = slot {
+        if shared.set_pid(slot, Some(worker.info.pid())) {
+            let _ = worker.signal(Signal::KILL);
+        }
+    }
+    worker_ready(worker, slot)
+}
+
+/// Starts a worker process, without waiting for it to be ready.
+pub(super) fn launch_worker(config: &WorkerConfig) -> Result<ChildProc> {
     let initializer = config
         .initializer
         .as_ref()
         .map(CallSpec::try_clone)
         .transpose()?;
     let job = Job::PoolWorker { initializer };
-    let mut worker = ChildProc::start(job, None, "SpawnPoolWorker", &config.launch)?;
-    if let Some((shared, slot)) = slot {
-        if shared.set_pid(slot, Some(worker.info.pid())) {
-            let _ = worker.signal(Signal::KILL);
-        }
-    }
+    ChildProc::start(job, None, "SpawnPoolWorker", &config.launch)
+}
+
+/// Waits until `worker` has run the initializer and is ready for work; a
+/// worker whose initializer failed is killed and reaped.
+pub(super) fn worker_ready(
+    mut worker: ChildProc,
+    slot: Option<(&Shared, usize)>,
+) -> Result<ChildProc> {
     let failure = match worker.conn.recv::<Started>() {
         Ok(Started::Ready) => return Ok(worker),
         Ok(Started::InitializerFailed(outcome)) => {

@@ -449,10 +449,11 @@ impl std::fmt::Debug for Pool {
 }
 
 /// Starts `processes` workers. Spawned ones start side by side: each is an
-/// exec and a handshake, mostly waiting. Forked ones start in turn, from the
-/// calling thread, as a fork is quick and one from another thread would
-/// need a lifeline thread in each child; a fork server forks one at a time
-/// anyway; MPI ranks are attached in turn.
+/// exec and a handshake, mostly waiting. Forked ones are forked in turn,
+/// from the calling thread, as a fork is quick and one from another thread
+/// would need a lifeline thread in each child; a fork server forks one at a
+/// time anyway; MPI ranks are attached in turn. Either way, each is waited
+/// for only once all have been started.
 fn start_workers(
     config: &WorkerConfig,
     processes: usize,
@@ -465,8 +466,13 @@ fn start_workers(
         || config.launch.method.unwrap_or_else(crate::get_start_method)
             == crate::StartMethod::Spawn;
     if !(side_by_side && spawned) || processes == 1 {
-        return (0..processes)
-            .map(|_| driver::start_worker(config, None))
+        // All started before any is waited for, so they start up together.
+        let launched = (0..processes)
+            .map(|_| driver::launch_worker(config))
+            .collect::<Result<Vec<_>>>()?;
+        return launched
+            .into_iter()
+            .map(|worker| driver::worker_ready(worker, None))
             .collect();
     }
     std::thread::scope(|s| {

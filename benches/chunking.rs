@@ -1,0 +1,258 @@
+//! Default chunking against hand-picked chunk sizes, on three kinds of work:
+//! a corpus of real files of very uneven size (sha256, zlib and a word
+//! count of each, sorted by path, so that big files cluster), a million
+//! trivial tasks, and a few long tasks among short ones. Python's
+//! `Pool.map` runs the same sizes in the same run, and rayon the corpus.
+//! Run with `cargo bench --bench chunking`.
+
+mod common;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use multiproc::{Pool, pool_task};
+use rayon::prelude::*;
+use sha2::Digest;
+
+/// What the corpus task computes for one file: its word count, its zlib
+/// size and the first bytes of its sha256.
+fn digest_file(path: &str) -> (u64, u64, u64) {
+    let Ok(bytes) = std::fs::read(path) else {
+        return (0, 0, 0);
+    };
+    let sha = sha2::Sha256::digest(&bytes);
+    let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(6));
+    zlib.write_all(&bytes).unwrap();
+    let compressed = zlib.finish().unwrap().len() as u64;
+    let words = bytes
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
+        .count() as u64;
+    (
+        words,
+        compressed,
+        u64::from_le_bytes(sha[..8].try_into().unwrap()),
+    )
+}
+
+#[pool_task]
+fn digest(path: String) -> (u64, u64, u64) {
+    digest_file(&path)
+}
+
+#[pool_task]
+fn inc(x: u64) -> u64 {
+    x + 1
+}
+
+#[pool_task]
+fn sleep_ms(ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
+/// Regular files under the corpus roots, sorted by path: at most `MAX_FILES`
+/// files of at most 4 MiB, at most `MAX_BYTES` in all.
+fn corpus() -> (Vec<String>, u64) {
+    const MAX_FILES: usize = 16_000;
+    const MAX_BYTES: u64 = 160 << 20;
+    fn walk(dir: &std::path::Path, out: &mut Vec<(String, u64)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                walk(&entry.path(), out);
+            } else if kind.is_file()
+                && let Ok(meta) = entry.metadata()
+                && meta.len() <= 4 << 20
+            {
+                out.push((entry.path().to_string_lossy().into_owned(), meta.len()));
+            }
+        }
+    }
+    let mut files = Vec::new();
+    for root in ["/usr/lib/python3", "/usr/share"] {
+        walk(std::path::Path::new(root), &mut files);
+    }
+    files.sort();
+    let (mut paths, mut total) = (Vec::new(), 0);
+    for (path, len) in files {
+        if paths.len() == MAX_FILES || total + len > MAX_BYTES {
+            break;
+        }
+        total += len;
+        paths.push(path);
+    }
+    (paths, total)
+}
+
+/// Median seconds of `rounds` runs of each of `runs`, taken in turn.
+fn interleaved(rounds: usize, runs: &mut [&mut dyn FnMut()]) -> Vec<f64> {
+    let mut times = vec![Vec::new(); runs.len()];
+    for _ in 0..rounds {
+        for (run, times) in runs.iter_mut().zip(&mut times) {
+            let start = Instant::now();
+            run();
+            times.push(start.elapsed().as_secs_f64());
+        }
+    }
+    times
+        .into_iter()
+        .map(|mut t| {
+            t.sort_by(f64::total_cmp);
+            t[t.len() / 2]
+        })
+        .collect()
+}
+
+/// `default` against the best of `picked` (chunk size, seconds).
+fn best(picked: &[(usize, f64)]) -> (usize, f64) {
+    picked
+        .iter()
+        .copied()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap()
+}
+
+fn row(
+    what: &str,
+    ours: f64,
+    ours_best: (usize, f64),
+    python: f64,
+    python_best: (usize, f64),
+    extra: &str,
+) {
+    println!(
+        "| {what} | default {:.3} s = {:.2}x the best chunk size ({}: {:.3} s) | default {:.3} s; best ({}): {:.3} s | {:.1}x{extra} |",
+        ours,
+        ours / ours_best.1,
+        ours_best.0,
+        ours_best.1,
+        python,
+        python_best.0,
+        python_best.1,
+        python / ours,
+    );
+}
+
+fn main() {
+    let pool = Pool::new(2).unwrap();
+    let (paths, bytes) = corpus();
+    let list = std::env::temp_dir().join(format!("multiproc-corpus-{}", std::process::id()));
+    std::fs::write(&list, paths.join("\n")).unwrap();
+    let sizes = [1usize, 4, 16, 64, 256, 1024];
+    pool.map(digest, paths.clone()).unwrap();
+
+    let rayon_pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let mut default = || {
+        pool.map(digest, paths.clone()).unwrap();
+    };
+    let mut runs: Vec<Box<dyn FnMut()>> = sizes
+        .iter()
+        .map(|&size| {
+            let (pool, paths) = (&pool, &paths);
+            Box::new(move || {
+                pool.map_chunked(digest, paths.clone(), size).unwrap();
+            }) as Box<dyn FnMut()>
+        })
+        .collect();
+    let mut rayon_run = || {
+        rayon_pool.install(|| paths.par_iter().map(|p| digest_file(p)).collect::<Vec<_>>());
+    };
+    let mut all: Vec<&mut dyn FnMut()> = vec![&mut default, &mut rayon_run];
+    all.extend(runs.iter_mut().map(|r| &mut **r as &mut dyn FnMut()));
+    let times = interleaved(3, &mut all);
+    let picked: Vec<(usize, f64)> = sizes
+        .iter()
+        .copied()
+        .zip(times[2..].iter().copied())
+        .collect();
+    let twin = common::python_twin("chunking_twin.py", &[list.to_str().unwrap()]);
+    let py = |name: &str| {
+        twin.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
+            .unwrap()
+    };
+    let py_picked: Vec<(usize, f64)> = sizes
+        .iter()
+        .map(|s| (*s, py(&format!("corpus_{s}"))))
+        .collect();
+    common::header("Python / multiproc (defaults)");
+    row(
+        &format!(
+            "map over {} files ({} MB) sorted by path: sha256, zlib, words",
+            paths.len(),
+            bytes >> 20
+        ),
+        times[0],
+        best(&picked),
+        py("corpus_default"),
+        best(&py_picked),
+        &format!(
+            "; rayon {:.3} s, multiproc / rayon = {:.2}",
+            times[1],
+            times[0] / times[1]
+        ),
+    );
+    std::fs::remove_file(list).unwrap();
+
+    let tiny = [1000usize, 10_000, 62_500, 125_000, 250_000];
+    let mut default = || {
+        pool.map(inc, 0..1_000_000u64).unwrap();
+    };
+    let mut runs: Vec<Box<dyn FnMut()>> = tiny
+        .iter()
+        .map(|&size| {
+            let pool = &pool;
+            Box::new(move || {
+                pool.map_chunked(inc, 0..1_000_000u64, size).unwrap();
+            }) as Box<dyn FnMut()>
+        })
+        .collect();
+    let mut all: Vec<&mut dyn FnMut()> = vec![&mut default];
+    all.extend(runs.iter_mut().map(|r| &mut **r as &mut dyn FnMut()));
+    let times = interleaved(5, &mut all);
+    let picked: Vec<(usize, f64)> = tiny
+        .iter()
+        .copied()
+        .zip(times[1..].iter().copied())
+        .collect();
+    let py_picked: Vec<(usize, f64)> = tiny
+        .iter()
+        .map(|s| (*s, py(&format!("tiny_{s}"))))
+        .collect();
+    row(
+        "map of 1,000,000 trivial tasks",
+        times[0],
+        best(&picked),
+        py("tiny_default"),
+        best(&py_picked),
+        "",
+    );
+
+    let uneven: Vec<u64> = std::iter::once(300)
+        .chain(std::iter::repeat_n(10, 20))
+        .collect();
+    let mut default = || {
+        pool.map(sleep_ms, uneven.clone()).unwrap();
+    };
+    let mut one = || {
+        pool.map_chunked(sleep_ms, uneven.clone(), 1).unwrap();
+    };
+    let times = interleaved(3, &mut [&mut default, &mut one]);
+    row(
+        "map of one 300 ms task and twenty 10 ms tasks (ideal: 300 ms)",
+        times[0],
+        (1, times[1]),
+        py("uneven_default"),
+        (1, py("uneven_1")),
+        "",
+    );
+}
