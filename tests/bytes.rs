@@ -112,3 +112,33 @@ fn bytes_convert_to_and_from_vectors_and_strings() {
     assert_eq!(Bytes::from(String::from("text")), bytes);
     assert!(Bytes::new().is_empty());
 }
+
+#[pool_task]
+fn make_bytes(len: usize) -> Bytes {
+    Bytes::from(vec![7u8; len])
+}
+
+#[process]
+fn many_large_results_under_a_low_descriptor_limit(items: usize) -> usize {
+    let limit = rustix::process::Rlimit {
+        current: Some(256),
+        maximum: rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum,
+    };
+    rustix::process::setrlimit(rustix::process::Resource::Nofile, limit).unwrap();
+    let pool = Pool::new(2).unwrap();
+    let made = pool.map(make_bytes, vec![64 << 10; items]).unwrap();
+    assert!(made.iter().all(|b| b.len() == 64 << 10 && b[0] == 7));
+    made.len()
+}
+
+#[test]
+fn many_large_results_fit_in_a_low_descriptor_limit() {
+    // More buffers than descriptors allowed: each received one keeps only
+    // its mapping, and no frame carries more than a few dozen.
+    let made = many_large_results_under_a_low_descriptor_limit
+        .spawn(600)
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(made, 600);
+}

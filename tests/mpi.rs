@@ -208,3 +208,28 @@ fn large_bytes_cross_to_ranks_and_back_inline() {
         assert!(output.iter().all(|&b| b == input[0] + 1));
     }
 }
+
+static REMEMBERED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+#[pool_task]
+fn remember_len(data: multiproc::Bytes) {
+    REMEMBERED.store(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
+}
+
+#[pool_task]
+fn remembered(_: u64) -> u64 {
+    REMEMBERED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+#[test]
+fn an_initializer_takes_large_bytes_on_the_ranks() {
+    let pool = Pool::builder()
+        .mpi()
+        .initializer(remember_len, (multiproc::Bytes::from(vec![1u8; 1 << 20]),))
+        .build()
+        .unwrap();
+    assert_eq!(
+        pool.map_chunked(remembered, 0..4u64, 1).unwrap(),
+        [1 << 20; 4]
+    );
+}

@@ -29,8 +29,13 @@
 //! tag's datagram. Posts and takes thus happen in the ring's order. A
 //! producer that dies between its post and its record leaves a datagram
 //! with no record, which the next take skips as its tag is older; a
-//! consumer that dies after popping a record loses that item only. When
-//! the mailbox is full, a put sends a large `Bytes` inline instead.
+//! consumer that dies after popping a record loses that item only. A
+//! record with a tag is decoded only after the lock is released, as its
+//! handles may take a queue's lock themselves. When the mailbox is full
+//! (a few hundred items), a put sends a large `Bytes` inline instead, and
+//! an item with handles waits as on a full queue. The bytes of buffers
+//! waiting beside the ring count against its 256 MiB, as if they were in
+//! it. Each handle holds three descriptors: the memfd and the mailbox.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -63,9 +68,10 @@ const RELEASE_STEP: u64 = 2 << 20;
 const PAGE: u64 = 4096;
 /// Marks the unused end of the ring: the next record starts at offset 0.
 const WRAP: u32 = u32::MAX;
-/// Set in a record's length when a mailbox tag (8 bytes) precedes the item.
+/// Set in a record's length when a mailbox tag (8 bytes) and the bytes of
+/// the buffers sent beside the item (8 bytes) precede the item.
 const TAGGED: u32 = 1 << 30;
-const TAG: u64 = 8;
+const TAG: u64 = 16;
 
 /// The start of the shared segment. Every field is atomic: several processes
 /// read and write it, under the `lock` where a comment says so.
@@ -99,6 +105,10 @@ struct Header {
     in_transit: AtomicU32,
     /// The next tag for descriptors posted to the mailbox (under `lock`).
     posted: AtomicU64,
+    /// Bytes of the buffers of queued items that wait beside the ring (a
+    /// large `Bytes` goes as a memfd), counted against the ring's room
+    /// (under `lock`).
+    beside: AtomicU64,
     /// Which processes map the queue, and how many times (under `lock`).
     attached: [Attachment; ATTACHMENTS],
 }
@@ -278,9 +288,10 @@ fn padded(len: u64) -> u64 {
 }
 
 impl Locked<'_> {
-    /// Appends one record if it fits, posting `fds` to the mailbox first;
-    /// `Ok(false)` if the queue is full, an error if the mailbox is.
-    fn push(&self, item: &[u8], fds: &[OwnedFd]) -> std::io::Result<bool> {
+    /// Appends one record if it fits, posting the descriptors beside it to
+    /// the mailbox first; `Ok(false)` if the queue is full, an error if the
+    /// mailbox refuses them.
+    fn push(&self, item: &[u8], beside: &Beside) -> std::io::Result<bool> {
         let (segment, header) = (self.0, self.0.header());
         let count = header.count.load(Ordering::Relaxed);
         let maxsize = header.maxsize.load(Ordering::Relaxed);
@@ -298,19 +309,26 @@ impl Locked<'_> {
             header.head.store(0, Ordering::Release);
             header.count.store(0, Ordering::Release);
             header.unreleased.store(0, Ordering::Relaxed);
+            header.beside.store(0, Ordering::Relaxed);
         }
-        let tag_len = if fds.is_empty() { 0 } else { TAG };
+        let tagged = !beside.fds.is_empty();
+        let tag_len = if tagged { TAG } else { 0 };
         let need = padded(tag_len + item.len() as u64);
         let to_end = RING - tail % RING;
         let skip = if need > to_end { to_end } else { 0 };
-        if tail - head + skip + need > RING {
+        let waiting_beside = header.beside.load(Ordering::Relaxed);
+        if tail - head + skip + need + waiting_beside + beside.bytes > RING {
             return Ok(false);
         }
         let mut len = u32::try_from(tag_len as usize + item.len()).unwrap_or(WRAP);
-        if !fds.is_empty() {
+        if tagged {
             let tag = header.posted.fetch_add(1, Ordering::Relaxed);
-            self.0.1.post(tag, fds)?;
+            self.0.1.post(tag, beside.fds)?;
             segment.write(tail + skip + 4, &tag.to_le_bytes());
+            segment.write(tail + skip + 12, &beside.bytes.to_le_bytes());
+            header
+                .beside
+                .store(waiting_beside + beside.bytes, Ordering::Relaxed);
             len |= TAGGED;
         }
         if skip > 0 {
@@ -351,6 +369,11 @@ impl Locked<'_> {
             _ => {
                 let len = (len & !TAGGED) as u64 - TAG;
                 let tag = segment.read_u64(head + 4);
+                let beside = segment.read_u64(head + 12);
+                let waiting = header.beside.load(Ordering::Relaxed);
+                header
+                    .beside
+                    .store(waiting.saturating_sub(beside), Ordering::Relaxed);
                 (segment.slice(head + 4 + TAG, len as usize), Some(tag))
             }
         };
@@ -414,6 +437,24 @@ impl Locked<'_> {
         let tag_fits = len & TAGGED == 0 || body >= TAG;
         (tag_fits && end <= tail && head % RING + 4 + body <= RING).then_some((head, len))
     }
+}
+
+/// What travels beside an encoded item: the descriptors of its handles,
+/// and how many bytes the buffers among them hold.
+struct Beside<'a> {
+    fds: &'a [OwnedFd],
+    bytes: u64,
+}
+
+impl Beside<'_> {
+    const NONE: Beside<'static> = Beside { fds: &[], bytes: 0 };
+}
+
+/// A record taken from the ring: decoded, or to decode once the lock is
+/// released, with the descriptors of its handles.
+enum Popped<T> {
+    Decoded(T),
+    WithFds(Vec<u8>, Vec<OwnedFd>),
 }
 
 /// The value a failed `put` gives back, with the reason.
@@ -607,20 +648,23 @@ impl<T> Queue<T> {
         maxsize > 0 && self.len() >= maxsize
     }
 
-    /// Puts an encoded item, its `fds` into the mailbox; the inner error
-    /// is the mailbox's refusal of them (nothing was put).
+    /// Puts an encoded item, the descriptors beside it into the mailbox.
+    /// The inner error is the mailbox's refusal of them (nothing was put);
+    /// with `wait_for_mailbox`, a full mailbox is waited out like a full
+    /// queue, and only other refusals are returned.
     fn put_bytes(
         &self,
         item: &[u8],
-        fds: &[OwnedFd],
+        beside: &Beside,
+        wait_for_mailbox: bool,
         deadline: Option<Instant>,
     ) -> Result<std::io::Result<()>> {
-        if item.len() as u64 > RING / 2 {
+        let size = item.len() as u64 + beside.bytes;
+        if size > RING / 2 {
             return Err(Error::Codec {
                 what: "put an item".into(),
                 reason: format!(
-                    "{} bytes exceed a queue item's limit of {} bytes",
-                    item.len(),
+                    "{size} bytes exceed a queue item's limit of {} bytes",
                     RING / 2
                 ),
             });
@@ -628,12 +672,13 @@ impl<T> Queue<T> {
         let header = self.segment.header();
         loop {
             let seen = header.gets.load(Ordering::Acquire);
-            match self.segment.lock().push(item, fds) {
+            match self.segment.lock().push(item, beside) {
                 Ok(true) => {
                     shm::bump(&header.puts, &header.getters_waiting, false);
                     return Ok(Ok(()));
                 }
                 Ok(false) => {}
+                Err(full) if wait_for_mailbox && full.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(refused) => return Ok(Err(refused)),
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -643,14 +688,17 @@ impl<T> Queue<T> {
         }
     }
 
-    /// Decodes an item, with the descriptors posted under its `tag`, if any.
-    /// Called under the lock, which keeps takes from the mailbox in order.
-    fn decode(&self, bytes: &[u8], tag: Option<u64>) -> Result<T>
+    /// Reads a popped record, under the lock. A plain one is decoded in
+    /// place. One with a tag cannot be: its handles, decoded, may take the
+    /// lock of a queue (this one, say), so its bytes are copied out with the
+    /// descriptors posted under its tag, to be decoded once the lock is
+    /// released. Taking them under the lock keeps takes in the ring's order.
+    fn read_record(&self, bytes: &[u8], tag: Option<u64>) -> Result<Popped<T>>
     where
         T: DeserializeOwned,
     {
         let Some(tag) = tag else {
-            return wire::decode(bytes, "a queue item");
+            return wire::decode(bytes, "a queue item").map(Popped::Decoded);
         };
         let lost = || Error::Codec {
             what: "take an item from a queue".into(),
@@ -662,7 +710,7 @@ impl<T> Queue<T> {
             .take(tag)
             .map_err(Error::io("taking an item's descriptors"))?
             .ok_or_else(lost)?;
-        wire::with_fds(fds, || wire::decode(bytes, "a queue item"))
+        Ok(Popped::WithFds(bytes.to_vec(), fds))
     }
 
     /// Takes the oldest item and decodes it; `Ok(None)` when the deadline
@@ -680,16 +728,21 @@ impl<T> Queue<T> {
         let mut check_at: Option<Instant> = None;
         loop {
             let seen = header.puts.load(Ordering::Acquire);
-            let item = self
+            let popped = self
                 .segment
                 .lock()
-                .pop_with(|bytes, tag| self.decode(bytes, tag));
-            if let Some(item) = item {
+                .pop_with(|bytes, tag| self.read_record(bytes, tag));
+            if let Some(popped) = popped {
                 // Every blocked putter looks again: the one woken alone
                 // might wait for more room than this freed, and sleep on
                 // while a smaller item would fit.
                 shm::bump(&header.gets, &header.putters_waiting, true);
-                return item.map(Some);
+                return match popped? {
+                    Popped::Decoded(item) => Ok(Some(item)),
+                    Popped::WithFds(bytes, fds) => {
+                        wire::with_fds(fds, || wire::decode(&bytes, "a queue item")).map(Some)
+                    }
+                };
             }
             let now = Instant::now();
             if deadline.is_some_and(|d| now >= d) {
@@ -727,7 +780,7 @@ impl<T: Serialize> Queue<T> {
             buffer.clear();
             // Up to half the warm start of the ring, copies in and out of
             // it beat a memfd (8 GB/s against 2 here, for 1 MiB).
-            let (encoded, fds) = wire::collect_fds_beside_from(WARM as usize / 2, || {
+            let (encoded, fds, bytes) = wire::collect_fds_beside_from(WARM as usize / 2, || {
                 wire::encode_into(&item, buffer)
             });
             let unencodable = |e| Error::Codec {
@@ -735,19 +788,22 @@ impl<T: Serialize> Queue<T> {
                 reason: wire::codec_failure(&e),
             };
             encoded.map_err(unencodable)?;
-            let put = match self.put_bytes(buffer, &fds, deadline) {
-                Ok(Err(refused)) => {
-                    // The mailbox is full: a large `Bytes` can go inline;
-                    // a handle cannot.
-                    buffer.clear();
-                    let inline = wire::encode_into(&item, buffer).map_err(|_| Error::Codec {
+            let beside = Beside { fds: &fds, bytes };
+            let put = match self.put_bytes(buffer, &beside, false, deadline) {
+                Ok(Err(_)) => {
+                    // The mailbox refused: a large `Bytes` can go inline
+                    // instead; an item with handles waits for room there
+                    // unless the refusal was for another reason.
+                    let refused = |e: std::io::Error| Error::Codec {
                         what: "put an item".into(),
-                        reason: format!("its descriptors could not be queued: {refused}"),
-                    });
-                    inline.and_then(|()| {
-                        self.put_bytes(buffer, &[], deadline)?
-                            .map_err(Error::io("queueing an item"))
-                    })
+                        reason: format!("its descriptors could not be queued: {e}"),
+                    };
+                    let mut inline = Vec::new();
+                    match wire::encode_into(&item, &mut inline) {
+                        Ok(()) => self.put_bytes(&inline, &Beside::NONE, false, deadline),
+                        Err(_) => self.put_bytes(buffer, &beside, true, deadline),
+                    }
+                    .and_then(|put| put.map_err(refused))
                 }
                 Ok(Ok(())) => Ok(()),
                 Err(e) => Err(e),
@@ -1312,7 +1368,7 @@ mod tests {
     }
 
     #[test]
-    fn with_the_mailbox_full_bytes_go_inline_and_handles_are_refused() {
+    fn with_the_mailbox_full_bytes_go_inline_and_handles_wait() {
         let q = Queue::<crate::Bytes>::new().unwrap();
         let filler = [OwnedFd::from(dev_null())];
         let mut tags = 0u64;
@@ -1328,8 +1384,34 @@ mod tests {
             segment: Arc::clone(&q.segment),
             _item: PhantomData,
         };
-        let refused = handles.put(dev_null()).unwrap_err();
-        let error = refused.error.to_string();
-        assert!(error.contains("could not be queued"), "{error}");
+        let refused = handles.try_put(dev_null()).unwrap_err();
+        assert!(matches!(refused.error, Error::Full), "{:?}", refused.error);
+    }
+
+    #[test]
+    fn a_queue_handle_queued_in_itself_comes_back_out() {
+        #[derive(Serialize, Deserialize)]
+        struct Node(Option<Queue<Node>>);
+        let q = Queue::<Node>::new().unwrap();
+        q.put(Node(Some(q.clone()))).unwrap();
+        let Node(Some(inner)) = q.get_timeout(Duration::from_secs(10)).unwrap() else {
+            panic!("the handle did not come back");
+        };
+        inner.put(Node(None)).unwrap();
+        assert!(matches!(q.get().unwrap(), Node(None)));
+    }
+
+    #[test]
+    fn buffers_waiting_beside_the_ring_count_against_its_room() {
+        let q = Queue::<crate::Bytes>::new().unwrap();
+        let big = crate::Bytes::from(vec![1u8; (RING / 4) as usize]);
+        let mut put = 0;
+        while q.try_put(big.clone()).is_ok() {
+            put += 1;
+            assert!(put < 10, "the ring's room was never used up");
+        }
+        assert_eq!(put, 3, "a quarter of the ring each, beside a little of it");
+        q.get().unwrap();
+        q.try_put(big).unwrap();
     }
 }

@@ -46,10 +46,48 @@ thread_local! {
     /// the frame of their outcomes can carry them ([`collect_returned_fds`]).
     static RETURNED: RefCell<Option<Vec<OwnedFd>>> = const { RefCell::new(None) };
     /// The smallest buffer sent beside the frame being encoded, if the
-    /// encoding asked for more than a buffer's own threshold.
-    static BESIDE_FROM: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// encoding asked for more than a buffer's own threshold; and the bytes
+    /// of the buffers sent beside it so far.
+    static BESIDE: RefCell<(usize, u64)> = const { RefCell::new((0, 0)) };
     /// Descriptors received with the frame being decoded, taken by index.
     static INCOMING: RefCell<Option<Vec<Option<OwnedFd>>>> = const { RefCell::new(None) };
+}
+
+/// Buffers sent beside one frame at most; more go inline, so that a frame
+/// of many buffers does not bring its receiver near the usual limit of 1024
+/// open descriptors.
+const MAX_BESIDE: usize = 64;
+
+/// A thread-local set to a value for a while: the value it held before is
+/// put back when this is dropped, even by a panic unwinding through an
+/// encoding (which `catch_unwind` in a worker survives).
+struct Scoped<T: 'static> {
+    key: &'static std::thread::LocalKey<RefCell<T>>,
+    outer: Option<T>,
+}
+
+impl<T> Scoped<T> {
+    fn set(key: &'static std::thread::LocalKey<RefCell<T>>, value: T) -> Scoped<T> {
+        let outer = key.with(|k| k.replace(value));
+        Scoped {
+            key,
+            outer: Some(outer),
+        }
+    }
+
+    /// Ends the scope: what the thread-local held, before the outer value returns.
+    fn end(mut self) -> T {
+        let outer = self.outer.take().expect("a scope ends once");
+        self.key.with(|k| k.replace(outer))
+    }
+}
+
+impl<T> Drop for Scoped<T> {
+    fn drop(&mut self) {
+        if let Some(outer) = self.outer.take() {
+            self.key.with(|k| k.replace(outer));
+        }
+    }
 }
 
 /// Sets up this thread's handle state now. A child forked from this thread
@@ -59,15 +97,15 @@ pub(crate) fn prepare_for_fork() {
     HANDLE_ERROR.with(|_| ());
     OUTGOING.with(|_| ());
     RETURNED.with(|_| ());
+    BESIDE.with(|_| ());
     INCOMING.with(|_| ());
 }
 
 /// Runs `encode`, collecting (duplicates of) the descriptors that handles export.
 pub(crate) fn collect_fds<R>(encode: impl FnOnce() -> R) -> (R, Vec<OwnedFd>) {
-    let outer = OUTGOING.with(|o| o.replace(Some(Vec::new())));
+    let scope = Scoped::set(&OUTGOING, Some(Vec::new()));
     let result = encode();
-    let fds = OUTGOING.with(|o| o.replace(outer)).unwrap_or_default();
-    (result, fds)
+    (result, scope.end().unwrap_or_default())
 }
 
 /// Runs `run`, collecting the descriptors that handles hand over while the
@@ -75,10 +113,9 @@ pub(crate) fn collect_fds<R>(encode: impl FnOnce() -> R) -> (R, Vec<OwnedFd>) {
 /// not while the calls themselves run, whose own messages (a `Queue` item,
 /// say) cannot carry descriptors.
 pub(crate) fn collect_returned_fds<R>(run: impl FnOnce() -> R) -> (R, Vec<OwnedFd>) {
-    let outer = RETURNED.with(|r| r.replace(Some(Vec::new())));
+    let scope = Scoped::set(&RETURNED, Some(Vec::new()));
     let result = run();
-    let fds = RETURNED.with(|r| r.replace(outer)).unwrap_or_default();
-    (result, fds)
+    (result, scope.end().unwrap_or_default())
 }
 
 /// Appends the encoding of a value a call returned to `out`: handles in it
@@ -94,37 +131,57 @@ pub(crate) fn encode_returned<T: Serialize + ?Sized>(
     }
 }
 
+/// Hands the returned values' descriptors back to [`RETURNED`] when
+/// dropped, even by a panic in a `Serialize`.
+struct ReturnedBack(Option<Scoped<Option<Vec<OwnedFd>>>>);
+
+impl Drop for ReturnedBack {
+    fn drop(&mut self) {
+        if let Some(scope) = self.0.take() {
+            let fds = scope.end();
+            RETURNED.with(|r| *r.borrow_mut() = fds);
+        }
+    }
+}
+
 #[inline(never)]
 fn encode_returned_beside<T: Serialize + ?Sized>(
     value: &T,
     out: &mut Vec<u8>,
     fds: Vec<OwnedFd>,
 ) -> Result<(), postcard::Error> {
-    let outer = OUTGOING.with(|o| o.replace(Some(fds)));
-    let encoded = encode_into(value, out);
-    let fds = OUTGOING.with(|o| o.replace(outer));
-    RETURNED.with(|r| *r.borrow_mut() = fds);
-    encoded
+    let _back = ReturnedBack(Some(Scoped::set(&OUTGOING, Some(fds))));
+    encode_into(value, out)
 }
 
 /// [`collect_fds`], with buffers (a `Bytes`) smaller than `min` bytes kept
 /// inline: for a frame whose inline bytes are cheaper to move than a memfd.
+/// Also returns how many bytes the buffers sent beside it hold.
 pub(crate) fn collect_fds_beside_from<R>(
     min: usize,
     encode: impl FnOnce() -> R,
-) -> (R, Vec<OwnedFd>) {
-    let outer = BESIDE_FROM.replace(min);
-    let collected = collect_fds(encode);
-    BESIDE_FROM.set(outer);
-    collected
+) -> (R, Vec<OwnedFd>, u64) {
+    let scope = Scoped::set(&BESIDE, (min, 0));
+    let (result, fds) = collect_fds(encode);
+    let (_, beside) = scope.end();
+    (result, fds, beside)
+}
+
+/// Called by a buffer of `len` bytes that goes beside the frame.
+pub(crate) fn count_beside(len: usize) {
+    BESIDE.with(|b| b.borrow_mut().1 += len as u64);
 }
 
 /// The smallest buffer to send beside the frame being encoded, given the
-/// buffer's own threshold; `None` if the frame cannot carry descriptors.
+/// buffer's own threshold; `None` if the frame cannot carry (more)
+/// descriptors.
 pub(crate) fn beside_from(threshold: usize) -> Option<usize> {
-    OUTGOING
-        .with(|o| o.borrow().is_some())
-        .then(|| BESIDE_FROM.get().max(threshold))
+    let room = OUTGOING.with(|o| {
+        o.borrow()
+            .as_ref()
+            .is_some_and(|fds| fds.len() < MAX_BESIDE)
+    });
+    room.then(|| BESIDE.with(|b| b.borrow().0).max(threshold))
 }
 
 /// Called by a handle's `Serialize`: hands a duplicate of `fd` to the frame.
@@ -166,10 +223,17 @@ fn give(fd: OwnedFd) -> Result<u32, String> {
 /// Runs `decode` with `fds` on offer to the handles it decodes; the ones not
 /// taken are closed afterwards.
 pub(crate) fn with_fds<R>(fds: Vec<OwnedFd>, decode: impl FnOnce() -> R) -> R {
-    let offered = fds.into_iter().map(Some).collect();
-    let outer = INCOMING.with(|i| i.replace(Some(offered)));
+    let mut offered = fds.into_iter().map(Some).collect();
+    with_fds_in(&mut offered, decode)
+}
+
+/// Runs `decode` with `fds` on offer; the ones it does not take stay there,
+/// for a later decoding of another part of the same frame.
+pub(crate) fn with_fds_in<R>(fds: &mut Vec<Option<OwnedFd>>, decode: impl FnOnce() -> R) -> R {
+    HANDLE_ERROR.with(|h| h.borrow_mut().take());
+    let scope = Scoped::set(&INCOMING, Some(std::mem::take(fds)));
     let result = decode();
-    INCOMING.with(|i| i.replace(outer));
+    *fds = scope.end().unwrap_or_default();
     result
 }
 
@@ -263,6 +327,7 @@ pub(crate) fn decode<'a, T: serde::Deserialize<'a>>(
     bytes: &'a [u8],
     what: &str,
 ) -> Result<T, Error> {
+    HANDLE_ERROR.with(|h| h.borrow_mut().take());
     match take_from_bytes(bytes) {
         Ok((value, [])) => Ok(value),
         Ok((_, rest)) => Err(trailing(what, rest.len())),
@@ -920,6 +985,51 @@ mod tests {
     use std::io::Write;
 
     use super::*;
+
+    /// Panics while being encoded, as a user's `Serialize` may.
+    struct Exploding;
+
+    impl Serialize for Exploding {
+        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            panic!("exploding on purpose")
+        }
+    }
+
+    fn null_fd() -> crate::Fd {
+        crate::Fd::from(std::fs::File::open("/dev/null").unwrap())
+    }
+
+    #[test]
+    fn a_value_that_panics_while_encoded_leaves_the_next_ones_their_descriptors() {
+        let ((), fds) = collect_returned_fds(|| {
+            let mut out = Vec::new();
+            encode_returned(&null_fd(), &mut out).unwrap();
+            let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                encode_returned(&(null_fd(), Exploding), &mut Vec::new())
+            }));
+            assert!(panicked.is_err());
+            encode_returned(&null_fd(), &mut out).unwrap();
+            assert!(!OUTGOING.with(|o| o.borrow().is_some()), "left collecting");
+        });
+        // The first value's, the panicking one's (unused), the third's.
+        assert_eq!(fds.len(), 3);
+        let panicked =
+            std::panic::catch_unwind(|| collect_fds(|| -> () { panic!("in a collection") }));
+        assert!(panicked.is_err());
+        assert!(beside_from(0).is_none(), "a collection outlived its panic");
+    }
+
+    #[test]
+    fn no_more_than_a_few_dozen_buffers_go_beside_one_frame() {
+        let buffers: Vec<crate::Bytes> = (0..MAX_BESIDE + 5)
+            .map(|_| crate::Bytes::from(vec![1u8; 1 << 20]))
+            .collect();
+        let (encoded, fds) = collect_fds(|| encode(&buffers, "buffers"));
+        assert_eq!(fds.len(), MAX_BESIDE);
+        let decoded: Vec<crate::Bytes> =
+            with_fds(fds, || decode(&encoded.unwrap(), "buffers")).unwrap();
+        assert_eq!(decoded, buffers);
+    }
 
     fn pair() -> (Conn, UnixStream) {
         let (a, b) = UnixStream::pair().unwrap();

@@ -129,6 +129,17 @@ impl CallSpec {
         })
     }
 
+    /// Encodes `args` for a call in a process that cannot receive
+    /// descriptors: a large `Bytes` goes inline, a handle cannot go.
+    #[cfg(feature = "mpi")]
+    pub(crate) fn inline<A: Serialize + ?Sized>(key: &str, args: &A) -> Result<CallSpec, Error> {
+        Ok(CallSpec {
+            key: key.into(),
+            args: wire::encode(args, "the arguments")?,
+            fds: Vec::new(),
+        })
+    }
+
     /// Another copy, with duplicated descriptors.
     pub(crate) fn try_clone(&self) -> Result<CallSpec, Error> {
         let fds = self

@@ -64,7 +64,7 @@ impl Chunk {
                 outcome,
                 count: self.count,
                 failed: self.failed,
-                fds,
+                fds: std::sync::Mutex::new(fds.into_iter().map(Some).collect()),
             },
         );
     }

@@ -139,6 +139,10 @@ impl<F: Copy, A: Serialize, R: DeserializeOwned> UnaryTask for Task<F, (A,), R> 
 pub struct PoolBuilder {
     processes: Option<usize>,
     initializer: Option<Result<CallSpec>>,
+    /// The initializer encoded for a worker that cannot receive
+    /// descriptors (an MPI rank), if its arguments handed any over.
+    #[cfg(feature = "mpi")]
+    initializer_inline: Option<Result<CallSpec>>,
     max_tasks_per_child: Option<usize>,
     retries: u32,
     launch: Launch,
@@ -208,6 +212,12 @@ impl PoolBuilder {
     pub fn initializer<T: PoolTask>(mut self, task: T, args: T::Args) -> Self {
         let key = task.key();
         self.initializer = Some(bootstrap::lookup(key).and_then(|_| CallSpec::new(key, &args)));
+        #[cfg(feature = "mpi")]
+        if let Some(Ok(spec)) = &self.initializer
+            && !spec.fds.is_empty()
+        {
+            self.initializer_inline = Some(CallSpec::inline(key, &args));
+        }
         self
     }
 
@@ -357,8 +367,15 @@ impl PoolBuilder {
         };
         #[cfg(not(feature = "mpi"))]
         let processes = self.processes.unwrap_or_else(crate::cpu_count);
+        #[cfg(feature = "mpi")]
+        let initializer = match self.launch.passes_fds() {
+            true => self.initializer,
+            false => self.initializer_inline.or(self.initializer),
+        };
+        #[cfg(not(feature = "mpi"))]
+        let initializer = self.initializer;
         let config = Arc::new(WorkerConfig {
-            initializer: self.initializer.transpose()?,
+            initializer: initializer.transpose()?,
             max_tasks_per_child: self.max_tasks_per_child,
             retries: self.retries,
             launch: self.launch,

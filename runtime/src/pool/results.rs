@@ -46,8 +46,9 @@ pub(super) struct ChunkResult {
     pub(super) count: u32,
     /// Items whose arguments could not be encoded in the parent.
     pub(super) failed: Vec<(u32, String)>,
-    /// Descriptors sent beside the results, for the handles among them.
-    pub(super) fds: Vec<std::os::fd::OwnedFd>,
+    /// Descriptors sent beside the results, for the handles among them;
+    /// each item's decoding takes its own.
+    pub(super) fds: Mutex<Vec<Option<std::os::fd::OwnedFd>>>,
 }
 
 impl ChunkResult {
@@ -92,26 +93,19 @@ impl ChunkResult {
 }
 
 impl ChunkResult {
-    /// Runs `decode` with this chunk's descriptors on offer: duplicates, as
-    /// each item's decoding takes its own and closes the rest.
+    /// Runs `decode` with this chunk's descriptors on offer.
     fn offering_fds<T>(&self, decode: impl FnOnce() -> Result<T>) -> Result<T> {
-        if self.fds.is_empty() {
+        let mut fds = self.fds.lock().unwrap_or_else(|e| e.into_inner());
+        if fds.is_empty() {
             return decode();
         }
-        let fds = self
-            .fds
-            .iter()
-            .map(std::os::fd::OwnedFd::try_clone)
-            .collect::<std::io::Result<Vec<_>>>()
-            .map_err(Error::io("duplicating a descriptor"))?;
-        crate::wire::with_fds(fds, decode)
+        crate::wire::with_fds_in(&mut fds, decode)
     }
 
     /// Appends every value to `values`, or returns the first item's error.
     fn decode_into<R: DeserializeOwned>(&self, values: &mut Vec<R>) -> Result<()> {
-        if let (Some(bytes), true, true) =
-            (self.items(), self.failed.is_empty(), self.fds.is_empty())
-        {
+        let no_fds = self.fds.lock().is_ok_and(|fds| fds.is_empty());
+        if let (Some(bytes), true, true) = (self.items(), self.failed.is_empty(), no_fds) {
             // The common case, kept lean: every item returned.
             let mut decoded = 0;
             for blob in prefixed_items(bytes) {

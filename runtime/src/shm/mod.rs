@@ -140,10 +140,13 @@ pub(crate) fn map_frozen(fd: &OwnedFd, len: usize) -> std::io::Result<memmap2::M
     if (rustix::fs::fstat(fd)?.st_size as u64) < len as u64 {
         return Err(invalid("the shared bytes are shorter than announced"));
     }
+    // A private read-only mapping: kernels before 6.7 refuse any shared
+    // mapping of a memfd sealed against writes, and with nothing ever
+    // written to it, a private one copies nothing.
     // SAFETY: the seals checked above forbid every write, writable mapping
     // and resize of the file, in every process, for as long as it exists;
     // so the mapping's contents never change and never shrink under it.
-    unsafe { memmap2::MmapOptions::new().len(len).map(fd) }
+    unsafe { memmap2::MmapOptions::new().len(len).map_copy_read_only(fd) }
 }
 
 /// Copies `dst.len()` bytes from shared memory at `src` with atomic loads, so
