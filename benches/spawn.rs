@@ -73,18 +73,23 @@ fn main() {
                 .unwrap()
         })
     };
-    let spawn = ours(StartMethod::Spawn, 100);
-    let fork = ours(StartMethod::Fork, 200);
-    let forkserver = ours(StartMethod::ForkServer, 200);
+    // Each method's pool right after its single processes, Fork first: a
+    // program that only forks has no fork server's thread when it forks.
     let cores = multiproc::cpu_count();
     let pools: Vec<_> = [
-        (StartMethod::Fork, fork),
-        (StartMethod::ForkServer, forkserver),
-        (StartMethod::Spawn, spawn),
+        (StartMethod::Fork, 200),
+        (StartMethod::ForkServer, 200),
+        (StartMethod::Spawn, 100),
     ]
     .into_iter()
-    .map(|(method, one)| (method, one, pool_to_first_result(method, cores)))
+    .map(|(method, per_round)| {
+        let one = ours(method, per_round);
+        (method, one, pool_to_first_result(method, cores))
+    })
     .collect();
+    let [(_, fork, _), (_, forkserver, _), (_, spawn, _)] = pools[..] else {
+        unreachable!("three methods")
+    };
     let python = common::Twin::run("spawn.py");
     common::header("Python / multiproc");
     common::report(

@@ -379,8 +379,45 @@ pub(super) fn worker_ready(
     })
 }
 
-/// The body of a driver thread: serves `worker`, then its replacements.
-pub(super) fn drive(shared: &Shared, config: &WorkerConfig, slot: usize, mut worker: ChildProc) {
+/// A pool's first worker in one slot, as its driver gets it.
+pub(super) enum Launched {
+    /// Started, not yet known to be ready.
+    Now(ChildProc),
+    /// For the driver to start.
+    Later,
+}
+
+/// The body of a driver thread: readies its first worker and says how that
+/// went on `ready`, then serves the worker and its replacements.
+pub(super) fn drive(
+    shared: &Shared,
+    config: &WorkerConfig,
+    slot: usize,
+    first: Launched,
+    ready: std::sync::mpsc::Sender<Result<()>>,
+) {
+    let first = match first {
+        Launched::Now(worker) => Ok(worker),
+        Launched::Later => launch_worker(config),
+    };
+    let first = first.and_then(|worker| {
+        if shared.set_pid(slot, Some(worker.info.pid())) {
+            let _ = worker.signal(Signal::KILL);
+        }
+        worker_ready(worker, Some((shared, slot)))
+    });
+    let mut worker = match first {
+        Ok(worker) => {
+            let _ = ready.send(Ok(()));
+            worker
+        }
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            shared.retire(Some("its first worker did not start".into()));
+            return;
+        }
+    };
+    drop(ready);
     let broken = loop {
         if shared.set_pid(slot, Some(worker.info.pid())) {
             let _ = worker.signal(Signal::KILL);

@@ -380,14 +380,16 @@ impl PoolBuilder {
             retries: self.retries,
             launch: self.launch,
         });
-        let workers = start_workers(&config, processes)?;
+        let workers = launch_workers(&config, processes)?;
         let shared = Shared::new(processes);
         let running = Arc::new(Running::default());
+        let (ready, readiness) = std::sync::mpsc::channel();
         let drivers = workers
             .into_iter()
             .enumerate()
             .map(|(slot, worker)| {
                 let (shared, config) = (Arc::clone(&shared), Arc::clone(&config));
+                let ready = ready.clone();
                 let own = crate::start::OwnThread::enter();
                 let running = Running::enter(&running);
                 std::thread::Builder::new()
@@ -395,11 +397,12 @@ impl PoolBuilder {
                     .spawn(move || {
                         let _own = own;
                         let _running = running;
-                        driver::drive(&shared, &config, slot, worker);
+                        driver::drive(&shared, &config, slot, worker, ready);
                     })
                     .map_err(Error::io("starting a pool thread"))
             })
             .collect::<Result<Vec<_>>>();
+        drop(ready);
         let pool = Pool {
             passes_fds: config.launch.passes_fds(),
             shared,
@@ -411,6 +414,16 @@ impl PoolBuilder {
         };
         // On error, dropping `pool` terminates the drivers already started.
         *pool.lock_drivers() = drivers?;
+        // Each driver reports once: its worker ready, or why it is not (a
+        // driver that ended without a word lost its thread).
+        for _ in 0..processes {
+            readiness.recv().unwrap_or_else(|_| {
+                Err(Error::Spawn {
+                    what: "starting a pool worker".into(),
+                    source: std::io::Error::other("the pool thread ended"),
+                })
+            })?;
+        }
         Ok(pool)
     }
 }
@@ -465,16 +478,14 @@ impl std::fmt::Debug for Pool {
     }
 }
 
-/// Starts `processes` workers. Spawned ones start side by side: each is an
-/// exec and a handshake, mostly waiting. Forked ones are forked in turn,
-/// from the calling thread, as a fork is quick and one from another thread
-/// would need a lifeline thread in each child; a fork server forks one at a
-/// time anyway; MPI ranks are attached in turn. Either way, each is waited
-/// for only once all have been started.
-fn start_workers(
-    config: &WorkerConfig,
-    processes: usize,
-) -> Result<Vec<crate::process::ChildProc>> {
+/// Starts `processes` workers, or leaves them to their drivers. A fork is
+/// quick, and one from another thread would need a lifeline thread in each
+/// child, so forked workers are forked here, before any driver thread
+/// exists, and waited for by their drivers; a fork server forks one at a
+/// time anyway; MPI ranks are attached in turn. Spawned workers are each an
+/// exec and a handshake, mostly waiting: each driver starts its own, side
+/// by side.
+fn launch_workers(config: &WorkerConfig, processes: usize) -> Result<Vec<driver::Launched>> {
     #[cfg(feature = "mpi")]
     let side_by_side = !config.launch.mpi;
     #[cfg(not(feature = "mpi"))]
@@ -482,41 +493,12 @@ fn start_workers(
     let spawned = config.launch.executable.is_some()
         || config.launch.method.unwrap_or_else(crate::get_start_method)
             == crate::StartMethod::Spawn;
-    if !(side_by_side && spawned) || processes == 1 {
-        // All started before any is waited for, so they start up together.
-        let launched = (0..processes)
-            .map(|_| driver::launch_worker(config))
-            .collect::<Result<Vec<_>>>()?;
-        return launched
-            .into_iter()
-            .map(|worker| driver::worker_ready(worker, None))
-            .collect();
-    }
-    std::thread::scope(|s| {
-        let starting: Vec<_> = (0..processes)
-            .map(|_| {
-                let own = crate::start::OwnThread::enter();
-                s.spawn(move || {
-                    let _own = own;
-                    driver::start_worker(config, None)
-                })
-            })
-            .collect();
-        // Every thread is joined before any error returns, and the workers
-        // already started are dropped (killed and reaped) with the rest.
-        let started: Vec<Result<_>> = starting
-            .into_iter()
-            .map(|thread| {
-                thread.join().unwrap_or_else(|_| {
-                    Err(Error::Spawn {
-                        what: "starting a pool worker".into(),
-                        source: std::io::Error::other("the starting thread panicked"),
-                    })
-                })
-            })
-            .collect();
-        started.into_iter().collect()
-    })
+    (0..processes)
+        .map(|_| match side_by_side && spawned {
+            true => Ok(driver::Launched::Later),
+            false => driver::launch_worker(config).map(driver::Launched::Now),
+        })
+        .collect()
 }
 
 /// A chunk size the caller gave, if it is one.
