@@ -54,7 +54,7 @@ fn sleep_ms(ms: u64) {
 /// files of at most 4 MiB, at most `MAX_BYTES` in all.
 fn corpus() -> (Vec<String>, u64) {
     const MAX_FILES: usize = 16_000;
-    const MAX_BYTES: u64 = 160 << 20;
+    const MAX_BYTES: u64 = 256 << 20;
     fn walk(dir: &std::path::Path, out: &mut Vec<(String, u64)>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
@@ -218,7 +218,7 @@ fn main() {
         .collect();
     let mut all: Vec<&mut dyn FnMut()> = vec![&mut default];
     all.extend(runs.iter_mut().map(|r| &mut **r as &mut dyn FnMut()));
-    let times = interleaved(5, &mut all);
+    let times = interleaved(9, &mut all);
     let picked: Vec<(usize, f64)> = tiny
         .iter()
         .copied()

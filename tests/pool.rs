@@ -684,3 +684,18 @@ fn as_many_long_tasks_as_workers_run_one_per_worker_whichever_call_submits_them(
         );
     }
 }
+
+#[test]
+fn in_a_small_map_the_tasks_after_a_long_one_run_on_the_other_worker() {
+    // One item per chunk: the long task's worker takes nothing else until
+    // the other has run the short ones (a chunk of two would have paired
+    // the long task with the first short one).
+    let pool = Pool::new(2).unwrap();
+    let mut naps = vec![1000u64];
+    naps.extend([5; 20]);
+    let pids = pool.map(nap_then_tell_pid, naps).unwrap();
+    assert!(
+        pids[1..].iter().all(|&pid| pid != pids[0]),
+        "a short task ran beside the long one: {pids:?}"
+    );
+}

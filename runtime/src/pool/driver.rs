@@ -221,14 +221,15 @@ impl Shared {
                 if holding >= MIN_IN_FLIGHT && state.pending.len() <= state.live * MIN_IN_FLIGHT {
                     break;
                 }
-                // A worker that has work already leaves one chunk for every
-                // driver whose worker has none: two long tasks on two
-                // workers must not both queue at the first.
+                // A worker that has work already takes no more while another
+                // driver's worker has none: two long tasks on two workers
+                // must not both queue at the first, nor the task after a
+                // long one wait behind it.
                 let others = self
                     .hungry
                     .load(Ordering::Acquire)
                     .saturating_sub(usize::from(queued == 0));
-                if holding > 0 && state.pending.len() <= others {
+                if holding > 0 && others > 0 {
                     break;
                 }
                 match state.pending.pop_front() {
@@ -406,8 +407,15 @@ pub(super) fn drive(
         }
         worker_ready(worker, Some((shared, slot)))
     });
+    // Counted hungry before the pool is reported ready, so that the first
+    // call finds every worker waiting for work.
+    let mut hunger = Hunger {
+        shared,
+        hungry: false,
+    };
     let mut worker = match first {
         Ok(worker) => {
+            hunger.set(true);
             let _ = ready.send(Ok(()));
             worker
         }
@@ -422,7 +430,8 @@ pub(super) fn drive(
         if shared.set_pid(slot, Some(worker.info.pid())) {
             let _ = worker.signal(Signal::KILL);
         }
-        let end = serve(shared, config, slot, &mut worker);
+        let end = serve(shared, config, slot, &mut worker, &mut hunger);
+        hunger.set(false);
         shared.set_pid(slot, None);
         // The worker is idle (or dead): end of input lets it exit on its own.
         worker.conn.close_write();
@@ -487,7 +496,13 @@ fn in_flight_limit(per_chunk: Option<Duration>) -> usize {
         .clamp(MIN_IN_FLIGHT, MAX_IN_FLIGHT)
 }
 
-fn serve(shared: &Shared, config: &WorkerConfig, slot: usize, worker: &mut ChildProc) -> End {
+fn serve(
+    shared: &Shared,
+    config: &WorkerConfig,
+    slot: usize,
+    worker: &mut ChildProc,
+    hunger: &mut Hunger<'_>,
+) -> End {
     let name: Arc<str> = Arc::from(worker.info.name());
     let mut inflight: VecDeque<Chunk> = VecDeque::new();
     let mut sent = 0;
@@ -496,10 +511,6 @@ fn serve(shared: &Shared, config: &WorkerConfig, slot: usize, worker: &mut Child
     let mut per_chunk = None;
     let mut busy_since = Instant::now();
     let mut batch = Vec::new();
-    let mut hunger = Hunger {
-        shared,
-        hungry: false,
-    };
     hunger.set(true);
     loop {
         let queued = inflight.len();

@@ -512,11 +512,34 @@ fn valid_chunksize(size: usize) -> Result<usize> {
     Ok(size)
 }
 
-/// The default chunk size for a call of `len` items: Python's rule, with
-/// twice as many chunks (eight per worker), so that encoding, running and
-/// decoding overlap more; measured faster for both small and large calls.
-fn auto_chunksize(len: usize, processes: usize) -> usize {
-    len.div_ceil(processes * 8).max(1)
+/// The default chunk sizes, in order, for a call of `len` items.
+///
+/// Up to a quarter of the items go in chunks of `len / (8 * processes)`:
+/// Python's rule with twice as many chunks, so that encoding, running and
+/// decoding overlap. Then each chunk takes an eighth of what is left per
+/// worker, down to a sixty-fourth of the first size, so that the last chunks
+/// are short and no worker runs a long one alone at the end, however uneven
+/// the items (files sorted by path cluster the big ones). A call of at most
+/// 32 items per worker goes one item per chunk: a chunk of two already
+/// doubles the time of its worker when one of them is long.
+/// With a `fixed` size, every chunk has it.
+fn chunk_sizes(
+    len: usize,
+    processes: usize,
+    fixed: Option<usize>,
+) -> impl Iterator<Item = usize> + Clone {
+    let first = len.div_ceil(processes * 8).max(1);
+    let (first, last) = match (fixed, len <= 32 * processes) {
+        (Some(size), _) => (size, size),
+        (None, true) => (1, 1),
+        (None, false) => (first, (first / 64).max(1)),
+    };
+    let mut left = len;
+    std::iter::from_fn(move || {
+        let size = left.div_ceil(processes * 4).clamp(last, first).min(left);
+        left -= size;
+        (size > 0).then_some(size)
+    })
 }
 
 /// Encodes up to `size` items of `items` as one chunk; `None` when `items`
@@ -689,11 +712,12 @@ impl Pool {
         len: usize,
         chunksize: Option<usize>,
     ) -> Result<Arc<Collector>> {
-        let size = match chunksize {
-            Some(size) => valid_chunksize(size)?,
-            None => auto_chunksize(len, self.processes),
+        let fixed = chunksize.map(valid_chunksize).transpose()?;
+        let sizes = chunk_sizes(len, self.processes, fixed);
+        let count = match fixed {
+            Some(size) => len.div_ceil(size),
+            None => sizes.clone().count(),
         };
-        let count = len.div_ceil(size);
         #[cfg(feature = "progress")]
         let collector = if self.progress {
             Collector::with_progress(count, len)
@@ -704,9 +728,16 @@ impl Pool {
         let collector = Collector::new(count);
         // Each chunk is queued as soon as it is encoded, so workers start at
         // once. An iterator may yield more or fewer items than its size hint
-        // promised; the collector is resized to what it did yield.
+        // promised; the collector is resized to what it did yield, and items
+        // beyond the schedule go in chunks of its last size.
         let mut index = 0;
-        while let Some(encoded) = encode_chunk(&mut items, size, self.passes_fds) {
+        let mut size = fixed.unwrap_or(1);
+        let mut sizes = sizes.fuse();
+        loop {
+            size = sizes.next().unwrap_or(size);
+            let Some(encoded) = encode_chunk(&mut items, size, self.passes_fds) else {
+                break;
+            };
             if index >= count {
                 collector.set_len(index + 1);
             }
@@ -734,8 +765,11 @@ impl Pool {
     /// Calls `task` on every item, in parallel, and returns the values in order.
     ///
     /// Chunks are sized from the number of items, so an input that does not
-    /// know its exact length is read in full first; chunks are sized as in
-    /// Python (see [`map_chunked`](Pool::map_chunked)).
+    /// know its exact length is read in full first. The first quarter of the
+    /// items goes in chunks of an eighth per worker, and the chunks after
+    /// shrink with what is left, so that no worker runs a long last chunk
+    /// alone however uneven the items; up to 32 items per worker go one at a
+    /// time. [`map_chunked`](Pool::map_chunked) fixes the size instead.
     ///
     /// # Errors
     ///
@@ -1269,5 +1303,36 @@ impl Drop for RunningGuard {
 impl Drop for Pool {
     fn drop(&mut self) {
         let _ = self.terminate();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunk_sizes;
+
+    #[test]
+    fn default_chunks_cover_every_item_and_shrink_towards_the_end() {
+        for (len, processes) in [(1_000_000, 2), (16_000, 2), (16_000, 8), (65, 2), (1000, 3)] {
+            let sizes: Vec<usize> = chunk_sizes(len, processes, None).collect();
+            assert_eq!(sizes.iter().sum::<usize>(), len, "{len} on {processes}");
+            let first = len.div_ceil(8 * processes);
+            assert_eq!(sizes[0], first);
+            assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{sizes:?}");
+            assert!(*sizes.last().unwrap() <= (first / 64).max(1));
+            assert!(sizes.len() <= 32 * processes, "{} chunks", sizes.len());
+        }
+    }
+
+    #[test]
+    fn a_small_call_goes_one_item_per_chunk() {
+        assert!(chunk_sizes(64, 2, None).all(|size| size == 1));
+        assert_eq!(chunk_sizes(64, 2, None).count(), 64);
+        assert_eq!(chunk_sizes(0, 2, None).count(), 0);
+    }
+
+    #[test]
+    fn a_fixed_chunk_size_is_kept_to_the_last_chunk() {
+        let sizes: Vec<usize> = chunk_sizes(10, 2, Some(4)).collect();
+        assert_eq!(sizes, [4, 4, 2]);
     }
 }
