@@ -45,6 +45,8 @@ thread_local! {
     /// Descriptors of handles in the values that calls run here return, when
     /// the frame of their outcomes can carry them ([`collect_returned_fds`]).
     static RETURNED: RefCell<Option<Vec<OwnedFd>>> = const { RefCell::new(None) };
+    /// Whether a value a call returned is being encoded ([`encode_returned`]).
+    static RETURNING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// The smallest buffer sent beside the frame being encoded, if the
     /// encoding asked for more than a buffer's own threshold; and the bytes
     /// of the buffers sent beside it so far.
@@ -119,39 +121,35 @@ pub(crate) fn collect_returned_fds<R>(run: impl FnOnce() -> R) -> (R, Vec<OwnedF
 }
 
 /// Appends the encoding of a value a call returned to `out`: handles in it
-/// hand their descriptors to [`collect_returned_fds`], if that runs.
+/// hand their descriptors to [`collect_returned_fds`], if that runs. Only
+/// a flag is set per value, as this runs once per item of a pool's chunk.
 #[inline]
 pub(crate) fn encode_returned<T: Serialize + ?Sized>(
     value: &T,
     out: &mut Vec<u8>,
 ) -> Result<(), postcard::Error> {
-    match RETURNED.with(|r| r.borrow_mut().take()) {
-        None => encode_into(value, out),
-        Some(fds) => encode_returned_beside(value, out, fds),
-    }
-}
-
-/// Hands the returned values' descriptors back to [`RETURNED`] when
-/// dropped, even by a panic in a `Serialize`.
-struct ReturnedBack(Option<Scoped<Option<Vec<OwnedFd>>>>);
-
-impl Drop for ReturnedBack {
-    fn drop(&mut self) {
-        if let Some(scope) = self.0.take() {
-            let fds = scope.end();
-            RETURNED.with(|r| *r.borrow_mut() = fds);
+    /// Clears [`RETURNING`] when dropped, even by a panic in a `Serialize`.
+    struct Returning;
+    impl Drop for Returning {
+        fn drop(&mut self) {
+            RETURNING.set(false);
         }
     }
+    RETURNING.set(true);
+    let _returning = Returning;
+    encode_into(value, out)
 }
 
-#[inline(never)]
-fn encode_returned_beside<T: Serialize + ?Sized>(
-    value: &T,
-    out: &mut Vec<u8>,
-    fds: Vec<OwnedFd>,
-) -> Result<(), postcard::Error> {
-    let _back = ReturnedBack(Some(Scoped::set(&OUTGOING, Some(fds))));
-    encode_into(value, out)
+/// Runs `f` on the descriptors the value being encoded hands over: those
+/// of the frame being encoded, or those of the returned values being
+/// collected; `None` if neither collects.
+fn outgoing<R>(f: impl FnOnce(&mut Vec<OwnedFd>) -> R) -> Option<R> {
+    let key = match OUTGOING.with(|o| o.borrow().is_some()) {
+        true => &OUTGOING,
+        false if RETURNING.get() => &RETURNED,
+        false => return None,
+    };
+    key.with(|fds| fds.borrow_mut().as_mut().map(f))
 }
 
 /// [`collect_fds`], with buffers (a `Bytes`) smaller than `min` bytes kept
@@ -176,11 +174,7 @@ pub(crate) fn count_beside(len: usize) {
 /// buffer's own threshold; `None` if the frame cannot carry (more)
 /// descriptors.
 pub(crate) fn beside_from(threshold: usize) -> Option<usize> {
-    let room = OUTGOING.with(|o| {
-        o.borrow()
-            .as_ref()
-            .is_some_and(|fds| fds.len() < MAX_BESIDE)
-    });
+    let room = outgoing(|fds| fds.len() < MAX_BESIDE).unwrap_or(false);
     room.then(|| BESIDE.with(|b| b.borrow().0).max(threshold))
 }
 
@@ -205,18 +199,18 @@ pub(crate) fn refused(why: String) -> String {
 }
 
 fn give(fd: OwnedFd) -> Result<u32, String> {
-    OUTGOING.with(|o| match o.borrow_mut().as_mut() {
-        Some(fds) => {
-            fds.push(fd);
-            u32::try_from(fds.len() - 1).map_err(|e| e.to_string())
-        }
-        None => Err(
+    outgoing(|fds| {
+        fds.push(fd);
+        u32::try_from(fds.len() - 1).map_err(|e| e.to_string())
+    })
+    .unwrap_or_else(|| {
+        Err(
             "a handle cannot cross here: handles cross to another process only \
-                     as arguments and return values of `#[process]` and `#[pool_task]` \
-                     functions, in `Connection` messages and in `Queue` items (not to a \
-                     manager or another MPI rank)"
+             as arguments and return values of `#[process]` and `#[pool_task]` \
+             functions, in `Connection` messages and in `Queue` items (not to a \
+             manager or another MPI rank)"
                 .into(),
-        ),
+        )
     })
 }
 
@@ -1010,6 +1004,7 @@ mod tests {
             assert!(panicked.is_err());
             encode_returned(&null_fd(), &mut out).unwrap();
             assert!(!OUTGOING.with(|o| o.borrow().is_some()), "left collecting");
+            assert!(!RETURNING.get(), "left encoding a returned value");
         });
         // The first value's, the panicking one's (unused), the third's.
         assert_eq!(fds.len(), 3);
