@@ -100,10 +100,24 @@ fn check_signature(sig: &syn::Signature, kind: Kind, errors: &mut Errors) {
             FnArg::Typed(typed) => check_type(&typed.ty, attr, "parameters", &mut error),
         }
     }
+    if !matches!(kind, Kind::Managed)
+        && let Some(extra) = sig.inputs.iter().nth(MAX_PARAMETERS)
+    {
+        error(
+            extra.span(),
+            format!(
+                "{attr} functions take at most {MAX_PARAMETERS} parameters; pass the rest together as one struct or tuple"
+            ),
+        );
+    }
     if let ReturnType::Type(_, ty) = &sig.output {
         check_type(ty, attr, "return types", &mut error);
     }
 }
+
+/// The most parameters a `#[process]` or `#[pool_task]` function may have:
+/// `Task::spawn` is defined for each arity up to this one.
+const MAX_PARAMETERS: usize = 12;
 
 /// Reports the first reference or `impl Trait` inside a parameter or return type.
 fn check_type(

@@ -2,67 +2,87 @@
 //! The runtime of [multiproc](https://docs.rs/multiproc). Depend on the
 //! `multiproc` crate, which re-exports everything here with the macros.
 
-mod bootstrap;
-mod bytes;
-mod error;
-mod handle;
-mod manager;
-#[cfg(feature = "mpi")]
-mod mpi;
-mod pipe;
-mod pool;
-mod process;
-mod queue;
-mod shared;
-mod shared_memory;
-mod shm;
-mod start;
-mod sync;
-mod task;
-mod wire;
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "multiproc runs on Linux only for now: it is built on memfd, futex, /proc and \
+     SCM_RIGHTS as Linux has them. macOS support is planned; see the README's \
+     Platforms section."
+);
 
-pub use bytes::Bytes;
-pub use error::{Error, Result};
-pub use handle::Fd;
-pub use manager::{
-    BarrierProxy, ConditionProxy, DictProxy, EventProxy, ListProxy, LockProxy, Managed, Manager,
-    NamespaceProxy, Proxy, ProxyGuard, QueueProxy, RLockProxy, SemaphoreProxy, ValueProxy,
-};
-pub use pipe::{Connection, Waitable, pipe, pipe_oneway, wait};
-pub use pool::{AsyncResult, IMap, Pool, PoolBuilder, PoolTask, UnaryTask};
-pub use process::{
-    Process, ProcessBuilder, ProcessInfo, active_children, cpu_count, current_process,
-    parent_process,
-};
-pub use queue::{JoinableQueue, PutError, Queue};
-pub use shared::{Array, RawArray, RawValue, SharedGuard, Value};
-pub use shared_memory::SharedMemory;
-pub use start::{StartMethod, get_start_method, set_start_method};
-pub use sync::{
-    Barrier, BoundedSemaphore, Condition, ConditionGuard, Event, Lock, LockGuard, RLock,
-    RLockGuard, Semaphore, SemaphoreGuard,
-};
-pub use task::Task;
-
-/// What the macros' generated code refers to; not a public API.
-#[doc(hidden)]
-pub mod __private {
-    pub use crate::bootstrap::{Args, Call, Entry, REGISTRY, encode_value};
-    pub use crate::manager::{
-        MANAGED_METHODS, MANAGED_TYPES, ManagedMethod, ManagedType, ObjectRef, create_managed,
-        deserialize_proxy, downcast, encode_arg, serialize_proxy,
+/// Keeps every item to the platforms the crate supports, so that elsewhere
+/// the build stops at the one `compile_error!` above instead of a cascade.
+macro_rules! supported {
+    ($($item:item)*) => {
+        $(
+            #[cfg(target_os = "linux")]
+            $item
+        )*
     };
-    pub use crate::task::Task;
-    pub use linkme;
-    pub use serde;
+}
 
-    /// Implemented by every type a child function can take or return.
-    #[diagnostic::on_unimplemented(
-        message = "`{Self}` cannot cross between processes",
-        label = "not serializable",
-        note = "arguments and return values of `#[process]` and `#[pool_task]` functions must implement `serde::Serialize` and `serde::de::DeserializeOwned`; derive them or use an owned type such as `String`"
-    )]
-    pub trait Portable: serde::Serialize + serde::de::DeserializeOwned {}
+supported! {
+    mod bootstrap;
+    mod bytes;
+    mod error;
+    mod handle;
+    mod manager;
+    #[cfg(feature = "mpi")]
+    mod mpi;
+    mod pipe;
+    mod pool;
+    mod process;
+    mod queue;
+    mod shared;
+    mod shared_memory;
+    mod shm;
+    mod start;
+    mod sync;
+    mod task;
+    mod wire;
 
-    impl<T: serde::Serialize + serde::de::DeserializeOwned> Portable for T {}
+    pub use bytes::Bytes;
+    pub use error::{Error, Result};
+    pub use handle::Fd;
+    pub use manager::{
+        BarrierProxy, ConditionProxy, DictProxy, EventProxy, ListProxy, LockProxy, Managed, Manager,
+        NamespaceProxy, Proxy, ProxyGuard, QueueProxy, RLockProxy, SemaphoreProxy, ValueProxy,
+    };
+    pub use pipe::{Connection, Waitable, pipe, pipe_oneway, wait};
+    pub use pool::{AsyncResult, IMap, Pool, PoolBuilder, PoolTask, UnaryTask};
+    pub use process::{
+        Process, ProcessBuilder, ProcessInfo, active_children, cpu_count, current_process,
+        parent_process,
+    };
+    pub use queue::{JoinableQueue, PutError, Queue};
+    pub use shared::{Array, RawArray, RawValue, SharedGuard, Value};
+    pub use shared_memory::SharedMemory;
+    pub use start::{StartMethod, get_start_method, set_start_method};
+    pub use sync::{
+        Barrier, BoundedSemaphore, Condition, ConditionGuard, Event, Lock, LockGuard, RLock,
+        RLockGuard, Semaphore, SemaphoreGuard,
+    };
+    pub use task::Task;
+
+    /// What the macros' generated code refers to; not a public API.
+    #[doc(hidden)]
+    pub mod __private {
+        pub use crate::bootstrap::{Args, Call, Entry, REGISTRY, encode_value};
+        pub use crate::manager::{
+            MANAGED_METHODS, MANAGED_TYPES, ManagedMethod, ManagedType, ObjectRef, create_managed,
+            deserialize_proxy, downcast, encode_arg, serialize_proxy,
+        };
+        pub use crate::task::Task;
+        pub use linkme;
+        pub use serde;
+
+        /// Implemented by every type a child function can take or return.
+        #[diagnostic::on_unimplemented(
+            message = "`{Self}` cannot cross between processes",
+            label = "not serializable",
+            note = "arguments and return values of `#[process]` and `#[pool_task]` functions must implement `serde::Serialize` and `serde::de::DeserializeOwned`; derive them or use an owned type such as `String`"
+        )]
+        pub trait Portable: serde::Serialize + serde::de::DeserializeOwned {}
+
+        impl<T: serde::Serialize + serde::de::DeserializeOwned> Portable for T {}
+    }
 }

@@ -514,12 +514,12 @@ fn valid_chunksize(size: usize) -> Result<usize> {
 
 /// The default chunk sizes, in order, for a call of `len` items.
 ///
-/// Up to a quarter of the items go in chunks of `len / (8 * processes)`:
+/// The first half of the items go in chunks of `len / (8 * processes)`:
 /// Python's rule with twice as many chunks, so that encoding, running and
-/// decoding overlap. Then each chunk takes an eighth of what is left per
-/// worker, down to a sixty-fourth of the first size, so that the last chunks
-/// are short and no worker runs a long one alone at the end, however uneven
-/// the items (files sorted by path cluster the big ones). A call of at most
+/// decoding overlap. Then each chunk takes a quarter of a worker's share of
+/// what is left, down to a sixty-fourth of the first size, so that the last
+/// chunks are short and no worker runs a long one alone at the end, however
+/// uneven the items (files sorted by path cluster the big ones). A call of at most
 /// 32 items per worker goes one item per chunk: a chunk of two already
 /// doubles the time of its worker when one of them is long.
 /// With a `fixed` size, every chunk has it.
@@ -765,11 +765,11 @@ impl Pool {
     /// Calls `task` on every item, in parallel, and returns the values in order.
     ///
     /// Chunks are sized from the number of items, so an input that does not
-    /// know its exact length is read in full first. The first quarter of the
-    /// items goes in chunks of an eighth per worker, and the chunks after
-    /// shrink with what is left, so that no worker runs a long last chunk
-    /// alone however uneven the items; up to 32 items per worker go one at a
-    /// time. [`map_chunked`](Pool::map_chunked) fixes the size instead.
+    /// know its exact length is read in full first. The first half of the
+    /// items goes in chunks of an eighth of a worker's share, and the chunks
+    /// after shrink with what is left, so that no worker runs a long last
+    /// chunk alone however uneven the items; up to 32 items per worker go one
+    /// at a time. [`map_chunked`](Pool::map_chunked) fixes the size instead.
     ///
     /// # Errors
     ///
