@@ -75,10 +75,10 @@ pub struct Bytes(Arc<Storage>);
 
 enum Storage {
     Heap(Vec<u8>),
-    /// A read-only mapping of a sealed memfd. The mapping alone keeps the
-    /// memory: a descriptor kept per buffer would run out at the usual
-    /// limit of 1024 long before memory does.
-    Shared(memmap2::Mmap),
+    /// The first bytes of a read-only mapping of a sealed memfd. The mapping
+    /// alone keeps the memory: a descriptor kept per buffer would run out at
+    /// the usual limit of 1024 long before memory does.
+    Shared(memmap2::Mmap, usize),
 }
 
 impl Default for Storage {
@@ -108,7 +108,7 @@ impl Deref for Bytes {
     fn deref(&self) -> &[u8] {
         match &*self.0 {
             Storage::Heap(bytes) => bytes,
-            Storage::Shared(map) => map,
+            Storage::Shared(map, len) => &map[..*len],
         }
     }
 }
@@ -268,14 +268,23 @@ impl<'de> serde::de::Visitor<'de> for BytesVisitor {
         if len == 0 {
             return Ok(Bytes::new());
         }
-        let fd = wire::import_fd(fd).map_err(A::Error::custom)?;
         let len = usize::try_from(len).map_err(A::Error::custom)?;
-        let map = shm::map_frozen(&fd, len).map_err(|e| {
+        let unmappable = |e: std::io::Error| {
             A::Error::custom(wire::refused(format!(
                 "could not map a shared byte buffer: {e}"
             )))
-        })?;
-        Ok(Bytes(Arc::new(Storage::Shared(map))))
+        };
+        let map = match wire::import(fd).map_err(A::Error::custom)? {
+            wire::Incoming::Fd(fd) => shm::map_frozen(&fd, len).map_err(unmappable)?,
+            wire::Incoming::Mapped(map) if map.len() >= len => map,
+            wire::Incoming::Mapped(_) => {
+                return Err(unmappable(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "the shared bytes are shorter than announced",
+                )));
+            }
+        };
+        Ok(Bytes(Arc::new(Storage::Shared(map, len))))
     }
 }
 

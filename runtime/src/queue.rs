@@ -899,7 +899,12 @@ impl<T: DeserializeOwned> Queue<T> {
     ///
     /// Python: `q.get()`.
     pub fn get(&self) -> Result<T> {
-        self.take(None)?.ok_or(Error::Disconnected)
+        // Without a deadline the wait ends only with an item or an error.
+        loop {
+            if let Some(item) = self.take(None)? {
+                return Ok(item);
+            }
+        }
     }
 
     /// Takes the oldest item if there is one now.

@@ -521,14 +521,16 @@ fn fork_server_launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)>
         }
         Some(Err(e)) => {
             return Err(Error::Spawn {
-                what: format!("hearing back from the fork server ({e})"),
-                source: std::io::ErrorKind::BrokenPipe.into(),
+                what: "hearing back from the fork server".into(),
+                source: std::io::Error::other(e),
             });
         }
         None => {
             return Err(Error::Spawn {
                 what: "reaching the fork server".into(),
-                source: std::io::ErrorKind::BrokenPipe.into(),
+                source: std::io::Error::other(
+                    "the fork server, started again, died again before the request went out",
+                ),
             });
         }
     };
@@ -568,9 +570,9 @@ fn start_fork_server() -> Result<(OsChild, Conn)> {
         }
     }
     answer.recv().unwrap_or_else(|_| {
-        Err(spawn_error("starting the fork server")(
-            std::io::ErrorKind::BrokenPipe.into(),
-        ))
+        Err(spawn_error("starting the fork server")(std::io::Error::other(
+            "the thread that starts fork servers has ended",
+        )))
     })
 }
 

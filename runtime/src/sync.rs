@@ -287,8 +287,12 @@ impl Lock {
     ///
     /// Python: `lock.acquire()`.
     pub fn acquire(&self) -> Result<LockGuard<'_>> {
-        self.acquire_until(None)
-            .ok_or(Error::Timeout(Duration::MAX))
+        // Without a deadline the wait ends only with the guard.
+        loop {
+            if let Some(guard) = self.acquire_until(None) {
+                return Ok(guard);
+            }
+        }
     }
 
     /// Takes the lock if it is free now; `None` if it is held.
@@ -491,8 +495,12 @@ impl RLock {
     ///
     /// Python: `rlock.acquire()`.
     pub fn acquire(&self) -> Result<RLockGuard<'_>> {
-        self.acquire_until(None)
-            .ok_or(Error::Timeout(Duration::MAX))
+        // Without a deadline the wait ends only with the guard.
+        loop {
+            if let Some(guard) = self.acquire_until(None) {
+                return Ok(guard);
+            }
+        }
     }
 
     /// Takes the lock if it is free now or already this thread's.
@@ -821,8 +829,12 @@ impl Semaphore {
     ///
     /// Python: `semaphore.acquire()`.
     pub fn acquire(&self) -> Result<SemaphoreGuard<'_>> {
-        self.acquire_until(None)
-            .ok_or(Error::Timeout(Duration::MAX))
+        // Without a deadline the wait ends only with the guard.
+        loop {
+            if let Some(guard) = self.acquire_until(None) {
+                return Ok(guard);
+            }
+        }
     }
 
     /// Takes a permit if one is free now.

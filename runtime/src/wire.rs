@@ -52,7 +52,7 @@ thread_local! {
     /// of the buffers sent beside it so far.
     static BESIDE: RefCell<(usize, u64)> = const { RefCell::new((0, 0)) };
     /// Descriptors received with the frame being decoded, taken by index.
-    static INCOMING: RefCell<Option<Vec<Option<OwnedFd>>>> = const { RefCell::new(None) };
+    static INCOMING: RefCell<Option<Vec<Option<Incoming>>>> = const { RefCell::new(None) };
 }
 
 /// Buffers sent beside one frame at most; more go inline, so that a frame
@@ -214,16 +214,28 @@ fn give(fd: OwnedFd) -> Result<u32, String> {
     })
 }
 
+/// A descriptor that came with a frame, as its decoding finds it.
+#[derive(Debug)]
+pub(crate) enum Incoming {
+    Fd(OwnedFd),
+    /// A memfd sealed against change, already mapped and closed: results
+    /// that wait to be decoded would otherwise hold a descriptor each.
+    Mapped(memmap2::Mmap),
+}
+
 /// Runs `decode` with `fds` on offer to the handles it decodes; the ones not
 /// taken are closed afterwards.
 pub(crate) fn with_fds<R>(fds: Vec<OwnedFd>, decode: impl FnOnce() -> R) -> R {
-    let mut offered = fds.into_iter().map(Some).collect();
+    let mut offered = fds.into_iter().map(|fd| Some(Incoming::Fd(fd))).collect();
     with_fds_in(&mut offered, decode)
 }
 
 /// Runs `decode` with `fds` on offer; the ones it does not take stay there,
 /// for a later decoding of another part of the same frame.
-pub(crate) fn with_fds_in<R>(fds: &mut Vec<Option<OwnedFd>>, decode: impl FnOnce() -> R) -> R {
+pub(crate) fn with_fds_in<R>(
+    fds: &mut Vec<Option<Incoming>>,
+    decode: impl FnOnce() -> R,
+) -> R {
     HANDLE_ERROR.with(|h| h.borrow_mut().take());
     let scope = Scoped::set(&INCOMING, Some(std::mem::take(fds)));
     let result = decode();
@@ -233,6 +245,16 @@ pub(crate) fn with_fds_in<R>(fds: &mut Vec<Option<OwnedFd>>, decode: impl FnOnce
 
 /// Called by a handle's `Deserialize`: takes the descriptor at `index`.
 pub(crate) fn import_fd(index: u32) -> Result<OwnedFd, String> {
+    match import(index)? {
+        Incoming::Fd(fd) => Ok(fd),
+        Incoming::Mapped(_) => Err(refused(format!(
+            "descriptor {index} is shared memory, not a handle"
+        ))),
+    }
+}
+
+/// Called by a `Bytes`'s `Deserialize`: takes what came at `index`.
+pub(crate) fn import(index: u32) -> Result<Incoming, String> {
     INCOMING.with(|i| {
         i.borrow_mut()
             .as_mut()
@@ -690,7 +712,10 @@ pub(crate) fn set_fd_count(frame: &mut [u8], fds: usize) -> Result<(), Error> {
             what: "encode a message".into(),
             reason: format!("{fds} descriptors in one message is too many"),
         })?;
-    let header = frame.get_mut(..8).ok_or(Error::Disconnected)?;
+    let header = frame.get_mut(..8).ok_or_else(|| Error::Codec {
+        what: "encode a message".into(),
+        reason: "the frame is shorter than its header".into(),
+    })?;
     let len = frame_len(u64::from_le_bytes(header.try_into().unwrap_or_default()));
     header.copy_from_slice(&(len | count << FD_SHIFT).to_le_bytes());
     Ok(())

@@ -111,6 +111,45 @@ pub(crate) enum Op {
 }
 
 impl Op {
+    /// The operation's name, for errors.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Op::Get(_) => "Get",
+            Op::Set(..) => "Set",
+            Op::Remove(_) => "Remove",
+            Op::Contains(_) => "Contains",
+            Op::Swap { .. } => "Swap",
+            Op::Len => "Len",
+            Op::Clear => "Clear",
+            Op::Keys => "Keys",
+            Op::Values => "Values",
+            Op::Items => "Items",
+            Op::Push(_) => "Push",
+            Op::Insert(..) => "Insert",
+            Op::Extend(_) => "Extend",
+            Op::Pop => "Pop",
+            Op::Acquire(_) => "Acquire",
+            Op::Release => "Release",
+            Op::Wait(_) => "Wait",
+            Op::Notify(_) => "Notify",
+            Op::SetFlag => "SetFlag",
+            Op::ClearFlag => "ClearFlag",
+            Op::IsSet => "IsSet",
+            Op::Abort => "Abort",
+            Op::Reset => "Reset",
+            Op::Parties => "Parties",
+            Op::Waiting => "Waiting",
+            Op::Broken => "Broken",
+            Op::Permits => "Permits",
+            Op::Put(..) => "Put",
+            Op::Take(_) => "Take",
+            Op::Full => "Full",
+            Op::TaskDone => "TaskDone",
+            Op::Join(_) => "Join",
+            Op::Method { .. } => "Method",
+        }
+    }
+
     /// How long the server may rightly hold an operation that waits for
     /// another client (`Some(None)`: as long as it takes); `None` for one
     /// that answers at once.

@@ -457,10 +457,8 @@ fn abandon(entry: &Entry, me: u64) {
 }
 
 fn unsupported(op: &Op, object: &Object) -> Failure {
-    let op = format!("{op:?}");
-    let op = op.split(['(', ' ']).next().unwrap_or_default().to_owned();
     Failure::Unsupported {
-        op,
+        op: op.name().into(),
         object: object.name().into(),
     }
 }

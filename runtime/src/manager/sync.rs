@@ -368,7 +368,14 @@ fn acquire(object: &ObjectRef, timeout: Option<Duration>) -> Result<Option<Proxy
 }
 
 fn acquire_blocking(object: &ObjectRef) -> Result<ProxyGuard<'_>> {
-    acquire(object, None)?.ok_or(Error::Timeout(Duration::MAX))
+    acquire(object, None)?.ok_or_else(|| unbounded_wait_failed("the lock"))
+}
+
+/// The manager ended a wait that had no timeout without what it waited for.
+fn unbounded_wait_failed(what: &str) -> Error {
+    Error::Manager {
+        reason: format!("it ended a wait without a timeout, and without {what}"),
+    }
 }
 
 /// `acquire`, `try_acquire` and `acquire_timeout` for a proxy type.
@@ -520,7 +527,7 @@ impl ConditionProxy {
     ///
     /// Python: `cond.wait()`.
     pub fn wait<'a>(&'a self, guard: ProxyGuard<'a>) -> Result<ProxyGuard<'a>> {
-        Ok(self.wait_timeout(guard, Duration::MAX)?.0)
+        Ok(self.wait_within(guard, None)?.0)
     }
 
     /// As [`ConditionProxy::wait`], for at most `timeout`; the flag says
@@ -546,7 +553,15 @@ impl ConditionProxy {
         guard: ProxyGuard<'a>,
         timeout: Duration,
     ) -> Result<(ProxyGuard<'a>, bool)> {
-        let timeout = (timeout != Duration::MAX).then_some(timeout);
+        self.wait_within(guard, Some(timeout))
+    }
+
+    /// Waits for a notification, for at most `timeout` if one is given.
+    fn wait_within<'a>(
+        &'a self,
+        guard: ProxyGuard<'a>,
+        timeout: Option<Duration>,
+    ) -> Result<(ProxyGuard<'a>, bool)> {
         // The server keeps the lock across the wait; the guard must not release it.
         std::mem::forget(guard);
         let notified = self.0.call_unbounded(Op::Wait(timeout))?.flag()?;
@@ -992,7 +1007,8 @@ impl<T: Serialize + DeserializeOwned> QueueProxy<T> {
     ///
     /// Python: `q.get()`.
     pub fn get(&self) -> Result<T> {
-        self.get_within(None)?.ok_or(Error::Timeout(Duration::MAX))
+        self.get_within(None)?
+            .ok_or_else(|| unbounded_wait_failed("an item"))
     }
 
     /// The first item, if there is one now.

@@ -64,7 +64,9 @@ impl Chunk {
                 outcome,
                 count: self.count,
                 failed: self.failed,
-                fds: std::sync::Mutex::new(fds.into_iter().map(Some).collect()),
+                // Mapped now: results may wait long to be decoded, and
+                // would hold a descriptor per `Bytes` meanwhile.
+                fds: std::sync::Mutex::new(crate::shm::map_received(fds)),
             },
         );
     }

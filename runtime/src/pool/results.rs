@@ -48,7 +48,7 @@ pub(super) struct ChunkResult {
     pub(super) failed: Vec<(u32, String)>,
     /// Descriptors sent beside the results, for the handles among them;
     /// each item's decoding takes its own.
-    pub(super) fds: Mutex<Vec<Option<std::os::fd::OwnedFd>>>,
+    pub(super) fds: Mutex<Vec<Option<crate::wire::Incoming>>>,
 }
 
 impl ChunkResult {

@@ -129,6 +129,24 @@ pub(crate) fn frozen_copy(bytes: &[u8]) -> std::io::Result<OwnedFd> {
     Ok(fd)
 }
 
+/// What came with a frame, with each memfd made by [`frozen_copy`] mapped
+/// and its descriptor closed at once.
+pub(crate) fn map_received(fds: Vec<OwnedFd>) -> Vec<Option<wire::Incoming>> {
+    fds.into_iter()
+        .map(|fd| {
+            let frozen = rustix::fs::fcntl_get_seals(&fd).is_ok_and(|s| s.contains(FROZEN));
+            let len = rustix::fs::fstat(&fd).map_or(0, |stat| stat.st_size as usize);
+            Some(match frozen && len > 0 {
+                true => match map_frozen(&fd, len) {
+                    Ok(map) => wire::Incoming::Mapped(map),
+                    Err(_) => wire::Incoming::Fd(fd),
+                },
+                false => wire::Incoming::Fd(fd),
+            })
+        })
+        .collect()
+}
+
 /// Maps the first `len` bytes of a segment made by [`frozen_copy`] (in any
 /// process) read-only. Refused unless it carries the seals that keep its
 /// contents from ever changing, and holds `len` bytes.
