@@ -2,7 +2,6 @@
 //! registrations, a parent killed with SIGKILL.
 
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -37,13 +36,31 @@ fn sleeper() {
     std::thread::sleep(Duration::from_secs(600));
 }
 
-fn script(name: &str, body: &str) -> PathBuf {
+/// An executable script, removed when dropped (even by a failing test).
+struct Script(PathBuf);
+
+impl Drop for Script {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Writes the script from a shell of its own: a descriptor open for writing
+/// in this process would leak into children that other tests fork meanwhile,
+/// and `exec` of a file open for writing fails (ETXTBSY).
+fn script(name: &str, body: &str) -> Script {
     let path = std::env::temp_dir().join(format!("multiproc-test-{}-{name}", std::process::id()));
-    let mut file = std::fs::File::create(&path).unwrap();
-    writeln!(file, "#!/bin/sh\n{body}").unwrap();
-    drop(file);
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).unwrap();
-    path
+    let mut writer = std::process::Command::new("sh")
+        .args(["-c", "cat > \"$1\" && chmod 700 \"$1\"", "sh"])
+        .arg(&path)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = writer.stdin.as_mut().unwrap();
+    writeln!(stdin, "#!/bin/sh\n{body}").unwrap();
+    drop(writer.stdin.take());
+    assert!(writer.wait().unwrap().success());
+    Script(path)
 }
 
 #[test]
@@ -59,7 +76,7 @@ fn child_that_never_reports_times_out() {
     let started = Instant::now();
     let err = noop
         .builder()
-        .executable(&hang)
+        .executable(&hang.0)
         .handshake_timeout(Duration::from_millis(300))
         .spawn()
         .unwrap_err();
@@ -69,7 +86,7 @@ fn child_that_never_reports_times_out() {
         unreachable!()
     };
     assert!(!is_running(pid), "the hung child was not killed");
-    std::fs::remove_file(hang).unwrap();
+    drop(hang);
 }
 
 #[test]
@@ -84,13 +101,13 @@ fn an_impostor_with_a_wrong_token_is_ignored_and_the_spawn_times_out() {
     let started = Instant::now();
     let err = noop
         .builder()
-        .executable(&impostor)
+        .executable(&impostor.0)
         .handshake_timeout(Duration::from_millis(1500))
         .spawn()
         .unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(err.to_string().contains("did not report within"), "{err}");
-    std::fs::remove_file(impostor).unwrap();
+    drop(impostor);
 }
 
 /// Runs `noop` with the Spawn method, whatever the program's default: its
