@@ -1,0 +1,302 @@
+//! [`Barrier`]: a meeting point for a number of parties.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::Shared;
+use crate::error::{Error, Result};
+use crate::shm::{self, RobustLock};
+use crate::wire;
+
+/// The words of a [`Barrier`].
+#[repr(C)]
+struct BarrierWords {
+    lock: RobustLock,
+    /// Parties arrived in this generation.
+    arrived: AtomicU32,
+    parties: AtomicU32,
+    /// Moves on at every generation.
+    seq: AtomicU32,
+    seq_waiting: AtomicU32,
+    /// Set when broken, until a reset.
+    broken: AtomicU32,
+    /// How recent generations ended: `generation << 2 | PASSED` or `| BROKE`,
+    /// at `generation % OUTCOMES`, for waiters that look after their
+    /// generation ended (under `lock`).
+    outcomes: [AtomicU64; OUTCOMES],
+}
+
+/// Generations whose outcome a [`Barrier`] remembers.
+const OUTCOMES: usize = 64;
+const PASSED: u64 = 1;
+const BROKE: u64 = 2;
+
+impl BarrierWords {
+    /// Ends the current generation with `outcome` and wakes its waiters; the
+    /// lock is held.
+    fn end_generation(&self, outcome: u64) {
+        let generation = self.seq.load(Ordering::Relaxed);
+        self.outcomes[generation as usize % OUTCOMES]
+            .store(u64::from(generation) << 2 | outcome, Ordering::Release);
+        self.arrived.store(0, Ordering::Relaxed);
+        shm::bump(&self.seq, &self.seq_waiting, true);
+    }
+
+    /// Whether `generation`, which has ended, passed (rather than broke). A
+    /// generation so old that its outcome was overwritten counts as broken.
+    fn passed(&self, generation: u32) -> bool {
+        self.outcomes[generation as usize % OUTCOMES].load(Ordering::Acquire)
+            == u64::from(generation) << 2 | PASSED
+    }
+}
+
+
+impl Shared {
+    fn barrier(&self) -> &BarrierWords {
+        // SAFETY: BarrierWords is repr(C), atomics only, valid when zero, and fits in the segment.
+        unsafe { self.0.header() }
+    }
+}
+
+/// A meeting point: `wait` returns once `parties` processes (or threads) have
+/// called it.
+///
+/// # Examples
+///
+/// ```
+/// use multiproc::{process, Barrier};
+///
+/// #[process]
+/// fn party(bar: Barrier) -> u32 {
+///     bar.wait().unwrap()
+/// }
+///
+/// # fn main() -> Result<(), multiproc::Error> {
+/// let bar = Barrier::new(3)?;
+/// let children: Vec<_> = (0..2).map(|_| party.spawn(bar.clone())).collect::<Result<_, _>>()?;
+/// let mine = bar.wait()?;
+/// let mut indices: Vec<u32> = children.into_iter().map(|c| c.join()).collect::<Result<_, _>>()?;
+/// indices.push(mine);
+/// indices.sort();
+/// assert_eq!(indices, [0, 1, 2]);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Python: `multiprocessing.Barrier`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Barrier(Shared);
+
+impl fmt::Debug for Barrier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Barrier").finish_non_exhaustive()
+    }
+}
+
+impl Barrier {
+    /// A barrier for `parties` participants (at least one).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the shared memory cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let bar = multiproc::Barrier::new(1)?;
+    /// assert_eq!(bar.wait()?, 0);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `multiprocessing.Barrier(parties)`.
+    pub fn new(parties: u32) -> Result<Barrier> {
+        let shared = Shared::create("creating a barrier")?;
+        shared
+            .barrier()
+            .parties
+            .store(parties.max(1), Ordering::Release);
+        Ok(Barrier(shared))
+    }
+
+    /// Waits for every party; returns this caller's arrival index, `0..parties`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BrokenBarrier`] if the barrier is or becomes broken
+    /// ([`abort`](Barrier::abort), [`reset`](Barrier::reset), or a timeout).
+    /// The barrier remembers how its last 64 generations ended; a waiter
+    /// that wakes only after 64 more have ended (possible only with more
+    /// waiters than parties, or with repeated aborts) is told it broke.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let bar = multiproc::Barrier::new(1)?;
+    /// assert_eq!(bar.wait()?, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `barrier.wait()`.
+    pub fn wait(&self) -> Result<u32> {
+        self.wait_until(None)
+    }
+
+    /// As [`wait`](Barrier::wait), for at most `timeout`; a timeout breaks the
+    /// barrier for everyone, as in Python.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BrokenBarrier`] on timeout or if the barrier is broken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let bar = multiproc::Barrier::new(2)?;
+    /// assert!(bar.wait_timeout(Duration::from_millis(10)).is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `barrier.wait(timeout)`.
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<u32> {
+        self.wait_until(wire::deadline(timeout))
+    }
+
+    fn wait_until(&self, deadline: Option<Instant>) -> Result<u32> {
+        let words = self.0.barrier();
+        let _ = words.lock.lock(None);
+        if words.broken.load(Ordering::Acquire) != 0 {
+            words.lock.unlock();
+            return Err(Error::BrokenBarrier);
+        }
+        let generation = words.seq.load(Ordering::Acquire);
+        let index = words.arrived.fetch_add(1, Ordering::AcqRel);
+        if index + 1 >= words.parties.load(Ordering::Acquire) {
+            words.end_generation(PASSED);
+            words.lock.unlock();
+            return Ok(index);
+        }
+        words.lock.unlock();
+        loop {
+            if words.seq.load(Ordering::Acquire) != generation {
+                return if words.passed(generation) {
+                    Ok(index)
+                } else {
+                    Err(Error::BrokenBarrier)
+                };
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                // A timeout breaks this generation for everyone, as in
+                // Python, unless it ended meanwhile.
+                let _ = words.lock.lock(None);
+                if words.seq.load(Ordering::Acquire) == generation {
+                    words.broken.store(1, Ordering::Release);
+                    words.end_generation(BROKE);
+                }
+                words.lock.unlock();
+                continue;
+            }
+            shm::wait_change(&words.seq, &words.seq_waiting, generation, deadline);
+        }
+    }
+
+    /// Breaks the barrier: every current and future `wait` fails until `reset`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let bar = multiproc::Barrier::new(2)?;
+    /// bar.abort();
+    /// assert!(bar.wait().is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `barrier.abort()`.
+    pub fn abort(&self) {
+        let words = self.0.barrier();
+        let _ = words.lock.lock(None);
+        words.broken.store(1, Ordering::Release);
+        words.end_generation(BROKE);
+        words.lock.unlock();
+    }
+
+    /// Makes the barrier usable again; parties waiting now fail with
+    /// [`Error::BrokenBarrier`], as in Python.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let bar = multiproc::Barrier::new(1)?;
+    /// bar.abort();
+    /// bar.reset();
+    /// assert_eq!(bar.wait()?, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `barrier.reset()`.
+    pub fn reset(&self) {
+        let words = self.0.barrier();
+        let _ = words.lock.lock(None);
+        if words.arrived.load(Ordering::Relaxed) > 0 {
+            words.end_generation(BROKE);
+        }
+        words.broken.store(0, Ordering::Release);
+        words.lock.unlock();
+    }
+    /// The number of parties the barrier waits for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(multiproc::Barrier::new(3)?.parties(), 3);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `barrier.parties`.
+    pub fn parties(&self) -> u32 {
+        self.0.barrier().parties.load(Ordering::Acquire)
+    }
+
+    /// The number of parties waiting now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(multiproc::Barrier::new(3)?.n_waiting(), 0);
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `barrier.n_waiting`.
+    pub fn n_waiting(&self) -> u32 {
+        self.0.barrier().arrived.load(Ordering::Acquire)
+    }
+
+    /// Whether the barrier is broken (until a [`reset`](Barrier::reset)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let bar = multiproc::Barrier::new(2)?;
+    /// bar.abort();
+    /// assert!(bar.is_broken());
+    /// bar.reset();
+    /// assert!(!bar.is_broken());
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `barrier.broken`.
+    pub fn is_broken(&self) -> bool {
+        self.0.barrier().broken.load(Ordering::Acquire) != 0
+    }
+}
