@@ -25,7 +25,7 @@ use std::time::Duration;
 use mpi::point_to_point::MatchedReceiveVec;
 use mpi::traits::*;
 
-use crate::bootstrap::{self, CallSpec, Job, OsChild, Start};
+use crate::bootstrap::{self, CallSpec, OsChild, Start};
 use crate::error::{Error, Result};
 use crate::pool::worker::{Started, answer_chunk, initialize};
 use crate::wire::{self, Conn};
@@ -380,12 +380,13 @@ pub(crate) fn worker_ranks() -> Result<usize> {
 /// Makes a free rank the worker for `start` (a pool worker's job).
 pub(crate) fn attach(start: &Start) -> Result<(OsChild, Conn)> {
     let relay = relay()?;
-    let Job::PoolWorker { initializer } = &start.job else {
+    // The pool worker's payload is its initializer, as the rank decodes it.
+    let Some(initializer) = start.job.payload_of(&crate::pool::worker::POOL_WORKER) else {
         return Err(Error::Mpi {
             reason: "only pool workers run on MPI ranks".into(),
         });
     };
-    let initializer = wire::encode(initializer, "the initializer")?;
+    let initializer = initializer.to_vec();
     let rank = {
         // A pool just dropped frees its ranks within moments.
         let free = |attached: &mut Vec<bool>| !(1..attached.len()).any(|rank| !attached[rank]);

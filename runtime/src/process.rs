@@ -379,8 +379,9 @@ impl<Args: Serialize, R> ProcessBuilder<Args, R> {
 
     pub(crate) fn spawn_args(&self, args: &Args) -> Result<Process<R>> {
         bootstrap::lookup(self.key)?;
-        let call = CallSpec::new(self.key, args)?;
-        let child = ChildProc::start(Job::Call(call), self.name.clone(), "Process", &self.launch)?;
+        let (call, fds) = CallSpec::new(self.key, args)?.split_fds();
+        let job = Job::new(&bootstrap::CALL, &call, fds)?;
+        let child = ChildProc::start(job, self.name.clone(), "Process", &self.launch)?;
         Ok(Process {
             child,
             daemon: self.daemon,

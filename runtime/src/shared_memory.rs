@@ -35,7 +35,16 @@ fn system_name(name: &str) -> String {
 
 /// The body of the tracker process: remembers names until its creator's
 /// connection closes, then removes those still there.
-pub(crate) fn track(mut conn: Conn) -> i32 {
+/// The tracker: removes the named blocks its parent leaves behind when it
+/// dies. No lifeline: the parent's death is exactly when it works.
+#[linkme::distributed_slice(bootstrap::JOB_KINDS)]
+static TRACKER_JOB: bootstrap::JobKind = bootstrap::JobKind {
+    name: "shared memory tracker",
+    lifeline: false,
+    run: |conn, _, _| track(conn),
+};
+
+fn track(mut conn: Conn) -> i32 {
     // It shares its creator's process group, and must outlive the signals a
     // terminal sends the group (Ctrl-C, a hang-up, a kill of the job), as
     // Python's resource tracker does: the creator's death is when it works.
@@ -78,7 +87,8 @@ pub(crate) fn forget_tracker() {
 fn tell_tracker(message: &Track) -> Result<()> {
     let mut tracker = lock_tracker();
     if tracker.is_none() {
-        let start = Start::new(Job::Tracker, Identity::helper("SharedMemoryTracker"));
+        let job = Job::new(&TRACKER_JOB, &(), Vec::new())?;
+        let start = Start::new(job, Identity::helper("SharedMemoryTracker"));
         let launch = Launch::default();
         let (child, mut conn) = bootstrap::launch(&launch, &start)?;
         // Until it says it ignores the group's signals, a Ctrl-C would end it

@@ -558,8 +558,10 @@ fn start_fork_server() -> Result<(OsChild, Conn)> {
                 .spawn(move || {
                     let _own = own;
                     for reply in incoming {
-                        let start = Start::new(Job::ForkServer, Identity::helper("ForkServer"));
-                        let _ = reply.send(bootstrap::launch(&Launch::default(), &start));
+                        let start = Job::new(&FORK_SERVER_JOB, &(), Vec::new())
+                            .map(|job| Start::new(job, Identity::helper("ForkServer")));
+                        let _ = reply
+                            .send(start.and_then(|start| bootstrap::launch(&Launch::default(), &start)));
                     }
                 })
                 .map_err(spawn_error("starting the fork server's thread"))?;
@@ -578,7 +580,15 @@ fn start_fork_server() -> Result<(OsChild, Conn)> {
 
 /// The body of the fork server: forks a child for each request until its
 /// owner hangs up. It never starts a thread, so forking is always safe here.
-pub(crate) fn serve_forks(mut conn: Conn) -> i32 {
+/// The fork server. No lifeline: it exits when its owner hangs up.
+#[linkme::distributed_slice(bootstrap::JOB_KINDS)]
+static FORK_SERVER_JOB: bootstrap::JobKind = bootstrap::JobKind {
+    name: "fork server",
+    lifeline: false,
+    run: |conn, _, _| serve_forks(conn),
+};
+
+fn serve_forks(mut conn: Conn) -> i32 {
     bootstrap::install_panic_hook();
     while let Ok((frame, mut fds)) = conn.recv_frame_with_fds() {
         let request = wire::decode::<Start>(&frame, "a fork request");

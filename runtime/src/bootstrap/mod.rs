@@ -61,49 +61,95 @@ impl Start {
     }
 }
 
-/// What a child is started for.
+/// A kind of work a child process is started for. Each kind registers
+/// itself in [`JOB_KINDS`] beside the code that runs it (a pool worker in
+/// `pool`, a manager's server in `manager`, ...), so that adding one touches
+/// only its own module.
+pub(crate) struct JobKind {
+    /// Names the kind in a [`Start`]: unique in the program.
+    pub(crate) name: &'static str,
+    /// Whether the child watches its parent and dies with it, and reports
+    /// its panics. Off for a child whose work starts when its parent dies
+    /// (the tracker) or that watches its owner itself (the fork server).
+    pub(crate) lifeline: bool,
+    /// Runs the job in the child: its payload and the descriptors that
+    /// came beside it; returns the exit code.
+    pub(crate) run: fn(conn: Conn, payload: &[u8], fds: Vec<OwnedFd>) -> i32,
+}
+
+/// Every kind of job this program can start a child for.
+#[linkme::distributed_slice]
+pub(crate) static JOB_KINDS: [JobKind];
+
+/// What a child is started for: a [`JobKind`]'s name, its encoded payload,
+/// and the descriptors that travel beside it.
 #[derive(Serialize, Deserialize)]
-pub(crate) enum Job {
-    /// Run one call, send its outcome, exit.
-    Call(CallSpec),
-    /// Run the initializer, then serve a pool until the parent hangs up.
-    PoolWorker { initializer: Option<CallSpec> },
-    /// Remove named shared memory that the parent leaves behind when it dies.
-    Tracker,
-    /// Fork children on request, for the `ForkServer` start method.
-    ForkServer,
-    /// Serve a manager's objects at `address` to clients that know `key`.
-    Manager {
-        address: crate::manager::Address,
-        #[serde(with = "serde_bytes")]
-        key: Vec<u8>,
-    },
+pub(crate) struct Job {
+    kind: String,
+    #[serde(with = "serde_bytes")]
+    payload: Vec<u8>,
+    #[serde(skip)]
+    fds: Vec<OwnedFd>,
 }
 
 impl Job {
+    /// A job of `kind` with `payload`, with `fds` to travel beside it.
+    pub(crate) fn new<P: Serialize>(
+        kind: &JobKind,
+        payload: &P,
+        fds: Vec<OwnedFd>,
+    ) -> Result<Job, Error> {
+        Ok(Job {
+            kind: kind.name.into(),
+            payload: wire::encode(payload, "a child's job")?,
+            fds,
+        })
+    }
+
+    /// The payload, if this is a job of `kind`.
+    #[cfg(feature = "mpi")]
+    pub(crate) fn payload_of(&self, kind: &JobKind) -> Option<&[u8]> {
+        (self.kind == kind.name).then_some(&self.payload[..])
+    }
+
     /// The descriptors that must travel with this job.
     pub(crate) fn fds(&self) -> &[OwnedFd] {
-        match self {
-            Job::Call(call)
-            | Job::PoolWorker {
-                initializer: Some(call),
-            } => &call.fds,
-            Job::PoolWorker { initializer: None }
-            | Job::Tracker
-            | Job::ForkServer
-            | Job::Manager { .. } => &[],
-        }
+        &self.fds
     }
 
     /// Gives back the descriptors that travelled beside the job.
     pub(crate) fn set_fds(&mut self, fds: Vec<OwnedFd>) {
-        if let Job::Call(call)
-        | Job::PoolWorker {
-            initializer: Some(call),
-        } = self
-        {
-            call.fds = fds;
-        }
+        self.fds = fds;
+    }
+}
+
+/// Run one call, send its outcome, exit.
+#[linkme::distributed_slice(JOB_KINDS)]
+pub(crate) static CALL: JobKind = JobKind {
+    name: "call",
+    lifeline: true,
+    run: run_call,
+};
+
+fn run_call(mut conn: Conn, payload: &[u8], fds: Vec<OwnedFd>) -> i32 {
+    let call = match wire::decode::<CallSpec>(payload, "a call") {
+        Ok(call) => CallSpec { fds, ..call },
+        Err(_) => return EXIT_NO_PARENT,
+    };
+    let mut frame = Vec::new();
+    let mut returned = false;
+    // Handles (and large `Bytes`) in the value travel beside it.
+    let (_, fds) = wire::collect_returned_fds(|| {
+        wire::push_frame(&mut frame, |outcome| {
+            returned = call.run(outcome);
+            Ok(())
+        })
+    });
+    let sent =
+        wire::set_fd_count(&mut frame, fds.len()).and_then(|()| conn.send_framed_with(&frame, &fds));
+    match sent {
+        Ok(()) => i32::from(!returned),
+        Err(_) => EXIT_NO_PARENT,
     }
 }
 
@@ -138,6 +184,12 @@ impl CallSpec {
             args: wire::encode(args, "the arguments")?,
             fds: Vec::new(),
         })
+    }
+
+    /// This call without its descriptors, and the descriptors.
+    pub(crate) fn split_fds(mut self) -> (CallSpec, Vec<OwnedFd>) {
+        let fds = std::mem::take(&mut self.fds);
+        (self, fds)
     }
 
     /// Another copy, with duplicated descriptors.
@@ -521,44 +573,22 @@ fn run_child(addr: &Path, token: OsString) -> i32 {
 }
 
 /// Runs `start` in this child, which reports on `conn`; returns the exit code.
-pub(crate) fn run_job(mut conn: Conn, start: Start, lifeline: Lifeline) -> i32 {
+pub(crate) fn run_job(conn: Conn, start: Start, lifeline: Lifeline) -> i32 {
+    let Some(kind) = JOB_KINDS.iter().find(|kind| kind.name == start.job.kind) else {
+        eprintln!("multiproc: no kind of child job is named `{}`", start.job.kind);
+        return EXIT_NO_PARENT;
+    };
     process::set_identity(start.identity);
     if let Some(method) = start.start_method {
         crate::start::inherit_start_method(method);
     }
-    match start.job {
-        // No lifeline: the parent's death is exactly when the tracker works.
-        Job::Tracker => return crate::shared_memory::track(conn),
-        // No lifeline either: it exits when its owner hangs up.
-        Job::ForkServer => return crate::start::serve_forks(conn),
-        _ => {}
-    }
-    if let Lifeline::Thread = lifeline {
-        watch_parent(&conn);
-    }
-    registry::install_panic_hook();
-    match start.job {
-        Job::Call(call) => {
-            let mut frame = Vec::new();
-            let mut returned = false;
-            // Handles (and large `Bytes`) in the value travel beside it.
-            let (_, fds) = wire::collect_returned_fds(|| {
-                wire::push_frame(&mut frame, |outcome| {
-                    returned = call.run(outcome);
-                    Ok(())
-                })
-            });
-            let sent = wire::set_fd_count(&mut frame, fds.len())
-                .and_then(|()| conn.send_framed_with(&frame, &fds));
-            match sent {
-                Ok(()) => i32::from(!returned),
-                Err(_) => EXIT_NO_PARENT,
-            }
+    if kind.lifeline {
+        if let Lifeline::Thread = lifeline {
+            watch_parent(&conn);
         }
-        Job::PoolWorker { initializer } => crate::pool::serve(conn, initializer),
-        Job::Manager { address, key } => crate::manager::serve(conn, &address, key),
-        Job::Tracker | Job::ForkServer => 0,
+        registry::install_panic_hook();
     }
+    (kind.run)(conn, &start.job.payload, start.job.fds)
 }
 
 fn connect(addr: &Path, token: OsString) -> Result<Conn, Error> {
@@ -604,5 +634,34 @@ fn watch_parent(conn: &Conn) {
     if spawned.is_err() {
         eprintln!("multiproc: could not start the parent watcher; exiting");
         std::process::exit(EXIT_NO_PARENT);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_of_child_job_registers_itself_under_its_own_name() {
+        let mut names: Vec<&str> = JOB_KINDS.iter().map(|kind| kind.name).collect();
+        names.sort_unstable();
+        let count = names.len();
+        names.dedup();
+        assert_eq!(names.len(), count, "a job name is taken twice: {names:?}");
+        for name in ["call", "pool worker", "manager", "shared memory tracker", "fork server"] {
+            assert!(names.contains(&name), "{name} is not registered: {names:?}");
+        }
+    }
+
+    #[test]
+    fn a_job_of_an_unknown_kind_ends_the_child_without_running_anything() {
+        let (conn, _parent) = std::os::unix::net::UnixStream::pair().unwrap();
+        let job = Job {
+            kind: "no such kind".into(),
+            payload: Vec::new(),
+            fds: Vec::new(),
+        };
+        let start = Start::new(job, Identity::helper("Test"));
+        assert_eq!(run_job(Conn::new(conn), start, Lifeline::Kernel), EXIT_NO_PARENT);
     }
 }

@@ -31,7 +31,6 @@ use serde_bytes::ByteBuf;
 
 pub(crate) use link::Address;
 pub use proxy::{DictProxy, ListProxy, NamespaceProxy, ValueProxy};
-pub(crate) use server::serve;
 pub use sync::{
     BarrierProxy, ConditionProxy, EventProxy, LockProxy, ProxyGuard, QueueProxy, RLockProxy,
     SemaphoreProxy,
@@ -171,10 +170,7 @@ impl Manager {
     }
 
     fn launch(address: Address, key: Vec<u8>, socket: Option<SocketPath>) -> Result<Manager> {
-        let job = Job::Manager {
-            address,
-            key: key.clone(),
-        };
+        let job = Job::new(&server::MANAGER, &(&address, &key), Vec::new())?;
         // A server is long-lived and multi-threaded: always a fresh program.
         let launch = Launch {
             method: Some(crate::StartMethod::Spawn),

@@ -28,7 +28,22 @@ const SLICE: Duration = Duration::from_millis(50);
 
 /// The body of the manager process: binds `address`, tells the owner where
 /// it listens (or why it cannot), then serves until the owner hangs up.
-pub(crate) fn serve(mut owner: Conn, address: &Address, key: Vec<u8>) -> i32 {
+/// A manager's server: serves its objects at an address to clients that know its key.
+#[linkme::distributed_slice(crate::bootstrap::JOB_KINDS)]
+pub(crate) static MANAGER: crate::bootstrap::JobKind = crate::bootstrap::JobKind {
+    name: "manager",
+    lifeline: true,
+    run: run_manager,
+};
+
+fn run_manager(owner: Conn, payload: &[u8], _: Vec<std::os::fd::OwnedFd>) -> i32 {
+    match crate::wire::decode::<(Address, ByteBuf)>(payload, "a manager's address and key") {
+        Ok((address, key)) => serve(owner, &address, key.into_vec()),
+        Err(_) => 1,
+    }
+}
+
+fn serve(mut owner: Conn, address: &Address, key: Vec<u8>) -> i32 {
     let listener = match Listener::bind(address) {
         Ok((listener, bound)) => {
             if owner.send(&Ok::<_, String>(bound)).is_err() {

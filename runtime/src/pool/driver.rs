@@ -351,7 +351,11 @@ pub(super) fn launch_worker(config: &WorkerConfig) -> Result<ChildProc> {
         .as_ref()
         .map(CallSpec::try_clone)
         .transpose()?;
-    let job = Job::PoolWorker { initializer };
+    let (initializer, fds) = match initializer.map(CallSpec::split_fds) {
+        Some((call, fds)) => (Some(call), fds),
+        None => (None, Vec::new()),
+    };
+    let job = Job::new(&super::worker::POOL_WORKER, &initializer, fds)?;
     ChildProc::start(job, None, "SpawnPoolWorker", &config.launch)
 }
 

@@ -20,7 +20,6 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use results::{AsyncResult, IMap};
-pub(crate) use worker::serve;
 
 use crate::bootstrap::{self, CallSpec, Launch};
 use crate::error::{Error, Result};

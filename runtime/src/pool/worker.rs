@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::bootstrap::{self, CallSpec, Entry};
+use std::os::fd::OwnedFd;
+
+use crate::bootstrap::{self, CallSpec, Entry, JobKind};
 use crate::error::Error;
 use crate::wire::{self, Conn, push_frame};
 
@@ -68,6 +70,21 @@ pub(super) fn prefixed_items(mut bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// The body of a pool worker process; returns its exit code.
+/// A pool's worker: runs the initializer, then chunks until the parent hangs up.
+#[linkme::distributed_slice(bootstrap::JOB_KINDS)]
+pub(crate) static POOL_WORKER: JobKind = JobKind {
+    name: "pool worker",
+    lifeline: true,
+    run: run_worker,
+};
+
+fn run_worker(conn: Conn, payload: &[u8], fds: Vec<OwnedFd>) -> i32 {
+    match wire::decode::<Option<CallSpec>>(payload, "a pool worker's initializer") {
+        Ok(initializer) => serve(conn, initializer.map(|call| CallSpec { fds, ..call })),
+        Err(_) => 1,
+    }
+}
+
 pub(crate) fn serve(mut conn: Conn, initializer: Option<CallSpec>) -> i32 {
     // Ctrl-C reaches the whole process group; the parent decides what it means.
     // SAFETY: setting a signal's disposition to "ignore" has no preconditions.
