@@ -24,6 +24,7 @@ supported! {
     mod bootstrap;
     mod bytes;
     mod error;
+    mod forking;
     mod handle;
     mod manager;
     #[cfg(feature = "mpi")]

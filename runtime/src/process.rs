@@ -50,7 +50,7 @@ impl Identity {
 
 /// Held (for writing, which excludes every reader) across a fork, so that
 /// no other thread holds it in the child.
-pub(crate) fn lock_identity() -> std::sync::RwLockWriteGuard<'static, Option<Identity>> {
+fn lock_identity() -> std::sync::RwLockWriteGuard<'static, Option<Identity>> {
     IDENTITY.write().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -67,17 +67,24 @@ fn identity() -> Identity {
     })
 }
 
-/// In a forked child, before its job: what it inherited from its parent
-/// about the parent's own children and connections is not its own. Their
-/// descriptors are closed with the rest of what the child inherited.
-pub(crate) fn forget_parent_state() {
-    SPAWNED.store(0, Ordering::Relaxed);
-    lock_children().clear();
-    crate::shm::forget_ids();
-    crate::manager::forget_connections();
-    crate::shared_memory::forget_tracker();
-    crate::start::forget_fork_server();
-}
+// A forked child's children, and its count of them, start afresh.
+crate::forking::fork_hook!(
+    CHILDREN_FORK,
+    order: 40,
+    holds: std::sync::MutexGuard<'static, Vec<ProcessInfo>> = lock_children(),
+    forget: || {
+        SPAWNED.store(0, Ordering::Relaxed);
+        lock_children().clear();
+    },
+);
+
+// The child is given its own identity once forked.
+crate::forking::fork_hook!(
+    IDENTITY_FORK,
+    order: 70,
+    holds: std::sync::RwLockWriteGuard<'static, Option<Identity>> = lock_identity(),
+    forget: || {},
+);
 
 /// The name and pid of a process.
 ///
@@ -557,7 +564,7 @@ impl Drop for ChildProc {
     }
 }
 
-pub(crate) fn lock_children() -> std::sync::MutexGuard<'static, Vec<ProcessInfo>> {
+fn lock_children() -> std::sync::MutexGuard<'static, Vec<ProcessInfo>> {
     CHILDREN.lock().unwrap_or_else(|e| e.into_inner())
 }
 

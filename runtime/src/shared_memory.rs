@@ -74,15 +74,18 @@ fn track(mut conn: Conn) -> i32 {
 /// the life of the process (its closing at exit is the tracker's signal).
 static TRACKER: Mutex<Option<(OsChild, Conn)>> = Mutex::new(None);
 
-pub(crate) fn lock_tracker() -> std::sync::MutexGuard<'static, Option<(OsChild, Conn)>> {
+fn lock_tracker() -> std::sync::MutexGuard<'static, Option<(OsChild, Conn)>> {
     TRACKER.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// In a forked child: the parent's tracker connection is not this process's.
-/// Forgotten, not dropped: the child closes every inherited descriptor.
-pub(crate) fn forget_tracker() {
-    std::mem::forget(lock_tracker().take());
-}
+// In a forked child, the parent's tracker connection is not this process's.
+// Forgotten, not dropped: the child closes every inherited descriptor.
+crate::forking::fork_hook!(
+    TRACKER_FORK,
+    order: 10,
+    holds: std::sync::MutexGuard<'static, Option<(OsChild, Conn)>> = lock_tracker(),
+    forget: || std::mem::forget(lock_tracker().take()),
+);
 
 fn tell_tracker(message: &Track) -> Result<()> {
     let mut tracker = lock_tracker();

@@ -268,7 +268,7 @@ fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
     // holds one in the child, where it would stay locked for ever. With no
     // other thread there is none to hold one, and not taking them spares
     // both processes the copy-on-write faults of releasing them.
-    let held = (threads != 1).then(ForkLocks::take);
+    let held = (threads != 1).then(crate::forking::hold);
     // Listed here, where this process's entries in /proc exist already: in
     // a new child, building them costs more than all the rest of its start.
     // Exact only while no other thread can open or close a descriptor.
@@ -309,32 +309,20 @@ fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
     }
 }
 
-/// The locks a forked child may need, taken in the order the code nests them.
-struct ForkLocks {
-    _tracker: std::sync::MutexGuard<'static, Option<(OsChild, Conn)>>,
-    _server: std::sync::MutexGuard<'static, Option<(OsChild, Conn)>>,
-    _dir: std::sync::MutexGuard<'static, Option<(std::path::PathBuf, u32)>>,
-    _children: std::sync::MutexGuard<'static, Vec<crate::ProcessInfo>>,
-    _stdout: std::io::StdoutLock<'static>,
-    _stderr: std::io::StderrLock<'static>,
-    _identity: std::sync::RwLockWriteGuard<'static, Option<Identity>>,
-    _links: std::sync::MutexGuard<'static, crate::manager::Links>,
-}
-
-impl ForkLocks {
-    fn take() -> ForkLocks {
-        ForkLocks {
-            _tracker: crate::shared_memory::lock_tracker(),
-            _server: lock_fork_server(),
-            _dir: bootstrap::lock_dir(),
-            _children: crate::process::lock_children(),
-            _stdout: std::io::stdout().lock(),
-            _stderr: std::io::stderr().lock(),
-            _identity: crate::process::lock_identity(),
-            _links: crate::manager::lock_links(),
-        }
-    }
-}
+// The standard streams, so that no other thread is inside a print when
+// the fork copies their buffers.
+crate::forking::fork_hook!(
+    STDOUT_FORK,
+    order: 50,
+    holds: std::io::StdoutLock<'static> = std::io::stdout().lock(),
+    forget: || {},
+);
+crate::forking::fork_hook!(
+    STDERR_FORK,
+    order: 60,
+    holds: std::io::StderrLock<'static> = std::io::stderr().lock(),
+    forget: || {},
+);
 
 fn flush_std() {
     use std::io::Write;
@@ -374,7 +362,7 @@ fn in_forked_child(
     lifeline: Lifeline,
     inherited: Option<Vec<RawFd>>,
 ) -> ! {
-    crate::process::forget_parent_state();
+    crate::forking::forget_parent();
     let inherited = inherited.unwrap_or_else(|| inherited_fds(kept_by(&stream, &start)));
     for fd in inherited {
         // SAFETY: `fd` was inherited and nothing in this process owns it.
@@ -447,14 +435,19 @@ fn lock_fork_server() -> std::sync::MutexGuard<'static, Option<(OsChild, Conn)>>
     FORK_SERVER.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// In a forked child: the parent's fork server is not this process's.
-/// Forgotten, not dropped: the child closes every inherited descriptor.
-pub(crate) fn forget_fork_server() {
-    std::mem::forget(lock_fork_server().take());
-    // Its thread is not in this process. The lock is free: it is only taken
-    // under the fork server's, which a fork holds.
-    std::mem::forget(LAUNCHER.lock().unwrap_or_else(|e| e.into_inner()).take());
-}
+// In a forked child, the parent's fork server is not this process's.
+// Forgotten, not dropped: the child closes every inherited descriptor.
+crate::forking::fork_hook!(
+    FORK_SERVER_FORK,
+    order: 20,
+    holds: std::sync::MutexGuard<'static, Option<(OsChild, Conn)>> = lock_fork_server(),
+    forget: || {
+        std::mem::forget(lock_fork_server().take());
+        // Its thread is not in this process. The lock is free: it is only
+        // taken under the fork server's, which a fork holds.
+        std::mem::forget(LAUNCHER.lock().unwrap_or_else(|e| e.into_inner()).take());
+    },
+);
 
 fn fork_server_launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
     let (parent_end, child_end) =

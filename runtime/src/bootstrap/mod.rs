@@ -444,9 +444,18 @@ fn random_token() -> std::io::Result<String> {
 /// forked child, which inherits its parent's entry, makes its own.
 static DIR: Mutex<Option<(PathBuf, u32)>> = Mutex::new(None);
 
-pub(crate) fn lock_dir() -> std::sync::MutexGuard<'static, Option<(PathBuf, u32)>> {
+fn lock_dir() -> std::sync::MutexGuard<'static, Option<(PathBuf, u32)>> {
     DIR.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+// Held across a fork; the child keeps its parent's directory, whose sockets
+// it may still use, and removes only its own.
+crate::forking::fork_hook!(
+    DIR_FORK,
+    order: 30,
+    holds: std::sync::MutexGuard<'static, Option<(PathBuf, u32)>> = lock_dir(),
+    forget: || {},
+);
 
 fn private_dir() -> std::io::Result<PathBuf> {
     let mut slot = lock_dir();

@@ -486,7 +486,7 @@ impl Connection {
 /// is never held across I/O.
 static LINKS: Mutex<Links> = Mutex::new(HashMap::with_hasher(BuildHasherDefault::new()));
 
-pub(crate) fn lock_links() -> std::sync::MutexGuard<'static, Links> {
+fn lock_links() -> std::sync::MutexGuard<'static, Links> {
     LINKS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -520,12 +520,15 @@ fn close_links(matching: impl Fn(&(LinkKey, ThreadId)) -> bool) {
     drop(closed);
 }
 
-/// In a forked child: the connections it inherited are its parent's, and
-/// using them would interleave with the parent's requests. Forgotten, not
-/// dropped: the child closes every inherited descriptor.
-pub(crate) fn forget_connections() {
-    std::mem::forget(std::mem::take(&mut *lock_links()));
-}
+// A forked child's connections to managers are its parent's: forgotten, not
+// dropped (the child closes every inherited descriptor), so that it opens
+// its own.
+crate::forking::fork_hook!(
+    LINKS_FORK,
+    order: 80,
+    holds: std::sync::MutexGuard<'static, Links> = lock_links(),
+    forget: || std::mem::forget(std::mem::take(&mut *lock_links())),
+);
 
 impl Server {
     fn link_key(&self) -> LinkKey {

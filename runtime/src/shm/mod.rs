@@ -292,6 +292,17 @@ pub(crate) fn forget_ids() {
     THREAD.with(|cached| cached.set(0));
 }
 
+// A forked child is not its parent as a lock owner. (A user's own fork()
+// clears the cache through `pthread_atfork` as well; the fork server's raw
+// clone runs no such handler.)
+#[linkme::distributed_slice(crate::forking::FORK_HOOKS)]
+static OWNER_IDS_FORK: crate::forking::ForkHook = crate::forking::ForkHook {
+    order: 0,
+    lock: || {},
+    unlock: || {},
+    forget: forget_ids,
+};
+
 /// Has every `fork()` of this process, the user's own included, forget the
 /// cached owners in the child; otherwise the child would take its parent's
 /// locks as its own.
