@@ -116,7 +116,7 @@ fn serve_rank() -> i32 {
         return bootstrap::EXIT_NO_PARENT;
     };
     let world = universe.world();
-    crate::process::set_identity(crate::process::Identity::helper(&OsChild::rank_name(
+    crate::bootstrap::identity::set_identity(crate::bootstrap::identity::Identity::helper(&OsChild::rank_name(
         world.rank(),
     )));
     bootstrap::install_panic_hook();

@@ -6,14 +6,16 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal, WaitId, WaitIdOptions, waitid};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+pub use crate::bootstrap::identity::ProcessInfo;
+use crate::bootstrap::identity::Identity;
 use crate::bootstrap::{self, CallSpec, Job, Launch, OsChild, Start};
 use crate::error::{Error, Result};
 use crate::wire::{self, Conn};
@@ -21,51 +23,9 @@ use crate::wire::{self, Conn};
 /// A child's outcome frame and the descriptors that came beside it.
 type Outcome = (Vec<u8>, Vec<std::os::fd::OwnedFd>);
 
-/// Who this process is: set once in a child, before `main` would have run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Identity {
-    name: String,
-    /// Python's `_identity`: the position among the siblings at each level.
-    ident: Vec<u32>,
-    parent: Option<ProcessInfo>,
-}
-
-/// Set in a child before its job runs; `None` in the main process. A forked
-/// child replaces the copy it inherited.
-static IDENTITY: RwLock<Option<Identity>> = RwLock::new(None);
 static SPAWNED: AtomicU32 = AtomicU32::new(0);
 /// Children started by this process and not yet reaped.
 static CHILDREN: Mutex<Vec<ProcessInfo>> = Mutex::new(Vec::new());
-
-impl Identity {
-    /// The identity of a helper process (a tracker, a fork server) started by this one.
-    pub(crate) fn helper(name: &str) -> Identity {
-        Identity {
-            name: name.into(),
-            ident: identity().ident,
-            parent: Some(current_process()),
-        }
-    }
-}
-
-/// Held (for writing, which excludes every reader) across a fork, so that
-/// no other thread holds it in the child.
-fn lock_identity() -> std::sync::RwLockWriteGuard<'static, Option<Identity>> {
-    IDENTITY.write().unwrap_or_else(|e| e.into_inner())
-}
-
-pub(crate) fn set_identity(identity: Identity) {
-    *IDENTITY.write().unwrap_or_else(|e| e.into_inner()) = Some(identity);
-}
-
-fn identity() -> Identity {
-    let identity = IDENTITY.read().unwrap_or_else(|e| e.into_inner());
-    identity.clone().unwrap_or_else(|| Identity {
-        name: "MainProcess".into(),
-        ident: Vec::new(),
-        parent: None,
-    })
-}
 
 // A forked child's children, and its count of them, start afresh.
 crate::forking::fork_hook!(
@@ -78,59 +38,6 @@ crate::forking::fork_hook!(
     },
 );
 
-// The child is given its own identity once forked.
-crate::forking::fork_hook!(
-    IDENTITY_FORK,
-    order: 70,
-    holds: std::sync::RwLockWriteGuard<'static, Option<Identity>> = lock_identity(),
-    forget: || {},
-);
-
-/// The name and pid of a process.
-///
-/// # Examples
-///
-/// ```
-/// let me = multiproc::current_process();
-/// assert_eq!(me.name(), "MainProcess");
-/// assert_eq!(me.pid(), std::process::id());
-/// ```
-///
-/// Python: the `name` and `pid` of a `multiprocessing.Process` object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProcessInfo {
-    name: String,
-    pid: u32,
-}
-
-impl ProcessInfo {
-    /// The process's name, such as `"MainProcess"` or `"Process-1"`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(multiproc::current_process().name(), "MainProcess");
-    /// ```
-    ///
-    /// Python: `multiprocessing.current_process().name`.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The process id.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(multiproc::current_process().pid(), std::process::id());
-    /// ```
-    ///
-    /// Python: `multiprocessing.current_process().pid`.
-    pub fn pid(&self) -> u32 {
-        self.pid
-    }
-}
-
 /// The process this code runs in: `"MainProcess"` unless it was started by multiproc.
 ///
 /// # Examples
@@ -141,10 +48,7 @@ impl ProcessInfo {
 ///
 /// Python: `multiprocessing.current_process()`.
 pub fn current_process() -> ProcessInfo {
-    ProcessInfo {
-        name: identity().name,
-        pid: std::process::id(),
-    }
+    bootstrap::identity::current()
 }
 
 /// The process that started this one, or `None` in the main process.
@@ -157,7 +61,7 @@ pub fn current_process() -> ProcessInfo {
 ///
 /// Python: `multiprocessing.parent_process()`.
 pub fn parent_process() -> Option<ProcessInfo> {
-    identity().parent
+    bootstrap::identity::parent()
 }
 
 /// The children of this process that are still running.
@@ -172,7 +76,7 @@ pub fn parent_process() -> Option<ProcessInfo> {
 pub fn active_children() -> Vec<ProcessInfo> {
     lock_children()
         .iter()
-        .filter(|c| peek_exit(c.pid).is_none())
+        .filter(|c| peek_exit(c.pid()).is_none())
         .cloned()
         .collect()
 }
@@ -421,29 +325,17 @@ impl ChildProc {
         prefix: &str,
         launch: &Launch,
     ) -> Result<ChildProc> {
-        let mut ident = identity().ident;
-        ident.push(SPAWNED.fetch_add(1, Ordering::Relaxed) + 1);
-        let name = name.unwrap_or_else(|| {
-            let ident: Vec<String> = ident.iter().map(ToString::to_string).collect();
-            format!("{prefix}-{}", ident.join(":"))
-        });
-        let identity = Identity {
-            name: name.clone(),
-            ident,
-            parent: Some(current_process()),
-        };
+        let identity = Identity::child(name, prefix, SPAWNED.fetch_add(1, Ordering::Relaxed) + 1);
+        let name = identity.name().to_owned();
         let (child, conn) = crate::start::start_child(launch, &Start::new(job, identity))?;
         #[cfg(feature = "mpi")]
         let name = match child {
             OsChild::Rank(rank) => OsChild::rank_name(rank),
             OsChild::Local(_) => name,
         };
-        let info = ProcessInfo {
-            name,
-            pid: child.pid(),
-        };
+        let info = ProcessInfo::new(name, child.pid());
         // A rank (pid 0) is not a process of ours to list.
-        if info.pid != 0 {
+        if info.pid() != 0 {
             lock_children().push(info.clone());
         }
         Ok(ChildProc {
@@ -461,7 +353,7 @@ impl ChildProc {
         match self.status {
             Some(Ended::Status(status)) => Some(exitcode_of(status)),
             Some(Ended::Lost) => self.answered,
-            None => peek_exit(self.info.pid),
+            None => peek_exit(self.info.pid()),
         }
     }
 
@@ -503,7 +395,7 @@ impl ChildProc {
             None => Ended::Lost,
         };
         self.status = Some(ended);
-        lock_children().retain(|c| c.pid != self.info.pid);
+        lock_children().retain(|c| c.pid() != self.info.pid());
         Ok(ended)
     }
 
@@ -514,7 +406,7 @@ impl ChildProc {
     /// made a fork and join a fifth faster here.
     pub(crate) fn reap_answered(&mut self) -> Result<Ended> {
         // A rank (pid 0) is not a process of ours.
-        if self.info.pid != 0 {
+        if self.info.pid() != 0 {
             let since = Instant::now();
             while self.status.is_none() && !self.child.has_ended() && since.elapsed() < EXIT_YIELD {
                 thread::yield_now();
@@ -525,7 +417,7 @@ impl ChildProc {
 
     /// The error for a child that ended without sending an outcome.
     pub(crate) fn ended_error(&self, ended: Ended) -> Error {
-        let process = self.info.name.clone();
+        let process = self.info.name().to_owned();
         match ended {
             Ended::Status(status) => match status.signal() {
                 Some(signal) => Error::Signaled { process, signal },
@@ -619,7 +511,7 @@ impl<R> Process<R> {
     ///
     /// Python: `p.pid`.
     pub fn pid(&self) -> u32 {
-        self.child.info.pid
+        self.child.info.pid()
     }
 
     /// The child's name: `Process-N` unless the builder named it.
@@ -638,7 +530,7 @@ impl<R> Process<R> {
     ///
     /// Python: `p.name`.
     pub fn name(&self) -> &str {
-        &self.child.info.name
+        self.child.info.name()
     }
 
     /// Whether the child is a daemon (terminated, not waited for, when the handle drops).
@@ -766,7 +658,7 @@ impl<R> Process<R> {
     fn read_outcome(&mut self, timeout: Option<Duration>) -> Result<Option<Option<Outcome>>> {
         if self.child.is_reaped() {
             return Err(Error::AlreadyJoined {
-                process: self.child.info.name.clone(),
+                process: self.child.info.name().to_owned(),
             });
         }
         if !self.child.conn.wait_readable(timeout)? {
@@ -787,7 +679,7 @@ impl<R> Process<R> {
     fn stop_daemon(&mut self) {
         let _ = self.terminate();
         let deadline = Instant::now() + Duration::from_secs(1);
-        while peek_exit(self.child.info.pid).is_none() && Instant::now() < deadline {
+        while peek_exit(self.child.info.pid()).is_none() && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(1));
         }
         let _ = self.kill();
@@ -866,7 +758,7 @@ impl<R: DeserializeOwned> Process<R> {
         };
         match outcome {
             Some((outcome, fds)) => wire::with_fds(fds, || {
-                bootstrap::decode_outcome(&outcome, &self.child.info.name)
+                bootstrap::decode_outcome(&outcome, self.child.info.name())
             }),
             None => Err(self.child.ended_error(ended)),
         }

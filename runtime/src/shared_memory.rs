@@ -16,7 +16,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::bootstrap::{self, Job, Launch, OsChild, Start};
 use crate::error::{Error, Result};
-use crate::process::Identity;
+use crate::bootstrap::identity::Identity;
 use crate::wire::{self, Conn};
 
 /// What a creator tells its tracker.

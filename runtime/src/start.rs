@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bootstrap::{self, Job, Launch, Lifeline, OsChild, Start};
 use crate::error::{Error, Result};
-use crate::process::Identity;
+use crate::bootstrap::identity::Identity;
 use crate::wire::{self, Conn};
 
 /// How child processes are started.

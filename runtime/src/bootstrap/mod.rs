@@ -1,6 +1,7 @@
 //! Starting a child: the registry, the parent's launch and handshake, and the
 //! child's diversion before `main`. See `README.md` beside this file.
 
+pub(crate) mod identity;
 mod registry;
 
 use std::env;
@@ -21,7 +22,7 @@ use rustix::process::{Pid, Signal, WaitId, WaitIdOptions, WaitOptions, waitid};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::process::{self, Identity};
+use identity::Identity;
 use crate::wire::{self, Conn};
 
 pub(crate) use registry::install_panic_hook;
@@ -587,7 +588,7 @@ pub(crate) fn run_job(conn: Conn, start: Start, lifeline: Lifeline) -> i32 {
         eprintln!("multiproc: no kind of child job is named `{}`", start.job.kind);
         return EXIT_NO_PARENT;
     };
-    process::set_identity(start.identity);
+    identity::set_identity(start.identity);
     if let Some(method) = start.start_method {
         crate::start::inherit_start_method(method);
     }
