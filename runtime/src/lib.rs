@@ -36,7 +36,6 @@ supported! {
     mod shared;
     mod shared_memory;
     mod shm;
-    mod start;
     mod sync;
     mod task;
     mod wire;
@@ -57,7 +56,7 @@ supported! {
     pub use queue::{JoinableQueue, PutError, Queue};
     pub use shared::{Array, RawArray, RawValue, SharedGuard, Value};
     pub use shared_memory::SharedMemory;
-    pub use start::{StartMethod, get_start_method, set_start_method};
+    pub use bootstrap::start::{StartMethod, get_start_method, set_start_method};
     pub use sync::{
         Barrier, BoundedSemaphore, Condition, ConditionGuard, Event, Lock, LockGuard, RLock,
         RLockGuard, Semaphore, SemaphoreGuard,

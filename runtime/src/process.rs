@@ -327,7 +327,7 @@ impl ChildProc {
     ) -> Result<ChildProc> {
         let identity = Identity::child(name, prefix, SPAWNED.fetch_add(1, Ordering::Relaxed) + 1);
         let name = identity.name().to_owned();
-        let (child, conn) = crate::start::start_child(launch, &Start::new(job, identity))?;
+        let (child, conn) = crate::bootstrap::start::start_child(launch, &Start::new(job, identity))?;
         #[cfg(feature = "mpi")]
         let name = match child {
             OsChild::Rank(rank) => OsChild::rank_name(rank),

@@ -2,6 +2,7 @@
 //! child's diversion before `main`. See `README.md` beside this file.
 
 pub(crate) mod identity;
+pub(crate) mod start;
 mod registry;
 
 use std::env;
@@ -57,7 +58,7 @@ impl Start {
         Start {
             job,
             identity,
-            start_method: crate::start::chosen_start_method(),
+            start_method: crate::bootstrap::start::chosen_start_method(),
         }
     }
 }
@@ -590,7 +591,7 @@ pub(crate) fn run_job(conn: Conn, start: Start, lifeline: Lifeline) -> i32 {
     };
     identity::set_identity(start.identity);
     if let Some(method) = start.start_method {
-        crate::start::inherit_start_method(method);
+        crate::bootstrap::start::inherit_start_method(method);
     }
     if kind.lifeline {
         if let Lifeline::Thread = lifeline {
@@ -627,7 +628,7 @@ fn watch_parent(conn: &Conn) {
         return;
     };
     // Counted before it starts, so that a fork right after sees it as ours.
-    let own = crate::start::OwnThread::enter();
+    let own = crate::bootstrap::start::OwnThread::enter();
     let spawned = std::thread::Builder::new()
         .name("multiproc-lifeline".into())
         // Given, so that std does not read RUST_MIN_STACK: in a forked child

@@ -389,7 +389,7 @@ impl PoolBuilder {
             .map(|(slot, worker)| {
                 let (shared, config) = (Arc::clone(&shared), Arc::clone(&config));
                 let ready = ready.clone();
-                let own = crate::start::OwnThread::enter();
+                let own = crate::bootstrap::start::OwnThread::enter();
                 let running = Running::enter(&running);
                 std::thread::Builder::new()
                     .name(format!("multiproc-pool-{slot}"))
