@@ -28,6 +28,7 @@ use mpi::traits::*;
 use crate::bootstrap::{self, CallSpec, OsChild, Start};
 use crate::error::{Error, Result};
 use crate::pool::worker::{Started, answer_chunk, initialize};
+use crate::pool::{Pool, PoolBuilder};
 use crate::wire::{self, Conn};
 
 /// Rank 0 to a rank: become a pool worker; the message is the initializer.
@@ -372,13 +373,67 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+impl PoolBuilder {
+    /// Runs the workers on the other ranks of the MPI job this program was
+    /// started in (`mpirun -n N program`: N-1 workers, on every host
+    /// `mpirun` was given); needs the `mpi` feature. The pool's size is the
+    /// number of worker ranks, whatever [`processes`](Self::processes) says.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use multiproc::{pool_task, Pool};
+    /// # #[pool_task] fn square(x: u64) -> u64 { x * x }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// // Run as `mpirun -n 5 ./app`: rank 0 runs `main`, ranks 1..4 the tasks.
+    /// let pool = Pool::builder().mpi().build()?;
+    /// assert_eq!(pool.map(square, 0..4u64)?, [0, 1, 4, 9]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `mpi4py.futures.MPIPoolExecutor()`.
+    pub fn mpi(mut self) -> Self {
+        self.launch.attach = Some(attach);
+        self.workers = Some(worker_ranks);
+        self
+    }
+}
+
+impl Pool {
+    /// A pool whose workers are the other ranks of this MPI job; see
+    /// [`PoolBuilder::mpi`]. Needs the `mpi` feature.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Mpi`] if the program was not started by `mpirun`, or the job
+    /// has a single rank.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use multiproc::{pool_task, Pool};
+    /// # #[pool_task] fn square(x: u64) -> u64 { x * x }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let pool = Pool::mpi()?;
+    /// let squares = pool.map(square, 0..100u64)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `mpi4py.futures.MPIPoolExecutor()`.
+    pub fn mpi() -> Result<Pool> {
+        Pool::builder().mpi().build()
+    }
+}
+
 /// The number of worker ranks of this job (its size less rank 0).
-pub(crate) fn worker_ranks() -> Result<usize> {
+fn worker_ranks() -> Result<usize> {
     Ok(lock(&relay()?.attached).len() - 1)
 }
 
 /// Makes a free rank the worker for `start` (a pool worker's job).
-pub(crate) fn attach(start: &Start) -> Result<(OsChild, Conn)> {
+fn attach(start: &Start) -> Result<(OsChild, Conn)> {
     let relay = relay()?;
     // The pool worker's payload is its initializer, as the rank decodes it.
     let Some(initializer) = start.job.payload_of(&crate::pool::worker::POOL_WORKER) else {

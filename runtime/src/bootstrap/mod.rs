@@ -179,7 +179,6 @@ impl CallSpec {
 
     /// Encodes `args` for a call in a process that cannot receive
     /// descriptors: a large `Bytes` goes inline, a handle cannot go.
-    #[cfg(feature = "mpi")]
     pub(crate) fn inline<A: Serialize + ?Sized>(key: &str, args: &A) -> Result<CallSpec, Error> {
         Ok(CallSpec {
             key: key.into(),
@@ -228,18 +227,18 @@ pub(crate) struct Launch {
     /// `None`: the program's default (`get_start_method`).
     pub(crate) method: Option<crate::StartMethod>,
     pub(crate) fork_with_threads: bool,
-    /// Attach to an MPI rank instead of starting a process.
-    #[cfg(feature = "mpi")]
-    pub(crate) mpi: bool,
+    /// Attaches the job to a worker that runs elsewhere (an MPI rank),
+    /// instead of starting a process: set by such a backend.
+    pub(crate) attach: Option<Attach>,
 }
 
+/// How a backend attaches a job to a worker it runs elsewhere.
+pub(crate) type Attach = fn(&Start) -> Result<(OsChild, Conn), Error>;
+
 impl Launch {
-    /// Whether descriptors can reach the child: not on another MPI rank.
+    /// Whether descriptors can reach the child: not one attached elsewhere.
     pub(crate) fn passes_fds(&self) -> bool {
-        #[cfg(feature = "mpi")]
-        return !self.mpi;
-        #[cfg(not(feature = "mpi"))]
-        true
+        self.attach.is_none()
     }
 }
 
@@ -250,8 +249,7 @@ impl Default for Launch {
             handshake_timeout: Duration::from_secs(10),
             method: None,
             fork_with_threads: false,
-            #[cfg(feature = "mpi")]
-            mpi: false,
+            attach: None,
         }
     }
 }

@@ -217,9 +217,8 @@ fn user_threads(all: usize) -> usize {
 
 /// Starts a child for `start` by `launch`'s method.
 pub(crate) fn start_child(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
-    #[cfg(feature = "mpi")]
-    if launch.mpi {
-        return crate::mpi::attach(start);
+    if let Some(attach) = launch.attach {
+        return attach(start);
     }
     if launch.executable.is_some() {
         // Another executable can only be started, not forked.

@@ -140,11 +140,13 @@ pub struct PoolBuilder {
     initializer: Option<Result<CallSpec>>,
     /// The initializer encoded for a worker that cannot receive
     /// descriptors (an MPI rank), if its arguments handed any over.
-    #[cfg(feature = "mpi")]
     initializer_inline: Option<Result<CallSpec>>,
+    /// How many workers the backend has, for one whose number is fixed
+    /// (the ranks of an MPI job).
+    pub(crate) workers: Option<fn() -> Result<usize>>,
     max_tasks_per_child: Option<usize>,
     retries: u32,
-    launch: Launch,
+    pub(crate) launch: Launch,
     #[cfg(feature = "progress")]
     progress: bool,
 }
@@ -211,7 +213,6 @@ impl PoolBuilder {
     pub fn initializer<T: PoolTask>(mut self, task: T, args: T::Args) -> Self {
         let key = task.key();
         self.initializer = Some(bootstrap::lookup(key).and_then(|_| CallSpec::new(key, &args)));
-        #[cfg(feature = "mpi")]
         if let Some(Ok(spec)) = &self.initializer
             && !spec.fds.is_empty()
         {
@@ -278,31 +279,6 @@ impl PoolBuilder {
         self
     }
 
-    /// Runs the workers on the other ranks of the MPI job this program was
-    /// started in (`mpirun -n N program`: N-1 workers, on every host
-    /// `mpirun` was given); needs the `mpi` feature. The pool's size is the
-    /// number of worker ranks, whatever [`processes`](Self::processes) says.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # use multiproc::{pool_task, Pool};
-    /// # #[pool_task] fn square(x: u64) -> u64 { x * x }
-    /// # fn main() -> Result<(), multiproc::Error> {
-    /// // Run as `mpirun -n 5 ./app`: rank 0 runs `main`, ranks 1..4 the tasks.
-    /// let pool = Pool::builder().mpi().build()?;
-    /// assert_eq!(pool.map(square, 0..4u64)?, [0, 1, 4, 9]);
-    /// # Ok(())
-    /// # }
-    /// ```
-    ///
-    /// Python: `mpi4py.futures.MPIPoolExecutor()`.
-    #[cfg(feature = "mpi")]
-    pub fn mpi(mut self) -> Self {
-        self.launch.mpi = true;
-        self
-    }
-
     /// Lets [`StartMethod::Fork`](crate::StartMethod::Fork) fork workers while
     /// other threads of the program run; see
     /// [`ProcessBuilder::fork_with_threads`](crate::ProcessBuilder::fork_with_threads).
@@ -359,20 +335,14 @@ impl PoolBuilder {
                 reason: "a worker must be allowed at least one task",
             });
         }
-        #[cfg(feature = "mpi")]
-        let processes = match self.launch.mpi {
-            true => crate::mpi::worker_ranks()?,
-            false => self.processes.unwrap_or_else(crate::cpu_count),
+        let processes = match self.workers {
+            Some(workers) => workers()?,
+            None => self.processes.unwrap_or_else(crate::cpu_count),
         };
-        #[cfg(not(feature = "mpi"))]
-        let processes = self.processes.unwrap_or_else(crate::cpu_count);
-        #[cfg(feature = "mpi")]
         let initializer = match self.launch.passes_fds() {
             true => self.initializer,
             false => self.initializer_inline.or(self.initializer),
         };
-        #[cfg(not(feature = "mpi"))]
-        let initializer = self.initializer;
         let config = Arc::new(WorkerConfig {
             initializer: initializer.transpose()?,
             max_tasks_per_child: self.max_tasks_per_child,
@@ -485,10 +455,7 @@ impl std::fmt::Debug for Pool {
 /// exec and a handshake, mostly waiting: each driver starts its own, side
 /// by side.
 fn launch_workers(config: &WorkerConfig, processes: usize) -> Result<Vec<driver::Launched>> {
-    #[cfg(feature = "mpi")]
-    let side_by_side = !config.launch.mpi;
-    #[cfg(not(feature = "mpi"))]
-    let side_by_side = true;
+    let side_by_side = config.launch.attach.is_none();
     let spawned = config.launch.executable.is_some()
         || config.launch.method.unwrap_or_else(crate::get_start_method)
             == crate::StartMethod::Spawn;
@@ -618,32 +585,6 @@ impl Pool {
     /// Python: `multiprocessing.Pool(processes)`.
     pub fn new(processes: usize) -> Result<Pool> {
         Pool::builder().processes(processes).build()
-    }
-
-    /// A pool whose workers are the other ranks of this MPI job; see
-    /// [`PoolBuilder::mpi`]. Needs the `mpi` feature.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Mpi`] if the program was not started by `mpirun`, or the job
-    /// has a single rank.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # use multiproc::{pool_task, Pool};
-    /// # #[pool_task] fn square(x: u64) -> u64 { x * x }
-    /// # fn main() -> Result<(), multiproc::Error> {
-    /// let pool = Pool::mpi()?;
-    /// let squares = pool.map(square, 0..100u64)?;
-    /// # Ok(())
-    /// # }
-    /// ```
-    ///
-    /// Python: `mpi4py.futures.MPIPoolExecutor()`.
-    #[cfg(feature = "mpi")]
-    pub fn mpi() -> Result<Pool> {
-        Pool::builder().mpi().build()
     }
 
     /// Options: processes, initializer, `max_tasks_per_child`, retries.
