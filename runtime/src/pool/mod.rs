@@ -27,7 +27,7 @@ use crate::task::Task;
 use crate::wire;
 use driver::{Chunk, Shared, WorkerConfig};
 use results::{Collector, Encoded, Inbox, Sink, decode_all, decode_one};
-use worker::push_prefixed;
+use crate::wire::push_prefixed;
 
 /// A function that pool methods accept: one annotated with `#[pool_task]` (or `#[process]`).
 ///

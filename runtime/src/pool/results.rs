@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 
-use super::worker::prefixed_items;
+use crate::wire::prefixed_items;
 use crate::bootstrap;
 use crate::error::{Error, Result};
 use crate::wire::{SPIN, Spinner};

@@ -6,7 +6,7 @@ use std::os::fd::OwnedFd;
 
 use crate::bootstrap::{self, CallSpec, Entry, JobKind};
 use crate::error::Error;
-use crate::wire::{self, Conn, push_frame};
+use crate::wire::{self, Conn, prefixed_items, push_frame, push_prefixed};
 
 /// Parent to worker: run these calls; borrowed on both sides.
 #[derive(Serialize, Deserialize)]
@@ -27,49 +27,6 @@ pub(crate) enum Started {
     InitializerFailed(#[serde(with = "serde_bytes")] Vec<u8>),
 }
 
-/// Appends whatever `write` appends, preceded by its length as a postcard
-/// varint (one byte below 128: most items are a few bytes, and a fixed four
-/// bytes of length more than doubled them). What does not fit a `u32` length
-/// is dropped, leaving an empty item, and `false` returned.
-#[inline]
-pub(super) fn push_prefixed(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) -> bool {
-    let mark = out.len();
-    out.push(0);
-    write(out);
-    let len = out.len() - mark - 1;
-    if len < 0x80 {
-        out[mark] = len as u8;
-        return true;
-    }
-    let Ok(len) = u32::try_from(len) else {
-        out.truncate(mark + 1);
-        return false;
-    };
-    // A longer length: move the item up to make room; the move costs no
-    // more than the encoding that produced the item.
-    let mut prefix = [0u8; 5];
-    let prefix = postcard::to_slice(&len, &mut prefix).expect("a u32 varint fits five bytes");
-    out.splice(mark..=mark, prefix.iter().copied());
-    true
-}
-
-/// Splits a buffer of length-prefixed items; stops at the first malformed one.
-pub(super) fn prefixed_items(mut bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
-    std::iter::from_fn(move || {
-        let (len, rest) = match bytes.split_first() {
-            Some((&len, rest)) if len < 0x80 => (usize::from(len), rest),
-            _ => {
-                let (len, rest) = postcard::take_from_bytes::<u32>(bytes).ok()?;
-                (len as usize, rest)
-            }
-        };
-        let item = rest.get(..len)?;
-        bytes = &rest[len..];
-        Some(item)
-    })
-}
-
-/// The body of a pool worker process; returns its exit code.
 /// A pool's worker: runs the initializer, then chunks until the parent hangs up.
 #[linkme::distributed_slice(bootstrap::JOB_KINDS)]
 pub(crate) static POOL_WORKER: JobKind = JobKind {
@@ -85,6 +42,7 @@ fn run_worker(conn: Conn, payload: &[u8], fds: Vec<OwnedFd>) -> i32 {
     }
 }
 
+/// The body of a pool worker process; returns its exit code.
 pub(crate) fn serve(mut conn: Conn, initializer: Option<CallSpec>) -> i32 {
     // Ctrl-C reaches the whole process group; the parent decides what it means.
     // SAFETY: setting a signal's disposition to "ignore" has no preconditions.
@@ -176,33 +134,4 @@ fn run_chunk(entry: Result<&'static Entry, Error>, items: &[u8], results: &mut V
         }
     }
     returned
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prefixed_items_of_every_length_split_back_as_they_were_pushed() {
-        let items: Vec<Vec<u8>> = [0, 1, 127, 128, 129, 300, 16_383, 16_384, 70_000]
-            .iter()
-            .map(|&n| (0..n).map(|i| (i % 251) as u8).collect())
-            .collect();
-        let mut bytes = Vec::new();
-        for item in &items {
-            assert!(push_prefixed(&mut bytes, |out| out.extend_from_slice(item)));
-        }
-        let split: Vec<&[u8]> = prefixed_items(&bytes).collect();
-        assert_eq!(split, items.iter().map(Vec::as_slice).collect::<Vec<_>>());
-    }
-
-    #[test]
-    fn prefixed_items_stop_at_a_truncated_item() {
-        let mut bytes = Vec::new();
-        push_prefixed(&mut bytes, |out| out.extend_from_slice(&[7; 200]));
-        push_prefixed(&mut bytes, |out| out.extend_from_slice(&[8; 3]));
-        bytes.truncate(bytes.len() - 1);
-        assert_eq!(prefixed_items(&bytes).count(), 1);
-        assert_eq!(prefixed_items(&[0x80]).count(), 0);
-    }
 }
