@@ -750,7 +750,8 @@ impl<R: DeserializeOwned> Process<R> {
 
     fn finish(&mut self, outcome: Option<Outcome>) -> Result<R> {
         if let Some((outcome, _)) = &outcome {
-            self.child.answered(outcome.first() == Some(&0));
+            self.child
+                .answered(outcome.first() == Some(&bootstrap::RETURNED));
         }
         let ended = match outcome {
             Some(_) => self.child.reap_answered()?,

@@ -28,7 +28,7 @@ use crate::wire::{self, Conn};
 
 pub(crate) use registry::install_panic_hook;
 pub use registry::{Args, Call, Entry, REGISTRY, encode_value};
-pub(crate) use registry::{decode_outcome, decode_returned, lookup, push_failed, run, run_with};
+pub(crate) use registry::{RETURNED, decode_outcome, decode_returned, lookup, push_failed, run, run_with};
 
 /// Environment variable naming the socket a child reports to.
 const ENV_ADDR: &str = "MULTIPROC_BOOTSTRAP_ADDR";

@@ -46,13 +46,20 @@ pub(crate) fn lookup(key: &str) -> Result<&'static Entry, Error> {
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum Outcome<R> {
     /// The function returned this value. Must stay the first variant: `run`
-    /// writes its tag (0) before encoding the value in place.
+    /// writes its tag ([`RETURNED`]) before encoding the value in place.
     Returned(R),
     /// The function panicked.
     Panicked { message: String, location: String },
     /// The call never completed (undecodable arguments, unencodable value).
     Failed(String),
 }
+
+/// The encoded tag of [`Outcome::Returned`], written by hand before a value
+/// encoded in place, and read by hand on the fast path of pool results.
+pub(crate) const RETURNED: u8 = 0;
+
+/// An outcome to fall back on should even a failure not encode: `Failed("")`.
+const FAILED_EMPTY: [u8; 2] = [2, 0];
 
 impl<R> Outcome<R> {
     /// Turns the outcome into the function's typed result.
@@ -85,7 +92,7 @@ pub(crate) fn run_with(
     call: impl FnOnce(&mut Args<'_>, &mut Vec<u8>) -> Result<(), String>,
 ) -> bool {
     let mark = out.len();
-    out.push(0);
+    out.push(RETURNED);
     let mut args = Args { rest: input };
     // No need to clear the last panic's location first: the hook records
     // every panic's, so after a panic it is that panic's.
@@ -119,7 +126,7 @@ fn push_outcome(out: &mut Vec<u8>, outcome: &Outcome<()>) {
     if crate::wire::encode_into(outcome, out).is_err() {
         // Strings always encode; this keeps the buffer well-formed regardless.
         out.truncate(mark);
-        out.extend_from_slice(&[2, 0]);
+        out.extend_from_slice(&FAILED_EMPTY);
     }
 }
 
@@ -137,7 +144,7 @@ pub(crate) fn decode_outcome<R: serde::de::DeserializeOwned>(
 #[inline]
 pub(crate) fn decode_returned<R: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<R> {
     match bytes.split_first() {
-        Some((0, value)) => match crate::wire::take_from_bytes(value) {
+        Some((&RETURNED, value)) => match crate::wire::take_from_bytes(value) {
             Ok((value, [])) => Some(value),
             _ => None,
         },
@@ -217,6 +224,13 @@ fn unencodable_value(e: &postcard::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hand_written_outcome_bytes_are_postcards_own() {
+        assert_eq!(postcard::to_stdvec(&Outcome::Returned(())).unwrap(), [RETURNED]);
+        let failed = postcard::to_stdvec(&Outcome::<()>::Failed(String::new())).unwrap();
+        assert_eq!(failed, FAILED_EMPTY);
+    }
 
     #[test]
     fn a_result_followed_by_garbage_is_an_error_not_a_value() {
