@@ -3,11 +3,11 @@
 
 use std::sync::mpsc;
 
-use multiproc::{DictProxy, Manager};
+mod common;
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
+use common::open_fds;
+
+use multiproc::{DictProxy, Manager};
 
 /// Starts a manager, uses it here, from a thread that ends and from one that
 /// lives on, then shuts it down.

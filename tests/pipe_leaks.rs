@@ -1,9 +1,9 @@
 //! Creating and dropping many pipes and queues leaves the descriptor count flat.
 //! Alone in its binary so that no other test changes the count.
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
+mod common;
+
+use common::open_fds;
 
 #[test]
 fn ten_thousand_pipes_and_queues_leak_no_fds() {

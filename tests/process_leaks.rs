@@ -3,16 +3,12 @@
 
 mod common;
 
-use common::socket_dirs;
+use common::{open_fds, socket_dirs};
 use multiproc::process;
 
 #[process]
 fn echo(x: u32) -> u32 {
     x
-}
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
 fn zombie_children() -> usize {
