@@ -33,7 +33,7 @@ supported! {
     mod pool;
     mod process;
     mod queue;
-    mod shared;
+    mod values;
     mod shared_memory;
     mod shm;
     mod sync;
@@ -54,7 +54,7 @@ supported! {
         parent_process,
     };
     pub use queue::{JoinableQueue, PutError, Queue};
-    pub use shared::{Array, RawArray, RawValue, SharedGuard, Value};
+    pub use values::{Array, RawArray, RawValue, SharedGuard, Value};
     pub use shared_memory::SharedMemory;
     pub use bootstrap::start::{StartMethod, get_start_method, set_start_method};
     pub use sync::{

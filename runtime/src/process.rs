@@ -20,8 +20,13 @@ use crate::bootstrap::{self, CallSpec, Job, Launch, OsChild, Start};
 use crate::error::{Error, Result};
 use crate::wire::{self, Conn};
 
-/// A child's outcome frame and the descriptors that came beside it.
-type Outcome = (Vec<u8>, Vec<std::os::fd::OwnedFd>);
+/// What a child said before it ended.
+enum Heard {
+    /// Its outcome frame, and the descriptors that came beside it.
+    Answered((Vec<u8>, Vec<std::os::fd::OwnedFd>)),
+    /// It hung up without an outcome.
+    HungUp,
+}
 
 static SPAWNED: AtomicU32 = AtomicU32::new(0);
 /// Children started by this process and not yet reaped.
@@ -652,10 +657,8 @@ impl<R> Process<R> {
         self.child.signal(Signal::KILL)
     }
 
-    /// `None` on timeout; `Some(None)` if the child ended without an outcome.
-    /// The child's outcome frame and the descriptors beside it; `Ok(None)`
-    /// if `timeout` passed first, `Ok(Some(None))` if the child hung up.
-    fn read_outcome(&mut self, timeout: Option<Duration>) -> Result<Option<Option<Outcome>>> {
+    /// What the child said before it ended; `Ok(None)` if `timeout` passed first.
+    fn hear_within(&mut self, timeout: Option<Duration>) -> Result<Option<Heard>> {
         if self.child.is_reaped() {
             return Err(Error::AlreadyJoined {
                 process: self.child.info.name().to_owned(),
@@ -665,13 +668,22 @@ impl<R> Process<R> {
             return Ok(None);
         }
         match self.child.conn.recv_frame_with_fds() {
-            Ok(outcome) => Ok(Some(Some(outcome))),
-            Err(Error::Disconnected) => Ok(Some(None)),
+            Ok(outcome) => Ok(Some(Heard::Answered(outcome))),
+            Err(Error::Disconnected) => Ok(Some(Heard::HungUp)),
             Err(e) => {
                 // The stream is out of step; the child cannot be heard any more.
                 let _ = self.child.signal(Signal::KILL);
                 let _ = self.child.reap();
                 Err(e)
+            }
+        }
+    }
+
+    /// What the child said before it ended, however long that takes.
+    fn hear(&mut self) -> Result<Heard> {
+        loop {
+            if let Some(heard) = self.hear_within(None)? {
+                return Ok(heard);
             }
         }
     }
@@ -711,8 +723,8 @@ impl<R: DeserializeOwned> Process<R> {
     ///
     /// Python: `p.join()` (which returns nothing: the value travels back here).
     pub fn join(mut self) -> Result<R> {
-        let outcome = self.read_outcome(None)?;
-        self.finish(outcome.flatten())
+        let heard = self.hear()?;
+        self.finish(heard)
     }
 
     /// Waits at most `timeout` for the child; `Ok(None)` if it is still running.
@@ -742,26 +754,26 @@ impl<R: DeserializeOwned> Process<R> {
     ///
     /// Python: `p.join(timeout)` followed by `p.is_alive()`.
     pub fn join_timeout(&mut self, timeout: Duration) -> Result<Option<R>> {
-        match self.read_outcome(Some(timeout))? {
+        match self.hear_within(Some(timeout))? {
             None => Ok(None),
-            Some(outcome) => self.finish(outcome).map(Some),
+            Some(heard) => self.finish(heard).map(Some),
         }
     }
 
-    fn finish(&mut self, outcome: Option<Outcome>) -> Result<R> {
-        if let Some((outcome, _)) = &outcome {
-            self.child
-                .answered(outcome.first() == Some(&bootstrap::RETURNED));
-        }
-        let ended = match outcome {
-            Some(_) => self.child.reap_answered()?,
-            None => self.child.reap()?,
-        };
-        match outcome {
-            Some((outcome, fds)) => wire::with_fds(fds, || {
-                bootstrap::decode_outcome(&outcome, self.child.info.name())
-            }),
-            None => Err(self.child.ended_error(ended)),
+    fn finish(&mut self, heard: Heard) -> Result<R> {
+        match heard {
+            Heard::Answered((outcome, fds)) => {
+                self.child
+                    .answered(outcome.first() == Some(&bootstrap::RETURNED));
+                self.child.reap_answered()?;
+                wire::with_fds(fds, || {
+                    bootstrap::decode_outcome(&outcome, self.child.info.name())
+                })
+            }
+            Heard::HungUp => {
+                let ended = self.child.reap()?;
+                Err(self.child.ended_error(ended))
+            }
         }
     }
 }
@@ -774,7 +786,7 @@ impl<R> Drop for Process<R> {
         if self.daemon {
             self.stop_daemon();
         } else {
-            let _ = self.read_outcome(None);
+            let _ = self.hear();
         }
         let _ = self.child.reap();
     }

@@ -73,7 +73,7 @@ impl Chunk {
 }
 
 #[derive(Default)]
-pub(super) struct Shared {
+pub(super) struct Dispatch {
     state: Mutex<State>,
     work: Condvar,
     /// `state.pending.len()`, readable without the lock.
@@ -90,9 +90,9 @@ pub(super) struct Shared {
     hungry: AtomicUsize,
 }
 
-/// This driver's place in [`Shared::hungry`].
+/// This driver's place in [`Dispatch::hungry`].
 struct Hunger<'a> {
-    shared: &'a Shared,
+    shared: &'a Dispatch,
     hungry: bool,
 }
 
@@ -141,13 +141,13 @@ enum End {
     Died,
 }
 
-impl Shared {
+impl Dispatch {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(super) fn new(slots: usize) -> Arc<Shared> {
-        let shared = Shared::default();
+    pub(super) fn new(slots: usize) -> Arc<Dispatch> {
+        let shared = Dispatch::default();
         let mut state = shared.lock();
         state.pids = vec![None; slots];
         state.live = slots;
@@ -333,7 +333,7 @@ impl Shared {
 /// can reach it even while its initializer runs.
 pub(super) fn start_worker(
     config: &WorkerConfig,
-    slot: Option<(&Shared, usize)>,
+    slot: Option<(&Dispatch, usize)>,
 ) -> Result<ChildProc> {
     let worker = launch_worker(config)?;
     if let Some((shared, slot)) = slot {
@@ -363,7 +363,7 @@ pub(super) fn launch_worker(config: &WorkerConfig) -> Result<ChildProc> {
 /// worker whose initializer failed is killed and reaped.
 pub(super) fn worker_ready(
     mut worker: ChildProc,
-    slot: Option<(&Shared, usize)>,
+    slot: Option<(&Dispatch, usize)>,
 ) -> Result<ChildProc> {
     let failure = match worker.conn.recv::<Started>() {
         Ok(Started::Ready) => return Ok(worker),
@@ -397,7 +397,7 @@ pub(super) enum Launched {
 /// The body of a driver thread: readies its first worker and says how that
 /// went on `ready`, then serves the worker and its replacements.
 pub(super) fn drive(
-    shared: &Shared,
+    shared: &Dispatch,
     config: &WorkerConfig,
     slot: usize,
     first: Launched,
@@ -454,7 +454,7 @@ pub(super) fn drive(
 }
 
 fn respawn(
-    shared: &Shared,
+    shared: &Dispatch,
     config: &WorkerConfig,
     slot: usize,
 ) -> std::result::Result<ChildProc, String> {
@@ -503,7 +503,7 @@ fn in_flight_limit(per_chunk: Option<Duration>) -> usize {
 }
 
 fn serve(
-    shared: &Shared,
+    shared: &Dispatch,
     config: &WorkerConfig,
     slot: usize,
     worker: &mut ChildProc,
@@ -600,7 +600,7 @@ fn serve(
 /// The worker died: its running chunk fails (or is retried); the chunks it
 /// had not started go back to the queue.
 fn lost(
-    shared: &Shared,
+    shared: &Dispatch,
     config: &WorkerConfig,
     slot: usize,
     worker: &mut ChildProc,

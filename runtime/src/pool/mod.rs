@@ -25,7 +25,7 @@ use crate::bootstrap::{self, CallSpec, Launch};
 use crate::error::{Error, Result};
 use crate::task::Task;
 use crate::wire;
-use driver::{Chunk, Shared, WorkerConfig};
+use driver::{Chunk, Dispatch, WorkerConfig};
 use results::{Collector, Encoded, Inbox, Sink, decode_all, decode_one};
 use crate::wire::push_prefixed;
 
@@ -350,7 +350,7 @@ impl PoolBuilder {
             launch: self.launch,
         });
         let workers = launch_workers(&config, processes)?;
-        let shared = Shared::new(processes);
+        let shared = Dispatch::new(processes);
         let running = Arc::new(Running::default());
         let (ready, readiness) = std::sync::mpsc::channel();
         let drivers = workers
@@ -427,7 +427,7 @@ impl PoolBuilder {
 ///
 /// Python: `multiprocessing.Pool`.
 pub struct Pool {
-    shared: Arc<Shared>,
+    shared: Arc<Dispatch>,
     drivers: Mutex<Vec<JoinHandle<()>>>,
     /// How many driver threads have not ended yet, for `join_timeout`.
     running: Arc<Running>,

@@ -1,5 +1,5 @@
 //! Shared memory between processes: a sealed memfd mapped by every handle,
-//! and the futex-based lock and waits that `queue`, `sync` and `shared`
+//! and the futex-based lock and waits that `queue`, `sync` and `values`
 //! build on. `README.md` beside this file argues why no wake-up is lost.
 //!
 //! A lock word holds 0 when free, else its owner: a pid (or thread id) and

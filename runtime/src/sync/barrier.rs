@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::Shared;
+use super::Segment;
 use crate::error::{Error, Result};
 use crate::shm::{self, RobustLock};
 use crate::wire;
@@ -54,7 +54,7 @@ impl BarrierWords {
 }
 
 
-impl Shared {
+impl Segment {
     fn barrier(&self) -> &BarrierWords {
         // SAFETY: BarrierWords is repr(C), atomics only, valid when zero, and fits in the segment.
         unsafe { self.0.header() }
@@ -88,7 +88,7 @@ impl Shared {
 ///
 /// Python: `multiprocessing.Barrier`.
 #[derive(Clone, Serialize, Deserialize)]
-pub struct Barrier(Shared);
+pub struct Barrier(Segment);
 
 impl fmt::Debug for Barrier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -113,7 +113,7 @@ impl Barrier {
     ///
     /// Python: `multiprocessing.Barrier(parties)`.
     pub fn new(parties: u32) -> Result<Barrier> {
-        let shared = Shared::create("creating a barrier")?;
+        let shared = Segment::create("creating a barrier")?;
         shared
             .barrier()
             .parties

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::{SEGMENT, Shared};
+use super::{SEGMENT, Segment};
 use crate::error::{Error, Result};
 use crate::shm::{self, RobustLock};
 use crate::wire;
@@ -44,7 +44,7 @@ const WAITING: u32 = 1;
 const NOTIFIED: u32 = 2;
 
 
-impl Shared {
+impl Segment {
     fn condition(&self) -> &ConditionPage {
         const { assert!(size_of::<ConditionPage>() as u64 <= SEGMENT) };
         // SAFETY: ConditionPage is repr(C), atomics only, valid when zero,
@@ -82,7 +82,7 @@ impl Shared {
 ///
 /// Python: `multiprocessing.Condition`.
 #[derive(Clone, Serialize, Deserialize)]
-pub struct Condition(Shared);
+pub struct Condition(Segment);
 
 impl fmt::Debug for Condition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -161,7 +161,7 @@ impl Condition {
     ///
     /// Python: `multiprocessing.Condition()`.
     pub fn new() -> Result<Condition> {
-        Shared::create("creating a condition").map(Condition)
+        Segment::create("creating a condition").map(Condition)
     }
 
     /// Takes the condition's lock.

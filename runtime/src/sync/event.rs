@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::Shared;
+use super::Segment;
 use crate::error::Result;
 use crate::shm;
 use crate::wire;
@@ -34,7 +34,7 @@ use crate::wire;
 ///
 /// Python: `multiprocessing.Event`.
 #[derive(Clone, Serialize, Deserialize)]
-pub struct Event(Shared);
+pub struct Event(Segment);
 
 impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -60,7 +60,7 @@ impl Event {
     ///
     /// Python: `multiprocessing.Event()`.
     pub fn new() -> Result<Event> {
-        Shared::create("creating an event").map(Event)
+        Segment::create("creating an event").map(Event)
     }
 
     /// Sets the flag and wakes every waiter.

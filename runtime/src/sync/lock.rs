@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::Shared;
+use super::Segment;
 use crate::error::Result;
 use crate::wire;
 
@@ -34,7 +34,7 @@ use crate::wire;
 ///
 /// Python: `multiprocessing.Lock` (whose holder's death deadlocks everyone else).
 #[derive(Clone, Serialize, Deserialize)]
-pub struct Lock(Shared);
+pub struct Lock(Segment);
 
 impl fmt::Debug for Lock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -112,7 +112,7 @@ impl Lock {
     ///
     /// Python: `multiprocessing.Lock()`.
     pub fn new() -> Result<Lock> {
-        Shared::create("creating a lock").map(Lock)
+        Segment::create("creating a lock").map(Lock)
     }
 
     fn acquire_until(&self, deadline: Option<Instant>) -> Option<LockGuard<'_>> {

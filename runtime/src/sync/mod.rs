@@ -36,11 +36,11 @@ struct Words {
 
 /// A handle to a shared segment; clones share it.
 #[derive(Clone)]
-struct Shared(Arc<Shm>);
+struct Segment(Arc<Shm>);
 
-impl Shared {
-    fn create(what: &'static str) -> Result<Shared> {
-        Ok(Shared(Arc::new(Shm::create(what, SEGMENT)?)))
+impl Segment {
+    fn create(what: &'static str) -> Result<Segment> {
+        Ok(Segment(Arc::new(Shm::create(what, SEGMENT)?)))
     }
 
     fn words(&self) -> &Words {
@@ -49,7 +49,7 @@ impl Shared {
     }
 }
 
-impl Serialize for Shared {
+impl Serialize for Segment {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         self.0
             .export()
@@ -58,12 +58,12 @@ impl Serialize for Shared {
     }
 }
 
-impl<'de> Deserialize<'de> for Shared {
+impl<'de> Deserialize<'de> for Segment {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
         let fd: OwnedFd =
             wire::import_fd(u32::deserialize(deserializer)?).map_err(D::Error::custom)?;
         let shm = Shm::open("mapping a shared object", fd, SEGMENT).map_err(D::Error::custom)?;
-        Ok(Shared(Arc::new(shm)))
+        Ok(Segment(Arc::new(shm)))
     }
 }
 

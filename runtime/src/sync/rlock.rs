@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::Shared;
+use super::Segment;
 use crate::error::Result;
 use crate::shm;
 use crate::wire;
@@ -31,7 +31,7 @@ use crate::wire;
 ///
 /// Python: `multiprocessing.RLock`.
 #[derive(Clone, Serialize, Deserialize)]
-pub struct RLock(Shared);
+pub struct RLock(Segment);
 
 impl fmt::Debug for RLock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -119,7 +119,7 @@ impl RLock {
     ///
     /// Python: `multiprocessing.RLock()`.
     pub fn new() -> Result<RLock> {
-        Shared::create("creating a lock").map(RLock)
+        Segment::create("creating a lock").map(RLock)
     }
 
     fn acquire_until(&self, deadline: Option<Instant>) -> Option<RLockGuard<'_>> {

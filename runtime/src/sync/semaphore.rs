@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::Shared;
+use super::Segment;
 use crate::error::{Error, Result};
 use crate::shm;
 use crate::wire;
@@ -33,7 +33,7 @@ use crate::wire;
 ///
 /// Python: `multiprocessing.Semaphore`.
 #[derive(Clone, Serialize, Deserialize)]
-pub struct Semaphore(Shared);
+pub struct Semaphore(Segment);
 
 impl fmt::Debug for Semaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -86,7 +86,7 @@ impl Semaphore {
     ///
     /// Python: `multiprocessing.Semaphore(3)`.
     pub fn new(permits: u32) -> Result<Semaphore> {
-        let shared = Shared::create("creating a semaphore")?;
+        let shared = Segment::create("creating a semaphore")?;
         shared.words().state.store(permits, Ordering::Release);
         Ok(Semaphore(shared))
     }
