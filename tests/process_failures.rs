@@ -45,22 +45,27 @@ impl Drop for Script {
     }
 }
 
-/// Writes the script from a shell of its own: a descriptor open for writing
-/// in this process would leak into children that other tests fork meanwhile,
-/// and `exec` of a file open for writing fails (ETXTBSY).
-fn script(name: &str, body: &str) -> Script {
+/// Writes an executable from a shell of its own (`command` with the path as
+/// `$1`, given `input`): a descriptor open for writing in this process would
+/// leak into children that other tests fork meanwhile, and `exec` of a file
+/// open for writing fails with ETXTBSY (seen in CI).
+fn executable(name: &str, command: &str, input: &str) -> Script {
     let path = std::env::temp_dir().join(format!("multiproc-test-{}-{name}", std::process::id()));
     let mut writer = std::process::Command::new("sh")
-        .args(["-c", "cat > \"$1\" && chmod 700 \"$1\"", "sh"])
+        .args(["-c", &format!("{command} && chmod 700 \"$1\""), "sh"])
         .arg(&path)
         .stdin(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let stdin = writer.stdin.as_mut().unwrap();
-    writeln!(stdin, "#!/bin/sh\n{body}").unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
     drop(writer.stdin.take());
     assert!(writer.wait().unwrap().success());
     Script(path)
+}
+
+fn script(name: &str, body: &str) -> Script {
+    executable(name, "cat > \"$1\"", &format!("#!/bin/sh\n{body}\n"))
 }
 
 #[test]
@@ -272,18 +277,18 @@ fn a_program_whose_binary_was_replaced_on_disk_still_spawns_children() {
         println!("after the replacement: {:?}", spawn_seven());
         return;
     }
-    let copy = std::env::temp_dir().join(format!("multiproc-test-{}-replaced", std::process::id()));
-    std::fs::copy(std::env::current_exe().unwrap(), &copy).unwrap();
-    let output = std::process::Command::new(&copy)
+    let this = std::env::current_exe().unwrap();
+    let copy = executable("replaced", &format!("cp '{}' \"$1\"", this.display()), "");
+    let output = std::process::Command::new(&copy.0)
         .args([
             "a_program_whose_binary_was_replaced_on_disk_still_spawns_children",
             "--exact",
             "--nocapture",
         ])
-        .env(HELPER, &copy)
+        .env(HELPER, &copy.0)
         .output()
         .unwrap();
-    std::fs::remove_file(&copy).unwrap();
+    drop(copy);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success() && stdout.contains("after the replacement: Ok(7)"),
