@@ -347,6 +347,8 @@ pub(crate) fn process_gone(pid: u32) -> bool {
 
 /// Whether the owner recorded in a lock word has ended.
 pub(crate) fn owner_gone(owner: Owner) -> bool {
+    #[cfg(test)]
+    tests::OWNER_LOOKS.with(|looks| looks.set(looks.get() + 1));
     let started = (owner >> 32) as u32;
     is_gone((owner & ID) as u32, (started != 0).then_some(started))
 }
@@ -421,8 +423,11 @@ impl RobustLock {
         // Once this thread has slept, others may sleep too: it takes the lock
         // marked contended, so that its release wakes the next one.
         let mut contended = 0;
+        // The first look comes after the first interval: most waits end
+        // long before, and a look reads /proc (tens of microseconds). A
+        // waiter whose deadline has passed looks at once.
         let mut check_every = OWNER_CHECK_FIRST.min(check_max);
-        let mut check_at = Instant::now();
+        let mut check_at = Instant::now() + check_every;
         let mut spun = false;
         loop {
             let current = self.0.load(Ordering::Relaxed);

@@ -9,6 +9,35 @@ use super::*;
 /// Long enough that a test never relies on the owner check to wake a waiter.
 const NEVER: Duration = Duration::from_secs(3600);
 
+thread_local! {
+    /// How often this thread looked whether a lock's owner died.
+    pub(super) static OWNER_LOOKS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+#[test]
+fn a_short_wait_for_a_live_owner_reads_nothing_from_proc() {
+    let shm = segment();
+    // SAFETY: a RobustLock is an atomic word, valid when zero.
+    let lock: &RobustLock = unsafe { shm.header() };
+    let (taken, release) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            lock.lock_as(thread_owner(), None);
+            taken.wait();
+            release.wait();
+            std::thread::sleep(Duration::from_millis(2));
+            lock.unlock();
+        });
+        taken.wait();
+        let before = OWNER_LOOKS.with(std::cell::Cell::get);
+        release.wait();
+        // Held by another thread for about 2 ms: far less than the first look's 10.
+        assert_eq!(lock.lock_as(thread_owner(), None), Some(false));
+        lock.unlock();
+        assert_eq!(OWNER_LOOKS.with(std::cell::Cell::get), before, "looked in /proc");
+    });
+}
+
 fn segment() -> Shm {
     Shm::create("a test segment", 4096).unwrap()
 }

@@ -82,7 +82,6 @@ pub(crate) fn decode<'a, T: serde::Deserialize<'a>>(
     bytes: &'a [u8],
     what: &str,
 ) -> Result<T, Error> {
-    HANDLE_ERROR.with(|h| h.borrow_mut().take());
     match take_from_bytes(bytes) {
         Ok((value, [])) => Ok(value),
         Ok((_, rest)) => Err(trailing(what, rest.len())),

@@ -3,7 +3,7 @@
 //! index into the frame's descriptors; [`collect_fds`] gathers them while
 //! encoding, [`with_fds`] offers them while decoding.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::os::fd::{BorrowedFd, OwnedFd};
 
 use serde::Serialize;
@@ -24,7 +24,7 @@ thread_local! {
     /// The smallest buffer sent beside the frame being encoded, if the
     /// encoding asked for more than a buffer's own threshold; and the bytes
     /// of the buffers sent beside it so far.
-    static BESIDE: RefCell<(usize, u64)> = const { RefCell::new((0, 0)) };
+    static BESIDE: Cell<(usize, u64)> = const { Cell::new((0, 0)) };
     /// Descriptors received with the frame being decoded, taken by index.
     static INCOMING: RefCell<Option<Vec<Option<Incoming>>>> = const { RefCell::new(None) };
 }
@@ -134,15 +134,24 @@ pub(crate) fn collect_fds_beside_from<R>(
     min: usize,
     encode: impl FnOnce() -> R,
 ) -> (R, Vec<OwnedFd>, u64) {
-    let scope = Scoped::set(&BESIDE, (min, 0));
+    /// Puts the outer threshold and count back, even after a panic.
+    struct Restore((usize, u64));
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            BESIDE.set(self.0);
+        }
+    }
+    let restore = Restore(BESIDE.replace((min, 0)));
     let (result, fds) = collect_fds(encode);
-    let (_, beside) = scope.end();
+    let (_, beside) = BESIDE.get();
+    drop(restore);
     (result, fds, beside)
 }
 
 /// Called by a buffer of `len` bytes that goes beside the frame.
 pub(crate) fn count_beside(len: usize) {
-    BESIDE.with(|b| b.borrow_mut().1 += len as u64);
+    let (min, bytes) = BESIDE.get();
+    BESIDE.set((min, bytes + len as u64));
 }
 
 /// The smallest buffer to send beside the frame being encoded, given the
@@ -150,7 +159,7 @@ pub(crate) fn count_beside(len: usize) {
 /// descriptors.
 pub(crate) fn beside_from(threshold: usize) -> Option<usize> {
     let room = outgoing(|fds| fds.len() < MAX_BESIDE).unwrap_or(false);
-    room.then(|| BESIDE.with(|b| b.borrow().0).max(threshold))
+    room.then(|| BESIDE.get().0.max(threshold))
 }
 
 /// Called by a handle's `Serialize`: hands a duplicate of `fd` to the frame.
