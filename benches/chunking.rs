@@ -89,23 +89,36 @@ fn corpus() -> (Vec<String>, u64) {
     (paths, total)
 }
 
-/// Median seconds of `rounds` runs of each of `runs`, taken in turn.
-fn interleaved(rounds: usize, runs: &mut [&mut dyn FnMut()]) -> Vec<f64> {
-    let mut times = vec![Vec::new(); runs.len()];
+/// Median seconds of `rounds` runs of each of `others` and of `run` with
+/// each of `sizes`, all taken in turn: the first as they are, the rest as
+/// (chunk size, seconds).
+fn against_sizes(
+    rounds: usize,
+    others: &mut [&mut dyn FnMut()],
+    sizes: &[usize],
+    run: impl Fn(usize),
+) -> (Vec<f64>, Vec<(usize, f64)>) {
+    let count = others.len() + sizes.len();
+    let mut times = vec![Vec::new(); count];
     for _ in 0..rounds {
-        for (run, times) in runs.iter_mut().zip(&mut times) {
+        for (i, times) in times.iter_mut().enumerate() {
             let start = Instant::now();
-            run();
+            match others.get_mut(i) {
+                Some(other) => other(),
+                None => run(sizes[i - others.len()]),
+            }
             times.push(start.elapsed().as_secs_f64());
         }
     }
-    times
+    let mut medians: Vec<f64> = times
         .into_iter()
         .map(|mut t| {
             t.sort_by(f64::total_cmp);
             t[t.len() / 2]
         })
-        .collect()
+        .collect();
+    let picked = medians.split_off(others.len());
+    (medians, sizes.iter().copied().zip(picked).collect())
 }
 
 /// `default` against the best of `picked` (chunk size, seconds).
@@ -150,36 +163,23 @@ fn main() {
         .num_threads(2)
         .build()
         .unwrap();
-    let mut default = || {
-        pool.map(digest, paths.clone()).unwrap();
-    };
-    let mut runs: Vec<Box<dyn FnMut()>> = sizes
-        .iter()
-        .map(|&size| {
-            let (pool, paths) = (&pool, &paths);
-            Box::new(move || {
-                pool.map_chunked(digest, paths.clone(), size).unwrap();
-            }) as Box<dyn FnMut()>
-        })
-        .collect();
-    let mut rayon_run = || {
-        rayon_pool.install(|| paths.par_iter().map(|p| digest_file(p)).collect::<Vec<_>>());
-    };
-    let mut all: Vec<&mut dyn FnMut()> = vec![&mut default, &mut rayon_run];
-    all.extend(runs.iter_mut().map(|r| &mut **r as &mut dyn FnMut()));
-    let times = interleaved(3, &mut all);
-    let picked: Vec<(usize, f64)> = sizes
-        .iter()
-        .copied()
-        .zip(times[2..].iter().copied())
-        .collect();
-    let twin = common::python_twin("chunking_twin.py", &[list.to_str().unwrap()]);
-    let py = |name: &str| {
-        twin.iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| *v)
-            .unwrap()
-    };
+    let (times, picked) = against_sizes(
+        3,
+        &mut [
+            &mut || {
+                pool.map(digest, paths.clone()).unwrap();
+            },
+            &mut || {
+                rayon_pool.install(|| paths.par_iter().map(|p| digest_file(p)).collect::<Vec<_>>());
+            },
+        ],
+        &sizes,
+        |size| {
+            pool.map_chunked(digest, paths.clone(), size).unwrap();
+        },
+    );
+    let twin = common::Twin::run_with("chunking_twin.py", &[list.to_str().unwrap()]);
+    let py = |name: &str| twin.get(name);
     let py_picked: Vec<(usize, f64)> = sizes
         .iter()
         .map(|s| (*s, py(&format!("corpus_{s}"))))
@@ -204,26 +204,16 @@ fn main() {
     std::fs::remove_file(list).unwrap();
 
     let tiny = [1000usize, 10_000, 62_500, 125_000, 250_000];
-    let mut default = || {
-        pool.map(inc, 0..1_000_000u64).unwrap();
-    };
-    let mut runs: Vec<Box<dyn FnMut()>> = tiny
-        .iter()
-        .map(|&size| {
-            let pool = &pool;
-            Box::new(move || {
-                pool.map_chunked(inc, 0..1_000_000u64, size).unwrap();
-            }) as Box<dyn FnMut()>
-        })
-        .collect();
-    let mut all: Vec<&mut dyn FnMut()> = vec![&mut default];
-    all.extend(runs.iter_mut().map(|r| &mut **r as &mut dyn FnMut()));
-    let times = interleaved(9, &mut all);
-    let picked: Vec<(usize, f64)> = tiny
-        .iter()
-        .copied()
-        .zip(times[1..].iter().copied())
-        .collect();
+    let (times, picked) = against_sizes(
+        9,
+        &mut [&mut || {
+            pool.map(inc, 0..1_000_000u64).unwrap();
+        }],
+        &tiny,
+        |size| {
+            pool.map_chunked(inc, 0..1_000_000u64, size).unwrap();
+        },
+    );
     let py_picked: Vec<(usize, f64)> = tiny
         .iter()
         .map(|s| (*s, py(&format!("tiny_{s}"))))
@@ -240,17 +230,20 @@ fn main() {
     let uneven: Vec<u64> = std::iter::once(300)
         .chain(std::iter::repeat_n(10, 20))
         .collect();
-    let mut default = || {
-        pool.map(sleep_ms, uneven.clone()).unwrap();
-    };
-    let mut one = || {
-        pool.map_chunked(sleep_ms, uneven.clone(), 1).unwrap();
-    };
-    let times = interleaved(3, &mut [&mut default, &mut one]);
+    let (times, picked) = against_sizes(
+        3,
+        &mut [&mut || {
+            pool.map(sleep_ms, uneven.clone()).unwrap();
+        }],
+        &[1],
+        |size| {
+            pool.map_chunked(sleep_ms, uneven.clone(), size).unwrap();
+        },
+    );
     row(
         "map of one 300 ms task and twenty 10 ms tasks (ideal: 300 ms)",
         times[0],
-        (1, times[1]),
+        picked[0],
         py("uneven_default"),
         (1, py("uneven_1")),
         "",

@@ -52,7 +52,12 @@ pub struct Twin(Vec<(String, f64)>);
 impl Twin {
     /// Runs `benches/python/<script>`.
     pub fn run(script: &str) -> Twin {
-        Twin(python_twin(script, &[]))
+        Twin::run_with(script, &[])
+    }
+
+    /// Runs `benches/python/<script>` with `args`.
+    pub fn run_with(script: &str, args: &[&str]) -> Twin {
+        Twin(python_twin(script, args))
     }
 
     /// The figure the script printed under `name`.
