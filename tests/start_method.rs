@@ -523,3 +523,34 @@ fn children_use_the_start_method_their_program_set() {
     assert_eq!(child, "forkserver");
     assert_eq!(grandchild, "forkserver");
 }
+
+/// In a fresh program with a child of its own, forks with the C library as
+/// a user's own code would; returns the active children the program saw,
+/// and those its fork's child saw.
+#[process]
+fn active_children_before_and_after_a_users_fork() -> (usize, i32) {
+    let child = nap_then_answer.spawn().unwrap();
+    let before = multiproc::active_children().len();
+    // SAFETY: the fork's child only reads multiproc's state and leaves with `_exit`.
+    let seen = match unsafe { libc::fork() } {
+        0 => unsafe { libc::_exit(multiproc::active_children().len() as i32) },
+        pid => {
+            let mut status = 0;
+            // SAFETY: waits for the child just forked.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            libc::WEXITSTATUS(status)
+        }
+    };
+    child.join().unwrap();
+    (before, seen)
+}
+
+#[test]
+fn a_users_own_fork_forgets_its_parents_children() {
+    let (before, seen) = spawned(active_children_before_and_after_a_users_fork.builder());
+    assert_eq!(before, 1);
+    assert_eq!(
+        seen, 0,
+        "the fork's child listed its parent's children as its own"
+    );
+}

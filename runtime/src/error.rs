@@ -55,7 +55,7 @@ pub enum Error {
         process: String,
     },
     /// The child was killed by a signal.
-    #[error("process `{process}` was killed by signal {signal} ({})", signal_name(*.signal))]
+    #[error("process `{process}` was killed by signal {signal} ({})", crate::sys::process::signal_name(*.signal))]
     Signaled {
         /// Name of the process.
         process: String,
@@ -292,26 +292,3 @@ impl Error {
     }
 }
 
-/// The conventional name of a signal number, such as `SIGKILL` for 9.
-pub(crate) fn signal_name(signal: i32) -> &'static str {
-    match signal {
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGINT => "SIGINT",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGILL => "SIGILL",
-        libc::SIGTRAP => "SIGTRAP",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGUSR1 => "SIGUSR1",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGUSR2 => "SIGUSR2",
-        libc::SIGPIPE => "SIGPIPE",
-        libc::SIGALRM => "SIGALRM",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGXCPU => "SIGXCPU",
-        libc::SIGSYS => "SIGSYS",
-        _ => "unknown signal",
-    }
-}

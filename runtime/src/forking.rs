@@ -11,6 +11,17 @@
 //! with [`fork_hook!`](crate::forking::fork_hook); a lock left off would
 //! deadlock only in a forked child of a threaded parent, which nothing else
 //! would catch.
+//!
+//! The user's own `fork()` (through `libc`, `nix`, or `std`'s `Command` when
+//! it forks) goes through the same hooks, run by the C library's fork
+//! handlers: otherwise its child would think its parent's children, helper
+//! processes and lock ids its own. multiproc's own forks do the hooks'
+//! work themselves ([`ours`]), since they know more: a fork from a single
+//! thread needs no lock, and the fork server's raw clone runs no handler.
+
+use std::cell::{Cell, RefCell};
+
+use crate::sys;
 
 /// One module's part in a fork.
 pub(crate) struct ForkHook {
@@ -106,6 +117,59 @@ pub(crate) fn forget_parent() {
     for hook in FORK_HOOKS {
         (hook.forget)();
     }
+}
+
+thread_local! {
+    /// Set while this thread makes a fork of multiproc's own.
+    static OURS: Cell<bool> = const { Cell::new(false) };
+    /// The locks a user's fork holds, from its prepare handler to its
+    /// parent or child handler.
+    static USERS_FORK: RefCell<Option<Held>> = const { RefCell::new(None) };
+}
+
+/// Runs `f`, which may fork (or spawn a process, which may fork), as a fork
+/// of multiproc's own: one whose caller takes the locks it needs, and whose
+/// child forgets what it must, itself. The C library's handlers then leave
+/// it alone; taking every lock there would deadlock a caller that holds one.
+pub(crate) fn ours<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            OURS.with(|ours| ours.set(self.0));
+        }
+    }
+    let _reset = Reset(OURS.with(|ours| ours.replace(true)));
+    f()
+}
+
+extern "C" fn before_users_fork() {
+    if !OURS.with(Cell::get) {
+        let held = hold();
+        USERS_FORK.with(|slot| *slot.borrow_mut() = Some(held));
+    }
+}
+
+extern "C" fn after_users_fork_in_parent() {
+    USERS_FORK.with(|slot| drop(slot.borrow_mut().take()));
+}
+
+extern "C" fn after_users_fork_in_child() {
+    let held = USERS_FORK.with(|slot| slot.borrow_mut().take());
+    let users = held.is_some();
+    drop(held);
+    if users {
+        forget_parent();
+    }
+}
+
+/// Has the C library run the hooks around every fork that is not ours.
+#[ctor::ctor]
+unsafe fn guard_users_forks() {
+    sys::process::at_fork(
+        before_users_fork,
+        after_users_fork_in_parent,
+        after_users_fork_in_child,
+    );
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@ supported! {
     mod shared_memory;
     mod shm;
     mod sync;
+    mod sys;
     mod task;
     mod wire;
 

@@ -17,7 +17,6 @@
 //! per-task error, as locally. Descriptors (`Fd`, `Connection`) cannot cross
 //! to another machine: such arguments fail their items.
 
-use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::Duration;
@@ -72,8 +71,7 @@ unsafe fn divert_rank() {
     }
     match launcher_rank() {
         Some(0) => {
-            // SAFETY: `finish_at_exit` is a plain function that never unwinds.
-            unsafe { libc::atexit(finish_at_exit) };
+            crate::sys::process::at_exit(finish_at_exit);
         }
         Some(_) => std::process::exit(serve_rank()),
         None => {}
@@ -110,6 +108,11 @@ fn stop_ranks(world: &mpi::topology::SimpleCommunicator) {
     }
 }
 
+/// The name a worker on MPI rank `rank` goes by on both sides.
+fn rank_name(rank: i32) -> String {
+    format!("MpiWorker-{rank}")
+}
+
 /// The body of a worker rank: serves chunks from rank 0 until told to stop.
 fn serve_rank() -> i32 {
     let Some(universe) = mpi::initialize() else {
@@ -117,9 +120,9 @@ fn serve_rank() -> i32 {
         return bootstrap::EXIT_NO_PARENT;
     };
     let world = universe.world();
-    crate::bootstrap::identity::set_identity(crate::bootstrap::identity::Identity::helper(&OsChild::rank_name(
-        world.rank(),
-    )));
+    crate::bootstrap::identity::set_identity(crate::bootstrap::identity::Identity::helper(
+        &rank_name(world.rank()),
+    ));
     bootstrap::install_panic_hook();
     let root = world.process_at_rank(0);
     let mut cached = None;
@@ -436,12 +439,12 @@ fn worker_ranks() -> Result<usize> {
 fn attach(start: &Start) -> Result<(OsChild, Conn)> {
     let relay = relay()?;
     // The pool worker's payload is its initializer, as the rank decodes it.
-    let Some(initializer) = start.job.payload_of(&crate::pool::worker::POOL_WORKER) else {
+    if start.job.kind != crate::pool::worker::POOL_WORKER.name {
         return Err(Error::Mpi {
             reason: "only pool workers run on MPI ranks".into(),
         });
-    };
-    let initializer = initializer.to_vec();
+    }
+    let initializer = start.job.payload.clone();
     let rank = {
         // A pool just dropped frees its ranks within moments.
         let free = |attached: &mut Vec<bool>| !(1..attached.len()).any(|rank| !attached[rank]);
@@ -457,7 +460,7 @@ fn attach(start: &Start) -> Result<(OsChild, Conn)> {
         attached[rank] = true;
         rank
     };
-    let (ours, theirs) = UnixStream::pair().map_err(Error::io("creating a socket pair"))?;
+    let (ours, theirs) = wire::socket::pair().map_err(Error::io("creating a socket pair"))?;
     let command = Command::Attach {
         rank: rank as i32,
         conn: Conn::new(theirs),
@@ -468,5 +471,6 @@ fn attach(start: &Start) -> Result<(OsChild, Conn)> {
         .map_err(|_| Error::Mpi {
             reason: "the MPI thread has ended".into(),
         })?;
-    Ok((OsChild::Rank(rank as i32), Conn::new(ours)))
+    let name = rank_name(rank as i32);
+    Ok((OsChild::Remote { name }, Conn::new(ours)))
 }

@@ -12,7 +12,6 @@ use std::os::unix::net::UnixStream;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use rustix::event::{PollFd, PollFlags};
 use serde::de::{DeserializeOwned, Error as _};
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -87,7 +86,7 @@ impl<T> std::fmt::Debug for Connection<T> {
 ///
 /// Python: `multiprocessing.Pipe()`.
 pub fn pipe<T>() -> Result<(Connection<T>, Connection<T>)> {
-    let (a, b) = UnixStream::pair().map_err(Error::io("creating a socket pair"))?;
+    let (a, b) = wire::socket::pair().map_err(Error::io("creating a socket pair"))?;
     Ok((
         Connection::new(a, true, true)?,
         Connection::new(b, true, true)?,
@@ -114,7 +113,7 @@ pub fn pipe<T>() -> Result<(Connection<T>, Connection<T>)> {
 ///
 /// Python: `multiprocessing.Pipe(duplex=False)`.
 pub fn pipe_oneway<T>() -> Result<(Connection<T>, Connection<T>)> {
-    let (a, b) = UnixStream::pair().map_err(Error::io("creating a socket pair"))?;
+    let (a, b) = wire::socket::pair().map_err(Error::io("creating a socket pair"))?;
     let _ = a.shutdown(std::net::Shutdown::Write);
     let _ = b.shutdown(std::net::Shutdown::Read);
     Ok((
@@ -532,22 +531,6 @@ pub fn wait(objects: &[&dyn Waitable], timeout: Option<Duration>) -> Result<Vec<
     if !buffered.is_empty() {
         return Ok(buffered);
     }
-    let mut fds: Vec<PollFd<'_>> = objects
-        .iter()
-        .map(|o| PollFd::from_borrowed_fd(o.wait_fd(), PollFlags::IN))
-        .collect();
-    let timeout = timeout.map(wire::timespec);
-    loop {
-        match rustix::event::poll(&mut fds, timeout.as_ref()) {
-            Ok(_) => break,
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(Error::io("polling connections")(e.into())),
-        }
-    }
-    Ok(fds
-        .iter()
-        .enumerate()
-        .filter(|(_, fd)| !fd.revents().is_empty())
-        .map(|(i, _)| i)
-        .collect())
+    let fds: Vec<_> = objects.iter().map(|o| o.wait_fd()).collect();
+    wire::wait_readable(&fds, timeout)
 }

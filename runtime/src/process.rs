@@ -10,7 +10,6 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rustix::process::{Pid, Signal, WaitId, WaitIdOptions, waitid};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -18,6 +17,8 @@ pub use crate::bootstrap::identity::ProcessInfo;
 use crate::bootstrap::identity::Identity;
 use crate::bootstrap::{self, CallSpec, Job, Launch, OsChild, Start};
 use crate::error::{Error, Result};
+use crate::sys;
+use crate::sys::process::Signal;
 use crate::wire::{self, Conn};
 
 /// What a child said before it ended.
@@ -102,12 +103,9 @@ pub fn cpu_count() -> usize {
 
 /// Python's exit code of a process that has ended and not been reaped, without reaping it.
 fn peek_exit(pid: u32) -> Option<i32> {
-    let pid = Pid::from_raw(pid.try_into().ok()?)?;
-    let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
-    let status = waitid(WaitId::Pid(pid), options).ok()??;
-    status
-        .exit_status()
-        .or_else(|| status.terminating_signal().map(|s| -s))
+    sys::process::peek(sys::process::pid(pid)?)
+        .ok()?
+        .map(exitcode_of)
 }
 
 /// Python's exit code: the code, or minus the signal that killed the process.
@@ -314,7 +312,7 @@ const EXIT_YIELD: Duration = Duration::from_micros(200);
 pub(crate) struct ChildProc {
     child: OsChild,
     pub(crate) conn: Conn,
-    pub(crate) info: ProcessInfo,
+    name: String,
     /// Set once the child has been reaped.
     status: Option<Ended>,
     /// The exit code a child that sent its outcome exits with (0 if its
@@ -333,20 +331,14 @@ impl ChildProc {
         let identity = Identity::child(name, prefix, SPAWNED.fetch_add(1, Ordering::Relaxed) + 1);
         let name = identity.name().to_owned();
         let (child, conn) = crate::bootstrap::start::start_child(launch, &Start::new(job, identity))?;
-        #[cfg(feature = "mpi")]
-        let name = match child {
-            OsChild::Rank(rank) => OsChild::rank_name(rank),
-            OsChild::Local(_) => name,
-        };
-        let info = ProcessInfo::new(name, child.pid());
-        // A rank (pid 0) is not a process of ours to list.
-        if info.pid() != 0 {
-            lock_children().push(info.clone());
+        let name = child.remote_name().map_or(name, str::to_owned);
+        if let Some(pid) = child.pid() {
+            lock_children().push(ProcessInfo::new(name.clone(), pid));
         }
         Ok(ChildProc {
             child,
             conn,
-            info,
+            name,
             status: None,
             answered: None,
         })
@@ -358,8 +350,18 @@ impl ChildProc {
         match self.status {
             Some(Ended::Status(status)) => Some(exitcode_of(status)),
             Some(Ended::Lost) => self.answered,
-            None => peek_exit(self.info.pid()),
+            None => self.child.pid().and_then(peek_exit),
         }
+    }
+
+    /// The child's pid, if it is a process of this machine.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.pid()
+    }
+
+    /// The child's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
     }
 
     /// Whether the child has ended (reaped or not).
@@ -400,7 +402,9 @@ impl ChildProc {
             None => Ended::Lost,
         };
         self.status = Some(ended);
-        lock_children().retain(|c| c.pid() != self.info.pid());
+        if let Some(pid) = self.child.pid() {
+            lock_children().retain(|c| c.pid() != pid);
+        }
         Ok(ended)
     }
 
@@ -410,8 +414,8 @@ impl ChildProc {
     /// on; yielding for the moment the exit takes keeps it where it was, and
     /// made a fork and join a fifth faster here.
     pub(crate) fn reap_answered(&mut self) -> Result<Ended> {
-        // A rank (pid 0) is not a process of ours.
-        if self.info.pid() != 0 {
+        // A remote child is not a process of ours.
+        if self.child.pid().is_some() {
             let since = Instant::now();
             while self.status.is_none() && !self.child.has_ended() && since.elapsed() < EXIT_YIELD {
                 thread::yield_now();
@@ -422,7 +426,7 @@ impl ChildProc {
 
     /// The error for a child that ended without sending an outcome.
     pub(crate) fn ended_error(&self, ended: Ended) -> Error {
-        let process = self.info.name().to_owned();
+        let process = self.name.clone();
         match ended {
             Ended::Status(status) => match status.signal() {
                 Some(signal) => Error::Signaled { process, signal },
@@ -442,7 +446,7 @@ pub(crate) fn status_text(ended: Ended) -> String {
         Ended::Status(status) => match status.signal() {
             Some(signal) => format!(
                 "killed by signal {signal} ({})",
-                crate::error::signal_name(signal)
+                sys::process::signal_name(signal)
             ),
             None => format!("exited with code {}", exitcode_of(status)),
         },
@@ -516,7 +520,9 @@ impl<R> Process<R> {
     ///
     /// Python: `p.pid`.
     pub fn pid(&self) -> u32 {
-        self.child.info.pid()
+        self.child
+            .pid()
+            .expect("a Process is started on this machine: only pools take remote workers")
     }
 
     /// The child's name: `Process-N` unless the builder named it.
@@ -535,7 +541,7 @@ impl<R> Process<R> {
     ///
     /// Python: `p.name`.
     pub fn name(&self) -> &str {
-        self.child.info.name()
+        self.child.name()
     }
 
     /// Whether the child is a daemon (terminated, not waited for, when the handle drops).
@@ -661,7 +667,7 @@ impl<R> Process<R> {
     fn hear_within(&mut self, timeout: Option<Duration>) -> Result<Option<Heard>> {
         if self.child.is_reaped() {
             return Err(Error::AlreadyJoined {
-                process: self.child.info.name().to_owned(),
+                process: self.child.name().to_owned(),
             });
         }
         if !self.child.conn.wait_readable(timeout)? {
@@ -691,7 +697,7 @@ impl<R> Process<R> {
     fn stop_daemon(&mut self) {
         let _ = self.terminate();
         let deadline = Instant::now() + Duration::from_secs(1);
-        while peek_exit(self.child.info.pid()).is_none() && Instant::now() < deadline {
+        while self.child.exitcode().is_none() && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(1));
         }
         let _ = self.kill();
@@ -767,7 +773,7 @@ impl<R: DeserializeOwned> Process<R> {
                     .answered(outcome.first() == Some(&bootstrap::RETURNED));
                 self.child.reap_answered()?;
                 wire::with_fds(fds, || {
-                    bootstrap::decode_outcome(&outcome, self.child.info.name())
+                    bootstrap::decode_outcome(&outcome, self.child.name())
                 })
             }
             Heard::HungUp => {

@@ -16,6 +16,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::bootstrap::{self, Job, Launch, OsChild, Start};
 use crate::error::{Error, Result};
+use crate::sys::named;
+use crate::sys::process::{self, Ignorable};
 use crate::bootstrap::identity::Identity;
 use crate::wire::{self, Conn};
 
@@ -48,9 +50,8 @@ fn track(mut conn: Conn) -> i32 {
     // It shares its creator's process group, and must outlive the signals a
     // terminal sends the group (Ctrl-C, a hang-up, a kill of the job), as
     // Python's resource tracker does: the creator's death is when it works.
-    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        // SAFETY: setting a signal's disposition to "ignore" has no preconditions.
-        unsafe { libc::signal(signal, libc::SIG_IGN) };
+    for signal in [Ignorable::Interrupt, Ignorable::Terminate, Ignorable::HangUp] {
+        process::ignore(signal);
     }
     // Tells the creator that those signals can no longer stop it.
     if conn.send(&()).is_err() {
@@ -65,7 +66,7 @@ fn track(mut conn: Conn) -> i32 {
         };
     }
     for name in names {
-        let _ = rustix::shm::unlink(system_name(&name).as_str());
+        named::unlink(system_name(&name).as_str());
     }
     0
 }
@@ -100,7 +101,7 @@ fn tell_tracker(message: &Track) -> Result<()> {
         if !ready || conn.recv::<()>().is_err() {
             child.kill_and_reap();
             return Err(Error::Handshake {
-                pid: child.pid(),
+                pid: child.pid().expect("`launch` starts a process of this machine"),
                 reason: "the shared-memory tracker did not start".into(),
             });
         }
@@ -194,7 +195,6 @@ impl SharedMemory {
     ///
     /// Python: `SharedMemory(name, create=True, size=64)`.
     pub fn create(name: &str, len: usize) -> Result<SharedMemory> {
-        use rustix::shm::OFlags;
         if len == 0 {
             return Err(Error::InvalidArgument {
                 argument: "len",
@@ -204,18 +204,10 @@ impl SharedMemory {
         // The tracker is running before the block exists, so that a creator
         // killed at once leaves it behind for no more than one message.
         tell_tracker(&Track::Hello)?;
-        let fd = rustix::shm::open(
-            system_name(name).as_str(),
-            OFlags::CREATE | OFlags::EXCL | OFlags::RDWR,
-            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
-        )
-        .map_err(|e| Error::io("creating shared memory")(e.into()))?;
-        let sized = rustix::fs::ftruncate(&fd, len as u64);
-        let tracked = sized
-            .map_err(|e| Error::io("sizing shared memory")(e.into()))
-            .and_then(|()| tell_tracker(&Track::Created(name.into())));
-        if let Err(e) = tracked {
-            let _ = rustix::shm::unlink(system_name(name).as_str());
+        let fd = named::create(system_name(name).as_str(), len as u64)
+            .map_err(Error::io("creating shared memory"))?;
+        if let Err(e) = tell_tracker(&Track::Created(name.into())) {
+            named::unlink(system_name(name).as_str());
             return Err(e);
         }
         map(name, fd, Some(std::process::id()))
@@ -235,14 +227,9 @@ impl SharedMemory {
     ///
     /// Python: `SharedMemory(name)`.
     pub fn open(name: &str) -> Result<SharedMemory> {
-        let fd = rustix::shm::open(
-            system_name(name).as_str(),
-            rustix::shm::OFlags::RDWR,
-            rustix::fs::Mode::empty(),
-        )
-        .map_err(|e| match e {
-            rustix::io::Errno::NOENT => Error::NoSuchSharedMemory { name: name.into() },
-            e => Error::io("opening shared memory")(e.into()),
+        let fd = named::open(system_name(name).as_str()).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::NoSuchSharedMemory { name: name.into() },
+            _ => Error::io("opening shared memory")(e),
         })?;
         map(name, fd, None)
     }
@@ -381,7 +368,7 @@ impl SharedMemory {
 impl Drop for Block {
     fn drop(&mut self) {
         if self.creator == Some(std::process::id()) {
-            let _ = rustix::shm::unlink(system_name(&self.name).as_str());
+            named::unlink(system_name(&self.name).as_str());
             let _ = tell_tracker(&Track::Removed(self.name.clone()));
         }
     }

@@ -8,7 +8,7 @@ mod registry;
 use std::env;
 use std::ffi::OsString;
 use std::fs;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -18,11 +18,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rustix::event::PollFlags;
-use rustix::process::{Pid, Signal, WaitId, WaitIdOptions, WaitOptions, waitid};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::sys::process::{self, Pid, Signal};
+use crate::sys::procfs;
 use identity::Identity;
 use crate::wire::{self, Conn};
 
@@ -87,9 +87,10 @@ pub(crate) static JOB_KINDS: [JobKind];
 /// and the descriptors that travel beside it.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Job {
-    kind: String,
+    /// The [`JobKind`]'s name.
+    pub(crate) kind: String,
     #[serde(with = "serde_bytes")]
-    payload: Vec<u8>,
+    pub(crate) payload: Vec<u8>,
     #[serde(skip)]
     fds: Vec<OwnedFd>,
 }
@@ -106,12 +107,6 @@ impl Job {
             payload: wire::encode(payload, "a child's job")?,
             fds,
         })
-    }
-
-    /// The payload, if this is a job of `kind`.
-    #[cfg(feature = "mpi")]
-    pub(crate) fn payload_of(&self, kind: &JobKind) -> Option<&[u8]> {
-        (self.kind == kind.name).then_some(&self.payload[..])
     }
 
     /// The descriptors that must travel with this job.
@@ -255,75 +250,67 @@ impl Default for Launch {
 }
 
 /// A child process of this one, known by its pid and reaped with `waitpid`,
-/// however it was started; or, with the `mpi` feature, a worker rank.
+/// however it was started; or a worker that a pool backend started elsewhere.
 #[derive(Debug)]
 pub(crate) enum OsChild {
     Local(Pid),
-    /// A rank of the MPI job: not ours to signal or reap; MPI ends it.
-    #[cfg(feature = "mpi")]
-    Rank(i32),
+    /// A process started by a pool backend (an MPI rank), known by the name
+    /// the backend gave it: not this process's to signal or reap, since the
+    /// backend ends it.
+    #[cfg_attr(
+        not(feature = "mpi"),
+        expect(dead_code, reason = "MPI is the only pool backend so far")
+    )]
+    Remote { name: String },
 }
 
 impl OsChild {
-    pub(crate) fn from_pid(pid: i32) -> OsChild {
-        OsChild::Local(Pid::from_raw(pid).expect("fork returned a positive pid"))
+    pub(crate) fn from_pid(pid: u32) -> OsChild {
+        OsChild::Local(process::pid(pid).expect("fork returned a positive pid"))
     }
 
-    /// The pid, or 0 for a rank (which no signal must reach).
-    pub(crate) fn pid(&self) -> u32 {
+    /// The pid of a local child.
+    pub(crate) fn pid(&self) -> Option<u32> {
         match self {
-            OsChild::Local(pid) => pid.as_raw_nonzero().get().unsigned_abs(),
-            #[cfg(feature = "mpi")]
-            OsChild::Rank(_) => 0,
+            OsChild::Local(pid) => Some(pid.as_raw_nonzero().get().unsigned_abs()),
+            OsChild::Remote { .. } => None,
+        }
+    }
+
+    /// The name its backend gave a remote child.
+    pub(crate) fn remote_name(&self) -> Option<&str> {
+        match self {
+            OsChild::Local(_) => None,
+            OsChild::Remote { name } => Some(name),
         }
     }
 
     /// Sends `signal`; the caller makes sure the child has not been reaped.
     pub(crate) fn signal(&self, signal: Signal) -> std::io::Result<()> {
         match self {
-            OsChild::Local(pid) => rustix::process::kill_process(*pid, signal).map_err(Into::into),
-            #[cfg(feature = "mpi")]
-            OsChild::Rank(_) => Ok(()),
+            OsChild::Local(pid) => process::kill(*pid, signal),
+            OsChild::Remote { .. } => Ok(()),
         }
     }
 
     /// Waits for the child to end. `None`: it ended, but the system reaped
     /// it and its status is lost, as happens when this program ignores
-    /// SIGCHLD (`waitpid` then waits for the end and says `ECHILD`).
+    /// SIGCHLD. A remote child is taken to have exited with 0, since its
+    /// backend ends it.
     pub(crate) fn wait(&self) -> std::io::Result<Option<ExitStatus>> {
-        let pid = match self {
-            OsChild::Local(pid) => *pid,
-            #[cfg(feature = "mpi")]
-            OsChild::Rank(_) => return Ok(Some(ExitStatus::from_raw(0))),
-        };
-        loop {
-            match rustix::process::waitpid(Some(pid), WaitOptions::empty()) {
-                Ok(Some((_, status))) => return Ok(Some(ExitStatus::from_raw(status.as_raw()))),
-                Ok(None) | Err(rustix::io::Errno::INTR) => {}
-                Err(rustix::io::Errno::CHILD) => return Ok(None),
-                Err(e) => return Err(e.into()),
-            }
+        match self {
+            OsChild::Local(pid) => process::wait(*pid),
+            OsChild::Remote { .. } => Ok(Some(ExitStatus::from_raw(0))),
         }
     }
 
     /// Whether the child has ended, without reaping it.
     pub(crate) fn has_ended(&self) -> bool {
-        let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
         match self {
-            OsChild::Local(pid) => match waitid(WaitId::Pid(*pid), options) {
-                Ok(found) => found.is_some(),
-                // Reaped by the system: this program ignores SIGCHLD.
-                Err(e) => e == rustix::io::Errno::CHILD,
-            },
-            #[cfg(feature = "mpi")]
-            OsChild::Rank(_) => false,
+            // An error: the system reaped it, since this program ignores SIGCHLD.
+            OsChild::Local(pid) => process::peek(*pid).map_or(true, |ended| ended.is_some()),
+            OsChild::Remote { .. } => false,
         }
-    }
-
-    /// The name a worker on MPI rank `rank` goes by on both sides.
-    #[cfg(feature = "mpi")]
-    pub(crate) fn rank_name(rank: i32) -> String {
-        format!("MpiWorker-{rank}")
     }
 
     pub(crate) fn kill_and_reap(&self) {
@@ -349,11 +336,11 @@ pub(crate) fn launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn), 
     };
     let program = match &launch.executable {
         Some(exe) => exe.clone(),
-        None => PathBuf::from("/proc/self/exe"),
+        None => PathBuf::from(procfs::THIS_EXECUTABLE),
     };
     let addr = SocketPath::new().map_err(spawn_err("creating a private socket directory"))?;
     let listener =
-        UnixListener::bind(&addr.0).map_err(spawn_err("binding the bootstrap socket"))?;
+        wire::socket::listen_local(&addr.0).map_err(spawn_err("binding the bootstrap socket"))?;
     listener
         .set_nonblocking(true)
         .map_err(spawn_err("configuring the bootstrap socket"))?;
@@ -365,8 +352,9 @@ pub(crate) fn launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn), 
         .stdin(Stdio::null())
         .spawn()
         .map_err(spawn_err(&format!("executing {}", exe.display())))?;
-    let child = OsChild::from_pid(child.id() as i32);
-    let sent = accept(&listener, &child, &token, launch.handshake_timeout).and_then(|mut conn| {
+    let pid = child.id();
+    let child = OsChild::from_pid(pid);
+    let sent = accept(&listener, &child, pid, &token, launch.handshake_timeout).and_then(|mut conn| {
         conn.send_with_fds(start, start.job.fds())
             .map(|()| conn)
             .map_err(|e| format!("sending its task failed: {e}"))
@@ -375,10 +363,7 @@ pub(crate) fn launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn), 
         Ok(conn) => Ok((child, conn)),
         Err(reason) => {
             child.kill_and_reap();
-            Err(Error::Handshake {
-                pid: child.pid(),
-                reason,
-            })
+            Err(Error::Handshake { pid, reason })
         }
     }
 }
@@ -387,6 +372,7 @@ pub(crate) fn launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn), 
 fn accept(
     listener: &UnixListener,
     child: &OsChild,
+    pid: u32,
     token: &str,
     timeout: Duration,
 ) -> Result<Conn, String> {
@@ -394,7 +380,7 @@ fn accept(
     loop {
         match listener.accept() {
             Ok((stream, _)) => {
-                if let Some(conn) = check_hello(stream, child.pid(), token, deadline) {
+                if let Some(conn) = check_hello(stream, pid, token, deadline) {
                     return Ok(conn);
                 }
             }
@@ -408,7 +394,7 @@ fn accept(
         if left.is_zero() {
             return Err(format!("it did not report within {timeout:?}"));
         }
-        let _ = wire::wait_for(listener, PollFlags::IN, Some(left.min(POLL_SLICE)));
+        let _ = wire::wait_readable(&[listener.as_fd()], Some(left.min(POLL_SLICE)));
     }
 }
 
@@ -431,11 +417,7 @@ fn check_hello(stream: UnixStream, pid: u32, token: &str, deadline: Instant) -> 
 
 fn random_token() -> std::io::Result<String> {
     let mut bytes = [0u8; 16];
-    let mut filled = 0;
-    while filled < bytes.len() {
-        filled +=
-            rustix::rand::getrandom(&mut bytes[filled..], rustix::rand::GetRandomFlags::empty())?;
-    }
+    process::random(&mut bytes)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
@@ -477,8 +459,7 @@ fn private_dir() -> std::io::Result<PathBuf> {
         extern "C" fn remove_at_exit() {
             remove_private_dir();
         }
-        // SAFETY: `remove_at_exit` is a plain function that never unwinds.
-        unsafe { libc::atexit(remove_at_exit) };
+        process::at_exit(remove_at_exit);
     }
     *slot = Some((dir.clone(), pid));
     Ok(dir)
@@ -492,8 +473,7 @@ fn remove_dead_processes_dirs(base: &Path) {
     let Ok(entries) = fs::read_dir(base) else {
         return;
     };
-    // SAFETY: a plain system call.
-    let me = unsafe { libc::geteuid() };
+    let me = process::user_id();
     for entry in entries.filter_map(Result::ok) {
         let name = entry.file_name();
         let Some(pid) = name
@@ -556,9 +536,9 @@ unsafe fn divert_child() {
     unsafe {
         env::remove_var(ENV_ADDR);
         env::remove_var(ENV_TOKEN);
-        // What the Rust runtime would do before `main`, which never comes.
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
+    // What the Rust runtime would do before `main`, which never comes.
+    process::ignore(process::Ignorable::BrokenPipe);
     std::process::exit(run_child(Path::new(&addr), token));
 }
 
@@ -601,7 +581,7 @@ pub(crate) fn run_job(conn: Conn, start: Start, lifeline: Lifeline) -> i32 {
 }
 
 fn connect(addr: &Path, token: OsString) -> Result<Conn, Error> {
-    let stream = UnixStream::connect(addr).map_err(Error::io("connecting to the parent"))?;
+    let stream = wire::socket::connect_local(addr).map_err(Error::io("connecting to the parent"))?;
     let mut conn = Conn::new(stream);
     let token = token.into_string().unwrap_or_default();
     conn.send(&Hello {
@@ -635,10 +615,7 @@ fn watch_parent(conn: &Conn) {
         .spawn(move || {
             let _own = own;
             lifeline.wait_hangup();
-            let _ = rustix::process::kill_process(
-                rustix::process::getpid(),
-                rustix::process::Signal::KILL,
-            );
+            process::kill_self();
         });
     if spawned.is_err() {
         eprintln!("multiproc: could not start the parent watcher; exiting");

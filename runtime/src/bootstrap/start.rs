@@ -23,6 +23,8 @@ use serde::{Deserialize, Serialize};
 use crate::bootstrap::{self, Job, Launch, Lifeline, OsChild, Start};
 use crate::error::{Error, Result};
 use crate::bootstrap::identity::Identity;
+use crate::sys::process;
+use crate::sys::procfs;
 use crate::wire::{self, Conn};
 
 /// How child processes are started.
@@ -195,21 +197,6 @@ impl Drop for OwnThread {
     }
 }
 
-/// The threads of this process, the calling one included; 0 if unknown.
-fn all_threads() -> usize {
-    // Linux counts them in the links of the task directory, two more than
-    // the threads: one call, where listing them takes three. A kernel that
-    // does not is seen to count none, and the directory is listed instead.
-    match rustix::fs::stat(c"/proc/self/task") {
-        Ok(stat) if stat.st_nlink > 2 => stat.st_nlink as usize - 2,
-        _ => {
-            let mut threads = 0;
-            for_each_entry(c"/proc/self/task", |_| threads += 1);
-            threads
-        }
-    }
-}
-
 /// The user's threads among `all` threads of this process.
 fn user_threads(all: usize) -> usize {
     all.saturating_sub(OWN_THREADS.load(Ordering::Relaxed))
@@ -222,13 +209,13 @@ pub(crate) fn start_child(launch: &Launch, start: &Start) -> Result<(OsChild, Co
     }
     if launch.executable.is_some() {
         // Another executable can only be started, not forked.
-        return bootstrap::launch(launch, start);
+        return crate::forking::ours(|| bootstrap::launch(launch, start));
     }
-    match launch.method.unwrap_or_else(get_start_method) {
+    crate::forking::ours(|| match launch.method.unwrap_or_else(get_start_method) {
         StartMethod::Spawn => bootstrap::launch(launch, start),
         StartMethod::Fork => fork_here(launch, start),
         StartMethod::ForkServer => fork_server_launch(launch, start),
-    }
+    })
 }
 
 fn spawn_error(what: &str) -> impl FnOnce(std::io::Error) -> Error {
@@ -240,7 +227,7 @@ fn spawn_error(what: &str) -> impl FnOnce(std::io::Error) -> Error {
 fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
     let allowed =
         launch.fork_with_threads || std::env::var(ENV_FORK_WITH_THREADS).is_ok_and(|v| v == "1");
-    let mut threads = all_threads();
+    let mut threads = procfs::threads();
     if !allowed {
         // A thread of ours that is ending may still be listed for a moment.
         for _ in 0..10 {
@@ -248,7 +235,7 @@ fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(1));
-            threads = all_threads();
+            threads = procfs::threads();
         }
         if user_threads(threads) > 1 {
             return Err(Error::ForkWithThreads {
@@ -257,7 +244,7 @@ fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
         }
     }
     let (parent_end, child_end) =
-        UnixStream::pair().map_err(spawn_error("creating a socket pair"))?;
+        wire::socket::pair().map_err(spawn_error("creating a socket pair"))?;
     // Here, since the child must take no lock that another thread may hold.
     bootstrap::install_panic_hook();
     // A line still buffered would otherwise be printed by both processes.
@@ -272,13 +259,12 @@ fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
     // a new child, building them costs more than all the rest of its start.
     // Exact only while no other thread can open or close a descriptor.
     let inherited = (threads == 1).then(|| inherited_fds(kept_by(&child_end, start)));
-    let parent = rustix::process::getpid().as_raw_nonzero().get();
-    let forked_from_main = rustix::thread::gettid().as_raw_nonzero().get() == parent;
+    let parent = std::process::id();
+    let forked_from_main = process::is_main_thread();
     // SAFETY: the child only runs code that does not depend on other threads
     // (refused above unless the caller accepted the risk) and ends with `_exit`.
-    match unsafe { libc::fork() } {
-        -1 => Err(spawn_error("forking")(std::io::Error::last_os_error())),
-        0 => {
+    match unsafe { process::fork() }.map_err(spawn_error("forking"))? {
+        process::Forked::Child => {
             let _unwinding = ExitOnUnwind;
             drop(held);
             // Closed with the other inherited descriptors.
@@ -299,7 +285,7 @@ fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
             let start = unsafe { std::ptr::read(start) };
             in_forked_child(child_end, start, lifeline, inherited)
         }
-        pid => {
+        process::Forked::Parent(pid) => {
             drop(held);
             drop(child_end);
             // Nothing to wait for: the child exists, and runs from here on.
@@ -331,14 +317,9 @@ fn flush_std() {
 
 /// Has the kernel kill this (just forked) process when its parent's thread
 /// that forked it ends; exits at once if `parent` has already gone.
-fn die_with(parent: libc::pid_t) {
-    // SAFETY: plain system calls with no memory arguments.
-    let orphaned = unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != parent
-    };
-    if orphaned {
-        // SAFETY: ends the child at once; it has done nothing yet.
-        unsafe { libc::_exit(bootstrap::EXIT_NO_PARENT) };
+fn die_with(parent: u32) {
+    if !process::die_with_parent(parent) {
+        process::exit_now(bootstrap::EXIT_NO_PARENT);
     }
 }
 
@@ -348,8 +329,7 @@ struct ExitOnUnwind;
 
 impl Drop for ExitOnUnwind {
     fn drop(&mut self) {
-        // SAFETY: ends this process at once, running nothing of the parent's.
-        unsafe { libc::_exit(bootstrap::EXIT_NO_PARENT) }
+        process::exit_now(bootstrap::EXIT_NO_PARENT)
     }
 }
 
@@ -365,13 +345,13 @@ fn in_forked_child(
     let inherited = inherited.unwrap_or_else(|| inherited_fds(kept_by(&stream, &start)));
     for fd in inherited {
         // SAFETY: `fd` was inherited and nothing in this process owns it.
-        unsafe { libc::close(fd) };
+        unsafe { process::close(fd) };
     }
     let code = bootstrap::run_job(Conn::new(stream), start, lifeline);
     flush_std();
     bootstrap::remove_private_dir();
-    // SAFETY: ends this process without running the parent's exit handlers.
-    unsafe { libc::_exit(code) }
+    // Without running the parent's exit handlers.
+    process::exit_now(code)
 }
 
 /// The descriptors a child for `start`, talking on `stream`, keeps.
@@ -385,42 +365,10 @@ fn kept_by<'a>(stream: &'a UnixStream, start: &'a Start) -> impl Fn(RawFd) -> bo
 /// end of a pipe would keep the other end from ever seeing the end of the
 /// stream.
 fn inherited_fds(keep: impl Fn(RawFd) -> bool) -> Vec<RawFd> {
-    let mut open = Vec::new();
-    for_each_entry(c"/proc/self/fd", |name| {
-        if let Some(fd) = name.to_str().ok().and_then(|n| n.parse::<RawFd>().ok()) {
-            open.push(fd);
-        }
-    });
-    // Read once the listing's own descriptor is closed, so that it is left out.
-    open.retain(|&fd| {
-        // SAFETY: reads a descriptor's flags; a closed one gives an error.
-        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-        fd > 2 && !keep(fd) && flags >= 0 && flags & libc::FD_CLOEXEC != 0
-    });
+    let mut open = procfs::open_fds();
+    // Looked at once the listing's own descriptor is closed, so that it is left out.
+    open.retain(|&fd| fd > 2 && !keep(fd) && process::closes_on_exec(fd));
     open
-}
-
-/// Calls `f` with the name of each entry of the directory at `path`, `.` and
-/// `..` excepted, reading into a buffer on the stack: `read_dir`'s 32 KiB on
-/// the heap cost a forked child (whose pages are all copy-on-write) several
-/// page faults.
-fn for_each_entry(path: &std::ffi::CStr, mut f: impl FnMut(&std::ffi::CStr)) {
-    use rustix::fs::{Mode, OFlags, RawDir};
-    let Ok(dir) = rustix::fs::open(
-        path,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) else {
-        return;
-    };
-    let mut buffer = [std::mem::MaybeUninit::<u8>::uninit(); 2048];
-    let mut entries = RawDir::new(&dir, &mut buffer);
-    while let Some(Ok(entry)) = entries.next() {
-        let name = entry.file_name();
-        if name != c"." && name != c".." {
-            f(name);
-        }
-    }
 }
 
 /// The fork server's answer: the new child's pid, or why there is none.
@@ -450,7 +398,7 @@ crate::forking::fork_hook!(
 
 fn fork_server_launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
     let (parent_end, child_end) =
-        UnixStream::pair().map_err(spawn_error("creating a socket pair"))?;
+        wire::socket::pair().map_err(spawn_error("creating a socket pair"))?;
     let mut fds = vec![OwnedFd::from(child_end)];
     for fd in start.job.fds() {
         fds.push(
@@ -526,7 +474,7 @@ fn fork_server_launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)>
             });
         }
     };
-    Ok((OsChild::from_pid(pid as i32), Conn::new(parent_end)))
+    Ok((OsChild::from_pid(pid), Conn::new(parent_end)))
 }
 
 /// A reply to a request to start a fork server.
@@ -588,8 +536,7 @@ fn serve_forks(mut conn: Conn) -> i32 {
             (Ok(mut start), false) => {
                 let child_end = fds.remove(0);
                 start.job.set_fds(fds);
-                // SAFETY: a plain system call.
-                fork_for_owner(child_end, start, unsafe { libc::getppid() })
+                fork_for_owner(child_end, start, process::parent_id())
             }
             (Ok(_), true) => Err("the request carried no connection".into()),
             (Err(e), _) => Err(e.to_string()),
@@ -605,32 +552,20 @@ fn serve_forks(mut conn: Conn) -> i32 {
 fn fork_for_owner(
     child_end: OwnedFd,
     start: Start,
-    owner: libc::pid_t,
+    owner: u32,
 ) -> std::result::Result<u32, String> {
     let child_end = UnixStream::from(child_end);
     // This process is single-threaded, so the list stays exact.
     let inherited = inherited_fds(kept_by(&child_end, &start));
-    // SAFETY: a raw clone with a null stack behaves like fork; this process
-    // is single-threaded, and the child ends with `_exit`.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            libc::CLONE_PARENT | libc::SIGCHLD,
-            std::ptr::null_mut::<libc::c_void>(),
-            std::ptr::null_mut::<libc::c_int>(),
-            std::ptr::null_mut::<libc::c_int>(),
-            0usize,
-        )
-    };
-    match pid {
-        -1 => Err(std::io::Error::last_os_error().to_string()),
-        0 => {
+    // SAFETY: this process is single-threaded, and the child ends with `_exit`.
+    match unsafe { process::fork_sibling() }.map_err(|e| e.to_string())? {
+        process::Forked::Child => {
             let _unwinding = ExitOnUnwind;
             // The lifeline without a thread: killed when the owner's thread
             // that started this server dies, which lives as long as the owner.
             die_with(owner);
             in_forked_child(child_end, start, Lifeline::Kernel, Some(inherited))
         }
-        pid => Ok(pid as u32),
+        process::Forked::Parent(pid) => Ok(pid),
     }
 }

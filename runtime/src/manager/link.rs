@@ -3,7 +3,7 @@
 //! `multiprocessing.connection` does, so the key never crosses the wire.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::wire;
+use crate::wire::socket::{self, Peeked};
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
@@ -66,21 +67,8 @@ impl Link {
             source,
         };
         let mut link = match address {
-            Address::Unix(path) => Link::Unix(UnixStream::connect(path).map_err(unreachable)?),
-            Address::Tcp(addr) => {
-                let stream = addr
-                    .to_socket_addrs()
-                    .and_then(|mut addrs| {
-                        addrs.next().ok_or_else(|| {
-                            io::Error::new(io::ErrorKind::NotFound, "the host has no address")
-                        })
-                    })
-                    .and_then(|a| TcpStream::connect_timeout(&a, timeout))
-                    .map_err(unreachable)?;
-                stream.set_nodelay(true).map_err(unreachable)?;
-                keep_alive(&stream).map_err(unreachable)?;
-                Link::Tcp(stream)
-            }
+            Address::Unix(path) => Link::Unix(socket::connect_local(path).map_err(unreachable)?),
+            Address::Tcp(addr) => Link::Tcp(socket::connect_tcp(addr, timeout).map_err(unreachable)?),
         };
         link.set_timeout(Some(timeout)).map_err(unreachable)?;
         link.answer_challenge(key).map_err(|reason| match reason {
@@ -113,8 +101,7 @@ impl Link {
     /// Sends a fresh challenge and checks the peer's answer.
     fn deliver_challenge(&mut self, key: &[u8]) -> Result<(), Refusal> {
         let mut nonce = [0u8; 32];
-        rustix::rand::getrandom(&mut nonce, rustix::rand::GetRandomFlags::empty())
-            .map_err(io::Error::from)?;
+        crate::sys::process::random(&mut nonce)?;
         let mut challenge = MAGIC.to_vec();
         challenge.extend_from_slice(&nonce);
         self.send_raw(&challenge)?;
@@ -217,26 +204,16 @@ impl Link {
 
     /// Whether the peer has closed its end: the server asks this while a call blocks.
     pub(crate) fn peer_gone(&self) -> bool {
-        matches!(self.peek(), Some(0) | None)
+        self.peek() == Peeked::End
     }
 
     /// Whether a read would not block: data, end of stream, or an error.
     fn has_input(&self) -> bool {
-        self.peek() != Some(usize::MAX)
+        self.peek() != Peeked::Nothing
     }
 
-    /// Peeks at the next byte: `Some(1)` if there is one, `Some(0)` at the
-    /// end of the stream, `Some(usize::MAX)` if nothing has arrived yet, and
-    /// `None` on an error.
-    fn peek(&self) -> Option<usize> {
-        use rustix::net::RecvFlags;
-        let mut byte = [0u8; 1];
-        let flags = RecvFlags::PEEK | RecvFlags::DONTWAIT;
-        match rustix::net::recv(self.as_fd(), &mut byte, flags) {
-            Ok((n, _)) => Some(n),
-            Err(rustix::io::Errno::AGAIN) => Some(usize::MAX),
-            Err(_) => None,
-        }
+    fn peek(&self) -> Peeked {
+        socket::peek(self.as_fd())
     }
 
     pub(crate) fn shutdown(&self) {
@@ -245,18 +222,6 @@ impl Link {
             Link::Tcp(s) => s.shutdown(Shutdown::Both),
         };
     }
-}
-
-/// Has the system probe an idle TCP peer, so that one that vanished (a
-/// host that crashed, a network that dropped) is noticed within about 25 s
-/// instead of never: 10 s idle, then 3 probes 5 s apart.
-pub(crate) fn keep_alive(stream: &TcpStream) -> io::Result<()> {
-    use rustix::net::sockopt;
-    sockopt::set_socket_keepalive(stream, true)?;
-    sockopt::set_tcp_keepidle(stream, Duration::from_secs(10))?;
-    sockopt::set_tcp_keepintvl(stream, Duration::from_secs(5))?;
-    sockopt::set_tcp_keepcnt(stream, 3)?;
-    Ok(())
 }
 
 fn mac(key: &[u8], challenge: &[u8]) -> HmacSha256 {
@@ -306,29 +271,5 @@ impl Write for Link {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_tcp_link_probes_an_idle_peer() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = Address::Tcp(listener.local_addr().unwrap().to_string());
-        let server = std::thread::spawn(move || {
-            let stream = listener.accept().unwrap().0;
-            Link::Tcp(stream).accept(b"key").map(drop).is_ok()
-        });
-        let link = Link::connect(&address, b"key", None).unwrap();
-        assert!(server.join().unwrap());
-        use rustix::net::sockopt;
-        assert!(sockopt::socket_keepalive(&link).unwrap());
-        assert_eq!(
-            sockopt::tcp_keepidle(&link).unwrap(),
-            Duration::from_secs(10)
-        );
-        assert_eq!(sockopt::tcp_keepcnt(&link).unwrap(), 3);
     }
 }

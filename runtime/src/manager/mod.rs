@@ -136,8 +136,7 @@ impl Manager {
     pub fn start() -> Result<Manager> {
         let socket = SocketPath::new().map_err(Error::io("creating a socket for the manager"))?;
         let mut key = vec![0u8; 32];
-        rustix::rand::getrandom(&mut key, rustix::rand::GetRandomFlags::empty())
-            .map_err(|e| Error::io("drawing a random key")(e.into()))?;
+        crate::sys::process::random(&mut key).map_err(Error::io("drawing a random key"))?;
         Manager::launch(Address::Unix(socket.0.clone()), key, Some(socket))
     }
 
@@ -263,7 +262,7 @@ impl Manager {
     ///
     /// Python: `manager._process.pid`.
     pub fn pid(&self) -> Option<u32> {
-        Some(self.owned.as_ref()?.process().info.pid())
+        self.owned.as_ref()?.process().pid()
     }
 
     /// Stops the server process this handle started and waits for it; its
@@ -289,7 +288,7 @@ impl Manager {
             return Ok(());
         };
         let mut process = owned.process();
-        process.signal(rustix::process::Signal::KILL)?;
+        process.signal(crate::sys::process::Signal::KILL)?;
         process.reap()?;
         forget_links_to(&owned.address);
         Ok(())

@@ -19,6 +19,7 @@ use serde_bytes::ByteBuf;
 use super::link::{Address, Link};
 use super::protocol::{Answer, Failure, Kind, Op, Request, Slot};
 use crate::wire::Conn;
+use crate::wire::socket;
 
 /// How many barrier resets are remembered for waiters still to wake.
 const REMEMBERED_RESETS: usize = 64;
@@ -85,9 +86,12 @@ enum Listener {
 impl Listener {
     fn bind(address: &Address) -> std::io::Result<(Listener, Address)> {
         Ok(match address {
-            Address::Unix(path) => (Listener::Unix(UnixListener::bind(path)?), address.clone()),
+            Address::Unix(path) => (
+                Listener::Unix(socket::listen_local(path)?),
+                address.clone(),
+            ),
             Address::Tcp(addr) => {
-                let listener = TcpListener::bind(addr)?;
+                let listener = socket::listen_tcp(addr)?;
                 let bound = Address::Tcp(listener.local_addr()?.to_string());
                 (Listener::Tcp(listener), bound)
             }
@@ -97,12 +101,7 @@ impl Listener {
     fn accept(&self) -> std::io::Result<Link> {
         Ok(match self {
             Listener::Unix(l) => Link::Unix(l.accept()?.0),
-            Listener::Tcp(l) => {
-                let stream = l.accept()?.0;
-                stream.set_nodelay(true)?;
-                super::link::keep_alive(&stream)?;
-                Link::Tcp(stream)
-            }
+            Listener::Tcp(l) => Link::Tcp(socket::accepted_tcp(l.accept()?.0)?),
         })
     }
 }

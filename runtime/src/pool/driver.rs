@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use rustix::process::Signal;
+use crate::sys::process::{self, Signal};
 
 use super::results::{ChunkResult, Lost, Sink};
 use super::worker::{RunChunk, Started};
@@ -315,9 +315,8 @@ impl Dispatch {
         for pid in state.pids.iter().flatten() {
             // The driver clears a pid (under this lock) before reaping it,
             // so every pid here still belongs to our unreaped worker.
-            let pid = rustix::process::Pid::from_raw(i32::try_from(*pid).unwrap_or(0));
-            if let Some(pid) = pid {
-                let _ = rustix::process::kill_process(pid, Signal::KILL);
+            if let Some(pid) = process::pid(*pid) {
+                let _ = process::kill(pid, Signal::KILL);
             }
         }
         drop(state);
@@ -337,7 +336,7 @@ pub(super) fn start_worker(
 ) -> Result<ChildProc> {
     let worker = launch_worker(config)?;
     if let Some((shared, slot)) = slot {
-        if shared.set_pid(slot, Some(worker.info.pid())) {
+        if shared.set_pid(slot, worker.pid()) {
             let _ = worker.signal(Signal::KILL);
         }
     }
@@ -368,7 +367,7 @@ pub(super) fn worker_ready(
     let failure = match worker.conn.recv::<Started>() {
         Ok(Started::Ready) => return Ok(worker),
         Ok(Started::InitializerFailed(outcome)) => {
-            bootstrap::decode_outcome::<()>(&outcome, worker.info.name()).err()
+            bootstrap::decode_outcome::<()>(&outcome, worker.name()).err()
         }
         Err(e) => Some(e),
     };
@@ -408,7 +407,7 @@ pub(super) fn drive(
         Launched::Later => launch_worker(config),
     };
     let first = first.and_then(|worker| {
-        if shared.set_pid(slot, Some(worker.info.pid())) {
+        if shared.set_pid(slot, worker.pid()) {
             let _ = worker.signal(Signal::KILL);
         }
         worker_ready(worker, Some((shared, slot)))
@@ -433,7 +432,7 @@ pub(super) fn drive(
     };
     drop(ready);
     let broken = loop {
-        if shared.set_pid(slot, Some(worker.info.pid())) {
+        if shared.set_pid(slot, worker.pid()) {
             let _ = worker.signal(Signal::KILL);
         }
         let end = serve(shared, config, slot, &mut worker, &mut hunger);
@@ -509,7 +508,7 @@ fn serve(
     worker: &mut ChildProc,
     hunger: &mut Hunger<'_>,
 ) -> End {
-    let name: Arc<str> = Arc::from(worker.info.name());
+    let name: Arc<str> = Arc::from(worker.name());
     let mut inflight: VecDeque<Chunk> = VecDeque::new();
     let mut sent = 0;
     // Exponential average of the time between results while the worker is
@@ -625,7 +624,7 @@ fn lost(
             inflight.push_front(running);
         } else {
             running.lose(Lost::Died {
-                worker: worker.info.name().to_string(),
+                worker: worker.name().to_string(),
                 reason,
             });
         }

@@ -45,8 +45,7 @@ fn run_worker(conn: Conn, payload: &[u8], fds: Vec<OwnedFd>) -> i32 {
 /// The body of a pool worker process; returns its exit code.
 pub(crate) fn serve(mut conn: Conn, initializer: Option<CallSpec>) -> i32 {
     // Ctrl-C reaches the whole process group; the parent decides what it means.
-    // SAFETY: setting a signal's disposition to "ignore" has no preconditions.
-    unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+    crate::sys::process::ignore(crate::sys::process::Ignorable::Interrupt);
     let started = initialize(initializer);
     if conn.send(&started).is_err() || !matches!(started, Started::Ready) {
         return 1;

@@ -12,9 +12,11 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use memmap2::MmapRaw;
-use rustix::fs::SealFlags;
 
 use crate::error::{Error, Result};
+use crate::sys::memfd::{self, Sealed};
+use crate::sys::procfs::{self, Task};
+use crate::sys::{futex, process};
 use crate::wire;
 
 /// The first look at whether a lock's owner died; later looks come at twice
@@ -24,11 +26,6 @@ const OWNER_CHECK_FIRST: Duration = Duration::from_millis(10);
 /// The longest a waiter sleeps before looking whether the lock's owner died.
 pub(crate) const OWNER_CHECK_MAX: Duration = Duration::from_secs(1);
 
-/// The seals every segment carries: no holder can shrink it under the others
-/// (their next access past the new end would die of `SIGBUS`), and no seal
-/// can be added that would fail their writes.
-const SEALS: SealFlags = SealFlags::SHRINK.union(SealFlags::SEAL);
-
 /// One mapping of a shared segment.
 pub(crate) struct Shm {
     map: MmapRaw,
@@ -36,16 +33,11 @@ pub(crate) struct Shm {
 }
 
 impl Shm {
-    /// A new zeroed segment of `len` bytes.
+    /// A new zeroed segment of `len` bytes, sealed against shrinking: no
+    /// holder can shrink it under the others, whose next access past the
+    /// new end would die of `SIGBUS`.
     pub(crate) fn create(what: &'static str, len: u64) -> Result<Shm> {
-        let io = |e: rustix::io::Errno| Error::io(what)(e.into());
-        let fd = rustix::fs::memfd_create(
-            "multiproc",
-            rustix::fs::MemfdFlags::CLOEXEC | rustix::fs::MemfdFlags::ALLOW_SEALING,
-        )
-        .map_err(io)?;
-        rustix::fs::ftruncate(&fd, len).map_err(io)?;
-        rustix::fs::fcntl_add_seals(&fd, SEALS).map_err(io)?;
+        let fd = memfd::zeroed("multiproc", len).map_err(Error::io(what))?;
         Shm::open(what, fd, len)
     }
 
@@ -53,8 +45,9 @@ impl Shm {
     /// bytes and be sealed against shrinking.
     pub(crate) fn open(what: &'static str, fd: OwnedFd, len: u64) -> Result<Shm> {
         let invalid = |why: &str| Error::io(what)(std::io::Error::other(why.to_owned()));
-        let seals = rustix::fs::fcntl_get_seals(&fd).map_err(|e| Error::io(what)(e.into()))?;
-        if !seals.contains(SEALS) {
+        let sealed =
+            memfd::is_sealed(fd.as_fd(), Sealed::AgainstShrinking).map_err(Error::io(what))?;
+        if !sealed {
             return Err(invalid(
                 "the shared segment is not sealed against shrinking",
             ));
@@ -88,15 +81,13 @@ impl Shm {
     /// for every process that maps them; they read as zeros from then on.
     /// Best effort: where the system cannot, the memory stays.
     pub(crate) fn release(&self, offset: u64, len: u64) {
-        use rustix::fs::FallocateFlags;
-        let flags = FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE;
-        let _ = rustix::fs::fallocate(&self.fd, flags, offset, len);
+        memfd::release(self.fd.as_fd(), offset, len);
     }
 
     /// Bytes of memory the segment holds now.
     #[cfg(test)]
     pub(crate) fn resident(&self) -> u64 {
-        rustix::fs::fstat(&self.fd).map_or(0, |stat| stat.st_blocks as u64 * 512)
+        memfd::resident(self.fd.as_fd())
     }
 
     /// Hands a duplicate of the segment's descriptor to the frame being encoded.
@@ -105,28 +96,11 @@ impl Shm {
     }
 }
 
-/// The seals that make a segment immutable: with them no process can write
+/// A new segment holding a copy of `bytes`, frozen: no process can write
 /// it, map it writable, or change its size, so a read-only mapping of it may
 /// be lent out as a plain `&[u8]`.
-const FROZEN: SealFlags = SealFlags::WRITE
-    .union(SealFlags::SHRINK)
-    .union(SealFlags::GROW)
-    .union(SealFlags::SEAL);
-
-/// A new memfd holding a copy of `bytes`, sealed against any change.
-/// Written with `write(2)`, which fills the file in the kernel without a
-/// page fault per page.
 pub(crate) fn frozen_copy(bytes: &[u8]) -> std::io::Result<OwnedFd> {
-    use std::io::Write;
-    let fd = rustix::fs::memfd_create(
-        "multiproc-bytes",
-        rustix::fs::MemfdFlags::CLOEXEC | rustix::fs::MemfdFlags::ALLOW_SEALING,
-    )?;
-    let mut file = std::fs::File::from(fd);
-    file.write_all(bytes)?;
-    let fd = OwnedFd::from(file);
-    rustix::fs::fcntl_add_seals(&fd, FROZEN)?;
-    Ok(fd)
+    memfd::frozen_copy("multiproc-bytes", bytes)
 }
 
 /// What came with a frame, with each memfd made by [`frozen_copy`] mapped
@@ -134,8 +108,8 @@ pub(crate) fn frozen_copy(bytes: &[u8]) -> std::io::Result<OwnedFd> {
 pub(crate) fn map_received(fds: Vec<OwnedFd>) -> Vec<Option<wire::Incoming>> {
     fds.into_iter()
         .map(|fd| {
-            let frozen = rustix::fs::fcntl_get_seals(&fd).is_ok_and(|s| s.contains(FROZEN));
-            let len = rustix::fs::fstat(&fd).map_or(0, |stat| stat.st_size as usize);
+            let frozen = memfd::is_sealed(fd.as_fd(), Sealed::Frozen).unwrap_or(false);
+            let len = memfd::len(fd.as_fd()).map_or(0, |len| len as usize);
             Some(match frozen && len > 0 {
                 true => match map_frozen(&fd, len) {
                     Ok(map) => wire::Incoming::Mapped(map),
@@ -152,10 +126,10 @@ pub(crate) fn map_received(fds: Vec<OwnedFd>) -> Vec<Option<wire::Incoming>> {
 /// contents from ever changing, and holds `len` bytes.
 pub(crate) fn map_frozen(fd: &OwnedFd, len: usize) -> std::io::Result<memmap2::Mmap> {
     let invalid = |why: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, why);
-    if !rustix::fs::fcntl_get_seals(fd)?.contains(FROZEN) {
+    if !memfd::is_sealed(fd.as_fd(), Sealed::Frozen)? {
         return Err(invalid("the shared bytes are not sealed against change"));
     }
-    if (rustix::fs::fstat(fd)?.st_size as u64) < len as u64 {
+    if memfd::len(fd.as_fd())? < len as u64 {
         return Err(invalid("the shared bytes are shorter than announced"));
     }
     // A private read-only mapping: kernels before 6.7 refuse any shared
@@ -231,19 +205,8 @@ pub(crate) type Owner = u64;
 const CONTENDED: u64 = 1 << 31;
 const ID: u64 = CONTENDED - 1;
 
-/// The process's start time and the state letter of `/proc/<path>/stat`.
-fn stat(path: &str) -> Option<(u32, char)> {
-    let stat = std::fs::read_to_string(path).ok()?;
-    // The command name may hold spaces and parentheses; fields resume after the last ')'.
-    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    // Field 22 of the file; the state was field 3.
-    let started = fields.nth(18)?.parse::<u64>().ok()?;
-    Some((started as u32, state))
-}
-
-fn owner(id: u32, stat_path: &str) -> Owner {
-    let started = stat(stat_path).map_or(0, |(started, _)| started);
+fn owner(id: u32, task: Task) -> Owner {
+    let started = procfs::stat(task).map_or(0, |stat| stat.started);
     u64::from(id) | (u64::from(started) << 32)
 }
 
@@ -260,8 +223,7 @@ thread_local! {
 pub(crate) fn process_owner() -> Owner {
     match PROCESS.load(Ordering::Relaxed) {
         0 => {
-            forget_ids_in_forked_children();
-            let me = owner(std::process::id(), "/proc/self/stat");
+            let me = owner(std::process::id(), Task::ThisProcess);
             PROCESS.store(me, Ordering::Relaxed);
             me
         }
@@ -273,12 +235,7 @@ pub(crate) fn process_owner() -> Owner {
 pub(crate) fn thread_owner() -> Owner {
     THREAD.with(|cached| match cached.get() {
         0 => {
-            forget_ids_in_forked_children();
-            let tid = rustix::thread::gettid()
-                .as_raw_nonzero()
-                .get()
-                .unsigned_abs();
-            let me = owner(tid, "/proc/thread-self/stat");
+            let me = owner(process::thread_id(), Task::ThisThread);
             cached.set(me);
             me
         }
@@ -292,9 +249,8 @@ pub(crate) fn forget_ids() {
     THREAD.with(|cached| cached.set(0));
 }
 
-// A forked child is not its parent as a lock owner. (A user's own fork()
-// clears the cache through `pthread_atfork` as well; the fork server's raw
-// clone runs no such handler.)
+// A forked child, the user's own fork's included, is not its parent as a
+// lock owner.
 #[linkme::distributed_slice(crate::forking::FORK_HOOKS)]
 static OWNER_IDS_FORK: crate::forking::ForkHook = crate::forking::ForkHook {
     order: 0,
@@ -303,41 +259,20 @@ static OWNER_IDS_FORK: crate::forking::ForkHook = crate::forking::ForkHook {
     forget: forget_ids,
 };
 
-/// Has every `fork()` of this process, the user's own included, forget the
-/// cached owners in the child; otherwise the child would take its parent's
-/// locks as its own.
-fn forget_ids_in_forked_children() {
-    static REGISTERED: std::sync::Once = std::sync::Once::new();
-    extern "C" fn in_child() {
-        forget_ids();
-    }
-    REGISTERED.call_once(|| {
-        // SAFETY: registers a handler that only stores to an atomic and to a
-        // thread-local cell with a constant initializer, which are safe to
-        // touch in a just-forked child.
-        unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
-    });
-}
-
 /// Whether process (or thread) `id` has ended: gone, a zombie waiting to be
 /// reaped, or, when `started` is given, replaced by a newer process that
 /// reuses its id.
 fn is_gone(id: u32, started: Option<u32>) -> bool {
-    let Some(pid) = i32::try_from(id)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-    else {
+    let Some(pid) = process::pid(id) else {
         return true;
     };
-    // EPERM: alive, but another user's.
-    if rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH) {
+    if !process::exists(pid) {
         return true;
     }
-    // Unreadable (no /proc, a hidden one, or gone since the signal test,
-    // which the next look will tell): alive, as the signal test said.
-    stat(&format!("/proc/{id}/stat")).is_some_and(|(now_started, state)| {
-        matches!(state, 'Z' | 'X') || started.is_some_and(|s| s != now_started)
-    })
+    // Unseen (no /proc, a hidden one, or gone since the look above, which
+    // the next look will tell): alive, as the look above said.
+    procfs::stat(Task::Id(id))
+        .is_some_and(|now| now.ended || started.is_some_and(|s| s != now.started))
 }
 
 /// Whether process `pid` has ended (gone, or a zombie waiting to be reaped).
@@ -351,27 +286,6 @@ pub(crate) fn owner_gone(owner: Owner) -> bool {
     tests::OWNER_LOOKS.with(|looks| looks.set(looks.get() + 1));
     let started = (owner >> 32) as u32;
     is_gone((owner & ID) as u32, (started != 0).then_some(started))
-}
-
-/// Sleeps while the 32-bit word at `word` holds `expected`, at most `timeout`.
-fn futex_wait(word: *const u32, expected: u32, timeout: Option<Duration>) {
-    let timeout = timeout.map(|t| libc::timespec {
-        tv_sec: t.as_secs().try_into().unwrap_or(libc::time_t::MAX),
-        tv_nsec: t.subsec_nanos().into(),
-    });
-    let timeout = timeout
-        .as_ref()
-        .map_or(std::ptr::null(), std::ptr::from_ref);
-    // SAFETY: `word` points into a live mapping; the kernel only reads it and
-    // the timeout, and a shared (not private) futex matches other processes'.
-    unsafe { libc::syscall(libc::SYS_futex, word, libc::FUTEX_WAIT, expected, timeout) };
-}
-
-/// Wakes at most `n` sleepers on the 32-bit word at `word`.
-fn futex_wake(word: *const u32, n: u32) {
-    let n = i32::try_from(n).unwrap_or(i32::MAX);
-    // SAFETY: as in `futex_wait`; waking touches no memory.
-    unsafe { libc::syscall(libc::SYS_futex, word, libc::FUTEX_WAKE, n) };
 }
 
 /// The time left until `deadline`, if there is one.
@@ -496,7 +410,7 @@ impl RobustLock {
             }
             contended = CONTENDED;
             let until = deadline.map_or(check_at, |d| d.min(check_at));
-            futex_wait(
+            futex::wait(
                 self.futex(),
                 (current | CONTENDED) as u32,
                 Some(until.saturating_duration_since(Instant::now())),
@@ -512,7 +426,7 @@ impl RobustLock {
         let mut current = self.0.load(Ordering::Relaxed);
         loop {
             if current == 0 {
-                futex_wake(self.futex(), 1);
+                futex::wake(self.futex(), 1);
                 return;
             }
             if current & CONTENDED != 0 {
@@ -533,7 +447,7 @@ impl RobustLock {
     /// Releases the lock, waking one waiter if any may sleep.
     pub(crate) fn unlock(&self) {
         if self.0.swap(0, Ordering::Release) & CONTENDED != 0 {
-            futex_wake(self.futex(), 1);
+            futex::wake(self.futex(), 1);
         }
     }
 
@@ -559,7 +473,7 @@ pub(crate) fn wait_change(
     // Counted before the last look at `word`: see README.md.
     waiting.fetch_add(1, Ordering::SeqCst);
     if word.load(Ordering::SeqCst) == seen {
-        futex_wait(word.as_ptr(), seen, left(until));
+        futex::wait(word.as_ptr(), seen, left(until));
     }
     waiting.fetch_sub(1, Ordering::SeqCst);
 }
@@ -568,18 +482,18 @@ pub(crate) fn wait_change(
 pub(crate) fn bump(word: &AtomicU32, waiting: &AtomicU32, all: bool) {
     word.fetch_add(1, Ordering::SeqCst);
     if waiting.load(Ordering::SeqCst) > 0 {
-        futex_wake(word.as_ptr(), if all { u32::MAX } else { 1 });
+        futex::wake(word.as_ptr(), if all { u32::MAX } else { 1 });
     }
 }
 
 /// Waits (at most until `until`) while the futex word `word` holds `expected`.
 pub(crate) fn wait_while_equal(word: &AtomicU32, expected: u32, until: Option<Instant>) {
-    futex_wait(word.as_ptr(), expected, left(until));
+    futex::wait(word.as_ptr(), expected, left(until));
 }
 
 /// Wakes every sleeper on `word`.
 pub(crate) fn wake_all(word: &AtomicU32) {
-    futex_wake(word.as_ptr(), u32::MAX);
+    futex::wake(word.as_ptr(), u32::MAX);
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod codec;
 mod conn;
 mod handles;
 mod mailbox;
+pub(crate) mod socket;
 mod spin;
 
 pub(crate) use codec::*;

@@ -1,6 +1,6 @@
 //! Waiting: spinning before sleeping while it pays, deadlines and poll timeouts.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -76,7 +76,7 @@ impl Spinner {
 /// cores, plus one. A spin then mostly takes the time slice its peer needs.
 /// (A tighter bound, the cores plus two, counted this program's own threads
 /// as crowding and made a pool's `apply` slower with 2 busy processes on 2
-/// cores.) Read from the runnable count in `/proc/loadavg`, at most every 10 ms.
+/// cores.) Read from the system at most every 10 ms.
 fn crowded() -> bool {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -94,21 +94,8 @@ fn crowded() -> bool {
         READ_AT.store(now, Ordering::Relaxed);
         let cores =
             *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from));
-        // "0.52 0.58 0.59 3/467 12345": the fourth field is runnable/total.
-        let runnable = std::fs::read_to_string("/proc/loadavg")
-            .ok()
-            .and_then(|text| {
-                text.split_whitespace()
-                    .nth(3)?
-                    .split('/')
-                    .next()?
-                    .parse::<usize>()
-                    .ok()
-            });
-        CROWDED.store(
-            runnable.is_some_and(|r| r > 2 * cores + 1),
-            Ordering::Relaxed,
-        );
+        let runnable = crate::sys::procfs::runnable_threads();
+        CROWDED.store(runnable.is_some_and(|r| r > 2 * cores + 1), Ordering::Relaxed);
     }
     CROWDED.load(Ordering::Relaxed)
 }
@@ -121,15 +108,42 @@ pub(crate) fn deadline(timeout: Duration) -> Option<std::time::Instant> {
 }
 
 /// A poll timeout.
-pub(crate) fn timespec(d: Duration) -> Timespec {
+fn timespec(d: Duration) -> Timespec {
     Timespec {
         tv_sec: d.as_secs().try_into().unwrap_or(i64::MAX),
         tv_nsec: d.subsec_nanos().into(),
     }
 }
 
+/// Waits, at most `timeout`, until one of `fds` can be read (or its peer
+/// has hung up); returns the indices of those that can, none if the
+/// timeout passed first.
+pub(crate) fn wait_readable(
+    fds: &[BorrowedFd<'_>],
+    timeout: Option<Duration>,
+) -> Result<Vec<usize>, Error> {
+    let mut polled: Vec<PollFd<'_>> = fds
+        .iter()
+        .map(|fd| PollFd::from_borrowed_fd(*fd, PollFlags::IN))
+        .collect();
+    let timeout = timeout.map(timespec);
+    loop {
+        match poll(&mut polled, timeout.as_ref()) {
+            Ok(_) => break,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(Error::io("polling connections")(e.into())),
+        }
+    }
+    Ok(polled
+        .iter()
+        .enumerate()
+        .filter(|(_, fd)| !fd.revents().is_empty())
+        .map(|(i, _)| i)
+        .collect())
+}
+
 /// Polls one fd; `Ok(false)` means the timeout passed first.
-pub(crate) fn wait_for(
+pub(super) fn wait_for(
     fd: impl AsFd,
     events: PollFlags,
     timeout: Option<Duration>,

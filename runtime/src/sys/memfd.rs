@@ -1,0 +1,79 @@
+//! Anonymous shared files: created in memory, passed between processes as
+//! descriptors, and sealed so that no holder can change what the others
+//! rely on. Linux's memfd with file seals.
+
+use std::io::Write;
+use std::os::fd::{BorrowedFd, OwnedFd};
+
+use rustix::fs::{FallocateFlags, MemfdFlags, SealFlags};
+
+/// What a file's seals guarantee to every process that maps it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Sealed {
+    /// Its size never falls below what it is now (an access past a new end
+    /// would kill a mapper with `SIGBUS`), and no more seals can be added.
+    AgainstShrinking,
+    /// Nothing about it ever changes again: no write, no writable mapping,
+    /// no new size, no new seal.
+    Frozen,
+}
+
+impl Sealed {
+    fn flags(self) -> SealFlags {
+        match self {
+            Sealed::AgainstShrinking => SealFlags::SHRINK | SealFlags::SEAL,
+            Sealed::Frozen => {
+                SealFlags::WRITE | SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL
+            }
+        }
+    }
+}
+
+fn new_file(name: &str) -> std::io::Result<OwnedFd> {
+    Ok(rustix::fs::memfd_create(
+        name,
+        MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+    )?)
+}
+
+/// A new zeroed file of `len` bytes, sealed against shrinking.
+pub(crate) fn zeroed(name: &str, len: u64) -> std::io::Result<OwnedFd> {
+    let fd = new_file(name)?;
+    rustix::fs::ftruncate(&fd, len)?;
+    rustix::fs::fcntl_add_seals(&fd, Sealed::AgainstShrinking.flags())?;
+    Ok(fd)
+}
+
+/// A new file holding a copy of `bytes`, frozen. Written with `write(2)`,
+/// which fills the file in the kernel without a page fault per page.
+pub(crate) fn frozen_copy(name: &str, bytes: &[u8]) -> std::io::Result<OwnedFd> {
+    let mut file = std::fs::File::from(new_file(name)?);
+    file.write_all(bytes)?;
+    let fd = OwnedFd::from(file);
+    rustix::fs::fcntl_add_seals(&fd, Sealed::Frozen.flags())?;
+    Ok(fd)
+}
+
+/// Whether `fd` carries the seals of `sealed`; an error if it is no such file.
+pub(crate) fn is_sealed(fd: BorrowedFd<'_>, sealed: Sealed) -> std::io::Result<bool> {
+    Ok(rustix::fs::fcntl_get_seals(fd)?.contains(sealed.flags()))
+}
+
+/// The file's size in bytes.
+pub(crate) fn len(fd: BorrowedFd<'_>) -> std::io::Result<u64> {
+    Ok(rustix::fs::fstat(fd)?.st_size as u64)
+}
+
+/// Bytes of memory the file holds now.
+#[cfg(test)]
+pub(crate) fn resident(fd: BorrowedFd<'_>) -> u64 {
+    rustix::fs::fstat(fd).map_or(0, |stat| stat.st_blocks as u64 * 512)
+}
+
+/// Gives the memory of bytes `offset..offset + len` back to the system, for
+/// every process that maps them; they read as zeros from then on. Best
+/// effort: where the system cannot, the memory stays.
+pub(crate) fn release(fd: BorrowedFd<'_>, offset: u64, len: u64) {
+    let flags = FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE;
+    let _ = rustix::fs::fallocate(fd, flags, offset, len);
+}

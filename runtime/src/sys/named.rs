@@ -1,0 +1,28 @@
+//! Shared memory blocks with a name any process can open: POSIX `shm_open`.
+
+use std::os::fd::OwnedFd;
+
+use rustix::fs::Mode;
+use rustix::shm::OFlags;
+
+/// Creates the block `name` (refused if it exists), readable and writable
+/// by this user only, and sizes it to `len` bytes; removed again if sizing fails.
+pub(crate) fn create(name: &str, len: u64) -> std::io::Result<OwnedFd> {
+    let flags = OFlags::CREATE | OFlags::EXCL | OFlags::RDWR;
+    let fd = rustix::shm::open(name, flags, Mode::RUSR | Mode::WUSR)?;
+    if let Err(e) = rustix::fs::ftruncate(&fd, len) {
+        unlink(name);
+        return Err(e.into());
+    }
+    Ok(fd)
+}
+
+/// Opens the existing block `name` for reading and writing; `ErrorKind::NotFound` if there is none.
+pub(crate) fn open(name: &str) -> std::io::Result<OwnedFd> {
+    Ok(rustix::shm::open(name, OFlags::RDWR, Mode::empty())?)
+}
+
+/// Removes the name `name`; the memory lives on while it is mapped or open.
+pub(crate) fn unlink(name: &str) {
+    let _ = rustix::shm::unlink(name);
+}

@@ -1,0 +1,232 @@
+//! Processes and threads: ids, signals, forking, waiting, and the hooks
+//! the C library runs around a fork and at exit.
+
+use std::os::fd::RawFd;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+
+use rustix::io::Errno;
+use rustix::process::{WaitId, WaitIdOptions, WaitOptions};
+pub(crate) use rustix::process::{Pid, Signal};
+
+/// The calling thread's id, unique among the system's live threads.
+pub(crate) fn thread_id() -> u32 {
+    rustix::thread::gettid().as_raw_nonzero().get().unsigned_abs()
+}
+
+/// Whether the calling thread is the process's main (first) thread.
+pub(crate) fn is_main_thread() -> bool {
+    thread_id() == std::process::id()
+}
+
+/// The id of this process's parent.
+pub(crate) fn parent_id() -> u32 {
+    rustix::process::getppid().map_or(0, |pid| pid.as_raw_nonzero().get().unsigned_abs())
+}
+
+/// The user this process acts as.
+pub(crate) fn user_id() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// `id` as a process to signal or wait for; `None` if no process can have it.
+pub(crate) fn pid(id: u32) -> Option<Pid> {
+    Pid::from_raw(i32::try_from(id).ok()?)
+}
+
+/// Sends `signal` to process `pid`.
+pub(crate) fn kill(pid: Pid, signal: Signal) -> std::io::Result<()> {
+    Ok(rustix::process::kill_process(pid, signal)?)
+}
+
+/// Kills this process at once, running nothing more.
+pub(crate) fn kill_self() -> ! {
+    let _ = rustix::process::kill_process(rustix::process::getpid(), Signal::KILL);
+    // A process may not be able to signal itself (a seccomp filter).
+    exit_now(137)
+}
+
+/// Whether process `pid` exists (alive, or ended but not reaped), even
+/// if it is another user's and may not be signalled.
+pub(crate) fn exists(pid: Pid) -> bool {
+    rustix::process::test_kill_process(pid) != Err(Errno::SRCH)
+}
+
+/// Waits for the child `pid` to end and reaps it. `None`: it ended, but the
+/// system reaped it and its status is lost, as happens when this program
+/// ignores SIGCHLD (the wait then lasts until the end and says `ECHILD`).
+pub(crate) fn wait(pid: Pid) -> std::io::Result<Option<ExitStatus>> {
+    loop {
+        match rustix::process::waitpid(Some(pid), WaitOptions::empty()) {
+            Ok(Some((_, status))) => return Ok(Some(ExitStatus::from_raw(status.as_raw()))),
+            Ok(None) | Err(Errno::INTR) => {}
+            Err(Errno::CHILD) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// How the child `pid` ended, if it has, without reaping it. `Err` if it is
+/// no child of ours to wait for (reaped already, by us or by the system).
+pub(crate) fn peek(pid: Pid) -> std::io::Result<Option<ExitStatus>> {
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
+    Ok(rustix::process::waitid(WaitId::Pid(pid), options)?.map(|status| {
+        match (status.exit_status(), status.terminating_signal()) {
+            (Some(code), _) => ExitStatus::from_raw((code & 0xff) << 8),
+            (None, Some(signal)) => ExitStatus::from_raw(signal & 0x7f),
+            (None, None) => ExitStatus::from_raw(0),
+        }
+    }))
+}
+
+/// Where a fork left the calling thread.
+pub(crate) enum Forked {
+    /// In the new child, the only thread there.
+    Child,
+    /// In the parent, which has a new child.
+    Parent(u32),
+}
+
+/// Forks this process, running the C library's fork handlers.
+///
+/// # Safety
+///
+/// The child must do only what is safe with the other threads of the
+/// parent gone (and the locks they held held for ever), and leave with
+/// [`exit_now`], never returning into frames it shares with its parent.
+pub(crate) unsafe fn fork() -> std::io::Result<Forked> {
+    // SAFETY: the caller keeps the child's promises.
+    match unsafe { libc::fork() } {
+        -1 => Err(std::io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid.unsigned_abs())),
+    }
+}
+
+/// Forks this process as [`fork`] does, but makes the child this process's
+/// sibling: a child of its parent, which reaps it. Runs no fork handlers.
+///
+/// # Safety
+///
+/// As for [`fork`]; and this process must be single-threaded.
+pub(crate) unsafe fn fork_sibling() -> std::io::Result<Forked> {
+    // SAFETY: a raw clone with a null stack behaves like fork; the caller
+    // keeps the child's promises.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            libc::CLONE_PARENT | libc::SIGCHLD,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            0usize,
+        )
+    };
+    match pid {
+        -1 => Err(std::io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid as u32)),
+    }
+}
+
+/// Has the system kill this (just forked) process when the thread of its
+/// parent `parent` that forked it ends; `false` if it could not, or if
+/// `parent` has ended already.
+pub(crate) fn die_with_parent(parent: u32) -> bool {
+    // SAFETY: a plain system call with no memory arguments.
+    let set = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } == 0;
+    set && parent_id() == parent
+}
+
+/// Ends this process at once with `code`, running no exit handler and
+/// flushing nothing.
+pub(crate) fn exit_now(code: i32) -> ! {
+    // SAFETY: `_exit` has no preconditions.
+    unsafe { libc::_exit(code) }
+}
+
+/// Whether `fd` is open and marked close-on-exec.
+pub(crate) fn closes_on_exec(fd: RawFd) -> bool {
+    // SAFETY: reads a descriptor's flags; a closed one gives an error.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    flags >= 0 && flags & libc::FD_CLOEXEC != 0
+}
+
+/// Closes `fd`.
+///
+/// # Safety
+///
+/// Nothing in this process may own `fd`, or use it again.
+pub(crate) unsafe fn close(fd: RawFd) {
+    // SAFETY: the caller owns what no one else does.
+    unsafe { libc::close(fd) };
+}
+
+/// The signals a process can be told to ignore.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Ignorable {
+    Interrupt,
+    Terminate,
+    HangUp,
+    BrokenPipe,
+}
+
+/// Has this process ignore `signal` from now on.
+pub(crate) fn ignore(signal: Ignorable) {
+    let signal = match signal {
+        Ignorable::Interrupt => libc::SIGINT,
+        Ignorable::Terminate => libc::SIGTERM,
+        Ignorable::HangUp => libc::SIGHUP,
+        Ignorable::BrokenPipe => libc::SIGPIPE,
+    };
+    // SAFETY: setting a signal's disposition to "ignore" has no preconditions.
+    unsafe { libc::signal(signal, libc::SIG_IGN) };
+}
+
+/// Runs `f` when the process exits through `exit` (or returning from `main`).
+pub(crate) fn at_exit(f: extern "C" fn()) {
+    // SAFETY: `f` is a plain function; the C library calls it once, at exit.
+    unsafe { libc::atexit(f) };
+}
+
+/// Runs `prepare` before every `fork()` of this process, in the forking
+/// thread, and `parent` or `child` after it, in that thread of each process.
+pub(crate) fn at_fork(prepare: extern "C" fn(), parent: extern "C" fn(), child: extern "C" fn()) {
+    // SAFETY: plain functions; the caller makes them safe to run around a
+    // fork (the child handler runs where only the forking thread exists).
+    unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
+}
+
+/// Fills `bytes` with random bytes from the system.
+pub(crate) fn random(bytes: &mut [u8]) -> std::io::Result<()> {
+    let mut filled = 0;
+    while filled < bytes.len() {
+        filled +=
+            rustix::rand::getrandom(&mut bytes[filled..], rustix::rand::GetRandomFlags::empty())?;
+    }
+    Ok(())
+}
+
+/// The conventional name of a signal number, such as `SIGKILL` for 9.
+pub(crate) fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGXCPU => "SIGXCPU",
+        libc::SIGSYS => "SIGSYS",
+        _ => "unknown signal",
+    }
+}

@@ -1,0 +1,110 @@
+//! What the system tells about processes, threads and itself: Linux's `/proc`.
+
+use std::ffi::CStr;
+use std::os::fd::RawFd;
+
+/// Whose entry to read.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Task {
+    ThisProcess,
+    ThisThread,
+    /// Any process, or thread, by id.
+    Id(u32),
+}
+
+/// What [`stat`] tells of a process or thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Stat {
+    /// When it started, in clock ticks since boot, truncated to 32 bits:
+    /// with its id, it names one process for the life of the system.
+    pub(crate) started: u32,
+    /// Whether it has ended and waits to be reaped (a zombie), or is going.
+    pub(crate) ended: bool,
+}
+
+/// The start time and state of `task`; `None` if it is not to be seen
+/// (gone, hidden, or no `/proc` mounted).
+pub(crate) fn stat(task: Task) -> Option<Stat> {
+    let text = match task {
+        Task::ThisProcess => std::fs::read_to_string("/proc/self/stat"),
+        Task::ThisThread => std::fs::read_to_string("/proc/thread-self/stat"),
+        Task::Id(id) => std::fs::read_to_string(format!("/proc/{id}/stat")),
+    }
+    .ok()?;
+    // The name (field 2) is in parentheses and may hold anything, ")" too.
+    let mut fields = text.get(text.rfind(')')? + 1..)?.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    // Field 22 of the file; the state was field 3.
+    let started = fields.nth(18)?.parse::<u64>().ok()?;
+    Some(Stat {
+        started: started as u32,
+        ended: matches!(state, 'Z' | 'X'),
+    })
+}
+
+/// The threads of this process, the calling one included; 0 if unknown.
+pub(crate) fn threads() -> usize {
+    // Linux counts them in the links of the task directory, two more than
+    // the threads: one call, where listing them takes three. A kernel that
+    // does not is seen to count none, and the directory is listed instead.
+    match rustix::fs::stat(c"/proc/self/task") {
+        Ok(stat) if stat.st_nlink > 2 => stat.st_nlink as usize - 2,
+        _ => {
+            let mut threads = 0;
+            for_each_entry(c"/proc/self/task", |_| threads += 1);
+            threads
+        }
+    }
+}
+
+/// The descriptors open in this process, and the listing's own, closed by
+/// the time this returns.
+pub(crate) fn open_fds() -> Vec<RawFd> {
+    let mut open = Vec::new();
+    for_each_entry(c"/proc/self/fd", |name| {
+        if let Some(fd) = name.to_str().ok().and_then(|n| n.parse::<RawFd>().ok()) {
+            open.push(fd);
+        }
+    });
+    open
+}
+
+/// Calls `f` with the name of each entry of the directory at `path`, `.` and
+/// `..` excepted, reading into a buffer on the stack: `read_dir`'s 32 KiB on
+/// the heap cost a forked child (whose pages are all copy-on-write) several
+/// page faults.
+fn for_each_entry(path: &CStr, mut f: impl FnMut(&CStr)) {
+    use rustix::fs::{Mode, OFlags, RawDir};
+    let Ok(dir) = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return;
+    };
+    let mut buffer = [std::mem::MaybeUninit::<u8>::uninit(); 2048];
+    let mut entries = RawDir::new(&dir, &mut buffer);
+    while let Some(Ok(entry)) = entries.next() {
+        let name = entry.file_name();
+        if name != c"." && name != c".." {
+            f(name);
+        }
+    }
+}
+
+/// The threads of the whole system that are ready to run now, if known.
+pub(crate) fn runnable_threads() -> Option<usize> {
+    // "0.52 0.58 0.59 3/467 12345": the fourth field is runnable/total.
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .nth(3)?
+        .split('/')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// A path that names this process's own executable image, even if its file
+/// has been replaced or removed since it started.
+pub(crate) const THIS_EXECUTABLE: &str = "/proc/self/exe";
