@@ -33,7 +33,7 @@ fn queue_echo(from: Queue<u64>, to: Queue<u64>) {
 #[process]
 fn semaphore_echo(from: Semaphore, to: Semaphore, times: u32) {
     for _ in 0..times {
-        std::mem::forget(from.acquire().unwrap());
+        std::mem::forget(from.acquire());
         to.release().unwrap();
     }
 }
@@ -137,7 +137,7 @@ fn measure() -> Vec<(&'static str, (f64, f64))> {
         .unwrap();
     let semaphore = per_trip(|| {
         ping.release().unwrap();
-        std::mem::forget(pong.acquire().unwrap());
+        std::mem::forget(pong.acquire());
     });
     echo.join().unwrap();
 

@@ -10,7 +10,7 @@ use multiproc::{Lock, Value, process};
 #[process]
 fn add_locked(v: Value<i64>, times: u64) {
     for _ in 0..times {
-        *v.lock().unwrap() += 1;
+        *v.lock() += 1;
     }
 }
 
@@ -19,7 +19,7 @@ fn main() {
     let lock = Lock::new().unwrap();
     let uncontended = common::median_of_rounds(5, 1, || {
         for _ in 0..ROUNDS {
-            drop(std::hint::black_box(lock.acquire().unwrap()));
+            drop(std::hint::black_box(lock.acquire()));
         }
     }) / ROUNDS;
 
@@ -67,10 +67,10 @@ const WAITERS: usize = 100;
 /// held lock use: waiting must cost nothing while nothing happens.
 fn idle_waiters_cpu() -> f64 {
     let lock = Lock::new().unwrap();
-    let held = lock.acquire().unwrap();
+    let held = lock.acquire();
     std::thread::scope(|s| {
         for _ in 0..WAITERS {
-            s.spawn(|| drop(lock.acquire().unwrap()));
+            s.spawn(|| drop(lock.acquire()));
         }
         // A blocked waiter looks whether the owner died at intervals that
         // double from 10 ms to 1 s: measured once they have grown.

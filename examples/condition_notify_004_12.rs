@@ -30,8 +30,8 @@ use multiproc::{Condition, Value, process};
 
 #[process]
 fn worker_with_condition(condition: Condition, shared_resource: Value<i32>) {
-    let _guard = condition.acquire().unwrap();
-    *shared_resource.lock().unwrap() += 1;
+    let _guard = condition.acquire();
+    *shared_resource.lock() += 1;
     println!(
         "Процесс {} увеличил общий ресурс до {}",
         multiproc::current_process().name(),

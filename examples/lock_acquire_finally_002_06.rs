@@ -34,7 +34,7 @@ use multiproc::{Lock, Value, process};
 
 #[process]
 fn worker(lock: Lock, shared_resource: Value<i32>) {
-    let guard = lock.acquire().expect("the lock can be taken");
+    let guard = lock.acquire();
     // try:
     shared_resource.set(shared_resource.get() + 1);
     println!("Процесс {}", shared_resource.get());

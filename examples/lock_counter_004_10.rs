@@ -32,7 +32,7 @@
 //! `counter.set(counter.get() + 1)`: like Python's, it is not atomic on its
 //! own, and only the Lock makes the total come out right. (A `Value` also
 //! has a lock of its own, as Python's does with `get_lock()`:
-//! `*counter.lock()? += 1` would be enough without the separate Lock.)
+//! `*counter.lock() += 1` would be enough without the separate Lock.)
 //! `spawn` starts a process at once, so the list of processes is built
 //! already started.
 //!
@@ -43,7 +43,7 @@ use multiproc::{Lock, Value, process};
 #[process]
 fn increment(counter: Value<i32>, lock: Lock) {
     for _ in 0..1000 {
-        let _guard = lock.acquire().expect("the lock can be taken");
+        let _guard = lock.acquire();
         counter.set(counter.get() + 1);
     }
 }

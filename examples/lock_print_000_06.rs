@@ -37,7 +37,7 @@ use multiproc::{Lock, process};
 
 #[process]
 fn worker(lock: Lock, number: u32) {
-    let _guard = lock.acquire().expect("the lock can be taken");
+    let _guard = lock.acquire();
     println!("Процесс {number} запущен");
 }
 

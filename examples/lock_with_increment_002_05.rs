@@ -31,7 +31,7 @@ use multiproc::{Lock, Value, process};
 
 #[process]
 fn worker(lock: Lock, shared_resource: Value<i32>) {
-    let _guard = lock.acquire().expect("the lock can be taken");
+    let _guard = lock.acquire();
     shared_resource.set(shared_resource.get() + 1);
     println!("Процесс {}", shared_resource.get());
 }

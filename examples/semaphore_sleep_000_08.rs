@@ -42,7 +42,7 @@ use multiproc::{Semaphore, process};
 
 #[process]
 fn worker(semaphore: Semaphore, number: u32) {
-    let _permit = semaphore.acquire().expect("a permit can be taken");
+    let _permit = semaphore.acquire();
     println!("Процесс {number} запущен");
     std::thread::sleep(Duration::from_millis(50));
 }

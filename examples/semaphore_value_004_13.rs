@@ -35,7 +35,7 @@
 //! Differences: a Semaphore(2) lets both processes in at once, so it
 //! excludes nothing here, and the seed's `value.value += 1` (a read, then a
 //! write) races: Python can end with 1 instead of 2. The twin increments
-//! under the value's own lock, `*value.lock()? += 1` (Python's
+//! under the value's own lock, `*value.lock() += 1` (Python's
 //! `with value.get_lock(): value.value += 1`), so the total is always 2.
 //! The permit is a guard given back when dropped; the explicit
 //! `drop(permit)` stands for the `finally:` block (it would also run on a
@@ -61,11 +61,11 @@ use multiproc::{Semaphore, Value, current_process, process};
 #[process]
 fn worker_with_semaphore(semaphore: Semaphore, value: Value<i32>) {
     let name = current_process().name().to_string();
-    let permit = semaphore.acquire().expect("a permit can be taken");
+    let permit = semaphore.acquire();
     // try:
     println!("Поток {name} захватил семафор");
     println!("Значение переменной: {}", value.get());
-    *value.lock().expect("the value can be locked") += 1;
+    *value.lock() += 1;
     // finally:
     drop(permit);
     println!("Поток {name} освободил семафор");

@@ -190,7 +190,7 @@ fn a_map_reports_its_first_error_without_waiting_for_the_chunks_after_it() {
         matches!(&got, Err(Error::Panicked { message, .. }) if message.contains("zero is not allowed")),
         "{got:?}"
     );
-    pool.terminate().unwrap();
+    pool.terminate();
 }
 
 #[test]
@@ -487,7 +487,7 @@ fn terminate_stops_at_once_with_ten_thousand_queued_tasks() {
         .map(|_| pool.apply_async(nap, (10,)).unwrap())
         .collect::<Vec<_>>();
     let started = Instant::now();
-    pool.terminate().unwrap();
+    pool.terminate();
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "{:?}",

@@ -14,7 +14,7 @@ use multiproc::{
 fn increment_file(lock: Lock, file: Fd, times: u32) {
     let mut file = std::fs::File::from(file);
     for _ in 0..times {
-        let _guard = lock.acquire().unwrap();
+        let _guard = lock.acquire();
         let mut text = String::new();
         file.rewind().unwrap();
         file.read_to_string(&mut text).unwrap();
@@ -27,7 +27,7 @@ fn increment_file(lock: Lock, file: Fd, times: u32) {
 
 #[process]
 fn hold_lock_forever(lock: Lock, ready: Event) {
-    let _guard = lock.acquire().unwrap();
+    let _guard = lock.acquire();
     ready.set();
     std::thread::sleep(Duration::from_secs(600));
 }
@@ -39,7 +39,7 @@ fn wait_for(ev: Event) -> bool {
 
 #[process]
 fn use_permit(sem: Semaphore, log: Queue<(u32, bool)>, id: u32) {
-    let _permit = sem.acquire().unwrap();
+    let _permit = sem.acquire();
     log.put((id, true)).unwrap();
     std::thread::sleep(Duration::from_millis(30));
     log.put((id, false)).unwrap();
@@ -47,7 +47,7 @@ fn use_permit(sem: Semaphore, log: Queue<(u32, bool)>, id: u32) {
 
 #[pool_task]
 fn locked_in_pool(lock: Lock, x: u32) -> u32 {
-    let _guard = lock.acquire().unwrap();
+    let _guard = lock.acquire();
     x
 }
 
@@ -77,19 +77,15 @@ fn a_lock_whose_holder_died_is_taken_over_and_says_so() {
         .spawn(lock.clone(), ready.clone())
         .unwrap();
     assert!(ready.wait_timeout(Duration::from_secs(30)));
-    assert!(lock.try_acquire().unwrap().is_none());
-    assert!(
-        lock.acquire_timeout(Duration::from_millis(50))
-            .unwrap()
-            .is_none()
-    );
+    assert!(lock.try_acquire().is_none());
+    assert!(lock.acquire_timeout(Duration::from_millis(50)).is_none());
     holder.kill().unwrap();
     let started = Instant::now();
-    let guard = lock.acquire().unwrap();
+    let guard = lock.acquire();
     assert!(guard.previous_owner_died());
     assert!(started.elapsed() < Duration::from_secs(5));
     drop(guard);
-    assert!(!lock.acquire().unwrap().previous_owner_died());
+    assert!(!lock.acquire().previous_owner_died());
     let _ = holder.join();
 }
 
@@ -124,22 +120,25 @@ fn a_semaphore_admits_at_most_its_permits() {
     }
     assert!(most <= 2, "{most} holders at once");
     assert_eq!(sem.value(), 2);
-    let _a = sem.acquire().unwrap();
-    let _b = sem.acquire().unwrap();
-    assert!(
-        sem.acquire_timeout(Duration::from_millis(20))
-            .unwrap()
-            .is_none()
-    );
+    let _a = sem.acquire();
+    let _b = sem.acquire();
+    assert!(sem.acquire_timeout(Duration::from_millis(20)).is_none());
 }
 
 #[test]
 fn a_bounded_semaphore_refuses_an_extra_release() {
     let sem = BoundedSemaphore::new(1).unwrap();
     assert!(matches!(sem.release(), Err(Error::OverReleased)));
-    let permit = sem.acquire().unwrap();
+    let permit = sem.acquire();
     drop(permit);
     assert_eq!(sem.value(), 1);
+}
+
+#[test]
+fn a_bounded_semaphore_of_no_permits_refuses_every_release() {
+    let sem = BoundedSemaphore::new(0).unwrap();
+    assert!(matches!(sem.release(), Err(Error::OverReleased)));
+    assert_eq!(sem.value(), 0);
 }
 
 #[test]
@@ -155,18 +154,18 @@ fn pool_tasks_take_locks_as_arguments() {
 #[process]
 fn add_many(v: multiproc::Value<i64>, times: u32) {
     for _ in 0..times {
-        *v.lock().unwrap() += 1;
+        *v.lock() += 1;
     }
 }
 
 #[process]
 fn fill(a: multiproc::Array<f64>, value: f64) {
-    a.lock().unwrap().iter_mut().for_each(|x| *x = value);
+    a.lock().iter_mut().for_each(|x| *x = value);
 }
 
 #[process]
 fn hold_value_forever(v: multiproc::Value<u64>, ready: Event) {
-    let mut guard = v.lock().unwrap();
+    let mut guard = v.lock();
     *guard = 7;
     ready.set();
     std::thread::sleep(Duration::from_secs(600));
@@ -192,7 +191,7 @@ fn a_shared_array_is_written_by_a_child() {
     fill.spawn(a.clone(), 2.5).unwrap().join().unwrap();
     assert_eq!(a.to_vec(), [2.5; 8]);
     assert_eq!(a.len(), 8);
-    a.lock().unwrap()[0] = 1.5;
+    a.lock()[0] = 1.5;
     assert_eq!(a.to_vec()[0], 1.5);
     assert_eq!(multiproc::Array::<u32>::zeroed(3).unwrap().to_vec(), [0; 3]);
 }
@@ -204,7 +203,7 @@ fn a_value_whose_holder_died_is_taken_over_and_says_so() {
     let holder = hold_value_forever.spawn(v.clone(), ready.clone()).unwrap();
     assert!(ready.wait_timeout(Duration::from_secs(30)));
     holder.kill().unwrap();
-    let guard = v.lock().unwrap();
+    let guard = v.lock();
     assert!(guard.previous_owner_died());
     assert_eq!(*guard, 7);
     drop(guard);
@@ -213,8 +212,8 @@ fn a_value_whose_holder_died_is_taken_over_and_says_so() {
 
 #[process]
 fn hold_rlock_twice_forever(lock: multiproc::RLock, ready: Event) {
-    let _a = lock.acquire().unwrap();
-    let _b = lock.acquire().unwrap();
+    let _a = lock.acquire();
+    let _b = lock.acquire();
     ready.set();
     std::thread::sleep(Duration::from_secs(600));
 }
@@ -222,32 +221,25 @@ fn hold_rlock_twice_forever(lock: multiproc::RLock, ready: Event) {
 #[test]
 fn an_rlock_is_reentrant_in_its_thread_only() {
     let lock = multiproc::RLock::new().unwrap();
-    let outer = lock.acquire().unwrap();
-    let inner = lock
-        .try_acquire()
-        .unwrap()
-        .expect("re-entry in the owning thread");
+    let outer = lock.acquire();
+    let inner = lock.try_acquire().unwrap();
     let other = lock.clone();
-    let blocked = std::thread::spawn(move || {
-        other
-            .acquire_timeout(Duration::from_millis(50))
-            .unwrap()
-            .is_none()
-    })
-    .join()
-    .unwrap();
+    let blocked =
+        std::thread::spawn(move || other.acquire_timeout(Duration::from_millis(50)).is_none())
+            .join()
+            .unwrap();
     assert!(blocked, "another thread must not get the lock");
     drop(inner);
     let other = lock.clone();
     assert!(
-        std::thread::spawn(move || other.try_acquire().unwrap().is_none())
+        std::thread::spawn(move || other.try_acquire().is_none())
             .join()
             .unwrap()
     );
     drop(outer);
     let other = lock.clone();
     assert!(
-        std::thread::spawn(move || other.try_acquire().unwrap().is_some())
+        std::thread::spawn(move || other.try_acquire().is_some())
             .join()
             .unwrap()
     );
@@ -261,14 +253,14 @@ fn an_rlock_whose_owner_died_is_taken_over_and_says_so() {
         .spawn(lock.clone(), ready.clone())
         .unwrap();
     assert!(ready.wait_timeout(Duration::from_secs(30)));
-    assert!(lock.try_acquire().unwrap().is_none());
+    assert!(lock.try_acquire().is_none());
     holder.kill().unwrap();
-    let guard = lock.acquire().unwrap();
+    let guard = lock.acquire();
     assert!(guard.previous_owner_died());
     drop(guard);
     let other = lock.clone();
     assert!(
-        std::thread::spawn(move || other.try_acquire().unwrap().is_some())
+        std::thread::spawn(move || other.try_acquire().is_some())
             .join()
             .unwrap()
     );
@@ -291,10 +283,10 @@ fn condition_consumer(
     want: u32,
 ) {
     for _ in 0..want {
-        let guard = cond.acquire().unwrap();
+        let guard = cond.acquire();
         let _guard = cond.wait_while(guard, || items.get() == 0).unwrap();
-        *items.lock().unwrap() -= 1;
-        *taken.lock().unwrap() += 1;
+        *items.lock() -= 1;
+        *taken.lock() += 1;
     }
 }
 
@@ -349,8 +341,8 @@ fn a_condition_hands_items_to_four_consumer_processes() {
         })
         .collect();
     for _ in 0..100 {
-        let _guard = cond.acquire().unwrap();
-        *items.lock().unwrap() += 1;
+        let _guard = cond.acquire();
+        *items.lock() += 1;
         cond.notify_one();
     }
     for consumer in consumers {
@@ -358,7 +350,7 @@ fn a_condition_hands_items_to_four_consumer_processes() {
     }
     assert_eq!(taken.get(), 100);
     assert_eq!(items.get(), 0);
-    let guard = cond.acquire().unwrap();
+    let guard = cond.acquire();
     let started = Instant::now();
     let (_guard, notified) = cond.wait_timeout(guard, Duration::from_millis(30)).unwrap();
     assert!(!notified);
@@ -393,18 +385,14 @@ fn every_lock_has_a_timeout_form() {
     let v = multiproc::Value::new(0u32).unwrap();
     let a = multiproc::Array::from_slice(&[0u32; 2]).unwrap();
     let cond = multiproc::Condition::new().unwrap();
-    let (held_v, held_a, held_c) = (
-        v.lock().unwrap(),
-        a.lock().unwrap(),
-        cond.acquire().unwrap(),
-    );
+    let (held_v, held_a, held_c) = (v.lock(), a.lock(), cond.acquire());
     let (v2, a2, c2) = (v.clone(), a.clone(), cond.clone());
     let refused = std::thread::spawn(move || {
         let d = Duration::from_millis(20);
         (
-            v2.lock_timeout(d).unwrap().is_none(),
-            a2.lock_timeout(d).unwrap().is_none(),
-            c2.acquire_timeout(d).unwrap().is_none(),
+            v2.lock_timeout(d).is_none(),
+            a2.lock_timeout(d).is_none(),
+            c2.acquire_timeout(d).is_none(),
         )
     })
     .join()
@@ -416,7 +404,7 @@ fn every_lock_has_a_timeout_form() {
         .unwrap();
     assert!(!done);
     drop(guard);
-    assert!(v.lock_timeout(Duration::from_millis(20)).unwrap().is_some());
+    assert!(v.lock_timeout(Duration::from_millis(20)).is_some());
 }
 
 /// One side of a ping-pong over a condition, in CPython's `test_waitfor`
@@ -428,7 +416,7 @@ fn ping_pong(
     first: u32,
     rounds: u32,
 ) {
-    let mut guard = cond.acquire().unwrap();
+    let mut guard = cond.acquire();
     for round in 0..rounds {
         let mine = first + 2 * round;
         let (g, woke) = cond
@@ -483,7 +471,7 @@ fn a_notification_reaches_the_thread_that_waited_even_with_the_cores_busy() {
 fn a_waiter_that_timed_out_takes_no_later_notification() {
     let cond = multiproc::Condition::new().unwrap();
     let (guard, notified) = cond
-        .wait_timeout(cond.acquire().unwrap(), Duration::from_millis(10))
+        .wait_timeout(cond.acquire(), Duration::from_millis(10))
         .unwrap();
     assert!(!notified);
     drop(guard);
@@ -499,13 +487,13 @@ fn a_new_waiter_gets_the_next_notification(cond: &multiproc::Condition) -> bool 
     std::thread::scope(|s| {
         let (ready, waiting) = std::sync::mpsc::channel();
         let waiter = s.spawn(move || {
-            let guard = cond.acquire().unwrap();
+            let guard = cond.acquire();
             ready.send(()).unwrap();
             cond.wait_timeout(guard, Duration::from_secs(20)).unwrap().1
         });
         waiting.recv().unwrap();
         // Taking the lock means the waiter has released it, inside its wait.
-        let guard = cond.acquire().unwrap();
+        let guard = cond.acquire();
         cond.notify_one();
         drop(guard);
         waiter.join().unwrap()
@@ -514,7 +502,7 @@ fn a_new_waiter_gets_the_next_notification(cond: &multiproc::Condition) -> bool 
 
 #[process]
 fn wait_on_condition_forever(cond: multiproc::Condition, ready: Event) {
-    let guard = cond.acquire().unwrap();
+    let guard = cond.acquire();
     ready.set();
     let _ = cond.wait(guard);
 }
@@ -528,7 +516,7 @@ fn a_notification_skips_a_waiter_that_died() {
         .unwrap();
     assert!(ready.wait_timeout(Duration::from_secs(20)));
     // It waits: taking the lock proves it released it.
-    drop(cond.acquire().unwrap());
+    drop(cond.acquire());
     doomed.kill().unwrap();
     // Dead, not dying: a waiter still exiting when notified counts as waiting.
     assert!(doomed.join().is_err());
@@ -553,14 +541,14 @@ unsafe impl bytemuck::Pod for Aligned {}
 #[test]
 fn shared_values_of_highly_aligned_types_are_aligned() {
     let value = multiproc::Value::new(Aligned { bytes: [7; 32] }).unwrap();
-    let guard = value.lock().unwrap();
+    let guard = value.lock();
     // black_box: the compiler assumes a reference is aligned, and would fold
     // the check away.
     let address = std::hint::black_box(std::ptr::from_ref::<Aligned>(&guard)).addr();
     assert_eq!(address % 256, 0);
     drop(guard);
     let array = multiproc::Array::from_slice(&[Aligned { bytes: [1; 32] }; 3]).unwrap();
-    let guard = array.lock().unwrap();
+    let guard = array.lock();
     assert_eq!(std::hint::black_box(guard.as_ptr()).addr() % 256, 0);
     assert_eq!(guard[2].bytes, [1; 32]);
 }
@@ -646,7 +634,7 @@ fn a_notifier_without_the_lock_waits_for_the_thread_that_holds_it() {
         let (held, holding) = std::sync::mpsc::channel();
         let (cond, released) = (&cond, &released);
         s.spawn(move || {
-            let guard = cond.acquire().unwrap();
+            let guard = cond.acquire();
             held.send(()).unwrap();
             std::thread::sleep(Duration::from_millis(200));
             released.store(true, Ordering::SeqCst);

@@ -122,6 +122,8 @@ pub(crate) enum Ended {
     Status(ExitStatus),
     /// The system reaped it, since this program ignores SIGCHLD: the status is lost.
     Lost,
+    /// It ran elsewhere (an MPI rank), where its backend knows how it ended.
+    Remote,
 }
 
 /// Options for starting a process; made by `my_fn.builder()`.
@@ -349,7 +351,7 @@ impl ChildProc {
     pub(crate) fn exitcode(&self) -> Option<i32> {
         match self.status {
             Some(Ended::Status(status)) => Some(exitcode_of(status)),
-            Some(Ended::Lost) => self.answered,
+            Some(Ended::Lost | Ended::Remote) => self.answered,
             None => self.child.pid().and_then(peek_exit),
         }
     }
@@ -399,6 +401,7 @@ impl ChildProc {
             .map_err(Error::io("waiting for a child"))?
         {
             Some(status) => Ended::Status(status),
+            None if self.child.pid().is_none() => Ended::Remote,
             None => Ended::Lost,
         };
         self.status = Some(ended);
@@ -436,6 +439,7 @@ impl ChildProc {
                 },
             },
             Ended::Lost => Error::StatusLost { process },
+            Ended::Remote => Error::Disconnected,
         }
     }
 }
@@ -451,6 +455,7 @@ pub(crate) fn status_text(ended: Ended) -> String {
             None => format!("exited with code {}", exitcode_of(status)),
         },
         Ended::Lost => "ended; its exit status is lost, since this program ignores SIGCHLD".into(),
+        Ended::Remote => "ended elsewhere; only its backend knows how".into(),
     }
 }
 

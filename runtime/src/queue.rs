@@ -1005,7 +1005,7 @@ impl<'de, T> Deserialize<'de> for Queue<T> {
 ///     q.put(i)?;
 /// }
 /// let w = worker.spawn(q.clone())?;
-/// q.join()?;
+/// q.join();
 /// w.join()?;
 /// # Ok(())
 /// # }
@@ -1107,22 +1107,17 @@ impl<T> JoinableQueue<T> {
 
     /// Waits until every item put has been marked done.
     ///
-    /// # Errors
-    ///
-    /// None at present; the `Result` leaves room for a closed queue.
-    ///
     /// # Examples
     ///
     /// ```
     /// let q = multiproc::JoinableQueue::<u32>::new()?;
-    /// q.join()?; // nothing was put
+    /// q.join(); // nothing was put
     /// # Ok::<(), multiproc::Error>(())
     /// ```
     ///
     /// Python: `q.join()`.
-    pub fn join(&self) -> Result<()> {
+    pub fn join(&self) {
         self.join_until(None);
-        Ok(())
     }
 
     /// Waits at most `timeout`; returns whether every item was marked done.

@@ -172,7 +172,7 @@ impl<'de, T: Pod> Deserialize<'de> for Block<T> {
 /// ```
 /// # fn main() -> Result<(), multiproc::Error> {
 /// let v = multiproc::Value::new(1i64)?;
-/// let mut guard = v.lock()?;
+/// let mut guard = v.lock();
 /// *guard += 1;
 /// assert!(!guard.previous_owner_died());
 /// drop(guard);
@@ -203,7 +203,7 @@ impl<T: ?Sized> SharedGuard<'_, T> {
     /// ```
     /// # fn main() -> Result<(), multiproc::Error> {
     /// let v = multiproc::Value::new(0u8)?;
-    /// assert!(!v.lock()?.previous_owner_died());
+    /// assert!(!v.lock().previous_owner_died());
     /// # Ok(())
     /// # }
     /// ```
@@ -237,7 +237,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for SharedGuard<'_, T> {
 /// One plain-old-data value in shared memory, with a lock.
 ///
 /// `get` and `set` take the lock for a moment; `lock` holds it for a
-/// read-modify-write such as `*v.lock()? += 1`.
+/// read-modify-write such as `*v.lock() += 1`.
 ///
 /// # Examples
 ///
@@ -247,7 +247,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for SharedGuard<'_, T> {
 /// #[process]
 /// fn add_ten(v: Value<i64>) {
 ///     for _ in 0..10 {
-///         *v.lock().unwrap() += 1;
+///         *v.lock() += 1;
 ///     }
 /// }
 ///
@@ -328,48 +328,40 @@ impl<T: Pod> Value<T> {
 
     /// Locks the value for a read-modify-write.
     ///
-    /// # Errors
-    ///
-    /// None at present; the `Result` leaves room for a lock that can fail.
-    ///
     /// # Examples
     ///
     /// ```
     /// let v = multiproc::Value::new(1i32)?;
-    /// *v.lock()? *= 10;
+    /// *v.lock() *= 10;
     /// assert_eq!(v.get(), 10);
     /// # Ok::<(), multiproc::Error>(())
     /// ```
     ///
     /// Python: `with value.get_lock(): ...`.
-    pub fn lock(&self) -> Result<SharedGuard<'_, T>> {
+    pub fn lock(&self) -> SharedGuard<'_, T> {
         let recovered = self.0.locked(None).unwrap_or(false);
-        Ok(self.0.guard_from(recovered, |all| &mut all[0]))
+        self.0.guard_from(recovered, |all| &mut all[0])
     }
 
     /// As [`lock`](Value::lock), waiting at most `timeout`; `None` if it stayed held.
-    ///
-    /// # Errors
-    ///
-    /// None at present.
     ///
     /// # Examples
     ///
     /// ```
     /// # use std::time::Duration;
     /// let v = multiproc::Value::new(1u8)?;
-    /// let held = v.lock()?;
+    /// let held = v.lock();
     /// let other = v.clone();
-    /// let got = std::thread::spawn(move || other.lock_timeout(Duration::from_millis(10)).unwrap().is_some());
+    /// let got = std::thread::spawn(move || other.lock_timeout(Duration::from_millis(10)).is_some());
     /// assert!(!got.join().unwrap());
     /// drop(held);
     /// # Ok::<(), multiproc::Error>(())
     /// ```
     ///
     /// Python: `value.get_lock().acquire(timeout=t)`.
-    pub fn lock_timeout(&self, timeout: std::time::Duration) -> Result<Option<SharedGuard<'_, T>>> {
+    pub fn lock_timeout(&self, timeout: std::time::Duration) -> Option<SharedGuard<'_, T>> {
         let locked = self.0.locked(wire::deadline(timeout));
-        Ok(locked.map(|recovered| self.0.guard_from(recovered, |all| &mut all[0])))
+        locked.map(|recovered| self.0.guard_from(recovered, |all| &mut all[0]))
     }
 }
 
@@ -380,7 +372,7 @@ impl<T: Pod> Value<T> {
 /// ```
 /// # fn main() -> Result<(), multiproc::Error> {
 /// let a = multiproc::Array::from_slice(&[0.0f64; 8])?;
-/// a.lock()?[0] = 1.5;
+/// a.lock()[0] = 1.5;
 /// assert_eq!(a.to_vec()[0], 1.5);
 /// assert_eq!(a.len(), 8);
 /// # Ok(())
@@ -484,36 +476,28 @@ impl<T: Pod> Array<T> {
 
     /// Locks the array; the guard dereferences to a mutable slice.
     ///
-    /// # Errors
-    ///
-    /// None at present; the `Result` leaves room for a lock that can fail.
-    ///
     /// # Examples
     ///
     /// ```
     /// let a = multiproc::Array::from_slice(&[1, 2, 3])?;
-    /// a.lock()?.reverse();
+    /// a.lock().reverse();
     /// assert_eq!(a.to_vec(), [3, 2, 1]);
     /// # Ok::<(), multiproc::Error>(())
     /// ```
     ///
     /// Python: `with array.get_lock(): ...`.
-    pub fn lock(&self) -> Result<SharedGuard<'_, [T]>> {
-        Ok(self.0.guard())
+    pub fn lock(&self) -> SharedGuard<'_, [T]> {
+        self.0.guard()
     }
 
     /// As [`lock`](Array::lock), waiting at most `timeout`; `None` if it stayed held.
-    ///
-    /// # Errors
-    ///
-    /// None at present.
     ///
     /// # Examples
     ///
     /// ```
     /// # use std::time::Duration;
     /// let a = multiproc::Array::from_slice(&[1u8])?;
-    /// assert!(a.lock_timeout(Duration::from_millis(10))?.is_some());
+    /// assert!(a.lock_timeout(Duration::from_millis(10)).is_some());
     /// # Ok::<(), multiproc::Error>(())
     /// ```
     ///
@@ -521,9 +505,9 @@ impl<T: Pod> Array<T> {
     pub fn lock_timeout(
         &self,
         timeout: std::time::Duration,
-    ) -> Result<Option<SharedGuard<'_, [T]>>> {
+    ) -> Option<SharedGuard<'_, [T]>> {
         let locked = self.0.locked(wire::deadline(timeout));
-        Ok(locked.map(|recovered| self.0.guard_from(recovered, |all| all)))
+        locked.map(|recovered| self.0.guard_from(recovered, |all| all))
     }
 }
 

@@ -11,7 +11,7 @@ use std::fs;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Mutex;
@@ -293,14 +293,13 @@ impl OsChild {
         }
     }
 
-    /// Waits for the child to end. `None`: it ended, but the system reaped
-    /// it and its status is lost, as happens when this program ignores
-    /// SIGCHLD. A remote child is taken to have exited with 0, since its
-    /// backend ends it.
+    /// Waits for the child to end. `None`: its status is not to be known,
+    /// since the system reaped it (as happens when this program ignores
+    /// SIGCHLD), or it is remote, and its backend ends it.
     pub(crate) fn wait(&self) -> std::io::Result<Option<ExitStatus>> {
         match self {
             OsChild::Local(pid) => process::wait(*pid),
-            OsChild::Remote { .. } => Ok(Some(ExitStatus::from_raw(0))),
+            OsChild::Remote { .. } => Ok(None),
         }
     }
 

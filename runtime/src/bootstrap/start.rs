@@ -15,8 +15,8 @@
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -83,18 +83,12 @@ impl StartMethod {
     }
 
     fn from_name(name: &str) -> Option<StartMethod> {
-        [
-            StartMethod::Spawn,
-            StartMethod::Fork,
-            StartMethod::ForkServer,
-        ]
-        .into_iter()
-        .find(|m| m.name() == name)
+        METHODS.into_iter().find(|m| m.name() == name)
     }
 }
 
-/// Not chosen yet; 1 + the `StartMethod` index once it is.
-static CHOSEN: AtomicU8 = AtomicU8::new(0);
+/// The method `set_start_method` chose, once it has.
+static CHOSEN: OnceLock<StartMethod> = OnceLock::new();
 const METHODS: [StartMethod; 3] = [
     StartMethod::Spawn,
     StartMethod::Fork,
@@ -129,32 +123,22 @@ const ENV_FORK_WITH_THREADS: &str = "MULTIPROC_FORK_WITH_THREADS";
 ///
 /// Python: `multiprocessing.set_start_method("forkserver")`.
 pub fn set_start_method(method: StartMethod) -> Result<()> {
-    let code = code_of(method);
-    match CHOSEN.compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire) {
-        Ok(_) => Ok(()),
-        Err(current) if current == code => Ok(()),
-        Err(current) => Err(Error::StartMethodSet {
-            current: METHODS[usize::from(current - 1)].name(),
+    match *CHOSEN.get_or_init(|| method) {
+        current if current == method => Ok(()),
+        current => Err(Error::StartMethodSet {
+            current: current.name(),
         }),
     }
 }
 
 /// The method `set_start_method` chose in this program, if any.
 pub(crate) fn chosen_start_method() -> Option<StartMethod> {
-    match CHOSEN.load(Ordering::Acquire) {
-        0 => None,
-        code => Some(METHODS[usize::from(code - 1)]),
-    }
+    CHOSEN.get().copied()
 }
 
 /// In a child: the method its parent's program chose is this one's too.
 pub(crate) fn inherit_start_method(method: StartMethod) {
-    CHOSEN.store(code_of(method), Ordering::Release);
-}
-
-/// How `CHOSEN` holds `method`.
-fn code_of(method: StartMethod) -> u8 {
-    1 + METHODS.iter().position(|m| *m == method).unwrap_or(0) as u8
+    let _ = CHOSEN.set(method);
 }
 
 /// The start method in use when none is chosen per process or pool: the one
@@ -227,20 +211,21 @@ fn spawn_error(what: &str) -> impl FnOnce(std::io::Error) -> Error {
 fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
     let allowed =
         launch.fork_with_threads || std::env::var(ENV_FORK_WITH_THREADS).is_ok_and(|v| v == "1");
+    // Unknown where the system does not say (no /proc): taken as several
+    // for the locks and the descriptor list, which is always safe, but not
+    // refused, since the caller could not make it known.
     let mut threads = procfs::threads();
     if !allowed {
         // A thread of ours that is ending may still be listed for a moment.
         for _ in 0..10 {
-            if user_threads(threads) <= 1 {
+            if threads.is_none_or(|all| user_threads(all) <= 1) {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(1));
             threads = procfs::threads();
         }
-        if user_threads(threads) > 1 {
-            return Err(Error::ForkWithThreads {
-                threads: user_threads(threads),
-            });
+        if let Some(threads) = threads.map(user_threads).filter(|&user| user > 1) {
+            return Err(Error::ForkWithThreads { threads });
         }
     }
     let (parent_end, child_end) =
@@ -254,11 +239,12 @@ fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
     // holds one in the child, where it would stay locked for ever. With no
     // other thread there is none to hold one, and not taking them spares
     // both processes the copy-on-write faults of releasing them.
-    let held = (threads != 1).then(crate::forking::hold);
+    let alone = threads == Some(1);
+    let held = (!alone).then(crate::forking::hold);
     // Listed here, where this process's entries in /proc exist already: in
     // a new child, building them costs more than all the rest of its start.
     // Exact only while no other thread can open or close a descriptor.
-    let inherited = (threads == 1).then(|| inherited_fds(kept_by(&child_end, start)));
+    let inherited = alone.then(|| inherited_fds(kept_by(&child_end, start)));
     let parent = std::process::id();
     let forked_from_main = process::is_main_thread();
     // SAFETY: the child only runs code that does not depend on other threads
@@ -536,7 +522,10 @@ fn serve_forks(mut conn: Conn) -> i32 {
             (Ok(mut start), false) => {
                 let child_end = fds.remove(0);
                 start.job.set_fds(fds);
-                fork_for_owner(child_end, start, process::parent_id())
+                match process::parent_id() {
+                    Some(owner) => fork_for_owner(child_end, start, owner),
+                    None => Err("the fork server's owner is not to be seen".into()),
+                }
             }
             (Ok(_), true) => Err("the request carried no connection".into()),
             (Err(e), _) => Err(e.to_string()),

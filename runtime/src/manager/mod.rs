@@ -765,7 +765,11 @@ impl ObjectRef {
             key: key.into(),
             args: ByteBuf::from(args),
         })?;
-        crate::bootstrap::decode_outcome(&outcome.raw()?.unwrap_or_default(), "the manager")
+        let outcome = outcome.raw()?.ok_or_else(|| Error::Codec {
+            what: "read a method's outcome".into(),
+            reason: "the manager answered with no outcome".into(),
+        })?;
+        crate::bootstrap::decode_outcome(&outcome, "the manager")
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::sys::process::{self, Signal};
 
-use super::results::{ChunkResult, Lost, Sink};
+use super::results::{Answered, ChunkResult, Lost, Sink};
 use super::worker::{RunChunk, Started};
 use crate::bootstrap::{self, CallSpec, Job, Launch};
 use crate::error::{Error, Result};
@@ -43,24 +43,18 @@ impl Chunk {
     /// Hands the chunk's results, and the descriptors that came with them,
     /// to whoever waits for them.
     fn deliver(self, worker: Arc<str>, results: (Vec<u8>, Vec<OwnedFd>)) {
-        let (results, fds) = results;
-        self.finish(worker, Ok(results), fds);
+        let (bytes, fds) = results;
+        self.finish(Ok(Answered { worker, bytes }), fds);
     }
 
     fn lose(self, lost: Lost) {
-        self.finish(Arc::from(""), Err(lost), Vec::new());
+        self.finish(Err(lost), Vec::new());
     }
 
-    fn finish(
-        self,
-        worker: Arc<str>,
-        outcome: std::result::Result<Vec<u8>, Lost>,
-        fds: Vec<OwnedFd>,
-    ) {
+    fn finish(self, outcome: std::result::Result<Answered, Lost>, fds: Vec<OwnedFd>) {
         self.sink.deliver(
             self.index,
             ChunkResult {
-                worker,
                 outcome,
                 count: self.count,
                 failed: self.failed,

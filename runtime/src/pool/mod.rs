@@ -1157,22 +1157,24 @@ impl Pool {
         if !self.shared.is_closed() {
             return Err(Error::PoolRunning);
         }
+        Ok(self.wait_for_drivers(deadline))
+    }
+
+    /// Waits, at most until `deadline`, for every driver (so every worker)
+    /// to end; returns whether they all have.
+    fn wait_for_drivers(&self, deadline: Option<Instant>) -> bool {
         if !self.running.wait_until(deadline) {
-            return Ok(false);
+            return false;
         }
         let drivers = std::mem::take(&mut *self.lock_drivers());
         for driver in drivers {
             let _ = driver.join();
         }
-        Ok(true)
+        true
     }
 
     /// Stops at once: kills the workers and fails every queued or running task
     /// with [`Error::PoolTerminated`].
-    ///
-    /// # Errors
-    ///
-    /// None at present; the `Result` leaves room for platforms where killing can fail.
     ///
     /// # Examples
     ///
@@ -1182,16 +1184,16 @@ impl Pool {
     /// # fn main() -> Result<(), multiproc::Error> {
     /// let pool = Pool::new(1)?;
     /// let h = pool.map_async(square, 0..10_000u64)?;
-    /// pool.terminate()?;
+    /// pool.terminate();
     /// assert!(h.get().is_err() || h.get()?.len() == 10_000);
     /// # Ok(())
     /// # }
     /// ```
     ///
     /// Python: `pool.terminate()`.
-    pub fn terminate(&self) -> Result<()> {
+    pub fn terminate(&self) {
         self.shared.terminate();
-        self.join()
+        self.wait_for_drivers(None);
     }
 }
 
@@ -1242,7 +1244,7 @@ impl Drop for RunningGuard {
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        let _ = self.terminate();
+        self.terminate();
     }
 }
 

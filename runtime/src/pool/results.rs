@@ -38,11 +38,18 @@ impl Lost {
     }
 }
 
+/// What a worker sent back for a chunk.
+#[derive(Debug)]
+pub(super) struct Answered {
+    /// The worker's name, for errors.
+    pub(super) worker: Arc<str>,
+    pub(super) bytes: Vec<u8>,
+}
+
 /// The untyped result of one chunk; decoded by whoever knows `R`.
 #[derive(Debug)]
 pub(super) struct ChunkResult {
-    pub(super) worker: Arc<str>,
-    pub(super) outcome: std::result::Result<Vec<u8>, Lost>,
+    pub(super) outcome: std::result::Result<Answered, Lost>,
     pub(super) count: u32,
     /// Items whose arguments could not be encoded in the parent.
     pub(super) failed: Vec<(u32, String)>,
@@ -54,7 +61,7 @@ pub(super) struct ChunkResult {
 impl ChunkResult {
     /// The items' encoded outcomes, after the worker's flag.
     fn items(&self) -> Option<&[u8]> {
-        let bytes = self.outcome.as_deref().ok()?;
+        let bytes = &self.outcome.as_ref().ok()?.bytes;
         Some(bytes.get(1..).unwrap_or_default())
     }
 
@@ -64,8 +71,8 @@ impl ChunkResult {
         !self.failed.is_empty()
             || self
                 .outcome
-                .as_deref()
-                .map_or(true, |b| b.first() != Some(&1))
+                .as_ref()
+                .map_or(true, |answered| answered.bytes.first() != Some(&1))
     }
 
     fn decode<R: DeserializeOwned>(&self) -> impl Iterator<Item = Result<R>> + '_ {
@@ -80,12 +87,15 @@ impl ChunkResult {
             }
             match (&self.outcome, blob) {
                 (Err(lost), _) => Err(lost.error()),
-                (Ok(_), Some(blob)) => {
-                    self.offering_fds(|| bootstrap::decode_outcome(blob, &self.worker))
+                (Ok(answered), Some(blob)) => {
+                    self.offering_fds(|| bootstrap::decode_outcome(blob, &answered.worker))
                 }
-                (Ok(_), None) => Err(Error::Codec {
+                (Ok(answered), None) => Err(Error::Codec {
                     what: "read a result".into(),
-                    reason: format!("worker `{}` sent fewer results than tasks", self.worker),
+                    reason: format!(
+                        "worker `{}` sent fewer results than tasks",
+                        answered.worker
+                    ),
                 }),
             }
         })
@@ -188,6 +198,7 @@ pub(super) struct Collector {
     progress: Option<indicatif::ProgressBar>,
 }
 
+#[derive(Default)]
 struct Collected {
     chunks: Vec<Option<Arc<ChunkResult>>>,
     remaining: usize,
@@ -195,25 +206,14 @@ struct Collected {
     /// How many chunks must have arrived before `done_one` is worth
     /// signalling: the least any waiter asked for. Signalling on every
     /// chunk cost a system call each, and woke a thread that went back to
-    /// sleep.
-    wake_at: usize,
+    /// sleep. `None` while no one waits.
+    wake_at: Option<usize>,
     /// Whether a chunk with a failed call has arrived: from then on a waiter
     /// wants each chunk as it comes, so that the first error is not held
     /// back behind a batch that may never complete.
     failures: bool,
 }
 
-impl Default for Collected {
-    fn default() -> Collected {
-        Collected {
-            chunks: Vec::new(),
-            remaining: 0,
-            waker: None,
-            wake_at: usize::MAX,
-            failures: false,
-        }
-    }
-}
 
 impl Collected {
     fn arrived(&self) -> usize {
@@ -243,7 +243,7 @@ impl Collector {
                 return state.chunks[index].clone();
             }
             let wake_at = if arrived >= want { arrived + 1 } else { want };
-            state.wake_at = state.wake_at.min(wake_at);
+            state.wake_at = Some(state.wake_at.map_or(wake_at, |w| w.min(wake_at)));
             state = wait_or_time_out(&self.done_one, state, deadline).ok()?;
         }
     }
@@ -305,8 +305,8 @@ impl Sink for Collector {
             }
             state.failures |= failed;
         }
-        if state.arrived() >= state.wake_at || state.failures {
-            state.wake_at = usize::MAX;
+        if state.wake_at.is_some_and(|w| state.arrived() >= w) || state.failures {
+            state.wake_at = None;
             self.done_one.notify_all();
         }
         if state.remaining == 0 {

@@ -65,7 +65,7 @@ impl Segment {
 ///
 /// #[process]
 /// fn producer(cond: Condition, ready: Value<u8>) {
-///     let _guard = cond.acquire().unwrap();
+///     let _guard = cond.acquire();
 ///     ready.set(1);
 ///     cond.notify_all();
 /// }
@@ -73,7 +73,7 @@ impl Segment {
 /// # fn main() -> Result<(), multiproc::Error> {
 /// let (cond, ready) = (Condition::new()?, Value::new(0u8)?);
 /// let child = producer.spawn(cond.clone(), ready.clone())?;
-/// let guard = cond.acquire()?;
+/// let guard = cond.acquire();
 /// let _guard = cond.wait_while(guard, || ready.get() == 0)?;
 /// child.join()?;
 /// # Ok(())
@@ -97,7 +97,7 @@ impl fmt::Debug for Condition {
 /// ```
 /// # fn main() -> Result<(), multiproc::Error> {
 /// let cond = multiproc::Condition::new()?;
-/// let guard = cond.acquire()?;
+/// let guard = cond.acquire();
 /// cond.notify_one();
 /// drop(guard);
 /// # Ok(())
@@ -166,24 +166,20 @@ impl Condition {
 
     /// Takes the condition's lock.
     ///
-    /// # Errors
-    ///
-    /// None at present; the `Result` keeps the API uniform.
-    ///
     /// # Examples
     ///
     /// ```
     /// # fn main() -> Result<(), multiproc::Error> {
     /// let cond = multiproc::Condition::new()?;
-    /// let _guard = cond.acquire()?;
+    /// let _guard = cond.acquire();
     /// # Ok(())
     /// # }
     /// ```
     ///
     /// Python: `condition.acquire()`.
-    pub fn acquire(&self) -> Result<ConditionGuard<'_>> {
+    pub fn acquire(&self) -> ConditionGuard<'_> {
         let _ = self.0.condition().lock.lock(None);
-        Ok(self.held())
+        self.held()
     }
 
     /// The guard of the lock this thread has just taken.
@@ -195,29 +191,24 @@ impl Condition {
 
     /// Takes the condition's lock, waiting at most `timeout`; `None` if it stayed held.
     ///
-    /// # Errors
-    ///
-    /// None at present.
-    ///
     /// # Examples
     ///
     /// ```
     /// # use std::time::Duration;
     /// # fn main() -> Result<(), multiproc::Error> {
     /// let cond = multiproc::Condition::new()?;
-    /// assert!(cond.acquire_timeout(Duration::from_millis(10))?.is_some());
+    /// assert!(cond.acquire_timeout(Duration::from_millis(10)).is_some());
     /// # Ok(())
     /// # }
     /// ```
     ///
     /// Python: `condition.acquire(timeout=t)`.
-    pub fn acquire_timeout(&self, timeout: Duration) -> Result<Option<ConditionGuard<'_>>> {
-        Ok(self
-            .0
+    pub fn acquire_timeout(&self, timeout: Duration) -> Option<ConditionGuard<'_>> {
+        self.0
             .condition()
             .lock
             .lock(wire::deadline(timeout))
-            .map(|_| self.held()))
+            .map(|_| self.held())
     }
 
     /// As [`wait_while`](Condition::wait_while), for at most `timeout`; also
@@ -225,7 +216,8 @@ impl Condition {
     ///
     /// # Errors
     ///
-    /// None at present.
+    /// [`Error::TooManyWaiters`] if as many processes as the condition has
+    /// slots for wait on it already.
     ///
     /// # Examples
     ///
@@ -233,7 +225,7 @@ impl Condition {
     /// # use std::time::Duration;
     /// # fn main() -> Result<(), multiproc::Error> {
     /// let cond = multiproc::Condition::new()?;
-    /// let (_guard, done) = cond.wait_while_timeout(cond.acquire()?, Duration::from_millis(10), || true)?;
+    /// let (_guard, done) = cond.wait_while_timeout(cond.acquire(), Duration::from_millis(10), || true)?;
     /// assert!(!done);
     /// # Ok(())
     /// # }
@@ -260,7 +252,8 @@ impl Condition {
     ///
     /// # Errors
     ///
-    /// None at present.
+    /// [`Error::TooManyWaiters`] if as many processes as the condition has
+    /// slots for wait on it already.
     ///
     /// # Examples
     ///
@@ -268,7 +261,7 @@ impl Condition {
     /// # use std::time::Duration;
     /// # fn main() -> Result<(), multiproc::Error> {
     /// let cond = multiproc::Condition::new()?;
-    /// let guard = cond.acquire()?;
+    /// let guard = cond.acquire();
     /// let (_guard, notified) = cond.wait_timeout(guard, Duration::from_millis(10))?;
     /// assert!(!notified);
     /// # Ok(())
@@ -285,7 +278,8 @@ impl Condition {
     ///
     /// # Errors
     ///
-    /// None at present.
+    /// [`Error::TooManyWaiters`] if as many processes as the condition has
+    /// slots for wait on it already.
     ///
     /// # Examples
     ///
@@ -293,7 +287,7 @@ impl Condition {
     /// # use std::time::Duration;
     /// # fn main() -> Result<(), multiproc::Error> {
     /// let cond = multiproc::Condition::new()?;
-    /// let (guard, notified) = cond.wait_timeout(cond.acquire()?, Duration::from_millis(10))?;
+    /// let (guard, notified) = cond.wait_timeout(cond.acquire(), Duration::from_millis(10))?;
     /// assert!(!notified);
     /// drop(guard);
     /// # Ok(())
@@ -313,14 +307,15 @@ impl Condition {
     ///
     /// # Errors
     ///
-    /// None at present.
+    /// [`Error::TooManyWaiters`] if as many processes as the condition has
+    /// slots for wait on it already.
     ///
     /// # Examples
     ///
     /// ```
     /// # fn main() -> Result<(), multiproc::Error> {
     /// let cond = multiproc::Condition::new()?;
-    /// let guard = cond.wait_while(cond.acquire()?, || false)?;
+    /// let guard = cond.wait_while(cond.acquire(), || false)?;
     /// # drop(guard);
     /// # Ok(())
     /// # }
@@ -351,7 +346,7 @@ impl Condition {
         {
             shm::wait_while_equal(&slot.state, WAITING, deadline);
         }
-        let guard = self.acquire()?;
+        let guard = self.acquire();
         // Under the lock again: a notification that came after the timeout
         // but before this point was meant for this waiter, and counts.
         let notified = slot.state.swap(FREE, Ordering::AcqRel) == NOTIFIED;
@@ -375,7 +370,7 @@ impl Condition {
     /// ```
     /// # fn main() -> Result<(), multiproc::Error> {
     /// let cond = multiproc::Condition::new()?;
-    /// let _guard = cond.acquire()?;
+    /// let _guard = cond.acquire();
     /// cond.notify(2);
     /// # Ok(())
     /// # }

@@ -24,10 +24,10 @@ use crate::wire;
 /// # fn main() -> Result<(), multiproc::Error> {
 /// let lock = Lock::new()?;
 /// {
-///     let _guard = lock.acquire()?;
+///     let _guard = lock.acquire();
 ///     // critical section
 /// }
-/// assert!(lock.try_acquire()?.is_some());
+/// assert!(lock.try_acquire().is_some());
 /// # Ok(())
 /// # }
 /// ```
@@ -49,7 +49,7 @@ impl fmt::Debug for Lock {
 /// ```
 /// # fn main() -> Result<(), multiproc::Error> {
 /// let lock = multiproc::Lock::new()?;
-/// let guard = lock.acquire()?;
+/// let guard = lock.acquire();
 /// assert!(!guard.previous_owner_died());
 /// drop(guard);
 /// # Ok(())
@@ -79,7 +79,7 @@ impl LockGuard<'_> {
     /// ```
     /// # fn main() -> Result<(), multiproc::Error> {
     /// let lock = multiproc::Lock::new()?;
-    /// assert!(!lock.acquire()?.previous_owner_died());
+    /// assert!(!lock.acquire().previous_owner_died());
     /// # Ok(())
     /// # }
     /// ```
@@ -128,59 +128,47 @@ impl Lock {
 
     /// Waits for the lock and takes it.
     ///
-    /// # Errors
-    ///
-    /// None at present; the `Result` keeps the triplet uniform with other objects.
-    ///
     /// # Examples
     ///
     /// ```
     /// # fn main() -> Result<(), multiproc::Error> {
     /// let lock = multiproc::Lock::new()?;
-    /// let _guard = lock.acquire()?;
+    /// let _guard = lock.acquire();
     /// # Ok(())
     /// # }
     /// ```
     ///
     /// Python: `lock.acquire()`.
-    pub fn acquire(&self) -> Result<LockGuard<'_>> {
+    pub fn acquire(&self) -> LockGuard<'_> {
         // Without a deadline the wait ends only with the guard.
         loop {
             if let Some(guard) = self.acquire_until(None) {
-                return Ok(guard);
+                return guard;
             }
         }
     }
 
     /// Takes the lock if it is free now; `None` if it is held.
     ///
-    /// # Errors
-    ///
-    /// None at present.
-    ///
     /// # Examples
     ///
     /// ```
     /// # fn main() -> Result<(), multiproc::Error> {
     /// let lock = multiproc::Lock::new()?;
-    /// let held = lock.acquire()?;
-    /// assert!(lock.try_acquire()?.is_none());
+    /// let held = lock.acquire();
+    /// assert!(lock.try_acquire().is_none());
     /// drop(held);
-    /// assert!(lock.try_acquire()?.is_some());
+    /// assert!(lock.try_acquire().is_some());
     /// # Ok(())
     /// # }
     /// ```
     ///
     /// Python: `lock.acquire(block=False)`.
-    pub fn try_acquire(&self) -> Result<Option<LockGuard<'_>>> {
-        Ok(self.acquire_until(Some(Instant::now())))
+    pub fn try_acquire(&self) -> Option<LockGuard<'_>> {
+        self.acquire_until(Some(Instant::now()))
     }
 
     /// Waits at most `timeout` for the lock; `None` if it stayed held.
-    ///
-    /// # Errors
-    ///
-    /// None at present.
     ///
     /// # Examples
     ///
@@ -188,14 +176,14 @@ impl Lock {
     /// # use std::time::Duration;
     /// # fn main() -> Result<(), multiproc::Error> {
     /// let lock = multiproc::Lock::new()?;
-    /// let _held = lock.acquire()?;
-    /// assert!(lock.acquire_timeout(Duration::from_millis(10))?.is_none());
+    /// let _held = lock.acquire();
+    /// assert!(lock.acquire_timeout(Duration::from_millis(10)).is_none());
     /// # Ok(())
     /// # }
     /// ```
     ///
     /// Python: `lock.acquire(timeout=t)`.
-    pub fn acquire_timeout(&self, timeout: Duration) -> Result<Option<LockGuard<'_>>> {
-        Ok(self.acquire_until(wire::deadline(timeout)))
+    pub fn acquire_timeout(&self, timeout: Duration) -> Option<LockGuard<'_>> {
+        self.acquire_until(wire::deadline(timeout))
     }
 }

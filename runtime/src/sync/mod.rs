@@ -29,8 +29,8 @@ struct Words {
     /// Moves on whenever waiters should look again.
     seq: AtomicU32,
     waiting: AtomicU32,
-    /// A bounded semaphore's limit (0 when unbounded), or the levels an
-    /// `RLock`'s owner holds beyond the first.
+    /// A semaphore's limit (the most a count can hold, for one not
+    /// bounded), or the levels an `RLock`'s owner holds beyond the first.
     max: AtomicU32,
 }
 

@@ -21,8 +21,8 @@ use crate::wire;
 /// ```
 /// # fn main() -> Result<(), multiproc::Error> {
 /// let lock = multiproc::RLock::new()?;
-/// let outer = lock.acquire()?;
-/// let inner = lock.acquire()?; // the same thread: no deadlock
+/// let outer = lock.acquire();
+/// let inner = lock.acquire(); // the same thread: no deadlock
 /// drop(inner);
 /// drop(outer);
 /// # Ok(())
@@ -49,7 +49,7 @@ impl fmt::Debug for RLock {
 /// ```
 /// # fn main() -> Result<(), multiproc::Error> {
 /// let lock = multiproc::RLock::new()?;
-/// let guard = lock.acquire()?;
+/// let guard = lock.acquire();
 /// assert!(!guard.previous_owner_died());
 /// # Ok(())
 /// # }
@@ -80,7 +80,7 @@ impl RLockGuard<'_> {
     ///
     /// ```
     /// # fn main() -> Result<(), multiproc::Error> {
-    /// assert!(!multiproc::RLock::new()?.acquire()?.previous_owner_died());
+    /// assert!(!multiproc::RLock::new()?.acquire().previous_owner_died());
     /// # Ok(())
     /// # }
     /// ```
@@ -146,57 +146,45 @@ impl RLock {
 
     /// Waits for the lock (or takes one more level of it) and holds it.
     ///
-    /// # Errors
-    ///
-    /// None at present; the `Result` keeps the triplet uniform.
-    ///
     /// # Examples
     ///
     /// ```
     /// # fn main() -> Result<(), multiproc::Error> {
     /// let lock = multiproc::RLock::new()?;
-    /// let _a = lock.acquire()?;
-    /// let _b = lock.acquire()?;
+    /// let _a = lock.acquire();
+    /// let _b = lock.acquire();
     /// # Ok(())
     /// # }
     /// ```
     ///
     /// Python: `rlock.acquire()`.
-    pub fn acquire(&self) -> Result<RLockGuard<'_>> {
+    pub fn acquire(&self) -> RLockGuard<'_> {
         // Without a deadline the wait ends only with the guard.
         loop {
             if let Some(guard) = self.acquire_until(None) {
-                return Ok(guard);
+                return guard;
             }
         }
     }
 
     /// Takes the lock if it is free now or already this thread's.
     ///
-    /// # Errors
-    ///
-    /// None at present.
-    ///
     /// # Examples
     ///
     /// ```
     /// # fn main() -> Result<(), multiproc::Error> {
     /// let lock = multiproc::RLock::new()?;
-    /// assert!(lock.try_acquire()?.is_some());
+    /// assert!(lock.try_acquire().is_some());
     /// # Ok(())
     /// # }
     /// ```
     ///
     /// Python: `rlock.acquire(block=False)`.
-    pub fn try_acquire(&self) -> Result<Option<RLockGuard<'_>>> {
-        Ok(self.acquire_until(Some(Instant::now())))
+    pub fn try_acquire(&self) -> Option<RLockGuard<'_>> {
+        self.acquire_until(Some(Instant::now()))
     }
 
     /// Waits at most `timeout` for the lock.
-    ///
-    /// # Errors
-    ///
-    /// None at present.
     ///
     /// # Examples
     ///
@@ -204,13 +192,13 @@ impl RLock {
     /// # use std::time::Duration;
     /// # fn main() -> Result<(), multiproc::Error> {
     /// let lock = multiproc::RLock::new()?;
-    /// assert!(lock.acquire_timeout(Duration::from_millis(10))?.is_some());
+    /// assert!(lock.acquire_timeout(Duration::from_millis(10)).is_some());
     /// # Ok(())
     /// # }
     /// ```
     ///
     /// Python: `rlock.acquire(timeout=t)`.
-    pub fn acquire_timeout(&self, timeout: Duration) -> Result<Option<RLockGuard<'_>>> {
-        Ok(self.acquire_until(wire::deadline(timeout)))
+    pub fn acquire_timeout(&self, timeout: Duration) -> Option<RLockGuard<'_>> {
+        self.acquire_until(wire::deadline(timeout))
     }
 }

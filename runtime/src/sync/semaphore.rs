@@ -21,11 +21,11 @@ use crate::wire;
 /// ```
 /// # fn main() -> Result<(), multiproc::Error> {
 /// let sem = multiproc::Semaphore::new(2)?;
-/// let a = sem.acquire()?;
-/// let b = sem.acquire()?;
-/// assert!(sem.try_acquire()?.is_none());
+/// let a = sem.acquire();
+/// let b = sem.acquire();
+/// assert!(sem.try_acquire().is_none());
 /// drop(a);
-/// assert!(sem.try_acquire()?.is_some());
+/// assert!(sem.try_acquire().is_some());
 /// # drop(b);
 /// # Ok(())
 /// # }
@@ -51,7 +51,7 @@ impl fmt::Debug for Semaphore {
 /// # fn main() -> Result<(), multiproc::Error> {
 /// let sem = multiproc::Semaphore::new(1)?;
 /// {
-///     let _permit = sem.acquire()?;
+///     let _permit = sem.acquire();
 ///     assert_eq!(sem.value(), 0);
 /// }
 /// assert_eq!(sem.value(), 1);
@@ -87,7 +87,9 @@ impl Semaphore {
     /// Python: `multiprocessing.Semaphore(3)`.
     pub fn new(permits: u32) -> Result<Semaphore> {
         let shared = Segment::create("creating a semaphore")?;
-        shared.words().state.store(permits, Ordering::Release);
+        let words = shared.words();
+        words.state.store(permits, Ordering::Release);
+        words.max.store(u32::MAX, Ordering::Release);
         Ok(Semaphore(shared))
     }
 
@@ -129,56 +131,44 @@ impl Semaphore {
 
     /// Waits for a permit and takes it.
     ///
-    /// # Errors
-    ///
-    /// None at present; the `Result` keeps the triplet uniform.
-    ///
     /// # Examples
     ///
     /// ```
     /// # fn main() -> Result<(), multiproc::Error> {
     /// let sem = multiproc::Semaphore::new(1)?;
-    /// let _permit = sem.acquire()?;
+    /// let _permit = sem.acquire();
     /// # Ok(())
     /// # }
     /// ```
     ///
     /// Python: `semaphore.acquire()`.
-    pub fn acquire(&self) -> Result<SemaphoreGuard<'_>> {
+    pub fn acquire(&self) -> SemaphoreGuard<'_> {
         // Without a deadline the wait ends only with the guard.
         loop {
             if let Some(guard) = self.acquire_until(None) {
-                return Ok(guard);
+                return guard;
             }
         }
     }
 
     /// Takes a permit if one is free now.
     ///
-    /// # Errors
-    ///
-    /// None at present.
-    ///
     /// # Examples
     ///
     /// ```
     /// # fn main() -> Result<(), multiproc::Error> {
     /// let sem = multiproc::Semaphore::new(0)?;
-    /// assert!(sem.try_acquire()?.is_none());
+    /// assert!(sem.try_acquire().is_none());
     /// # Ok(())
     /// # }
     /// ```
     ///
     /// Python: `semaphore.acquire(block=False)`.
-    pub fn try_acquire(&self) -> Result<Option<SemaphoreGuard<'_>>> {
-        Ok(self.acquire_until(Some(Instant::now())))
+    pub fn try_acquire(&self) -> Option<SemaphoreGuard<'_>> {
+        self.acquire_until(Some(Instant::now()))
     }
 
     /// Waits at most `timeout` for a permit.
-    ///
-    /// # Errors
-    ///
-    /// None at present.
     ///
     /// # Examples
     ///
@@ -186,14 +176,14 @@ impl Semaphore {
     /// # use std::time::Duration;
     /// # fn main() -> Result<(), multiproc::Error> {
     /// let sem = multiproc::Semaphore::new(0)?;
-    /// assert!(sem.acquire_timeout(Duration::from_millis(10))?.is_none());
+    /// assert!(sem.acquire_timeout(Duration::from_millis(10)).is_none());
     /// # Ok(())
     /// # }
     /// ```
     ///
     /// Python: `semaphore.acquire(timeout=t)`.
-    pub fn acquire_timeout(&self, timeout: Duration) -> Result<Option<SemaphoreGuard<'_>>> {
-        Ok(self.acquire_until(wire::deadline(timeout)))
+    pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
+        self.acquire_until(wire::deadline(timeout))
     }
 
     /// Gives a permit back without a guard (a guard does this on drop).
@@ -220,7 +210,7 @@ impl Semaphore {
         words
             .state
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (max == 0 || n < max).then_some(n + 1)
+                (n < max).then_some(n + 1)
             })
             .map_err(|_| Error::OverReleased)?;
         shm::bump(&words.seq, &words.waiting, false);
@@ -261,7 +251,7 @@ impl BoundedSemaphore {
     /// Python: `multiprocessing.BoundedSemaphore(2)`.
     pub fn new(permits: u32) -> Result<BoundedSemaphore> {
         let sem = Semaphore::new(permits)?;
-        sem.0.words().max.store(permits.max(1), Ordering::Release);
+        sem.0.words().max.store(permits, Ordering::Release);
         Ok(BoundedSemaphore(sem))
     }
 }

@@ -12,3 +12,6 @@ pub(crate) mod memfd;
 pub(crate) mod named;
 pub(crate) mod procfs;
 pub(crate) mod process;
+
+#[cfg(test)]
+mod tests;

@@ -19,9 +19,10 @@ pub(crate) fn is_main_thread() -> bool {
     thread_id() == std::process::id()
 }
 
-/// The id of this process's parent.
-pub(crate) fn parent_id() -> u32 {
-    rustix::process::getppid().map_or(0, |pid| pid.as_raw_nonzero().get().unsigned_abs())
+/// The id of this process's parent; `None` if it has none to be seen
+/// (its parent lives in another pid namespace).
+pub(crate) fn parent_id() -> Option<u32> {
+    rustix::process::getppid().map(|pid| pid.as_raw_nonzero().get().unsigned_abs())
 }
 
 /// The user this process acts as.
@@ -70,11 +71,12 @@ pub(crate) fn wait(pid: Pid) -> std::io::Result<Option<ExitStatus>> {
 /// no child of ours to wait for (reaped already, by us or by the system).
 pub(crate) fn peek(pid: Pid) -> std::io::Result<Option<ExitStatus>> {
     let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
-    Ok(rustix::process::waitid(WaitId::Pid(pid), options)?.map(|status| {
+    // Asked only for ends (`EXITED`), the system reports an exit or a kill.
+    Ok(rustix::process::waitid(WaitId::Pid(pid), options)?.and_then(|status| {
         match (status.exit_status(), status.terminating_signal()) {
-            (Some(code), _) => ExitStatus::from_raw((code & 0xff) << 8),
-            (None, Some(signal)) => ExitStatus::from_raw(signal & 0x7f),
-            (None, None) => ExitStatus::from_raw(0),
+            (Some(code), _) => Some(ExitStatus::from_raw((code & 0xff) << 8)),
+            (None, Some(signal)) => Some(ExitStatus::from_raw(signal & 0x7f)),
+            (None, None) => None,
         }
     }))
 }
@@ -135,7 +137,7 @@ pub(crate) unsafe fn fork_sibling() -> std::io::Result<Forked> {
 pub(crate) fn die_with_parent(parent: u32) -> bool {
     // SAFETY: a plain system call with no memory arguments.
     let set = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } == 0;
-    set && parent_id() == parent
+    set && parent_id() == Some(parent)
 }
 
 /// Ends this process at once with `code`, running no exit handler and

@@ -42,17 +42,17 @@ pub(crate) fn stat(task: Task) -> Option<Stat> {
     })
 }
 
-/// The threads of this process, the calling one included; 0 if unknown.
-pub(crate) fn threads() -> usize {
+/// The threads of this process, the calling one included, if known.
+pub(crate) fn threads() -> Option<usize> {
     // Linux counts them in the links of the task directory, two more than
     // the threads: one call, where listing them takes three. A kernel that
     // does not is seen to count none, and the directory is listed instead.
     match rustix::fs::stat(c"/proc/self/task") {
-        Ok(stat) if stat.st_nlink > 2 => stat.st_nlink as usize - 2,
+        Ok(stat) if stat.st_nlink > 2 => Some(stat.st_nlink as usize - 2),
         _ => {
             let mut threads = 0;
             for_each_entry(c"/proc/self/task", |_| threads += 1);
-            threads
+            (threads > 0).then_some(threads)
         }
     }
 }

@@ -2,6 +2,6 @@
 // let the first one take the lock again while it is held.
 fn main() {
     let lock = Box::leak(Box::new(multiproc::RLock::new().unwrap()));
-    let guard = lock.acquire().unwrap();
+    let guard = lock.acquire();
     std::thread::spawn(move || drop(guard));
 }

@@ -1,0 +1,107 @@
+use std::os::fd::AsFd;
+
+use super::memfd::{self, Sealed};
+use super::procfs::{self, Task};
+use super::{named, process};
+
+#[test]
+fn a_zeroed_file_is_sealed_against_shrinking_but_not_frozen() {
+    let fd = memfd::zeroed("test", 4096).unwrap();
+    assert_eq!(memfd::len(fd.as_fd()).unwrap(), 4096);
+    assert!(memfd::is_sealed(fd.as_fd(), Sealed::AgainstShrinking).unwrap());
+    assert!(!memfd::is_sealed(fd.as_fd(), Sealed::Frozen).unwrap());
+    assert!(rustix::fs::ftruncate(&fd, 0).is_err(), "shrunk");
+}
+
+#[test]
+fn a_frozen_copy_holds_the_bytes_and_refuses_writes() {
+    let fd = memfd::frozen_copy("test", b"hello").unwrap();
+    assert_eq!(memfd::len(fd.as_fd()).unwrap(), 5);
+    assert!(memfd::is_sealed(fd.as_fd(), Sealed::Frozen).unwrap());
+    assert!(rustix::io::pwrite(&fd, b"j", 0).is_err(), "written");
+    let mut back = [0u8; 5];
+    rustix::io::pread(&fd, &mut back, 0).unwrap();
+    assert_eq!(&back, b"hello");
+}
+
+#[test]
+fn released_memory_reads_as_zeros() {
+    let fd = memfd::zeroed("test", 8192).unwrap();
+    rustix::io::pwrite(&fd, &[7u8; 8192], 0).unwrap();
+    memfd::release(fd.as_fd(), 0, 4096);
+    let mut back = [1u8; 8192];
+    rustix::io::pread(&fd, &mut back, 0).unwrap();
+    assert!(back[..4096].iter().all(|&b| b == 0));
+    assert!(back[4096..].iter().all(|&b| b == 7));
+}
+
+#[test]
+fn a_plain_file_is_not_taken_for_a_sealed_one() {
+    let file = std::fs::File::open("/proc/self/stat").unwrap();
+    assert!(memfd::is_sealed(file.as_fd(), Sealed::AgainstShrinking).is_err());
+}
+
+#[test]
+fn a_named_block_is_created_once_opened_by_name_and_gone_once_unlinked() {
+    let name = format!("/multiproc-sys-test-{}", std::process::id());
+    let created = named::create(&name, 100).unwrap();
+    assert_eq!(memfd::len(created.as_fd()).unwrap(), 100);
+    assert!(named::create(&name, 100).is_err(), "created twice");
+    assert!(named::open(&name).is_ok());
+    named::unlink(&name);
+    let gone = named::open(&name).unwrap_err();
+    assert_eq!(gone.kind(), std::io::ErrorKind::NotFound);
+}
+
+#[test]
+fn this_process_and_thread_are_seen_alive_with_a_start_time() {
+    let process = procfs::stat(Task::ThisProcess).unwrap();
+    assert!(!process.ended);
+    assert_eq!(procfs::stat(Task::Id(std::process::id())), Some(process));
+    let thread = procfs::stat(Task::ThisThread).unwrap();
+    assert_eq!(procfs::stat(Task::Id(process::thread_id())), Some(thread));
+    assert!(procfs::threads().unwrap() >= 1);
+}
+
+#[test]
+fn the_open_descriptors_include_a_new_one() {
+    let file = std::fs::File::open("/proc/self/stat").unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+    assert!(procfs::open_fds().contains(&fd));
+    assert!(process::closes_on_exec(fd));
+    drop(file);
+    assert!(!process::closes_on_exec(fd));
+}
+
+#[test]
+fn a_child_is_peeked_at_without_being_reaped_then_waited_for() {
+    let child = std::process::Command::new("sh")
+        .args(["-c", "exit 3"])
+        .spawn()
+        .unwrap();
+    let pid = process::pid(child.id()).unwrap();
+    let ended = loop {
+        if let Some(status) = process::peek(pid).unwrap() {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    assert_eq!(ended.code(), Some(3));
+    assert!(process::exists(pid), "reaped by a peek");
+    assert_eq!(process::wait(pid).unwrap().unwrap().code(), Some(3));
+}
+
+#[test]
+fn random_bytes_differ() {
+    let (mut a, mut b) = ([0u8; 16], [0u8; 16]);
+    process::random(&mut a).unwrap();
+    process::random(&mut b).unwrap();
+    assert_ne!(a, b);
+}
+
+#[test]
+fn signals_have_their_names() {
+    assert_eq!(process::signal_name(9), "SIGKILL");
+    assert_eq!(process::signal_name(15), "SIGTERM");
+    assert_eq!(process::signal_name(1000), "unknown signal");
+}
