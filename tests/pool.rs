@@ -699,3 +699,35 @@ fn in_a_small_map_the_tasks_after_a_long_one_run_on_the_other_worker() {
         "a short task ran beside the long one: {pids:?}"
     );
 }
+
+#[pool_task]
+fn panic_on_purpose(x: u32) -> u32 {
+    panic!("deliberate {x}")
+}
+
+/// In a child whose stderr is a file: runs a panicking task on a pool and
+/// returns the error the caller got, and what the workers printed.
+#[multiproc::process]
+fn a_pool_panic_and_its_stderr() -> (String, String) {
+    use std::os::fd::AsRawFd;
+    let path = std::env::temp_dir().join(format!("multiproc-stderr-{}", std::process::id()));
+    let file = std::fs::File::create(&path).unwrap();
+    // SAFETY: points this process's stderr at the file; nothing else runs.
+    assert!(unsafe { libc::dup2(file.as_raw_fd(), 2) } == 2);
+    let pool = Pool::new(1).unwrap();
+    let error = pool.apply(panic_on_purpose, (7,)).unwrap_err().to_string();
+    drop(pool);
+    let printed = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    (error, printed)
+}
+
+#[test]
+fn a_task_panic_reaches_the_caller_and_is_not_printed_by_the_worker() {
+    let (error, printed) = a_pool_panic_and_its_stderr.spawn().unwrap().join().unwrap();
+    assert!(error.contains("deliberate 7"), "{error}");
+    assert!(
+        !printed.contains("deliberate"),
+        "the worker printed: {printed}"
+    );
+}

@@ -124,6 +124,7 @@ fn serve_rank() -> i32 {
         &rank_name(world.rank()),
     ));
     bootstrap::install_panic_hook();
+    bootstrap::send_panics_to_callers();
     let root = world.process_at_rank(0);
     let mut cached = None;
     let mut out = Vec::new();

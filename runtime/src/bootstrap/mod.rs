@@ -26,7 +26,7 @@ use crate::sys::procfs;
 use identity::Identity;
 use crate::wire::{self, Conn};
 
-pub(crate) use registry::install_panic_hook;
+pub(crate) use registry::{install_panic_hook, send_panics_to_callers};
 pub use registry::{Args, Call, Entry, REGISTRY, encode_value};
 pub(crate) use registry::{RETURNED, decode_outcome, decode_returned, lookup, push_failed, run, run_with};
 

@@ -4,8 +4,9 @@
 //! outcome leaves as the postcard encoding of [`Outcome<R>`], appended to an
 //! output buffer so that a pool chunk of many calls needs one allocation.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -96,7 +97,10 @@ pub(crate) fn run_with(
     let mut args = Args { rest: input };
     // No need to clear the last panic's location first: the hook records
     // every panic's, so after a panic it is that panic's.
-    let failure = match panic::catch_unwind(AssertUnwindSafe(|| call(&mut args, out))) {
+    IN_CALL.with(|in_call| in_call.set(true));
+    let caught = panic::catch_unwind(AssertUnwindSafe(|| call(&mut args, out)));
+    IN_CALL.with(|in_call| in_call.set(false));
+    let failure = match caught {
         Ok(Ok(())) => return true,
         Ok(Err(reason)) => Outcome::<()>::Failed(reason),
         Err(payload) => {
@@ -154,6 +158,22 @@ pub(crate) fn decode_returned<R: serde::de::DeserializeOwned>(bytes: &[u8]) -> O
 
 thread_local! {
     static LAST_PANIC_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// Set while this thread runs a call whose panic is caught and sent.
+    static IN_CALL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the panics of calls reach their callers as errors, and are not
+/// printed here too.
+static CALLERS_HEAR: AtomicBool = AtomicBool::new(false);
+
+/// Has the panics of calls in this process reach their callers only, as
+/// errors, not also this process's stderr: a pool worker's or a manager's,
+/// as in Python, whose pool and manager send an exception back and print
+/// nothing. A `Process` child prints its panic, as Python's prints its
+/// traceback, since its parent may never join it. A panic outside a call
+/// is printed all the same.
+pub(crate) fn send_panics_to_callers() {
+    CALLERS_HEAR.store(true, Ordering::Relaxed);
 }
 
 /// Records where each panic happens, and heads a child's panic output like
@@ -170,6 +190,9 @@ pub(crate) fn install_panic_hook() {
         panic::set_hook(Box::new(move |info| {
             let location = info.location().map(ToString::to_string);
             LAST_PANIC_LOCATION.with(|l| *l.borrow_mut() = location);
+            if CALLERS_HEAR.load(Ordering::Relaxed) && IN_CALL.with(Cell::get) {
+                return;
+            }
             if crate::parent_process().is_some() {
                 let me = crate::current_process();
                 eprintln!("Process {} (pid {}):", me.name(), me.pid());

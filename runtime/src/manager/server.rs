@@ -45,6 +45,7 @@ fn run_manager(owner: Conn, payload: &[u8], _: Vec<std::os::fd::OwnedFd>) -> i32
 }
 
 fn serve(mut owner: Conn, address: &Address, key: Vec<u8>) -> i32 {
+    crate::bootstrap::send_panics_to_callers();
     let listener = match Listener::bind(address) {
         Ok((listener, bound)) => {
             if owner.send(&Ok::<_, String>(bound)).is_err() {

@@ -46,6 +46,7 @@ fn run_worker(conn: Conn, payload: &[u8], fds: Vec<OwnedFd>) -> i32 {
 pub(crate) fn serve(mut conn: Conn, initializer: Option<CallSpec>) -> i32 {
     // Ctrl-C reaches the whole process group; the parent decides what it means.
     crate::sys::process::ignore(crate::sys::process::Ignorable::Interrupt);
+    bootstrap::send_panics_to_callers();
     let started = initialize(initializer);
     if conn.send(&started).is_err() || !matches!(started, Started::Ready) {
         return 1;

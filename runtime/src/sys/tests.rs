@@ -74,6 +74,7 @@ fn the_open_descriptors_include_a_new_one() {
 }
 
 #[test]
+#[expect(clippy::zombie_processes, reason = "reaped by `process::wait`, under test")]
 fn a_child_is_peeked_at_without_being_reaped_then_waited_for() {
     let child = std::process::Command::new("sh")
         .args(["-c", "exit 3"])
