@@ -124,6 +124,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         serial.as_secs_f64() / parallel.as_secs_f64()
     );
 
+    println!("\n== A progress bar (on stderr, when it is a terminal)");
+    let with_bar = Pool::builder().progress(true).build()?;
+    let done = with_bar.imap(countdown, vec![20_000_000u64; 24])?.count();
+    println!("{done} countdowns done");
+
     println!("\n== A worker that dies fails only its own task");
     for (x, result) in (0..6u64).zip(pool.imap(crash, 0..6u64)?) {
         match result {

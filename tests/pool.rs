@@ -552,14 +552,13 @@ fn workers_exit_when_the_parent_dies() {
     let owner = pool_owner.spawn(pid_file.clone()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     let pids: Vec<u32> = loop {
-        if let Ok(text) = std::fs::read_to_string(&pid_file) {
-            if let Ok(pids) = text
+        if let Ok(text) = std::fs::read_to_string(&pid_file)
+            && let Ok(pids) = text
                 .split(',')
                 .map(str::parse)
                 .collect::<Result<Vec<u32>, _>>()
-            {
-                break pids;
-            }
+        {
+            break pids;
         }
         assert!(Instant::now() < deadline, "the pool owner never reported");
         std::thread::sleep(Duration::from_millis(10));

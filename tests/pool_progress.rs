@@ -1,4 +1,4 @@
-//! The optional progress bar (`--features progress`).
+//! The progress bar (the `progress` feature, on by default).
 #![cfg(feature = "progress")]
 
 use multiproc::{Pool, pool_task};
@@ -21,4 +21,24 @@ fn maps_with_a_progress_bar_return_the_same_values() {
             .unwrap()[9],
         81
     );
+}
+
+#[test]
+fn lazy_maps_with_a_progress_bar_yield_the_same_values() {
+    let pool = Pool::builder().processes(2).progress(true).build().unwrap();
+    let ordered: Vec<u64> = pool
+        .imap(square, 0..500u64)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(ordered, (0..500).map(|x| x * x).collect::<Vec<u64>>());
+    // An input of unknown length gets a counter instead of a bar.
+    let mut any: Vec<u64> = pool
+        .imap_unordered(square, (0..500u64).filter(|x| x % 2 == 0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    any.sort_unstable();
+    assert_eq!(any.len(), 250);
+    assert_eq!(any[249], 498 * 498);
 }

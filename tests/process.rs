@@ -224,3 +224,37 @@ fn errors_work_with_question_mark_and_box_dyn_error() {
         Box::new(fail.spawn("x".into()).unwrap().join().unwrap_err());
     assert!(err.to_string().starts_with("process `Process-"));
 }
+
+/// In a fresh program: asks for the child named `debug-me` to wait for a
+/// debugger, and returns whether it was seen stopped before its work, and
+/// its value once continued.
+#[process]
+fn a_child_waiting_for_a_debugger() -> (bool, i64) {
+    // SAFETY: set before this program starts any thread of its own that reads it.
+    unsafe { std::env::set_var("MULTIPROC_WAIT_FOR_DEBUGGER", "someone-else,debug-me") };
+    let child = add.builder().name("debug-me").spawn(2, 3).unwrap();
+    let stat = format!("/proc/{}/stat", child.pid());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut stopped = false;
+    while !stopped && Instant::now() < deadline {
+        let state = std::fs::read_to_string(&stat).unwrap_or_default();
+        stopped = state
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('T'));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // SAFETY: signals the child, which is not reaped yet.
+    unsafe { libc::kill(child.pid() as i32, libc::SIGCONT) };
+    (stopped, child.join().unwrap())
+}
+
+#[test]
+fn a_child_named_in_the_debugger_variable_stops_before_its_work_until_continued() {
+    let (stopped, value) = a_child_waiting_for_a_debugger
+        .spawn()
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(stopped, "the child was never seen stopped");
+    assert_eq!(value, 5);
+}

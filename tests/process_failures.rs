@@ -168,10 +168,10 @@ fn children_die_within_a_second_of_their_parent_being_killed() {
     let parent = parent_of_sleeper.spawn(pid_file.clone()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     let grandchild: u32 = loop {
-        if let Ok(text) = std::fs::read_to_string(&pid_file) {
-            if let Ok(pid) = text.parse() {
-                break pid;
-            }
+        if let Ok(text) = std::fs::read_to_string(&pid_file)
+            && let Ok(pid) = text.parse()
+        {
+            break pid;
         }
         assert!(Instant::now() < deadline, "the grandchild never reported");
         std::thread::sleep(Duration::from_millis(10));

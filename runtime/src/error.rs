@@ -136,8 +136,11 @@ pub enum Error {
     /// A task was submitted after `close()` or `terminate()`.
     #[error("the pool is closed; it accepts no new tasks")]
     PoolClosed,
-    /// The pool was terminated before the task completed.
-    #[error("the pool was terminated before this task completed")]
+    /// The pool was terminated, by [`Pool::terminate`](crate::Pool::terminate)
+    /// or by being dropped, before the task completed.
+    #[error(
+        "the pool was terminated before this task completed (by `terminate`, or by dropping the `Pool`, which a temporary such as `Pool::new(1)?.apply_async(..)` does at once)"
+    )]
     PoolTerminated,
     /// `join()` was called on a pool that was neither closed nor terminated.
     #[error("the pool is still running; call close() or terminate() before join()")]

@@ -163,13 +163,17 @@ extern "C" fn after_users_fork_in_child() {
 }
 
 /// Has the C library run the hooks around every fork that is not ours.
-#[ctor::ctor]
-unsafe fn guard_users_forks() {
-    sys::process::at_fork(
-        before_users_fork,
-        after_users_fork_in_parent,
-        after_users_fork_in_child,
-    );
+/// Called before `main` by the constructors that may run a child's work
+/// there (a constructor of its own could run after them).
+pub(crate) fn guard_users_forks() {
+    static GUARDED: std::sync::Once = std::sync::Once::new();
+    GUARDED.call_once(|| {
+        sys::process::at_fork(
+            before_users_fork,
+            after_users_fork_in_parent,
+            after_users_fork_in_child,
+        );
+    });
 }
 
 #[cfg(test)]

@@ -72,6 +72,7 @@ supported! {
             MANAGED_METHODS, MANAGED_TYPES, ManagedMethod, ManagedType, ObjectRef, create_managed,
             deserialize_proxy, downcast, encode_arg, serialize_proxy,
         };
+        pub use crate::pool::progress::Shown;
         pub use crate::task::Task;
         pub use linkme;
         pub use serde;

@@ -64,6 +64,7 @@ fn launcher_rank() -> Option<i32> {
 /// exit; rank 0 arranges to release them when it exits.
 #[ctor::ctor]
 unsafe fn divert_rank() {
+    crate::forking::guard_users_forks();
     // A process that multiproc started itself is not a rank, even though it
     // inherited the launcher's environment.
     if std::env::var_os("MULTIPROC_BOOTSTRAP_ADDR").is_some() {

@@ -148,6 +148,7 @@ pub(crate) enum Ended {
 ///
 /// Python: the keyword arguments of `multiprocessing.Process(...)`.
 #[derive(Debug)]
+#[must_use = "a builder starts nothing until `spawn`"]
 pub struct ProcessBuilder<Args, R> {
     key: &'static str,
     name: Option<String>,
@@ -334,8 +335,12 @@ impl ChildProc {
         let name = identity.name().to_owned();
         let (child, conn) = crate::bootstrap::start::start_child(launch, &Start::new(job, identity))?;
         let name = child.remote_name().map_or(name, str::to_owned);
-        if let Some(pid) = child.pid() {
-            lock_children().push(ProcessInfo::new(name.clone(), pid));
+        match child.pid() {
+            Some(pid) => {
+                log::debug!("{name} started (pid {pid})");
+                lock_children().push(ProcessInfo::new(name.clone(), pid));
+            }
+            None => log::debug!("{name} attached"),
         }
         Ok(ChildProc {
             child,
@@ -408,6 +413,11 @@ impl ChildProc {
         if let Some(pid) = self.child.pid() {
             lock_children().retain(|c| c.pid() != pid);
         }
+        let level = match ended {
+            Ended::Status(status) if status.signal().is_some() => log::Level::Warn,
+            _ => log::Level::Debug,
+        };
+        log::log!(level, "{} {}", self.name, status_text(ended));
         Ok(ended)
     }
 
@@ -502,6 +512,7 @@ fn lock_children() -> std::sync::MutexGuard<'static, Vec<ProcessInfo>> {
 ///
 /// Python: `multiprocessing.Process(target=add, args=(2, 3))` with `start()`.
 #[derive(Debug)]
+#[must_use = "dropping a `Process` waits for its child to end (kills it, if a daemon); keep it and `join` it"]
 pub struct Process<R> {
     child: ChildProc,
     daemon: bool,

@@ -266,10 +266,9 @@ impl Drop for Segment {
             .attached
             .iter()
             .find(|a| a.pid.load(Ordering::Relaxed) == me)
+            && slot.mappings.fetch_sub(1, Ordering::AcqRel) <= 1
         {
-            if slot.mappings.fetch_sub(1, Ordering::AcqRel) <= 1 {
-                slot.pid.store(0, Ordering::Release);
-            }
+            slot.pid.store(0, Ordering::Release);
         }
     }
 }
@@ -420,7 +419,7 @@ impl Locked<'_> {
             header.head.load(Ordering::Relaxed),
             header.tail.load(Ordering::Relaxed),
         );
-        let fits = |head: u64| head % 8 == 0 && head < tail && tail - head <= RING;
+        let fits = |head: u64| head.is_multiple_of(8) && head < tail && tail - head <= RING;
         if !fits(head) {
             return None;
         }

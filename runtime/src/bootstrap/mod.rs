@@ -528,6 +528,7 @@ impl Drop for SocketPath {
 /// runs the requested function and exits, so the user's `main` never runs.
 #[ctor::ctor]
 unsafe fn divert_child() {
+    crate::forking::guard_users_forks();
     let (Some(addr), Some(token)) = (env::var_os(ENV_ADDR), env::var_os(ENV_TOKEN)) else {
         return;
     };
@@ -575,8 +576,31 @@ pub(crate) fn run_job(conn: Conn, start: Start, lifeline: Lifeline) -> i32 {
             watch_parent(&conn);
         }
         registry::install_panic_hook();
+        wait_for_a_debugger();
     }
     (kind.run)(conn, &start.job.payload, start.job.fds)
+}
+
+/// Environment variable that stops children before their work, for a
+/// debugger to attach: `1` stops every child, or a comma-separated list of
+/// names (`Process-2,SpawnPoolWorker-1:1`) stops those.
+const ENV_WAIT_FOR_DEBUGGER: &str = "MULTIPROC_WAIT_FOR_DEBUGGER";
+
+/// Stops this child, saying how to go on, if `MULTIPROC_WAIT_FOR_DEBUGGER` names it.
+fn wait_for_a_debugger() {
+    let Ok(wanted) = env::var(ENV_WAIT_FOR_DEBUGGER) else {
+        return;
+    };
+    let me = crate::current_process();
+    if wanted == "1" || wanted.split(',').any(|name| name.trim() == me.name()) {
+        let pid = me.pid();
+        eprintln!(
+            "multiproc: {} (pid {pid}) is stopped for a debugger: `gdb -p {pid}` or \
+             `lldb -p {pid}`, then continue; or `kill -CONT {pid}` to go on without one",
+            me.name()
+        );
+        process::stop_self();
+    }
 }
 
 fn connect(addr: &Path, token: OsString) -> Result<Conn, Error> {

@@ -700,10 +700,29 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     wire::decode(bytes, "a value from the manager")
 }
 
+/// An `Arc<Server>` encoded as the server itself, without serde's `rc`
+/// feature, which would change how the user's own `Rc`s encode.
+mod shared_server {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::Server;
+
+    pub(super) fn serialize<S: Serializer>(server: &Arc<Server>, s: S) -> Result<S::Ok, S::Error> {
+        Server::serialize(server, s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<Server>, D::Error> {
+        Server::deserialize(d).map(Arc::new)
+    }
+}
+
 /// One object of one manager, as a proxy holds it.
 #[doc(hidden)]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ObjectRef {
+    #[serde(with = "shared_server")]
     server: Arc<Server>,
     id: u64,
     /// How long a call waits for the server's answer, beyond any wait the

@@ -329,10 +329,10 @@ pub(super) fn start_worker(
     slot: Option<(&Dispatch, usize)>,
 ) -> Result<ChildProc> {
     let worker = launch_worker(config)?;
-    if let Some((shared, slot)) = slot {
-        if shared.set_pid(slot, worker.pid()) {
-            let _ = worker.signal(Signal::KILL);
-        }
+    if let Some((shared, slot)) = slot
+        && shared.set_pid(slot, worker.pid())
+    {
+        let _ = worker.signal(Signal::KILL);
     }
     worker_ready(worker, slot)
 }

@@ -9,6 +9,7 @@
 //! had not started go back to the queue, and a new worker takes its place.
 
 mod driver;
+pub(crate) mod progress;
 mod results;
 pub(crate) mod worker;
 
@@ -54,7 +55,8 @@ use crate::wire::push_prefixed;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a `#[pool_task]` function",
     label = "expected a function annotated with `#[pool_task]`",
-    note = "annotate the function with `#[multiproc::pool_task]` so that worker processes can find it"
+    note = "annotate the function with `#[multiproc::pool_task]` so that worker processes can find it",
+    note = "a closure cannot cross to another process: make it a `#[pool_task]` function, and pass what it captures as arguments"
 )]
 pub trait PoolTask: Copy {
     /// The tuple of the function's parameters.
@@ -100,7 +102,8 @@ impl<F: Copy, Args: Serialize, R: DeserializeOwned> PoolTask for Task<F, Args, R
     message = "`{Self}` is not a one-parameter `#[pool_task]` function, which `map` and `imap` need",
     label = "expected a `#[pool_task]` function of one parameter",
     note = "for a function of several parameters, use `starmap` with an iterator of tuples",
-    note = "for a function without `#[multiproc::pool_task]`, annotate it"
+    note = "for a function without `#[multiproc::pool_task]`, annotate it",
+    note = "a closure cannot cross to another process: make it a `#[pool_task]` function, and pass what it captures as arguments (`starmap` takes tuples)"
 )]
 pub trait UnaryTask: PoolTask {
     /// The function's one parameter.
@@ -135,6 +138,7 @@ impl<F: Copy, A: Serialize, R: DeserializeOwned> UnaryTask for Task<F, (A,), R> 
 ///
 /// Python: the arguments of `multiprocessing.Pool(...)`.
 #[derive(Debug, Default)]
+#[must_use = "a builder starts nothing until `build`"]
 pub struct PoolBuilder {
     processes: Option<usize>,
     initializer: Option<Result<CallSpec>>,
@@ -147,13 +151,14 @@ pub struct PoolBuilder {
     max_tasks_per_child: Option<usize>,
     retries: u32,
     pub(crate) launch: Launch,
-    #[cfg(feature = "progress")]
     progress: bool,
 }
 
 impl PoolBuilder {
-    /// Shows a progress bar on stderr for each `map`, `map_async`, `starmap`
-    /// and `starmap_async`, advanced as chunks complete. Needs the `progress` feature.
+    /// Shows a progress bar on stderr for each `map`, `starmap`, `imap` and
+    /// `imap_unordered` (and their `_async` and `_chunked` forms), advanced as
+    /// chunks complete; a counter where the input's length is not known.
+    /// Needs the `progress` feature: without it, a call does not compile.
     ///
     /// # Examples
     ///
@@ -168,9 +173,8 @@ impl PoolBuilder {
     /// ```
     ///
     /// Python: no equivalent; users wrap `imap` in `tqdm`.
-    #[cfg(feature = "progress")]
-    pub fn progress(mut self, on: bool) -> Self {
-        self.progress = on;
+    pub fn progress(mut self, on: impl progress::Shown) -> Self {
+        self.progress = on.shown();
         self
     }
 
@@ -378,7 +382,6 @@ impl PoolBuilder {
             drivers: Mutex::new(Vec::new()),
             running,
             processes,
-            #[cfg(feature = "progress")]
             progress: self.progress,
         };
         // On error, dropping `pool` terminates the drivers already started.
@@ -426,6 +429,7 @@ impl PoolBuilder {
 /// ```
 ///
 /// Python: `multiprocessing.Pool`.
+#[must_use = "dropping a `Pool` terminates its workers at once"]
 pub struct Pool {
     shared: Arc<Dispatch>,
     drivers: Mutex<Vec<JoinHandle<()>>>,
@@ -435,7 +439,7 @@ pub struct Pool {
     /// Whether the descriptors of handles among the arguments reach the
     /// workers (not on MPI ranks, where a large `Bytes` goes inline).
     passes_fds: bool,
-    #[cfg(feature = "progress")]
+    /// Whether each call draws a progress bar.
     progress: bool,
 }
 
@@ -658,14 +662,9 @@ impl Pool {
             Some(size) => len.div_ceil(size),
             None => sizes.clone().count(),
         };
-        #[cfg(feature = "progress")]
-        let collector = if self.progress {
-            Collector::with_progress(count, len)
-        } else {
-            Collector::new(count)
-        };
-        #[cfg(not(feature = "progress"))]
-        let collector = Collector::new(count);
+        // No bar for a single call (`apply`).
+        let bar = progress::Bar::new(self.progress && len > 1, Some(len));
+        let collector = Collector::new(count, bar);
         // Each chunk is queued as soon as it is encoded, so workers start at
         // once. An iterator may yield more or fewer items than its size hint
         // promised; the collector is resized to what it did yield, and items
@@ -942,6 +941,10 @@ impl Pool {
     ) -> Result<IMap<'p, R>> {
         bootstrap::lookup(key)?;
         let chunksize = valid_chunksize(chunksize)?;
+        let len = match items.size_hint() {
+            (low, Some(high)) if low == high => Some(low),
+            _ => None,
+        };
         let mut items = items;
         let (shared, passes_fds) = (&self.shared, self.passes_fds);
         let ahead = (4 * self.processes).max(256 / chunksize);
@@ -952,6 +955,7 @@ impl Pool {
             Box::new(move || encode_chunk(&mut items, chunksize, passes_fds)),
             ordered,
             ahead,
+            progress::Bar::new(self.progress, len),
         )
     }
 

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::wire::prefixed_items;
 use crate::bootstrap;
+use super::progress::Bar;
 use crate::error::{Error, Result};
 use crate::wire::{SPIN, Spinner};
 
@@ -194,8 +195,7 @@ pub(super) struct Collector {
     /// Chunks arrived so far, readable without the lock.
     arrived: AtomicUsize,
     /// Advanced by each chunk's number of calls.
-    #[cfg(feature = "progress")]
-    progress: Option<indicatif::ProgressBar>,
+    progress: Bar,
 }
 
 #[derive(Default)]
@@ -264,29 +264,18 @@ impl Collector {
         }
     }
 
-    /// A collector that also advances a progress bar of `calls` steps.
-    #[cfg(feature = "progress")]
-    pub(super) fn with_progress(chunks: usize, calls: usize) -> Arc<Collector> {
-        Arc::new(Collector {
-            progress: Some(indicatif::ProgressBar::new(calls as u64)),
-            ..Collector::empty(chunks)
-        })
-    }
-
-    pub(super) fn new(chunks: usize) -> Arc<Collector> {
-        Arc::new(Collector::empty(chunks))
-    }
-
-    fn empty(chunks: usize) -> Collector {
+    /// A collector of `chunks` chunks that advances `progress` as they come.
+    pub(super) fn new(chunks: usize, progress: Bar) -> Arc<Collector> {
         let state = Collected {
             chunks: vec![None; chunks],
             remaining: chunks,
             ..Collected::default()
         };
-        Collector {
+        Arc::new(Collector {
             state: Mutex::new(state),
+            progress,
             ..Collector::default()
-        }
+        })
     }
 }
 
@@ -294,10 +283,7 @@ impl Sink for Collector {
     fn deliver(&self, index: usize, result: ChunkResult) {
         let mut state = lock(&self.state);
         if let Some(slot) = state.chunks.get_mut(index) {
-            #[cfg(feature = "progress")]
-            if let Some(bar) = &self.progress {
-                bar.inc(u64::from(result.count));
-            }
+            self.progress.advance(result.count);
             let failed = result.failed();
             if slot.replace(Arc::new(result)).is_none() {
                 state.remaining -= 1;
@@ -310,10 +296,7 @@ impl Sink for Collector {
             self.done_one.notify_all();
         }
         if state.remaining == 0 {
-            #[cfg(feature = "progress")]
-            if let Some(bar) = &self.progress {
-                bar.finish();
-            }
+            self.progress.finish();
             self.done.notify_all();
             let waker = state.waker.take();
             // Woken without the lock: a waker may poll this result at once.
@@ -351,6 +334,7 @@ impl Sink for Collector {
 /// ```
 ///
 /// Python: `multiprocessing.pool.AsyncResult`.
+#[must_use = "the task's result is lost unless you `get` it"]
 pub struct AsyncResult<T> {
     collector: Arc<Collector>,
     decode: Decode<T>,
@@ -606,6 +590,7 @@ pub(super) struct Encoded {
 /// ```
 ///
 /// Python: the iterator returned by `Pool.imap` / `Pool.imap_unordered`.
+#[must_use = "an `IMap` gives results only as it is iterated"]
 pub struct IMap<'p, R> {
     submit: Box<dyn FnMut(Encoded, usize, Arc<Inbox>) -> Result<()> + 'p>,
     feed: Box<dyn FnMut() -> Option<Encoded> + 'p>,
@@ -617,6 +602,7 @@ pub struct IMap<'p, R> {
     exhausted: bool,
     parked: BTreeMap<usize, ChunkResult>,
     ready: VecDeque<Result<R>>,
+    progress: Bar,
 }
 
 impl<R> std::fmt::Debug for IMap<'_, R> {
@@ -634,6 +620,7 @@ impl<'p, R: DeserializeOwned> IMap<'p, R> {
         feed: Box<dyn FnMut() -> Option<Encoded> + 'p>,
         ordered: bool,
         ahead: usize,
+        progress: Bar,
     ) -> Result<Self> {
         let mut imap = IMap {
             submit,
@@ -646,6 +633,7 @@ impl<'p, R: DeserializeOwned> IMap<'p, R> {
             exhausted: false,
             parked: BTreeMap::new(),
             ready: VecDeque::new(),
+            progress,
         };
         imap.top_up()?;
         Ok(imap)
@@ -704,6 +692,7 @@ impl<'p, R: DeserializeOwned> IMap<'p, R> {
                 return Some(Ok(Err(e)));
             }
             if self.consumed == self.submitted {
+                self.progress.finish();
                 return None;
             }
             let chunk = match self.take_chunk(deadline) {
@@ -711,6 +700,7 @@ impl<'p, R: DeserializeOwned> IMap<'p, R> {
                 None => return Some(Err(())),
             };
             self.consumed += 1;
+            self.progress.advance(chunk.count);
             self.ready.extend(chunk.decode());
         }
     }

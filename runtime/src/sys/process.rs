@@ -47,6 +47,11 @@ pub(crate) fn kill_self() -> ! {
     exit_now(137)
 }
 
+/// Stops this process until it is sent `SIGCONT` (by a debugger, or `kill -CONT`).
+pub(crate) fn stop_self() {
+    let _ = rustix::process::kill_process(rustix::process::getpid(), Signal::STOP);
+}
+
 /// Whether process `pid` exists (alive, or ended but not reaped), even
 /// if it is another user's and may not be signalled.
 pub(crate) fn exists(pid: Pid) -> bool {
