@@ -130,9 +130,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     match pool.map(hundred_over, items) {
         Ok(values) => println!("pool.map = {values:?}"),
-        Err(Error::Panicked { message, .. }) => {
-            println!("pool.map: первая ошибка, паника {message:?}");
-        }
+        // `map` says which item failed first: Python's says only how.
+        Err(Error::Task { index, source }) => match *source {
+            Error::Panicked { message, .. } => {
+                println!("pool.map: первая ошибка у элемента {index}, паника {message:?}");
+            }
+            e => return Err(e.into()),
+        },
         Err(e) => return Err(e.into()),
     }
     println!(

@@ -651,7 +651,7 @@ fn exceptions_a_panic_is_a_typed_error_a_result_is_a_value_and_a_pool_item_fails
             "100 / 2 = 50",
             "100 / 0: паника \"attempt to divide by zero\"",
             "100 / 4 = 25",
-            "pool.map: первая ошибка, паника \"attempt to divide by zero\"",
+            "pool.map: первая ошибка у элемента 2, паника \"attempt to divide by zero\"",
             "пул по-прежнему работает: [50, 20]",
         ],
         "{stdout}"

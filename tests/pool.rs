@@ -186,8 +186,11 @@ fn a_map_reports_its_first_error_without_waiting_for_the_chunks_after_it() {
         .map_async(zero_fails_others_hang, items)
         .unwrap()
         .get_timeout(Duration::from_secs(20));
+    let Err(Error::Task { index: 0, source }) = &got else {
+        panic!("expected the task of item 0, got {got:?}");
+    };
     assert!(
-        matches!(&got, Err(Error::Panicked { message, .. }) if message.contains("zero is not allowed")),
+        matches!(&**source, Error::Panicked { message, .. } if message.contains("zero is not allowed")),
         "{got:?}"
     );
     pool.terminate();
@@ -322,11 +325,14 @@ fn a_panicking_task_fails_only_its_item_and_the_worker_survives() {
     let pool = Pool::new(2).unwrap();
     let before = worker_pids(&pool);
     let err = pool.map(panic_on_five, 0..10u64).unwrap_err();
+    let Error::Task { index: 5, source } = &err else {
+        panic!("expected the task of item 5, got {err:?}");
+    };
     let Error::Panicked {
         message, location, ..
-    } = &err
+    } = &**source
     else {
-        panic!("expected a panic, got {err:?}");
+        panic!("expected a panic, got {source:?}");
     };
     assert!(message.contains("five is not allowed"), "{message}");
     assert!(location.starts_with("tests/pool.rs:"), "{location}");
@@ -352,8 +358,11 @@ fn a_killed_worker_fails_only_its_task_and_is_replaced() {
     let results: Vec<_> = results.collect();
     let errors: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
     assert_eq!(errors.len(), 1, "{errors:?}");
-    let Error::WorkerLost { reason, .. } = errors[0] else {
-        panic!("expected a lost worker, got {:?}", errors[0]);
+    let Error::Task { source, .. } = errors[0] else {
+        panic!("expected a task's error, got {:?}", errors[0]);
+    };
+    let Error::WorkerLost { reason, .. } = &**source else {
+        panic!("expected a lost worker, got {source:?}");
     };
     assert!(reason.contains("SIGKILL"), "{reason}");
     assert_eq!(results.len(), 20);
@@ -367,7 +376,10 @@ fn a_killed_worker_fails_only_its_task_and_is_replaced() {
 fn an_aborting_task_reports_sigabrt_and_map_returns_that_error() {
     let pool = Pool::new(2).unwrap();
     let err = pool.map_chunked(abort_on_three, 0..8u64, 1).unwrap_err();
-    assert!(matches!(err, Error::WorkerLost { .. }), "{err:?}");
+    let Error::Task { index: 3, source } = &err else {
+        panic!("expected the task of item 3, got {err:?}");
+    };
+    assert!(matches!(**source, Error::WorkerLost { .. }), "{err:?}");
     assert!(err.to_string().contains("SIGABRT"), "{err}");
     assert_eq!(pool.map(square, [7u64]).unwrap(), [49]);
 }

@@ -258,3 +258,24 @@ fn a_child_named_in_the_debugger_variable_stops_before_its_work_until_continued(
     assert!(stopped, "the child was never seen stopped");
     assert_eq!(value, 5);
 }
+
+fn first_nested() -> u32 {
+    #[process]
+    fn helper() -> u32 {
+        1
+    }
+    helper.spawn().unwrap().join().unwrap()
+}
+
+fn second_nested() -> u32 {
+    #[process]
+    fn helper() -> u32 {
+        2
+    }
+    helper.spawn().unwrap().join().unwrap()
+}
+
+#[test]
+fn nested_functions_of_one_name_in_one_module_each_run_their_own_body() {
+    assert_eq!((first_nested(), second_nested()), (1, 2));
+}

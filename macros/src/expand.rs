@@ -58,10 +58,16 @@ pub fn expand(model: Model) -> TokenStream {
         quote_spanned!(at(ret_span)=> #private::encode_value::<#ret>(&__value, __out));
     let key = match key {
         Some(key) => quote!(#key),
+        // The line and column tell apart functions of one name in one
+        // module, nested in different functions.
         None => quote!(::core::concat!(
             ::core::module_path!(),
             "::",
-            ::core::stringify!(#name)
+            ::core::stringify!(#name),
+            "@",
+            ::core::line!(),
+            ":",
+            ::core::column!()
         )),
     };
     let fn_type = quote!(fn(#(#types),*) -> #ret);

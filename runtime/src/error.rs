@@ -112,6 +112,17 @@ pub enum Error {
         /// Name of the process.
         process: String,
     },
+    /// A task of a `map` or `starmap` (the first to fail), or of an
+    /// `imap_unordered`, failed; `index` is its item's place in the input,
+    /// which those calls would otherwise not tell.
+    #[error("the task of item {index} failed: {source}")]
+    Task {
+        /// The item's place in the input, from 0.
+        index: usize,
+        /// Why it failed.
+        #[source]
+        source: Box<Error>,
+    },
     /// A pool worker died (was killed, crashed, or exited) while it held this task.
     #[error("pool worker `{process}` died while running this task: {reason}")]
     WorkerLost {

@@ -50,7 +50,9 @@ impl<F, Args, R> Task<F, Args, R> {
         }
     }
 
-    /// The stable key the function is registered under: its module path and name.
+    /// The key the function is registered under: the attribute's `key = ".."`,
+    /// or its module path and name, then `@` and the line and column of its
+    /// attribute, which tell apart nested functions of one name.
     ///
     /// # Examples
     ///
@@ -59,7 +61,7 @@ impl<F, Args, R> Task<F, Args, R> {
     /// #[process]
     /// fn noop() {}
     /// # fn main() {
-    /// assert!(noop.key().ends_with("::noop"));
+    /// assert!(noop.key().contains("::noop@"));
     /// # }
     /// ```
     ///

@@ -20,7 +20,8 @@ pub type Call = fn(args: &mut Args<'_>, out: &mut Vec<u8>) -> Result<(), String>
 /// One annotated function, as the macros register it.
 #[derive(Debug)]
 pub struct Entry {
-    /// Stable key: module path and function name.
+    /// The key: the attribute's `key`, or the module path, the function's
+    /// name, and after an `@` the line and column of its attribute.
     pub key: &'static str,
     /// The generated shim.
     pub call: Call,
@@ -32,15 +33,29 @@ pub static REGISTRY: [Entry];
 
 /// Finds the one function registered under `key`.
 pub(crate) fn lookup(key: &str) -> Result<&'static Entry, Error> {
-    let mut found = REGISTRY.iter().filter(|e| e.key == key);
-    match (found.next(), found.count()) {
-        (Some(entry), 0) => Ok(entry),
-        (None, _) => Err(Error::NotRegistered { key: key.into() }),
-        (Some(_), more) => Err(Error::DuplicateKey {
+    let found = |matches: &dyn Fn(&str) -> bool| -> Vec<&'static Entry> {
+        REGISTRY.iter().filter(|e| matches(e.key)).collect()
+    };
+    let mut entries = found(&|k| k == key);
+    if entries.is_empty() {
+        // A key made by another build of the same code (an `executable`)
+        // may name another line: the path and name decide, if no other
+        // function shares them.
+        entries = found(&|k| without_place(k) == without_place(key));
+    }
+    match entries[..] {
+        [entry] => Ok(entry),
+        [] => Err(Error::NotRegistered { key: key.into() }),
+        _ => Err(Error::DuplicateKey {
             key: key.into(),
-            count: more + 1,
+            count: entries.len(),
         }),
     }
+}
+
+/// A default key without the line and column that follow its `@`.
+fn without_place(key: &str) -> &str {
+    key.split_once('@').map_or(key, |(path, _)| path)
 }
 
 /// What one call produced. Its encoding is what crosses back to the parent.
@@ -247,6 +262,39 @@ fn unencodable_value(e: &postcard::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn nothing(_: &mut Args<'_>, _: &mut Vec<u8>) -> Result<(), String> {
+        Ok(())
+    }
+
+    #[linkme::distributed_slice(REGISTRY)]
+    static MOVED: Entry = Entry {
+        key: "registry_tests::moved@10:1",
+        call: nothing,
+    };
+    #[linkme::distributed_slice(REGISTRY)]
+    static NESTED_A: Entry = Entry {
+        key: "registry_tests::helper@20:5",
+        call: nothing,
+    };
+    #[linkme::distributed_slice(REGISTRY)]
+    static NESTED_B: Entry = Entry {
+        key: "registry_tests::helper@30:5",
+        call: nothing,
+    };
+
+    #[test]
+    fn a_key_is_found_by_its_place_then_by_its_name_alone() {
+        assert!(std::ptr::eq(lookup("registry_tests::helper@20:5").unwrap(), &NESTED_A));
+        assert!(std::ptr::eq(lookup("registry_tests::helper@30:5").unwrap(), &NESTED_B));
+        // From another build, where the function sits on another line.
+        assert!(std::ptr::eq(lookup("registry_tests::moved@11:1").unwrap(), &MOVED));
+        assert!(matches!(
+            lookup("registry_tests::helper@40:5"),
+            Err(Error::DuplicateKey { count: 2, .. })
+        ));
+        assert!(matches!(lookup("registry_tests::gone@1:1"), Err(Error::NotRegistered { .. })));
+    }
 
     #[test]
     fn the_hand_written_outcome_bytes_are_postcards_own() {

@@ -955,6 +955,7 @@ impl Pool {
             Box::new(move || encode_chunk(&mut items, chunksize, passes_fds)),
             ordered,
             ahead,
+            chunksize,
             progress::Bar::new(self.progress, len),
         )
     }

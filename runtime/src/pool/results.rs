@@ -352,7 +352,8 @@ impl<T> std::fmt::Debug for AsyncResult<T> {
     }
 }
 
-/// Decodes every item of every chunk, in order; the first error wins, as in Python.
+/// Decodes every item of every chunk, in order; the first error wins, as in
+/// Python, with its item's place.
 pub(super) fn decode_all<R: DeserializeOwned>(
     collector: &Collector,
     deadline: Option<Instant>,
@@ -365,7 +366,11 @@ pub(super) fn decode_all<R: DeserializeOwned>(
         let chunk = collector.chunk(index, (len - index) / 8, deadline)?;
         values.reserve(chunk.count as usize);
         if let Err(e) = chunk.decode_into(&mut values) {
-            return Some(Err(e));
+            // Every item before the failed one was decoded.
+            return Some(Err(Error::Task {
+                index: values.len(),
+                source: Box::new(e),
+            }));
         }
     }
     Some(Ok(values))
@@ -597,6 +602,8 @@ pub struct IMap<'p, R> {
     inbox: Arc<Inbox>,
     ordered: bool,
     ahead: usize,
+    /// Items per chunk (the last may hold fewer).
+    chunksize: usize,
     submitted: usize,
     consumed: usize,
     exhausted: bool,
@@ -620,6 +627,7 @@ impl<'p, R: DeserializeOwned> IMap<'p, R> {
         feed: Box<dyn FnMut() -> Option<Encoded> + 'p>,
         ordered: bool,
         ahead: usize,
+        chunksize: usize,
         progress: Bar,
     ) -> Result<Self> {
         let mut imap = IMap {
@@ -628,6 +636,7 @@ impl<'p, R: DeserializeOwned> IMap<'p, R> {
             inbox: Arc::default(),
             ordered,
             ahead,
+            chunksize,
             submitted: 0,
             consumed: 0,
             exhausted: false,
@@ -695,23 +704,37 @@ impl<'p, R: DeserializeOwned> IMap<'p, R> {
                 self.progress.finish();
                 return None;
             }
-            let chunk = match self.take_chunk(deadline) {
-                Some(chunk) => chunk,
+            let (index, chunk) = match self.take_chunk(deadline) {
+                Some(taken) => taken,
                 None => return Some(Err(())),
             };
             self.consumed += 1;
             self.progress.advance(chunk.count);
-            self.ready.extend(chunk.decode());
+            if self.ordered {
+                self.ready.extend(chunk.decode());
+            } else {
+                // Out of order, an error names its item's place. Every
+                // chunk but the last holds `chunksize` items.
+                let first = index * self.chunksize;
+                self.ready
+                    .extend(chunk.decode().enumerate().map(|(i, result)| {
+                        result.map_err(|e| Error::Task {
+                            index: first + i,
+                            source: Box::new(e),
+                        })
+                    }));
+            }
         }
     }
 
-    fn take_chunk(&mut self, deadline: Option<Instant>) -> Option<ChunkResult> {
+    /// The next chunk to decode, and its index.
+    fn take_chunk(&mut self, deadline: Option<Instant>) -> Option<(usize, ChunkResult)> {
         let next = self.consumed;
         loop {
             let parked = if self.ordered {
-                self.parked.remove(&next)
+                self.parked.remove_entry(&next)
             } else {
-                self.parked.pop_first().map(|(_, chunk)| chunk)
+                self.parked.pop_first()
             };
             if parked.is_some() {
                 return parked;
