@@ -69,7 +69,9 @@ fn unit_function_joins_with_unit() {
 
 #[test]
 fn child_panic_comes_back_with_message_and_location() {
-    let mut p = fail.spawn("bad input 42".into()).unwrap();
+    // Its report on stderr is expected: kept out of the test run's output.
+    let quiet = fail.builder().stderr(multiproc::Stdio::null());
+    let mut p = quiet.spawn("bad input 42".into()).unwrap();
     let err = loop {
         if let Some(result) = p.join_timeout(Duration::from_secs(30)).transpose() {
             break result.unwrap_err();
@@ -220,8 +222,14 @@ fn errors_work_with_question_mark_and_box_dyn_error() {
         Ok(add.spawn(20, 22)?.join()?)
     }
     assert_eq!(run().unwrap(), 42);
-    let err: Box<dyn std::error::Error> =
-        Box::new(fail.spawn("x".into()).unwrap().join().unwrap_err());
+    let err: Box<dyn std::error::Error> = Box::new(
+        fail.builder()
+            .stderr(multiproc::Stdio::null())
+            .spawn("x".into())
+            .unwrap()
+            .join()
+            .unwrap_err(),
+    );
     assert!(err.to_string().starts_with("process `Process-"));
 }
 

@@ -112,6 +112,7 @@ fn panics_exits_and_signals_are_reported_under_every_method() {
                 .builder()
                 .start_method(method)
                 .fork_with_threads(true)
+                .stderr(multiproc::Stdio::null())
                 .spawn(how)
                 .unwrap()
                 .join()
@@ -552,5 +553,91 @@ fn a_users_own_fork_forgets_its_parents_children() {
     assert_eq!(
         seen, 0,
         "the fork's child listed its parent's children as its own"
+    );
+}
+
+/// What a child sees of its setup: a variable set, one removed, its
+/// directory; and it writes a line to each stream.
+#[process]
+fn report_setup() -> (Option<String>, bool, std::path::PathBuf) {
+    use std::io::Write;
+    // Not `println!`: a child forked from a test's thread inherits the
+    // test harness's capture of the print macros.
+    std::io::stdout().write_all(b"to stdout\n").unwrap();
+    std::io::stderr().write_all(b"to stderr\n").unwrap();
+    (
+        std::env::var("MULTIPROC_TEST_SET").ok(),
+        std::env::var_os("PATH").is_some(),
+        std::env::current_dir().unwrap(),
+    )
+}
+
+#[test]
+fn a_builder_sets_env_directory_and_streams_under_every_method() {
+    use std::io::Read;
+    let dir = std::env::temp_dir().join(format!("multiproc-setup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for method in METHODS {
+        let out_path = dir.join(format!("{}.out", method.name()));
+        let mut child = report_setup
+            .builder()
+            .start_method(method)
+            .fork_with_threads(true)
+            .env("MULTIPROC_TEST_SET", "yes")
+            .env_remove("PATH")
+            .current_dir(&dir)
+            .stdout(multiproc::Stdio::from(
+                std::fs::File::create(&out_path).unwrap(),
+            ))
+            .stderr(multiproc::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = String::new();
+        child
+            .take_stderr()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        let (set, has_path, cwd) = child.join().unwrap();
+        assert_eq!(set.as_deref(), Some("yes"), "{method:?}");
+        assert!(!has_path, "{method:?}");
+        assert_eq!(cwd, dir, "{method:?}");
+        assert_eq!(err, "to stderr\n", "{method:?}");
+        assert_eq!(
+            std::fs::read_to_string(&out_path).unwrap(),
+            "to stdout\n",
+            "{method:?}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_bad_setup_is_refused_at_spawn() {
+    let bad_name = report_setup.builder().env("A=B", "x").spawn().unwrap_err();
+    assert!(
+        matches!(
+            bad_name,
+            Error::InvalidArgument {
+                argument: "env",
+                ..
+            }
+        ),
+        "{bad_name:?}"
+    );
+    let no_dir = report_setup
+        .builder()
+        .current_dir("/nonexistent/dir")
+        .spawn()
+        .unwrap_err();
+    assert!(
+        matches!(
+            no_dir,
+            Error::InvalidArgument {
+                argument: "current_dir",
+                ..
+            }
+        ),
+        "{no_dir:?}"
     );
 }

@@ -54,6 +54,7 @@ supported! {
         Process, ProcessBuilder, ProcessInfo, active_children, cpu_count, current_process,
         parent_process,
     };
+    pub use bootstrap::setup::Stdio;
     pub use queue::{JoinableQueue, PutError, Queue};
     pub use values::{Array, RawArray, RawValue, SharedGuard, Value};
     pub use shared_memory::SharedMemory;

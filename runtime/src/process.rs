@@ -1,6 +1,8 @@
 //! Child processes: [`Process`], its builder, and the process-wide queries
 //! (`current_process`, `parent_process`, `active_children`, `cpu_count`).
 
+use std::ffi::OsString;
+use std::io::PipeReader;
 use std::marker::PhantomData;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
@@ -15,6 +17,7 @@ use serde::Serialize;
 
 pub use crate::bootstrap::identity::ProcessInfo;
 use crate::bootstrap::identity::Identity;
+use crate::bootstrap::setup::{Pipes, Stdio};
 use crate::bootstrap::{self, CallSpec, Job, Launch, OsChild, Start};
 use crate::error::{Error, Result};
 use crate::sys;
@@ -294,6 +297,134 @@ impl<Args: Serialize, R> ProcessBuilder<Args, R> {
         self
     }
 
+    /// Sets the environment variable `key` to `value` in the child. Like
+    /// every setting below, the child makes it itself before its function
+    /// runs, under every start method (so after its constructors, when spawned).
+    ///
+    /// # Errors
+    ///
+    /// At `spawn`: [`Error::InvalidArgument`] for a name that is empty or
+    /// holds `=` or NUL, or a value that holds NUL.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::process;
+    /// #[process]
+    /// fn mode() -> Option<String> {
+    ///     std::env::var("MODE").ok()
+    /// }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let p = mode.builder().env("MODE", "fast").spawn()?;
+    /// assert_eq!(p.join()?.as_deref(), Some("fast"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: none in `multiprocessing` (a child sets `os.environ`);
+    /// `subprocess.Popen(env=...)`.
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.launch.setup.env.push((key.into(), Some(value.into())));
+        self
+    }
+
+    /// Removes the environment variable `key` in the child.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::process;
+    /// # #[process] fn home() -> Option<String> { std::env::var("HOME").ok() }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let p = home.builder().env_remove("HOME").spawn()?;
+    /// assert_eq!(p.join()?, None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `del os.environ[key]` in the child.
+    pub fn env_remove(mut self, key: impl Into<OsString>) -> Self {
+        self.launch.setup.env.push((key.into(), None));
+        self
+    }
+
+    /// Starts the child with no environment variables but those set with
+    /// [`env`](ProcessBuilder::env).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::process;
+    /// # #[process] fn count() -> usize { std::env::vars_os().count() }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let p = count.builder().env_clear().env("ONLY", "1").spawn()?;
+    /// assert_eq!(p.join()?, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `subprocess.Popen(env={...})`.
+    pub fn env_clear(mut self) -> Self {
+        self.launch.setup.env.clear();
+        self.launch.setup.env_clear = true;
+        self
+    }
+
+    /// Runs the child in the directory `dir`.
+    ///
+    /// # Errors
+    ///
+    /// At `spawn`: [`Error::InvalidArgument`] if `dir` is not a directory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::process;
+    /// # #[process] fn cwd() -> std::path::PathBuf { std::env::current_dir().unwrap() }
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let p = cwd.builder().current_dir("/").spawn()?;
+    /// assert_eq!(p.join()?, std::path::PathBuf::from("/"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: `os.chdir` in the child; `subprocess.Popen(cwd=...)`.
+    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.launch.setup.current_dir = Some(dir.into());
+        self
+    }
+
+    /// Where the child's stdout goes: the parent's (the default), nowhere, a
+    /// file, or a pipe the parent reads ([`Process::take_stdout`]).
+    ///
+    /// # Examples
+    ///
+    /// See [`Stdio`].
+    ///
+    /// Python: `subprocess.Popen(stdout=...)`.
+    pub fn stdout(mut self, to: Stdio) -> Self {
+        self.launch.setup.stdout = to;
+        self
+    }
+
+    /// Where the child's stderr goes, as [`stdout`](ProcessBuilder::stdout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use multiproc::{process, Stdio};
+    /// # #[process] fn fail() { panic!("quietly") }
+    /// let p = fail.builder().stderr(Stdio::null()).spawn()?;
+    /// assert!(p.join().is_err());
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `subprocess.Popen(stderr=...)`.
+    pub fn stderr(mut self, to: Stdio) -> Self {
+        self.launch.setup.stderr = to;
+        self
+    }
+
     pub(crate) fn spawn_args(&self, args: &Args) -> Result<Process<R>> {
         bootstrap::lookup(self.key)?;
         let (call, fds) = CallSpec::new(self.key, args)?.split_fds();
@@ -315,6 +446,8 @@ const EXIT_YIELD: Duration = Duration::from_micros(200);
 pub(crate) struct ChildProc {
     child: OsChild,
     pub(crate) conn: Conn,
+    /// The reading ends of the child's piped streams.
+    pipes: Pipes,
     name: String,
     /// Set once the child has been reaped.
     status: Option<Ended>,
@@ -333,7 +466,11 @@ impl ChildProc {
     ) -> Result<ChildProc> {
         let identity = Identity::child(name, prefix, SPAWNED.fetch_add(1, Ordering::Relaxed) + 1);
         let name = identity.name().to_owned();
-        let (child, conn) = crate::bootstrap::start::start_child(launch, &Start::new(job, identity))?;
+        let (given, fds, pipes) = launch.setup.prepare()?;
+        let start = Start::new(job, identity).with_setup(given, fds);
+        let (child, conn) = crate::bootstrap::start::start_child(launch, &start)?;
+        // The writing ends are the child's alone, so that its end is the pipes' end.
+        drop(start);
         let name = child.remote_name().map_or(name, str::to_owned);
         match child.pid() {
             Some(pid) => {
@@ -345,6 +482,7 @@ impl ChildProc {
         Ok(ChildProc {
             child,
             conn,
+            pipes,
             name,
             status: None,
             answered: None,
@@ -558,6 +696,39 @@ impl<R> Process<R> {
     /// Python: `p.name`.
     pub fn name(&self) -> &str {
         self.child.name()
+    }
+
+    /// The reading end of the child's stdout, if the builder asked for
+    /// [`Stdio::piped`]; `None` after the first call.
+    ///
+    /// # Examples
+    ///
+    /// See [`Stdio`].
+    ///
+    /// Python: `Popen.stdout`.
+    pub fn take_stdout(&mut self) -> Option<PipeReader> {
+        self.child.pipes.stdout.take()
+    }
+
+    /// The reading end of the child's stderr, as [`take_stdout`](Process::take_stdout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::io::Read;
+    /// # use multiproc::{process, Stdio};
+    /// # #[process] fn warn() { eprintln!("careful") }
+    /// let mut p = warn.builder().stderr(Stdio::piped()).spawn()?;
+    /// let mut said = String::new();
+    /// p.take_stderr().unwrap().read_to_string(&mut said).unwrap();
+    /// p.join()?;
+    /// assert_eq!(said, "careful\n");
+    /// # Ok::<(), multiproc::Error>(())
+    /// ```
+    ///
+    /// Python: `Popen.stderr`.
+    pub fn take_stderr(&mut self) -> Option<PipeReader> {
+        self.child.pipes.stderr.take()
     }
 
     /// Whether the child is a daemon (terminated, not waited for, when the handle drops).

@@ -4,6 +4,7 @@
 pub(crate) mod identity;
 pub(crate) mod start;
 mod registry;
+pub(crate) mod setup;
 
 use std::env;
 use std::ffi::OsString;
@@ -27,6 +28,7 @@ use identity::Identity;
 use crate::wire::{self, Conn};
 
 pub(crate) use registry::{install_panic_hook, send_panics_to_callers};
+use setup::{Given, Setup};
 pub use registry::{Args, Call, Entry, REGISTRY, encode_value};
 pub(crate) use registry::{RETURNED, decode_outcome, decode_returned, lookup, push_failed, run, run_with};
 
@@ -36,6 +38,8 @@ const ENV_ADDR: &str = "MULTIPROC_BOOTSTRAP_ADDR";
 const ENV_TOKEN: &str = "MULTIPROC_BOOTSTRAP_TOKEN";
 /// Exit code of a child that could not reach its parent (`EX_SOFTWARE`).
 pub(crate) const EXIT_NO_PARENT: i32 = 70;
+/// Exit code of a child that could not be given its setup (`EX_OSERR`).
+const EXIT_SETUP_FAILED: i32 = 71;
 
 /// The first message: the child proves it is the process the parent started.
 #[derive(Serialize, Deserialize)]
@@ -51,6 +55,9 @@ pub(crate) struct Start {
     pub(crate) job: Job,
     pub(crate) identity: Identity,
     start_method: Option<crate::StartMethod>,
+    /// What the child is given before its work; its descriptors are the
+    /// job's last.
+    setup: Given,
 }
 
 impl Start {
@@ -59,7 +66,15 @@ impl Start {
             job,
             identity,
             start_method: crate::bootstrap::start::chosen_start_method(),
+            setup: Given::default(),
         }
+    }
+
+    /// Gives the child `setup`, whose descriptors `fds` travel after the job's.
+    pub(crate) fn with_setup(mut self, setup: Given, fds: Vec<OwnedFd>) -> Start {
+        self.job.fds.extend(fds);
+        self.setup = setup;
+        self
     }
 }
 
@@ -225,6 +240,7 @@ pub(crate) struct Launch {
     /// Attaches the job to a worker that runs elsewhere (an MPI rank),
     /// instead of starting a process: set by such a backend.
     pub(crate) attach: Option<Attach>,
+    pub(crate) setup: Setup,
 }
 
 /// How a backend attaches a job to a worker it runs elsewhere.
@@ -245,6 +261,7 @@ impl Default for Launch {
             method: None,
             fork_with_threads: false,
             attach: None,
+            setup: Setup::default(),
         }
     }
 }
@@ -562,11 +579,16 @@ fn run_child(addr: &Path, token: OsString) -> i32 {
 }
 
 /// Runs `start` in this child, which reports on `conn`; returns the exit code.
-pub(crate) fn run_job(conn: Conn, start: Start, lifeline: Lifeline) -> i32 {
+pub(crate) fn run_job(conn: Conn, mut start: Start, lifeline: Lifeline) -> i32 {
     let Some(kind) = JOB_KINDS.iter().find(|kind| kind.name == start.job.kind) else {
         eprintln!("multiproc: no kind of child job is named `{}`", start.job.kind);
         return EXIT_NO_PARENT;
     };
+    // First, while this child has no other thread.
+    if let Err(reason) = std::mem::take(&mut start.setup).apply(&mut start.job.fds) {
+        eprintln!("multiproc: {}: {reason}", start.identity.name());
+        return EXIT_SETUP_FAILED;
+    }
     identity::set_identity(start.identity);
     if let Some(method) = start.start_method {
         crate::bootstrap::start::inherit_start_method(method);

@@ -159,6 +159,17 @@ pub(crate) fn closes_on_exec(fd: RawFd) -> bool {
     flags >= 0 && flags & libc::FD_CLOEXEC != 0
 }
 
+/// Makes `target` (such as 1, stdout) refer to what `fd` refers to, and closes `fd`.
+pub(crate) fn replace_fd(fd: std::os::fd::OwnedFd, target: RawFd) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `dup2` closes `target` and makes it a copy of `fd`, which is
+    // open; nothing in this process owns `target` as an `OwnedFd`.
+    match unsafe { libc::dup2(fd.as_raw_fd(), target) } {
+        -1 => Err(std::io::Error::last_os_error()),
+        _ => Ok(()),
+    }
+}
+
 /// Closes `fd`.
 ///
 /// # Safety
