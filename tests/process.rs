@@ -287,3 +287,49 @@ fn second_nested() -> u32 {
 fn nested_functions_of_one_name_in_one_module_each_run_their_own_body() {
     assert_eq!((first_nested(), second_nested()), (1, 2));
 }
+
+static GREETING: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+#[process]
+fn set_greeting(greeting: String) {
+    assert!(!greeting.is_empty(), "no greeting");
+    GREETING.set(greeting).unwrap();
+}
+
+#[process]
+fn greet(name: String) -> String {
+    format!(
+        "{}, {name}",
+        GREETING.get().expect("the initializer ran first")
+    )
+}
+
+#[test]
+fn an_initializer_runs_in_the_child_before_the_function() {
+    let builder = greet.builder().initializer(set_greeting, ("hello".into(),));
+    assert_eq!(
+        builder.spawn("ann".into()).unwrap().join().unwrap(),
+        "hello, ann"
+    );
+    // The builder starts another child the same way.
+    assert_eq!(
+        builder.spawn("bob".into()).unwrap().join().unwrap(),
+        "hello, bob"
+    );
+}
+
+#[test]
+fn a_failing_initializer_is_the_processs_error_and_the_function_does_not_run() {
+    let err = greet
+        .builder()
+        .initializer(set_greeting, (String::new(),))
+        .stderr(multiproc::Stdio::null())
+        .spawn("ann".into())
+        .unwrap()
+        .join()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Panicked { message, .. } if message == "no greeting"),
+        "{err:?}"
+    );
+}

@@ -155,6 +155,8 @@ pub(crate) enum Ended {
 pub struct ProcessBuilder<Args, R> {
     key: &'static str,
     name: Option<String>,
+    /// Run in the child before the function.
+    initializer: Option<Result<CallSpec>>,
     daemon: bool,
     launch: Launch,
     _signature: PhantomData<fn(Args) -> R>,
@@ -165,6 +167,7 @@ impl<Args: Serialize, R> ProcessBuilder<Args, R> {
         ProcessBuilder {
             key,
             name: None,
+            initializer: None,
             daemon: false,
             launch: Launch::default(),
             _signature: PhantomData,
@@ -294,6 +297,42 @@ impl<Args: Serialize, R> ProcessBuilder<Args, R> {
     /// Python: forks with threads, and warns (`DeprecationWarning`) since 3.12.
     pub fn fork_with_threads(mut self, allow: bool) -> Self {
         self.launch.fork_with_threads = allow;
+        self
+    }
+
+    /// Runs `task(args)` in the child before the function: to set up a
+    /// logger, say, which a spawned child does not inherit from `main`. If
+    /// it panics or fails, the function does not run, and `join` returns its
+    /// error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiproc::process;
+    ///
+    /// static LEVEL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ///
+    /// #[process]
+    /// fn set_up(level: String) {
+    ///     LEVEL.set(level).unwrap();
+    /// }
+    ///
+    /// #[process]
+    /// fn current_level() -> Option<String> {
+    ///     LEVEL.get().cloned()
+    /// }
+    ///
+    /// # fn main() -> Result<(), multiproc::Error> {
+    /// let p = current_level.builder().initializer(set_up, ("debug".into(),)).spawn()?;
+    /// assert_eq!(p.join()?.as_deref(), Some("debug"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Python: none for a `Process` (a `Pool` has `initializer=`).
+    pub fn initializer<T: crate::PoolTask>(mut self, task: T, args: T::Args) -> Self {
+        let key = task.key();
+        self.initializer = Some(bootstrap::lookup(key).and_then(|_| CallSpec::new(key, &args)));
         self
     }
 
@@ -427,8 +466,24 @@ impl<Args: Serialize, R> ProcessBuilder<Args, R> {
 
     pub(crate) fn spawn_args(&self, args: &Args) -> Result<Process<R>> {
         bootstrap::lookup(self.key)?;
-        let (call, fds) = CallSpec::new(self.key, args)?.split_fds();
-        let job = Job::new(&bootstrap::CALL, &call, fds)?;
+        let (initializer, mut fds) = match &self.initializer {
+            Some(init) => {
+                // The builder may spawn again, so its error is told, not given away.
+                let init = init.as_ref().map_err(|e| Error::Initializer {
+                    source: Box::new(Error::Codec {
+                        what: "prepare the initializer".into(),
+                        reason: e.to_string(),
+                    }),
+                })?;
+                let (init, fds) = init.try_clone()?.split_fds();
+                (Some((init, fds.len())), fds)
+            }
+            None => (None, Vec::new()),
+        };
+        let (call, call_fds) = CallSpec::new(self.key, args)?.split_fds();
+        fds.extend(call_fds);
+        let calls = bootstrap::Calls { initializer, call };
+        let job = Job::new(&bootstrap::CALL, &calls, fds)?;
         let child = ChildProc::start(job, self.name.clone(), "Process", &self.launch)?;
         Ok(Process {
             child,

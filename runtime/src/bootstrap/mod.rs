@@ -143,17 +143,40 @@ pub(crate) static CALL: JobKind = JobKind {
     run: run_call,
 };
 
-fn run_call(mut conn: Conn, payload: &[u8], fds: Vec<OwnedFd>) -> i32 {
-    let call = match wire::decode::<CallSpec>(payload, "a call") {
-        Ok(call) => CallSpec { fds, ..call },
-        Err(_) => return EXIT_NO_PARENT,
+/// A call job's payload: the call, after an initializer if there is one.
+/// The initializer's descriptors come first among the job's.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Calls {
+    pub(crate) initializer: Option<(CallSpec, usize)>,
+    pub(crate) call: CallSpec,
+}
+
+fn run_call(mut conn: Conn, payload: &[u8], mut fds: Vec<OwnedFd>) -> i32 {
+    let Ok(calls) = wire::decode::<Calls>(payload, "a call") else {
+        return EXIT_NO_PARENT;
     };
+    // The initializer's outcome, kept only if it failed: then it is the call's.
+    let mut failed = Vec::new();
+    if let Some((init, count)) = calls.initializer {
+        let rest = fds.split_off(count.min(fds.len()));
+        let init = CallSpec {
+            fds: std::mem::replace(&mut fds, rest),
+            ..init
+        };
+        if init.run(&mut failed) {
+            failed.clear();
+        }
+    }
+    let call = CallSpec { fds, ..calls.call };
     let mut frame = Vec::new();
     let mut returned = false;
     // Handles (and large `Bytes`) in the value travel beside it.
     let (_, fds) = wire::collect_returned_fds(|| {
         wire::push_frame(&mut frame, |outcome| {
-            returned = call.run(outcome);
+            match failed.is_empty() {
+                true => returned = call.run(outcome),
+                false => outcome.extend_from_slice(&failed),
+            }
             Ok(())
         })
     });
