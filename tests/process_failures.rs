@@ -327,3 +327,29 @@ fn a_program_that_ignores_sigchld_still_joins_its_children() {
     assert_eq!(exitcode, Some(0));
     assert!(killed.starts_with("Err(StatusLost"), "{killed}");
 }
+
+#[multiproc::process]
+fn recurse_for_ever(depth: u64) -> u64 {
+    let frame = std::hint::black_box([depth; 64]);
+    recurse_for_ever(depth + 1) + frame[0]
+}
+
+#[test]
+fn a_spawned_childs_stack_overflow_is_reported_as_one() {
+    use std::io::Read;
+    let mut child = recurse_for_ever
+        .builder()
+        .start_method(multiproc::StartMethod::Spawn)
+        .stderr(multiproc::Stdio::piped())
+        .spawn(0)
+        .unwrap();
+    let mut said = String::new();
+    child
+        .take_stderr()
+        .unwrap()
+        .read_to_string(&mut said)
+        .unwrap();
+    let err = child.join().unwrap_err();
+    assert!(said.contains("has overflowed its stack"), "{said:?}");
+    assert!(matches!(err, Error::Signaled { signal: 6, .. }), "{err:?}");
+}

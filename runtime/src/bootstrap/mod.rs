@@ -598,6 +598,11 @@ fn run_child(addr: &Path, token: OsString) -> i32 {
         return EXIT_NO_PARENT;
     };
     start.job.set_fds(fds);
+    // What Rust's runtime, which has not started, would say.
+    process::report_stack_overflow(format!(
+        "\nprocess `{}` has overflowed its stack\nfatal runtime error: stack overflow, aborting\n",
+        start.identity.name()
+    ));
     run_job(conn, start, Lifeline::Thread)
 }
 

@@ -248,3 +248,91 @@ pub(crate) fn signal_name(signal: i32) -> &'static str {
         _ => "unknown signal",
     }
 }
+
+/// The lowest and highest address where a fault means that the thread
+/// that called [`report_stack_overflow`] overflowed its stack, and the
+/// message to print then.
+static GUARD: std::sync::OnceLock<(usize, usize, Box<[u8]>)> = std::sync::OnceLock::new();
+
+/// Has a stack overflow of the calling thread print `message` and abort,
+/// as Rust's runtime has one of `main`'s thread do: a child diverted before
+/// `main` never had that runtime start, and would die of a bare `SIGSEGV`.
+/// For the one thread that calls it, once.
+pub(crate) fn report_stack_overflow(message: String) {
+    // The kernel keeps a gap below a growing stack (256 pages by default):
+    // a fault in it, or just below, is an overflow.
+    const GAP: usize = 2 << 20;
+    let Some((low, _)) = this_threads_stack() else {
+        return;
+    };
+    // SAFETY: a plain query.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    if GUARD
+        .set((low.saturating_sub(GAP), low + page, message.into_bytes().into()))
+        .is_err()
+    {
+        return;
+    }
+    // SAFETY: a stack for signal handlers, mapped for the life of the process.
+    unsafe {
+        let size = libc::SIGSTKSZ.max(64 << 10);
+        let stack = libc::mmap(
+            std::ptr::null_mut(),
+            size,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if stack == libc::MAP_FAILED {
+            return;
+        }
+        let alt = libc::stack_t {
+            ss_sp: stack,
+            ss_flags: 0,
+            ss_size: size,
+        };
+        libc::sigaltstack(&alt, std::ptr::null_mut());
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_fault as *const () as usize;
+        action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+        libc::sigemptyset(&mut action.sa_mask);
+        for signal in [libc::SIGSEGV, libc::SIGBUS] {
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+/// The calling thread's stack: its lowest and highest address.
+fn this_threads_stack() -> Option<(usize, usize)> {
+    // SAFETY: reads the attributes of the calling thread into `attr`, which
+    // is destroyed after use.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+            return None;
+        }
+        let (mut low, mut size) = (std::ptr::null_mut(), 0);
+        let got = libc::pthread_attr_getstack(&attr, &mut low, &mut size);
+        libc::pthread_attr_destroy(&mut attr);
+        (got == 0).then_some((low as usize, low as usize + size))
+    }
+}
+
+extern "C" fn on_fault(signal: i32, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // SAFETY: the system passes the fault's information; reading the
+    // guard and writing a prepared message are async-signal-safe.
+    unsafe {
+        let address = (*info).si_addr() as usize;
+        if let Some((low, high, message)) = GUARD.get()
+            && (*low..*high).contains(&address)
+        {
+            libc::write(2, message.as_ptr().cast(), message.len());
+            libc::abort();
+        }
+        // Another fault: the default action, when the access is retried.
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = libc::SIG_DFL;
+        libc::sigaction(signal, &action, std::ptr::null_mut());
+    }
+}
