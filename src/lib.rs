@@ -176,3 +176,8 @@ mod tests {
         assert_eq!(double.spawn(21).unwrap().join().unwrap(), 42);
     }
 }
+
+/// The README's examples, compiled and run as doc tests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
