@@ -240,7 +240,11 @@ fn errors_work_with_question_mark_and_box_dyn_error() {
 fn a_child_waiting_for_a_debugger() -> (bool, i64) {
     // SAFETY: set before this program starts any thread of its own that reads it.
     unsafe { std::env::set_var("MULTIPROC_WAIT_FOR_DEBUGGER", "someone-else,debug-me") };
-    let child = add.builder().name("debug-me").spawn(2, 3).unwrap();
+    let quiet = add
+        .builder()
+        .name("debug-me")
+        .stderr(multiproc::Stdio::null());
+    let child = quiet.spawn(2, 3).unwrap();
     let stat = format!("/proc/{}/stat", child.pid());
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut stopped = false;
