@@ -898,3 +898,37 @@ fn a_condition_wait_outlasts_the_call_timeout_while_another_client_holds_the_loc
         drop(guard);
     });
 }
+
+/// In a fresh program that knows only manager `b`'s key: uses the list of
+/// another manager that `b` holds; returns the error it gets.
+#[process]
+fn use_a_list_held_by_another_manager(b_address: String, b_key: Vec<u8>) -> String {
+    let b = Manager::connect(&b_address, &b_key).unwrap();
+    let held: DictProxy<String, ListProxy<u32>> = b.lookup("held").unwrap();
+    let list = held.get(&"list".to_string()).unwrap().unwrap();
+    match list.len() {
+        Ok(len) => format!("used it: len {len}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn a_proxy_held_by_a_manager_carries_no_key_to_its_clients() {
+    let a = Manager::serve("127.0.0.1:0", b"key of a").unwrap();
+    let b = Manager::serve("127.0.0.1:0", b"key of b").unwrap();
+    let list = a.list::<u32>().unwrap();
+    list.push(7).unwrap();
+    let held = b.dict::<String, ListProxy<u32>>().unwrap();
+    held.insert("list".into(), list).unwrap();
+    b.publish("held", &held).unwrap();
+    // This program knows `a`'s key, so the proxy it gets back works here.
+    let back = held.get(&"list".to_string()).unwrap().unwrap();
+    assert_eq!(back.len().unwrap(), 1);
+    // A program that knows only `b`'s key gets the proxy, but not `a`'s key.
+    let said = use_a_list_held_by_another_manager
+        .spawn(b.address(), b"key of b".to_vec())
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(said.contains("passes on no keys"), "{said}");
+}

@@ -227,6 +227,8 @@ pub fn expand_managed(model: ManagedModel) -> TokenStream {
             }
         }
 
+        impl #private::Sealed for #proxy {}
+
         impl #krate::Proxy for #proxy {
             fn object(&self) -> &#private::ObjectRef {
                 &self.0
@@ -236,6 +238,8 @@ pub fn expand_managed(model: ManagedModel) -> TokenStream {
                 #proxy(object)
             }
         }
+
+        impl #private::Sealed for #ty {}
 
         impl #krate::Managed for #ty {
             type Proxy = #proxy;

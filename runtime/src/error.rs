@@ -29,6 +29,7 @@ use std::io;
 pub enum Error {
     /// The child function panicked.
     #[error("process `{process}` panicked at {location}: {message}")]
+    #[non_exhaustive]
     Panicked {
         /// Name of the process that panicked.
         process: String,
@@ -39,6 +40,7 @@ pub enum Error {
     },
     /// The child exited (for example through `std::process::exit`) before returning a value.
     #[error("process `{process}` exited with code {code} before returning a value")]
+    #[non_exhaustive]
     Exited {
         /// Name of the process.
         process: String,
@@ -50,12 +52,14 @@ pub enum Error {
     #[error(
         "process `{process}` ended before returning a value; its exit status is lost because this program ignores SIGCHLD"
     )]
+    #[non_exhaustive]
     StatusLost {
         /// The child's name.
         process: String,
     },
     /// The child was killed by a signal.
     #[error("process `{process}` was killed by signal {signal} ({})", crate::sys::process::signal_name(*.signal))]
+    #[non_exhaustive]
     Signaled {
         /// Name of the process.
         process: String,
@@ -64,6 +68,7 @@ pub enum Error {
     },
     /// The child process could not be started.
     #[error("could not start a child process: {what}")]
+    #[non_exhaustive]
     Spawn {
         /// What failed.
         what: String,
@@ -73,6 +78,7 @@ pub enum Error {
     },
     /// The child started but did not complete the start-up handshake.
     #[error("child process {pid} failed its start-up handshake: {reason}")]
+    #[non_exhaustive]
     Handshake {
         /// Pid of the child, which has been reaped.
         pid: u32,
@@ -81,6 +87,7 @@ pub enum Error {
     },
     /// The function is not registered in this executable.
     #[error("no function is registered under `{key}`; annotate it with `#[multiproc::process]`")]
+    #[non_exhaustive]
     NotRegistered {
         /// The registration key (module path and function name).
         key: String,
@@ -89,6 +96,7 @@ pub enum Error {
     #[error(
         "{count} functions are registered under `{key}`; give the annotated functions distinct names or move them into distinct modules"
     )]
+    #[non_exhaustive]
     DuplicateKey {
         /// The registration key (module path and function name).
         key: String,
@@ -97,6 +105,7 @@ pub enum Error {
     },
     /// A value could not be encoded for, or decoded from, another process.
     #[error("could not {what}: {reason}")]
+    #[non_exhaustive]
     Codec {
         /// What was being encoded or decoded.
         what: String,
@@ -108,6 +117,7 @@ pub enum Error {
     Disconnected,
     /// The value was already taken by an earlier `join_timeout`.
     #[error("process `{process}` was already joined")]
+    #[non_exhaustive]
     AlreadyJoined {
         /// Name of the process.
         process: String,
@@ -116,6 +126,7 @@ pub enum Error {
     /// `imap_unordered`, failed; `index` is its item's place in the input,
     /// which those calls would otherwise not tell.
     #[error("the task of item {index} failed: {source}")]
+    #[non_exhaustive]
     Task {
         /// The item's place in the input, from 0.
         index: usize,
@@ -125,6 +136,7 @@ pub enum Error {
     },
     /// A pool worker died (was killed, crashed, or exited) while it held this task.
     #[error("pool worker `{process}` died while running this task: {reason}")]
+    #[non_exhaustive]
     WorkerLost {
         /// Name of the worker process.
         process: String,
@@ -133,12 +145,14 @@ pub enum Error {
     },
     /// The pool has no worker left and could not start one.
     #[error("the pool has no workers left: {reason}")]
+    #[non_exhaustive]
     NoWorkers {
         /// Why the last worker could not be started.
         reason: String,
     },
     /// The pool's initializer did not complete in a new worker.
     #[error("the pool initializer failed")]
+    #[non_exhaustive]
     Initializer {
         /// What happened in the worker.
         #[source]
@@ -171,6 +185,7 @@ pub enum Error {
     /// An argument is out of its range, such as a pool of no workers or a
     /// shared memory block of no bytes.
     #[error("invalid {argument}: {reason}")]
+    #[non_exhaustive]
     InvalidArgument {
         /// The argument, as the API names it.
         argument: &'static str,
@@ -179,18 +194,21 @@ pub enum Error {
     },
     /// A [`Condition`](crate::Condition) already has as many waiters as it can hold.
     #[error("a condition can hold {limit} waiters at once; wait on another condition")]
+    #[non_exhaustive]
     TooManyWaiters {
         /// How many waiters one condition holds.
         limit: usize,
     },
     /// No shared memory block has this name.
     #[error("no shared memory block is named `{name}`")]
+    #[non_exhaustive]
     NoSuchSharedMemory {
         /// The name looked for.
         name: String,
     },
     /// An offset and length reach past the end of a shared memory block.
     #[error("bytes {offset}..{offset}+{len} are outside a shared memory block of {size} bytes")]
+    #[non_exhaustive]
     OutOfBounds {
         /// Where the access starts.
         offset: usize,
@@ -201,6 +219,7 @@ pub enum Error {
     },
     /// No manager answers at this address, or it went away during a call.
     #[error("the manager at {address} is unreachable")]
+    #[non_exhaustive]
     ManagerUnreachable {
         /// Where the manager was expected.
         address: String,
@@ -210,6 +229,7 @@ pub enum Error {
     },
     /// The manager and this process do not share the same key.
     #[error("could not authenticate with the manager at {address}: {reason}")]
+    #[non_exhaustive]
     Authentication {
         /// Where the manager listens.
         address: String,
@@ -218,6 +238,7 @@ pub enum Error {
     },
     /// The manager could not carry out a request.
     #[error("the manager refused the request: {reason}")]
+    #[non_exhaustive]
     Manager {
         /// Why.
         reason: String,
@@ -225,6 +246,7 @@ pub enum Error {
     /// A manager object looked up by name, or a namespace attribute, has
     /// another type than the one asked for.
     #[error("the manager object `{name}` is a {found}, not a {expected}")]
+    #[non_exhaustive]
     TypeMismatch {
         /// The name it was published or set under.
         name: String,
@@ -235,6 +257,7 @@ pub enum Error {
     },
     /// A list index is past either end.
     #[error("index {index} is out of range for a list of {len} items")]
+    #[non_exhaustive]
     IndexOutOfRange {
         /// The index asked for.
         index: i64,
@@ -246,6 +269,7 @@ pub enum Error {
     NotOwner,
     /// A namespace has no attribute of this name.
     #[error("the namespace has no attribute `{name}`")]
+    #[non_exhaustive]
     NoSuchAttribute {
         /// The attribute asked for.
         name: String,
@@ -254,6 +278,7 @@ pub enum Error {
     #[error(
         "the start method is already set to `{current}`; set it once, before starting processes"
     )]
+    #[non_exhaustive]
     StartMethodSet {
         /// The method set first.
         current: &'static str,
@@ -262,12 +287,14 @@ pub enum Error {
     #[error(
         "refusing to fork with {threads} threads running: a lock held by another thread would stay locked in the child; use StartMethod::ForkServer, or allow it with fork_with_threads(true)"
     )]
+    #[non_exhaustive]
     ForkWithThreads {
         /// The threads of this process, the caller's included.
         threads: usize,
     },
     /// The MPI backend cannot run the pool.
     #[error("the MPI pool cannot run: {reason}")]
+    #[non_exhaustive]
     Mpi {
         /// Why.
         reason: String,
@@ -277,6 +304,7 @@ pub enum Error {
     Timeout(std::time::Duration),
     /// An operating-system call failed.
     #[error("{what} failed")]
+    #[non_exhaustive]
     Io {
         /// The operation that failed.
         what: &'static str,

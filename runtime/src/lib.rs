@@ -78,6 +78,12 @@ supported! {
         pub use linkme;
         pub use serde;
 
+        /// Seals [`Proxy`](crate::Proxy) and [`Managed`](crate::Managed):
+        /// implemented only by this crate's proxies and by the code
+        /// `#[managed]` generates, which is why it lives here, where nothing
+        /// is public API.
+        pub trait Sealed {}
+
         /// Implemented by every type a child function can take or return.
         #[diagnostic::on_unimplemented(
             message = "`{Self}` cannot cross between processes",

@@ -553,6 +553,20 @@ pub struct RawValue<T>(Block<T>);
 /// Python: `multiprocessing.RawArray('I', [1, 2, 3])`.
 pub struct RawArray<T>(Block<T>);
 
+/// Shows the value as a (possibly torn) read sees it.
+impl<T: Pod + fmt::Debug> fmt::Debug for RawValue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RawValue").field(&self.get()).finish()
+    }
+}
+
+/// Shows the elements as (possibly torn) reads see them.
+impl<T: Pod + fmt::Debug> fmt::Debug for RawArray<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RawArray").field(&self.to_vec()).finish()
+    }
+}
+
 impl<T> Clone for RawValue<T> {
     fn clone(&self) -> Self {
         RawValue(self.0.clone())

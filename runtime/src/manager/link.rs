@@ -20,7 +20,7 @@ use crate::wire::socket::{self, Peeked};
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 /// Where a manager listens.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub(crate) enum Address {
     /// A socket file in the owner's private directory.
     Unix(PathBuf),
@@ -61,6 +61,14 @@ impl Link {
         key: &[u8],
         timeout: Option<Duration>,
     ) -> Result<Link, Error> {
+        if key.is_empty() {
+            return Err(Error::Authentication {
+                address: address.to_string(),
+                reason: "this proxy came through a manager, which passes on no keys; \
+                         connect to its manager first (`Manager::connect` with its key)"
+                    .into(),
+            });
+        }
         let timeout = timeout.map_or(HANDSHAKE_TIMEOUT, |t| t.min(HANDSHAKE_TIMEOUT));
         let unreachable = |source| Error::ManagerUnreachable {
             address: address.to_string(),

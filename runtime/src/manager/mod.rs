@@ -18,7 +18,7 @@ mod server;
 mod sync;
 
 use std::any::{Any, type_name};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::sync::{Arc, Mutex};
@@ -144,8 +144,12 @@ impl Manager {
     /// 0 picks a free one, see [`Manager::address`]) for clients anywhere that
     /// know `key`.
     ///
-    /// The key itself never crosses the network: each connection opens with
-    /// a challenge answered with HMAC-SHA256, both ways.
+    /// Each connection opens with a challenge answered with HMAC-SHA256,
+    /// both ways, so the handshake never sends the key, and proxies that
+    /// the manager holds are handed on without it. But the traffic after
+    /// the handshake is neither encrypted nor checked, as in Python: bind
+    /// to `127.0.0.1` unless other hosts must connect, and then reach it
+    /// through an SSH tunnel or a VPN (the README's security notes).
     ///
     /// # Errors
     ///
@@ -189,10 +193,7 @@ impl Manager {
             reason: format!("could not listen: {reason}"),
         })?;
         Ok(Manager {
-            server: Arc::new(Server {
-                address: address.clone(),
-                key,
-            }),
+            server: Arc::new(Server::new(address.clone(), key)),
             owned: Some(Arc::new(Owned {
                 process: Mutex::new(child),
                 address,
@@ -222,10 +223,7 @@ impl Manager {
     ///
     /// Python: `m = BaseManager(address=(host, port), authkey=key); m.connect()`.
     pub fn connect(address: &str, key: &[u8]) -> Result<Manager> {
-        let server = Arc::new(Server {
-            address: Address::Tcp(address.into()),
-            key: key.to_vec(),
-        });
+        let server = Arc::new(Server::new(Address::Tcp(address.into()), key.to_vec()));
         server.reconnect()?;
         Ok(Manager {
             server,
@@ -371,7 +369,7 @@ impl Manager {
     ///
     /// Python: `MyManager.register("Counter", Counter); manager.Counter()`.
     pub fn create<T: Managed>(&self, value: T) -> Result<T::Proxy> {
-        let state = ByteBuf::from(wire::encode(&value, "the managed object")?);
+        let state = ByteBuf::from(for_a_manager(|| wire::encode(&value, "the managed object"))?);
         let key = T::KEY.to_owned();
         self.make(Kind::User { key, state })
     }
@@ -434,11 +432,81 @@ impl Manager {
 }
 
 /// A manager as its proxies know it: where it listens and the key it wants.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug)]
 struct Server {
     address: Address,
-    #[serde(with = "serde_bytes")]
     key: Vec<u8>,
+}
+
+impl Server {
+    fn new(address: Address, key: Vec<u8>) -> Server {
+        remember_key(&address, &key);
+        Server { address, key }
+    }
+}
+
+thread_local! {
+    /// Set while encoding a value that a manager will hold.
+    static FOR_A_MANAGER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `encode` for a value that a manager will hold: the proxies in it
+/// travel without their manager's key, since a manager hands values on to
+/// any client, over TCP in the clear. A process that receives such a proxy
+/// uses the key it knows for that manager's address (from `start`, `serve`
+/// or `connect`, or a proxy received from a process), as Python's proxies
+/// use their process's `authkey`.
+fn for_a_manager<T>(encode: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            FOR_A_MANAGER.with(|on| on.set(self.0));
+        }
+    }
+    let _reset = Reset(FOR_A_MANAGER.with(|on| on.replace(true)));
+    encode()
+}
+
+/// The key of each manager this process knows, by address.
+static KEYS: Mutex<BTreeMap<Address, Vec<u8>>> = Mutex::new(BTreeMap::new());
+
+fn lock_keys() -> std::sync::MutexGuard<'static, BTreeMap<Address, Vec<u8>>> {
+    KEYS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+// A forked child knows what its parent knew.
+crate::forking::fork_hook!(
+    KEYS_FORK,
+    order: 85,
+    holds: std::sync::MutexGuard<'static, BTreeMap<Address, Vec<u8>>> = lock_keys(),
+    forget: || {},
+);
+
+fn remember_key(address: &Address, key: &[u8]) {
+    if !key.is_empty() {
+        lock_keys().insert(address.clone(), key.to_vec());
+    }
+}
+
+impl Serialize for Server {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let key: &[u8] = match FOR_A_MANAGER.with(std::cell::Cell::get) {
+            true => &[],
+            false => &self.key,
+        };
+        (&self.address, serde_bytes::Bytes::new(key)).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Server {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Server, D::Error> {
+        let (address, key) = <(Address, ByteBuf)>::deserialize(d)?;
+        let key = match key.is_empty() {
+            true => lock_keys().get(&address).cloned().unwrap_or_default(),
+            false => key.into_vec(),
+        };
+        Ok(Server::new(address, key))
+    }
 }
 
 /// A manager as one connection knows it: its address and the key proven on it.
@@ -693,7 +761,7 @@ impl Answer {
 }
 
 fn encode<T: Serialize + ?Sized>(value: &T) -> Result<ByteBuf> {
-    wire::encode(value, "a value for the manager").map(ByteBuf::from)
+    for_a_manager(|| wire::encode(value, "a value for the manager")).map(ByteBuf::from)
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
@@ -796,7 +864,7 @@ impl ObjectRef {
 /// encodings of a call's arguments in a row are the encoding of their tuple.
 #[doc(hidden)]
 pub fn encode_arg<T: Portable>(value: &T, out: &mut Vec<u8>) -> Result<()> {
-    wire::encode_into(value, out).map_err(|e| Error::Codec {
+    for_a_manager(|| wire::encode_into(value, out)).map_err(|e| Error::Codec {
         what: "encode an argument for the manager".into(),
         reason: wire::codec_failure(&e),
     })
@@ -804,8 +872,9 @@ pub fn encode_arg<T: Portable>(value: &T, out: &mut Vec<u8>) -> Result<()> {
 
 /// A typed proxy: how the manager's objects are reached from any process.
 ///
-/// Implemented by the proxies of this crate and by those that
-/// `#[multiproc::managed]` generates; its methods are not part of the API.
+/// Sealed: implemented by the proxies of this crate and by those that
+/// `#[multiproc::managed]` generates, and by no other type; its hidden
+/// methods are not part of the API.
 ///
 /// # Examples
 ///
@@ -819,7 +888,7 @@ pub fn encode_arg<T: Portable>(value: &T, out: &mut Vec<u8>) -> Result<()> {
 /// ```
 ///
 /// Python: `multiprocessing.managers.BaseProxy`.
-pub trait Proxy: Serialize + DeserializeOwned {
+pub trait Proxy: Serialize + DeserializeOwned + crate::__private::Sealed {
     /// The name its objects are checked against.
     #[doc(hidden)]
     fn tag() -> &'static str {
@@ -926,7 +995,7 @@ fn short_name<P: ?Sized>() -> String {
 /// ```
 ///
 /// Python: `BaseManager.register(typeid, callable)`.
-pub trait Managed: Serialize + DeserializeOwned + Send + 'static {
+pub trait Managed: Serialize + DeserializeOwned + Send + 'static + crate::__private::Sealed {
     /// The generated proxy type, `<Type>Proxy`.
     type Proxy: Proxy;
     /// The registration key.
@@ -1029,6 +1098,8 @@ macro_rules! proxy_type {
                     .map(|object| $name(object, std::marker::PhantomData))
             }
         }
+
+        impl$(<$($t),+>)? $crate::__private::Sealed for $name$(<$($t),+>)? {}
 
         impl$(<$($t),+>)? $crate::manager::Proxy for $name$(<$($t),+>)? {
             fn object(&self) -> &$crate::manager::ObjectRef {
