@@ -131,7 +131,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     match pool.map(hundred_over, items) {
         Ok(values) => println!("pool.map = {values:?}"),
         // `map` says which item failed first: Python's says only how.
-        Err(Error::Task { index, source }) => match *source {
+        Err(Error::Task { index, source, .. }) => match *source {
             Error::Panicked { message, .. } => {
                 println!("pool.map: первая ошибка у элемента {index}, паника {message:?}");
             }

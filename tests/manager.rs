@@ -73,16 +73,24 @@ fn bad_indexes_and_missing_attributes_are_clear_errors() {
     let l = manager.list_from([1u8, 2, 3]).unwrap();
     assert!(matches!(
         l.get(3),
-        Err(Error::IndexOutOfRange { index: 3, len: 3 })
+        Err(Error::IndexOutOfRange {
+            index: 3,
+            len: 3,
+            ..
+        })
     ));
     assert!(matches!(
         l.set(-4, 0),
-        Err(Error::IndexOutOfRange { index: -4, len: 3 })
+        Err(Error::IndexOutOfRange {
+            index: -4,
+            len: 3,
+            ..
+        })
     ));
     assert_eq!(l.get(-3).unwrap(), 1);
     let ns = manager.namespace().unwrap();
     let missing = ns.get::<u8>("nope").unwrap_err();
-    assert!(matches!(missing, Error::NoSuchAttribute { ref name } if name == "nope"));
+    assert!(matches!(missing, Error::NoSuchAttribute { ref name, .. } if name == "nope"));
     ns.set("text", "not a number").unwrap();
     let wrong = ns.get::<u64>("text").unwrap_err();
     assert!(

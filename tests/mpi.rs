@@ -102,7 +102,10 @@ fn a_panic_fails_only_its_item_and_the_pool_goes_on() {
             Err(e) => panic!("item {x}: {e}"),
         }
     }
-    let Err(Error::Task { index: 1, source }) = pool.map(fail_on_five, [4u64, 5]) else {
+    let Err(Error::Task {
+        index: 1, source, ..
+    }) = pool.map(fail_on_five, [4u64, 5])
+    else {
         panic!("expected the task of item 1 to fail");
     };
     assert!(matches!(*source, Error::Panicked { .. }), "{source}");

@@ -186,7 +186,10 @@ fn a_map_reports_its_first_error_without_waiting_for_the_chunks_after_it() {
         .map_async(zero_fails_others_hang, items)
         .unwrap()
         .get_timeout(Duration::from_secs(20));
-    let Err(Error::Task { index: 0, source }) = &got else {
+    let Err(Error::Task {
+        index: 0, source, ..
+    }) = &got
+    else {
         panic!("expected the task of item 0, got {got:?}");
     };
     assert!(
@@ -325,7 +328,10 @@ fn a_panicking_task_fails_only_its_item_and_the_worker_survives() {
     let pool = Pool::new(2).unwrap();
     let before = worker_pids(&pool);
     let err = pool.map(panic_on_five, 0..10u64).unwrap_err();
-    let Error::Task { index: 5, source } = &err else {
+    let Error::Task {
+        index: 5, source, ..
+    } = &err
+    else {
         panic!("expected the task of item 5, got {err:?}");
     };
     let Error::Panicked {
@@ -376,7 +382,10 @@ fn a_killed_worker_fails_only_its_task_and_is_replaced() {
 fn an_aborting_task_reports_sigabrt_and_map_returns_that_error() {
     let pool = Pool::new(2).unwrap();
     let err = pool.map_chunked(abort_on_three, 0..8u64, 1).unwrap_err();
-    let Error::Task { index: 3, source } = &err else {
+    let Error::Task {
+        index: 3, source, ..
+    } = &err
+    else {
         panic!("expected the task of item 3, got {err:?}");
     };
     assert!(matches!(**source, Error::WorkerLost { .. }), "{err:?}");
@@ -455,7 +464,7 @@ fn a_panicking_initializer_fails_build() {
         .build()
         .unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(10));
-    let Error::Initializer { source } = &err else {
+    let Error::Initializer { source, .. } = &err else {
         panic!("expected an initializer error, got {err:?}");
     };
     assert!(

@@ -81,6 +81,7 @@ fn child_panic_comes_back_with_message_and_location() {
         message,
         location,
         process,
+        ..
     } = &err
     else {
         panic!("expected a panic, got {err:?}");

@@ -214,7 +214,7 @@ fn fork_with_a_thread_running() -> (bool, bool) {
     let busy = std::thread::spawn(|| std::thread::sleep(Duration::from_millis(500)));
     let refused = matches!(
         read_mark.builder().start_method(StartMethod::Fork).spawn(),
-        Err(Error::ForkWithThreads { threads: 2.. })
+        Err(Error::ForkWithThreads { threads: 2.., .. })
     );
     let allowed = read_mark
         .builder()

@@ -655,5 +655,8 @@ fn a_notifier_without_the_lock_waits_for_the_thread_that_holds_it() {
 fn raw_values_and_arrays_print_their_contents() {
     let value = multiproc::RawValue::new(7u32).unwrap();
     let array = multiproc::RawArray::from_slice(&[1u8, 2]).unwrap();
-    assert_eq!(format!("{value:?} {array:?}"), "RawValue(7) RawArray([1, 2])");
+    assert_eq!(
+        format!("{value:?} {array:?}"),
+        "RawValue(7) RawArray([1, 2])"
+    );
 }

@@ -59,7 +59,9 @@ impl ManagedModel {
     /// The type's name, if the block is on a plain named type.
     pub fn self_ident(&self) -> Option<&Ident> {
         match &*self.item.self_ty {
-            Type::Path(TypePath { qself: None, path }) => path
+            Type::Path(TypePath {
+                qself: None, path, ..
+            }) => path
                 .segments
                 .last()
                 .filter(|s| s.arguments.is_none())

@@ -17,7 +17,7 @@ pub fn validate_managed(model: ManagedModel) -> Result<ManagedModel, syn::Error>
     let attr = Kind::Managed.attr();
     let item = &model.item;
     let mut errors = Errors::default();
-    if let Some((_, path, _)) = &item.trait_ {
+    if let Some((path, _)) = &item.trait_ {
         errors.push(syn::Error::new(
             path.span(),
             format!("{attr} must be on an inherent impl block, not a trait impl; write `impl Type {{ .. }}`"),
@@ -43,7 +43,7 @@ pub fn validate_managed(model: ManagedModel) -> Result<ManagedModel, syn::Error>
     }
     for method in model.exposed() {
         if let Some(receiver) = method.sig.receiver()
-            && receiver.reference.is_none()
+            && !matches!(receiver.kind, syn::ReceiverKind::Reference(..))
         {
             errors.push(syn::Error::new(
                 receiver.self_token.span(),
@@ -69,7 +69,7 @@ fn check_signature(sig: &syn::Signature, kind: Kind, errors: &mut Errors) {
             ),
         );
     }
-    if let Some(token) = &sig.unsafety {
+    if let syn::Safety::Unsafe(token) = &sig.safety {
         error(
             token.span(),
             format!(
