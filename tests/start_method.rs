@@ -641,3 +641,49 @@ fn a_bad_setup_is_refused_at_spawn() {
         "{no_dir:?}"
     );
 }
+
+#[process]
+fn read_a() -> Option<String> {
+    std::env::var("MULTIPROC_TEST_A").ok()
+}
+
+/// In a fresh program with a thread that reads the environment without
+/// pause: forks children that are given a variable; returns how many of
+/// them answered in time.
+#[process]
+fn fork_with_env_while_a_thread_reads_it() -> u32 {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reading = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::hint::black_box(std::env::var_os("HOME"));
+            }
+        })
+    };
+    let mut answered = 0;
+    for _ in 0..50 {
+        let mut child = read_a
+            .builder()
+            .start_method(StartMethod::Fork)
+            .fork_with_threads(true)
+            .env("MULTIPROC_TEST_A", "1")
+            .spawn()
+            .unwrap();
+        match child.join_timeout(Duration::from_secs(10)) {
+            Ok(Some(Some(value))) if value == "1" => answered += 1,
+            _ => {
+                let _ = child.kill();
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    reading.join().unwrap();
+    answered
+}
+
+#[test]
+fn a_forked_child_is_given_its_environment_while_another_thread_reads_it() {
+    let answered = spawned(fork_with_env_while_a_thread_reads_it.builder());
+    assert_eq!(answered, 50);
+}

@@ -65,6 +65,16 @@ supported! {
     };
     pub use task::Task;
 
+    /// The serde that multiproc encodes with: its `Serialize` and
+    /// `Deserialize` bound every argument and value that crosses between
+    /// processes. Your own `serde = "1"` dependency is the same crate, since
+    /// a build has one serde 1.
+    pub use serde;
+
+    /// The bytemuck whose `Pod` bounds [`Value`], [`Array`], [`RawValue`] and
+    /// [`RawArray`]; your own `bytemuck = "1"` is the same crate.
+    pub use bytemuck;
+
     /// What the macros' generated code refers to; not a public API.
     #[doc(hidden)]
     pub mod __private {

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::sys::process;
 
 /// Where a child's stdout or stderr goes.
 ///
@@ -245,30 +246,25 @@ impl Given {
                         .write(true)
                         .open("/dev/null")
                         .map_err(|e| format!("opening /dev/null: {e}"))?;
-                    crate::sys::process::replace_fd(OwnedFd::from(null), target)
+                    process::replace_fd(OwnedFd::from(null), target)
                         .map_err(|e| format!("redirecting a stream: {e}"))?;
                 }
                 Slot::Passed => {
                     let fd = own.next().ok_or("a stream's descriptor did not arrive")?;
-                    crate::sys::process::replace_fd(fd, target)
+                    process::replace_fd(fd, target)
                         .map_err(|e| format!("redirecting a stream: {e}"))?;
                 }
             }
         }
+        // Not through `std::env`, whose lock a forked child may find held.
         if self.env_clear {
-            for (key, _) in std::env::vars_os() {
-                // SAFETY: the child has no other thread yet.
-                unsafe { std::env::remove_var(key) };
-            }
+            // SAFETY: the child has no other thread yet.
+            unsafe { process::clear_env() };
         }
         for (key, value) in self.env {
-            let key = OsString::from_vec(key);
-            match value {
-                // SAFETY: the child has no other thread yet.
-                Some(value) => unsafe { std::env::set_var(key, OsString::from_vec(value)) },
-                // SAFETY: as above.
-                None => unsafe { std::env::remove_var(key) },
-            }
+            // SAFETY: as above.
+            unsafe { process::set_env(&key, value.as_deref()) }
+                .map_err(|e| format!("setting {}: {e}", String::from_utf8_lossy(&key)))?;
         }
         if let Some(dir) = self.current_dir {
             let dir = PathBuf::from(OsString::from_vec(dir));

@@ -411,6 +411,12 @@ impl PoolBuilder {
 /// block: queued tasks fail with [`Error::PoolTerminated`]. To let them
 /// finish, call [`close`](Pool::close) and [`join`](Pool::join) first.
 ///
+/// With the `mpi` feature, `Pool::mpi()` and `PoolBuilder::mpi(self)` make
+/// the same pool with its workers on the ranks of an MPI job (one per rank
+/// other than 0), across machines; every method here works the same. They
+/// are not shown on docs.rs, which cannot build the MPI bindings (they need
+/// Open MPI and libclang); the README's MPI section describes them.
+///
 /// # Examples
 ///
 /// ```

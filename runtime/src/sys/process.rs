@@ -170,6 +170,42 @@ pub(crate) fn replace_fd(fd: std::os::fd::OwnedFd, target: RawFd) -> std::io::Re
     }
 }
 
+/// Sets (or, with `None`, removes) the environment variable `key`, through
+/// the C library alone: in a child forked from a threaded parent, the lock
+/// `std::env` takes may be held for ever by a thread that is not there.
+///
+/// # Safety
+///
+/// No other thread of this process may read or write the environment.
+pub(crate) unsafe fn set_env(key: &[u8], value: Option<&[u8]>) -> std::io::Result<()> {
+    let invalid = |_| std::io::Error::from(std::io::ErrorKind::InvalidInput);
+    let key = std::ffi::CString::new(key).map_err(invalid)?;
+    // SAFETY: NUL-terminated strings; the caller keeps other threads away.
+    let done = unsafe {
+        match value {
+            Some(value) => {
+                let value = std::ffi::CString::new(value).map_err(invalid)?;
+                libc::setenv(key.as_ptr(), value.as_ptr(), 1)
+            }
+            None => libc::unsetenv(key.as_ptr()),
+        }
+    };
+    match done {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
+/// Removes every environment variable, as [`set_env`] does one.
+///
+/// # Safety
+///
+/// As for [`set_env`].
+pub(crate) unsafe fn clear_env() {
+    // SAFETY: the caller keeps other threads away.
+    unsafe { libc::clearenv() };
+}
+
 /// Closes `fd`.
 ///
 /// # Safety
