@@ -933,7 +933,10 @@ fn a_proxy_held_by_a_manager_carries_no_key_to_its_clients() {
     let back = held.get(&"list".to_string()).unwrap().unwrap();
     assert_eq!(back.len().unwrap(), 1);
     // A program that knows only `b`'s key gets the proxy, but not `a`'s key.
+    // Spawned: a forked child would know all that this program knows.
     let said = use_a_list_held_by_another_manager
+        .builder()
+        .start_method(multiproc::StartMethod::Spawn)
         .spawn(b.address(), b"key of b".to_vec())
         .unwrap()
         .join()
