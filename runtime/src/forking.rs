@@ -132,14 +132,7 @@ thread_local! {
 /// child forgets what it must, itself. The C library's handlers then leave
 /// it alone; taking every lock there would deadlock a caller that holds one.
 pub(crate) fn ours<T>(f: impl FnOnce() -> T) -> T {
-    struct Reset(bool);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            OURS.with(|ours| ours.set(self.0));
-        }
-    }
-    let _reset = Reset(OURS.with(|ours| ours.replace(true)));
-    f()
+    crate::scoped::with_flag(&OURS, f)
 }
 
 extern "C" fn before_users_fork() {

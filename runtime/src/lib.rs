@@ -35,6 +35,7 @@ supported! {
     mod queue;
     mod values;
     mod shared_memory;
+    mod scoped;
     mod shm;
     mod sync;
     mod sys;

@@ -112,9 +112,9 @@ pub(crate) fn run_with(
     let mut args = Args { rest: input };
     // No need to clear the last panic's location first: the hook records
     // every panic's, so after a panic it is that panic's.
-    IN_CALL.with(|in_call| in_call.set(true));
-    let caught = panic::catch_unwind(AssertUnwindSafe(|| call(&mut args, out)));
-    IN_CALL.with(|in_call| in_call.set(false));
+    let caught = crate::scoped::with_flag(&IN_CALL, || {
+        panic::catch_unwind(AssertUnwindSafe(|| call(&mut args, out)))
+    });
     let failure = match caught {
         Ok(Ok(())) => return true,
         Ok(Err(reason)) => Outcome::<()>::Failed(reason),

@@ -457,14 +457,7 @@ thread_local! {
 /// or `connect`, or a proxy received from a process), as Python's proxies
 /// use their process's `authkey`.
 fn for_a_manager<T>(encode: impl FnOnce() -> T) -> T {
-    struct Reset(bool);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            FOR_A_MANAGER.with(|on| on.set(self.0));
-        }
-    }
-    let _reset = Reset(FOR_A_MANAGER.with(|on| on.replace(true)));
-    encode()
+    crate::scoped::with_flag(&FOR_A_MANAGER, encode)
 }
 
 /// The key of each manager this process knows, by address.
