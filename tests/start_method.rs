@@ -575,8 +575,8 @@ fn report_setup() -> (Option<String>, bool, std::path::PathBuf) {
 #[test]
 fn a_builder_sets_env_directory_and_streams_under_every_method() {
     use std::io::Read;
-    let dir = std::env::temp_dir().join(format!("multiproc-setup-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let temp = common::TempDir::new("setup");
+    let dir = temp.0.clone();
     for method in METHODS {
         let out_path = dir.join(format!("{}.out", method.name()));
         let mut child = report_setup
@@ -609,7 +609,6 @@ fn a_builder_sets_env_directory_and_streams_under_every_method() {
             "{method:?}"
         );
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

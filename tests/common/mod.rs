@@ -16,6 +16,25 @@ pub fn socket_dirs(pid: u32) -> Vec<PathBuf> {
         .collect()
 }
 
+/// A fresh directory in the temporary directory, tagged with this
+/// process's pid, removed with what it holds when dropped (also when the
+/// test fails).
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!("multiproc-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A fresh read-write file in the temporary directory, tagged with this
 /// process's pid; the caller removes it.
 pub fn temp_file(tag: &str) -> (PathBuf, std::fs::File) {
