@@ -943,3 +943,25 @@ fn a_proxy_held_by_a_manager_carries_no_key_to_its_clients() {
         .unwrap();
     assert!(said.contains("passes on no keys"), "{said}");
 }
+
+/// A managed object that holds a proxy to its own manager.
+#[derive(Serialize, Deserialize)]
+struct Holder {
+    list: ListProxy<u32>,
+}
+
+#[multiproc::managed]
+impl Holder {
+    pub fn count(&self) -> usize {
+        self.list.len().unwrap()
+    }
+}
+
+#[test]
+fn a_managed_object_can_use_a_proxy_to_its_own_manager() {
+    let manager = Manager::start().unwrap();
+    let list = manager.list::<u32>().unwrap();
+    list.push(1).unwrap();
+    let holder: HolderProxy = manager.create(Holder { list }).unwrap();
+    assert_eq!(holder.count().unwrap(), 1);
+}

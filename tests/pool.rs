@@ -751,3 +751,12 @@ fn a_task_panic_reaches_the_caller_and_is_not_printed_by_the_worker() {
         "the worker printed: {printed}"
     );
 }
+
+#[test]
+fn a_map_of_a_terminated_pool_fails_with_the_pools_error_not_an_items() {
+    let pool = Pool::new(1).unwrap();
+    let pending = pool.map_async(nap, vec![200u64; 4]).unwrap();
+    pool.terminate();
+    let got = pending.get();
+    assert!(matches!(got, Err(Error::PoolTerminated)), "{got:?}");
+}

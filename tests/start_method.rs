@@ -686,3 +686,42 @@ fn a_forked_child_is_given_its_environment_while_another_thread_reads_it() {
     let answered = spawned(fork_with_env_while_a_thread_reads_it.builder());
     assert_eq!(answered, 50);
 }
+
+/// In a fresh program: forks with the C library while another thread holds
+/// stdout's lock and waits for the fork to be done; returns once it is.
+#[process]
+fn fork_while_another_thread_holds_stdout() -> bool {
+    let (locked_tx, locked) = std::sync::mpsc::channel();
+    let (forked, forked_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let _out = std::io::stdout().lock();
+        locked_tx.send(()).unwrap();
+        forked_rx.recv().unwrap();
+    });
+    locked.recv().unwrap();
+    // SAFETY: the child leaves at once with `_exit`.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        unsafe { libc::_exit(0) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child just forked.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    forked.send(()).unwrap();
+    holder.join().unwrap();
+    true
+}
+
+#[test]
+fn a_users_fork_does_not_wait_for_a_stream_another_thread_holds() {
+    let mut helper = fork_while_another_thread_holds_stdout
+        .builder()
+        .start_method(StartMethod::Spawn)
+        .spawn()
+        .unwrap();
+    let done = helper.join_timeout(Duration::from_secs(20)).unwrap();
+    if done.is_none() {
+        let _ = helper.kill();
+    }
+    assert_eq!(done, Some(true), "the fork waited for stdout's lock");
+}

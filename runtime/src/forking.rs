@@ -34,6 +34,9 @@ pub(crate) struct ForkHook {
     pub(crate) unlock: fn(),
     /// In the child, once the locks are released: forgets the parent's state.
     pub(crate) forget: fn(),
+    /// Taken around multiproc's own forks only, not the user's: a user's
+    /// fork must not wait for a lock that the user's own code may hold.
+    pub(crate) ours_only: bool,
 }
 
 /// Every module's part in a fork.
@@ -51,7 +54,8 @@ macro_rules! fork_hook {
         $name:ident,
         order: $order:expr,
         holds: $guard:ty = $lock:expr,
-        forget: $forget:expr $(,)?
+        forget: $forget:expr
+        $(, ours_only: $ours_only:expr)? $(,)?
     ) => {
         #[linkme::distributed_slice($crate::forking::FORK_HOOKS)]
         static $name: $crate::forking::ForkHook = {
@@ -70,6 +74,7 @@ macro_rules! fork_hook {
                 lock,
                 unlock,
                 forget: $forget,
+                ours_only: false $(|| $ours_only)?,
             }
         };
     };
@@ -97,11 +102,23 @@ pub(crate) struct Held {
 
 /// Takes every registered lock, in order.
 pub(crate) fn hold() -> Held {
-    let (order, len) = ordered();
-    for &i in &order[..len] {
+    hold_where(|_| true)
+}
+
+/// Takes the registered locks that `taken` picks, in order.
+fn hold_where(taken: impl Fn(&ForkHook) -> bool) -> Held {
+    let (mut order, len) = ordered();
+    let mut kept = 0;
+    for i in 0..len {
+        if taken(&FORK_HOOKS[order[i] as usize]) {
+            order[kept] = order[i];
+            kept += 1;
+        }
+    }
+    for &i in &order[..kept] {
         (FORK_HOOKS[i as usize].lock)();
     }
-    Held { order, len }
+    Held { order, len: kept }
 }
 
 impl Drop for Held {
@@ -137,7 +154,7 @@ pub(crate) fn ours<T>(f: impl FnOnce() -> T) -> T {
 
 extern "C" fn before_users_fork() {
     if !OURS.with(Cell::get) {
-        let held = hold();
+        let held = hold_where(|hook| !hook.ours_only);
         USERS_FORK.with(|slot| *slot.borrow_mut() = Some(held));
     }
 }

@@ -94,7 +94,8 @@ fn tell_tracker(message: &Track) -> Result<()> {
         let job = Job::new(&TRACKER_JOB, &(), Vec::new())?;
         let start = Start::new(job, Identity::helper("SharedMemoryTracker"));
         let launch = Launch::default();
-        let (child, mut conn) = bootstrap::launch(&launch, &start)?;
+        // As a start of multiproc's own, which holds the tracker's lock.
+        let (child, mut conn) = crate::forking::ours(|| bootstrap::launch(&launch, &start))?;
         // Until it says it ignores the group's signals, a Ctrl-C would end it
         // with its creator, and the block would stay.
         let ready = conn.wait_readable(Some(launch.handshake_timeout))?;

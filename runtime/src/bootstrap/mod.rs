@@ -634,13 +634,15 @@ pub(crate) fn run_job(conn: Conn, mut start: Start, lifeline: Lifeline) -> i32 {
 /// Environment variable that stops children before their work, for a
 /// debugger to attach: `1` stops every child, or a comma-separated list of
 /// names (`Process-2,SpawnPoolWorker-1:1`) stops those.
-const ENV_WAIT_FOR_DEBUGGER: &str = "MULTIPROC_WAIT_FOR_DEBUGGER";
+const ENV_WAIT_FOR_DEBUGGER: &std::ffi::CStr = c"MULTIPROC_WAIT_FOR_DEBUGGER";
 
 /// Stops this child, saying how to go on, if `MULTIPROC_WAIT_FOR_DEBUGGER` names it.
 fn wait_for_a_debugger() {
-    let Ok(wanted) = env::var(ENV_WAIT_FOR_DEBUGGER) else {
+    // Not through `std::env`, whose lock a forked child may find held.
+    let Some(wanted) = process::env_var(ENV_WAIT_FOR_DEBUGGER) else {
         return;
     };
+    let wanted = String::from_utf8_lossy(&wanted);
     let me = crate::current_process();
     if wanted == "1" || wanted.split(',').any(|name| name.trim() == me.name()) {
         let pid = me.pid();

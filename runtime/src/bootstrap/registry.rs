@@ -53,9 +53,18 @@ pub(crate) fn lookup(key: &str) -> Result<&'static Entry, Error> {
     }
 }
 
-/// A default key without the line and column that follow its `@`.
+/// A default key without the `@line:column` that ends it; any other key as it is.
 fn without_place(key: &str) -> &str {
-    key.split_once('@').map_or(key, |(path, _)| path)
+    match key.rsplit_once('@') {
+        Some((path, place))
+            if place
+                .split_once(':')
+                .is_some_and(|(l, c)| [l, c].iter().all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))) =>
+        {
+            path
+        }
+        _ => key,
+    }
 }
 
 /// What one call produced. Its encoding is what crosses back to the parent.
@@ -267,21 +276,20 @@ mod tests {
         Ok(())
     }
 
-    #[linkme::distributed_slice(REGISTRY)]
-    static MOVED: Entry = Entry {
-        key: "registry_tests::moved@10:1",
-        call: nothing,
-    };
-    #[linkme::distributed_slice(REGISTRY)]
-    static NESTED_A: Entry = Entry {
-        key: "registry_tests::helper@20:5",
-        call: nothing,
-    };
-    #[linkme::distributed_slice(REGISTRY)]
-    static NESTED_B: Entry = Entry {
-        key: "registry_tests::helper@30:5",
-        call: nothing,
-    };
+    /// Registers a test entry that does nothing under `key`.
+    macro_rules! entry {
+        ($($name:ident = $key:literal;)*) => {$(
+            #[linkme::distributed_slice(REGISTRY)]
+            static $name: Entry = Entry { key: $key, call: nothing };
+        )*};
+    }
+
+    entry! {
+        BY_HAND = "registry_tests::job@v2";
+        MOVED = "registry_tests::moved@10:1";
+        NESTED_A = "registry_tests::helper@20:5";
+        NESTED_B = "registry_tests::helper@30:5";
+    }
 
     #[test]
     fn a_key_is_found_by_its_place_then_by_its_name_alone() {
@@ -294,6 +302,9 @@ mod tests {
             Err(Error::DuplicateKey { count: 2, .. })
         ));
         assert!(matches!(lookup("registry_tests::gone@1:1"), Err(Error::NotRegistered { .. })));
+        // A key given by hand is never cut at its `@`.
+        assert!(std::ptr::eq(lookup("registry_tests::job@v2").unwrap(), &BY_HAND));
+        assert!(matches!(lookup("registry_tests::job@v3"), Err(Error::NotRegistered { .. })));
     }
 
     #[test]

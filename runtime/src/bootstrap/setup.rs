@@ -178,14 +178,19 @@ impl Setup {
                 return Err(invalid("a variable's value must not hold NUL"));
             }
         }
-        if let Some(dir) = &self.current_dir
-            && !dir.is_dir()
-        {
-            return Err(Error::InvalidArgument {
-                argument: "current_dir",
-                reason: "no such directory",
-            });
-        }
+        // Absolute: a fork server's child starts in the server's directory.
+        let current_dir = match &self.current_dir {
+            Some(dir) => match std::fs::canonicalize(dir) {
+                Ok(dir) if dir.is_dir() => Some(dir),
+                _ => {
+                    return Err(Error::InvalidArgument {
+                        argument: "current_dir",
+                        reason: "no such directory",
+                    });
+                }
+            },
+            None => None,
+        };
         let mut fds = Vec::new();
         let mut pipes = Pipes::default();
         let mut slot = |stdio: &Stdio, reader: &mut Option<PipeReader>| -> Result<Slot, Error> {
@@ -214,10 +219,7 @@ impl Setup {
                 .map(|(k, v)| (k.as_bytes().to_vec(), v.as_ref().map(|v| v.as_bytes().to_vec())))
                 .collect(),
             env_clear: self.env_clear,
-            current_dir: self
-                .current_dir
-                .as_ref()
-                .map(|d| d.as_os_str().as_bytes().to_vec()),
+            current_dir: current_dir.map(|d| d.into_os_string().into_vec()),
             stdout,
             stderr,
         };

@@ -281,18 +281,23 @@ fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
 }
 
 // The standard streams, so that no other thread is inside a print when
-// the fork copies their buffers.
+// the fork copies their buffers. First, before any lock of multiproc's: a
+// thread may hold a stream's lock (a print to a full pipe, a kept
+// `stdout().lock()`) while it calls into multiproc. Not around the user's
+// own forks, which that thread may make.
 crate::forking::fork_hook!(
     STDOUT_FORK,
-    order: 50,
+    order: 1,
     holds: std::io::StdoutLock<'static> = std::io::stdout().lock(),
     forget: || {},
+    ours_only: true,
 );
 crate::forking::fork_hook!(
     STDERR_FORK,
-    order: 60,
+    order: 2,
     holds: std::io::StderrLock<'static> = std::io::stderr().lock(),
     forget: || {},
+    ours_only: true,
 );
 
 fn flush_std() {
@@ -486,8 +491,12 @@ fn start_fork_server() -> Result<(OsChild, Conn)> {
                     for reply in incoming {
                         let start = Job::new(&FORK_SERVER_JOB, &(), Vec::new())
                             .map(|job| Start::new(job, Identity::helper("ForkServer")));
-                        let _ = reply
-                            .send(start.and_then(|start| bootstrap::launch(&Launch::default(), &start)));
+                        // As a start of multiproc's own: the thread that asked holds
+                        // the fork server's lock meanwhile.
+                        let launched = start.and_then(|start| {
+                            crate::forking::ours(|| bootstrap::launch(&Launch::default(), &start))
+                        });
+                        let _ = reply.send(launched);
                     }
                 })
                 .map_err(spawn_error("starting the fork server's thread"))?;

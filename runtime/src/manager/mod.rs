@@ -475,7 +475,7 @@ crate::forking::fork_hook!(
     forget: || {},
 );
 
-fn remember_key(address: &Address, key: &[u8]) {
+pub(super) fn remember_key(address: &Address, key: &[u8]) {
     if !key.is_empty() {
         lock_keys().insert(address.clone(), key.to_vec());
     }

@@ -48,6 +48,8 @@ fn serve(mut owner: Conn, address: &Address, key: Vec<u8>) -> i32 {
     crate::bootstrap::send_panics_to_callers();
     let listener = match Listener::bind(address) {
         Ok((listener, bound)) => {
+            // Its objects may hold proxies to it, which travel without a key.
+            super::remember_key(&bound, &key);
             if owner.send(&Ok::<_, String>(bound)).is_err() {
                 return 1;
             }

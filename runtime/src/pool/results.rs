@@ -367,13 +367,23 @@ pub(super) fn decode_all<R: DeserializeOwned>(
         values.reserve(chunk.count as usize);
         if let Err(e) = chunk.decode_into(&mut values) {
             // Every item before the failed one was decoded.
-            return Some(Err(Error::Task {
-                index: values.len(),
-                source: Box::new(e),
-            }));
+            return Some(Err(of_item(values.len(), e)));
         }
     }
     Some(Ok(values))
+}
+
+/// `error`, of the item at `index`, as the caller of a map sees it: with
+/// the item's place, unless it is the whole pool's (terminated, or out of
+/// workers), which no item caused.
+fn of_item(index: usize, error: Error) -> Error {
+    match error {
+        Error::PoolTerminated | Error::NoWorkers { .. } => error,
+        source => Error::Task {
+            index,
+            source: Box::new(source),
+        },
+    }
 }
 
 /// Decodes the single item of an `apply`.
@@ -716,13 +726,12 @@ impl<'p, R: DeserializeOwned> IMap<'p, R> {
                 // Out of order, an error names its item's place. Every
                 // chunk but the last holds `chunksize` items.
                 let first = index * self.chunksize;
-                self.ready
-                    .extend(chunk.decode().enumerate().map(|(i, result)| {
-                        result.map_err(|e| Error::Task {
-                            index: first + i,
-                            source: Box::new(e),
-                        })
-                    }));
+                self.ready.extend(
+                    chunk
+                        .decode()
+                        .enumerate()
+                        .map(|(i, result)| result.map_err(|e| of_item(first + i, e))),
+                );
             }
         }
     }

@@ -257,6 +257,7 @@ static OWNER_IDS_FORK: crate::forking::ForkHook = crate::forking::ForkHook {
     lock: || {},
     unlock: || {},
     forget: forget_ids,
+    ours_only: false,
 };
 
 /// Whether process (or thread) `id` has ended: gone, a zombie waiting to be

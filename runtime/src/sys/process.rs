@@ -196,6 +196,17 @@ pub(crate) unsafe fn set_env(key: &[u8], value: Option<&[u8]>) -> std::io::Resul
     }
 }
 
+/// The environment variable `key`, read through the C library alone, as
+/// [`set_env`] writes it.
+pub(crate) fn env_var(key: &std::ffi::CStr) -> Option<Vec<u8>> {
+    // SAFETY: `getenv` takes no lock in glibc; the value is copied at once,
+    // and this process changes its environment only before its work starts.
+    unsafe {
+        let value = libc::getenv(key.as_ptr());
+        (!value.is_null()).then(|| std::ffi::CStr::from_ptr(value).to_bytes().to_vec())
+    }
+}
+
 /// Removes every environment variable, as [`set_env`] does one.
 ///
 /// # Safety
