@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use multiproc::{AsyncResult, Error, Pool, pool_task};
+use multiproc::{AsyncResult, Error, Pool, StartMethod, pool_task};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 #[pool_task]
@@ -558,19 +558,33 @@ fn workers_ignore_sigint() {
 
 /// Starts a pool, reports its worker pids through `pid_file`, then sleeps.
 #[multiproc::process]
-fn pool_owner(pid_file: std::path::PathBuf) {
-    let pool = Pool::new(2).unwrap();
+fn pool_owner(pid_file: std::path::PathBuf, method: StartMethod) {
+    let pool = Pool::builder()
+        .processes(3)
+        .start_method(method)
+        .build()
+        .unwrap();
     let pids: Vec<String> = worker_pids(&pool).iter().map(u32::to_string).collect();
     std::fs::write(&pid_file, pids.join(",")).unwrap();
     std::thread::sleep(Duration::from_secs(600));
 }
 
 #[test]
-fn workers_exit_when_the_parent_dies() {
+fn workers_exit_when_the_parent_dies_under_every_start_method() {
+    for method in [
+        StartMethod::Spawn,
+        StartMethod::Fork,
+        StartMethod::ForkServer,
+    ] {
+        workers_exit_when_the_parent_dies(method);
+    }
+}
+
+fn workers_exit_when_the_parent_dies(method: StartMethod) {
     let pid_file =
         std::env::temp_dir().join(format!("multiproc-pool-owner-{}", std::process::id()));
     let _ = std::fs::remove_file(&pid_file);
-    let owner = pool_owner.spawn(pid_file.clone()).unwrap();
+    let owner = pool_owner.spawn(pid_file.clone(), method).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     let pids: Vec<u32> = loop {
         if let Ok(text) = std::fs::read_to_string(&pid_file)
@@ -584,6 +598,7 @@ fn workers_exit_when_the_parent_dies() {
         assert!(Instant::now() < deadline, "the pool owner never reported");
         std::thread::sleep(Duration::from_millis(10));
     };
+    assert_eq!(pids.len(), 3, "{method:?}");
     owner.kill().unwrap();
     let killed = Instant::now();
     let alive = |pid: &u32| {
@@ -600,10 +615,52 @@ fn workers_exit_when_the_parent_dies() {
     }
     assert!(
         !pids.iter().any(alive),
-        "a worker outlived its pool's process"
+        "{method:?}: a worker outlived its pool's process"
     );
     let _ = owner.join();
     std::fs::remove_file(pid_file).unwrap();
+}
+
+/// Which worker ran the call, whose child it is, and its name.
+#[pool_task]
+fn worker_lineage(_: u64) -> (u32, u32, String) {
+    std::thread::sleep(Duration::from_millis(10));
+    let name = multiproc::current_process().name().to_owned();
+    (
+        std::process::id(),
+        std::os::unix::process::parent_id(),
+        name,
+    )
+}
+
+#[test]
+fn a_forked_pools_workers_are_distinct_children_of_the_pools_process() {
+    for method in [StartMethod::Fork, StartMethod::ForkServer] {
+        let pool = Pool::builder()
+            .processes(5)
+            .start_method(method)
+            .fork_with_threads(true)
+            .build()
+            .unwrap();
+        let seen: HashSet<_> = pool
+            .map_chunked(worker_lineage, 0..100, 1)
+            .unwrap()
+            .into_iter()
+            .collect();
+        let pids: HashSet<_> = seen.iter().map(|(pid, _, _)| *pid).collect();
+        let names: HashSet<_> = seen.iter().map(|(_, _, name)| name).collect();
+        assert_eq!((pids.len(), names.len()), (5, 5), "{method:?}: {seen:?}");
+        assert!(
+            seen.iter()
+                .all(|(_, parent, _)| *parent == std::process::id()),
+            "{method:?}: {seen:?}"
+        );
+        let children: HashSet<_> = multiproc::active_children()
+            .iter()
+            .map(|c| c.pid())
+            .collect();
+        assert!(pids.is_subset(&children), "{method:?}: {children:?}");
+    }
 }
 
 #[pool_task]
@@ -702,6 +759,31 @@ fn as_many_long_tasks_as_workers_run_one_per_worker_whichever_call_submits_them(
             distinct(applies.clone()),
             "round {round}: two apply_async: {applies:?}"
         );
+    }
+}
+
+#[test]
+fn two_long_tasks_right_after_the_start_run_on_two_workers_under_every_start_method() {
+    // `build` returns once one worker is ready: the other, still starting,
+    // must get the second task all the same.
+    for method in [
+        StartMethod::Spawn,
+        StartMethod::Fork,
+        StartMethod::ForkServer,
+    ] {
+        for round in 0..3 {
+            let pool = Pool::builder()
+                .processes(2)
+                .start_method(method)
+                .fork_with_threads(true)
+                .build()
+                .unwrap();
+            let pids = pool.map(nap_then_tell_pid, [200u64, 200]).unwrap();
+            assert_ne!(
+                pids[0], pids[1],
+                "{method:?}, round {round}: one worker ran both"
+            );
+        }
     }
 }
 

@@ -493,6 +493,37 @@ impl<Args: Serialize, R> ProcessBuilder<Args, R> {
     }
 }
 
+/// A child being forked by its sibling (`ChildProc::start_beside`), whose
+/// pid is not known yet.
+pub(crate) struct Forking {
+    conn: Conn,
+    name: String,
+    timeout: Duration,
+}
+
+impl Forking {
+    /// Waits for the child's first message, its pid. A child that was not
+    /// forked hangs up instead.
+    pub(crate) fn started(mut self) -> Result<ChildProc> {
+        if !self.conn.wait_readable(Some(self.timeout))? {
+            return Err(Error::Timeout(self.timeout));
+        }
+        let pid = self.conn.recv::<u32>()?;
+        Ok(ChildProc::started(
+            OsChild::from_pid(pid),
+            self.conn,
+            Pipes::default(),
+            self.name,
+        ))
+    }
+}
+
+/// The identity of this process's next child, named `name` or
+/// `<prefix>-N` like Python.
+fn next_identity(name: Option<String>, prefix: &str) -> Identity {
+    Identity::child(name, prefix, SPAWNED.fetch_add(1, Ordering::Relaxed) + 1)
+}
+
 /// How long `reap_answered` yields before it sleeps.
 const EXIT_YIELD: Duration = Duration::from_micros(200);
 
@@ -519,7 +550,7 @@ impl ChildProc {
         prefix: &str,
         launch: &Launch,
     ) -> Result<ChildProc> {
-        let identity = Identity::child(name, prefix, SPAWNED.fetch_add(1, Ordering::Relaxed) + 1);
+        let identity = next_identity(name, prefix);
         let name = identity.name().to_owned();
         let (given, fds, pipes) = launch.setup.prepare()?;
         let start = Start::new(job, identity).with_setup(given, fds);
@@ -527,6 +558,40 @@ impl ChildProc {
         // The writing ends are the child's alone, so that its end is the pipes' end.
         drop(start);
         let name = child.remote_name().map_or(name, str::to_owned);
+        Ok(ChildProc::started(child, conn, pipes, name))
+    }
+
+    /// Starts `1 + siblings` children for `job`, named `<prefix>-N`, at the
+    /// cost of one: the first forks the others (`start_children`). For a
+    /// `launch` that `forks` and gives its children no pipes.
+    pub(crate) fn start_beside(
+        job: Job,
+        prefix: &str,
+        launch: &Launch,
+        siblings: usize,
+    ) -> Result<(ChildProc, Vec<Forking>)> {
+        let identity = next_identity(None, prefix);
+        let identities: Vec<_> = (0..siblings).map(|_| next_identity(None, prefix)).collect();
+        let names: Vec<_> = identities.iter().map(|i| i.name().to_owned()).collect();
+        let name = identity.name().to_owned();
+        let (given, fds, pipes) = launch.setup.prepare()?;
+        debug_assert!(pipes.stdout.is_none() && pipes.stderr.is_none());
+        let start = Start::new(job, identity).with_setup(given, fds);
+        let (child, conn, conns) =
+            crate::bootstrap::start::start_children(launch, &start, identities)?;
+        let forking = conns
+            .into_iter()
+            .zip(names)
+            .map(|(conn, name)| Forking {
+                conn,
+                name,
+                timeout: launch.handshake_timeout,
+            })
+            .collect();
+        Ok((ChildProc::started(child, conn, pipes, name), forking))
+    }
+
+    fn started(child: OsChild, conn: Conn, pipes: Pipes, name: String) -> ChildProc {
         match child.pid() {
             Some(pid) => {
                 log::debug!("{name} started (pid {pid})");
@@ -534,14 +599,14 @@ impl ChildProc {
             }
             None => log::debug!("{name} attached"),
         }
-        Ok(ChildProc {
+        ChildProc {
             child,
             conn,
             pipes,
             name,
             status: None,
             answered: None,
-        })
+        }
     }
 
     /// The exit code; `None` while the child runs, or if it ended without

@@ -667,6 +667,7 @@ fn connect(addr: &Path, token: OsString) -> Result<Conn, Error> {
 }
 
 /// How a child makes sure it does not outlive its parent.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Lifeline {
     /// A thread that kills the process when the parent's end of its
     /// connection closes (`watch_parent`).

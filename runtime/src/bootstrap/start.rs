@@ -12,6 +12,13 @@
 //! - `ForkServer` asks a fork server, a spawned single-threaded process
 //!   started on first use, to fork. The server clones with `CLONE_PARENT`, so
 //!   the new process is the caller's child, not the server's.
+//!
+//! Several children for the same job (a pool's workers) cost the caller one
+//! fork or one request: the first child forks the others with `CLONE_PARENT`
+//! before it runs anything (`start_children`), so that they too are the
+//! caller's children, and each tells its pid on its own connection, since
+//! only the first child learns it. Each sibling so forked takes half of those
+//! still to fork, so `n` children take about `log2(n)` forks' time.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
@@ -197,9 +204,56 @@ pub(crate) fn start_child(launch: &Launch, start: &Start) -> Result<(OsChild, Co
     }
     crate::forking::ours(|| match launch.method.unwrap_or_else(get_start_method) {
         StartMethod::Spawn => bootstrap::launch(launch, start),
-        StartMethod::Fork => fork_here(launch, start),
-        StartMethod::ForkServer => fork_server_launch(launch, start),
+        StartMethod::Fork => fork_here(launch, start, Vec::new()),
+        StartMethod::ForkServer => fork_server_launch(launch, start, Vec::new()),
     })
+}
+
+/// Whether `launch` forks its children, so that [`start_children`] can start
+/// several at the cost of one.
+pub(crate) fn forks(launch: &Launch) -> bool {
+    launch.attach.is_none()
+        && launch.executable.is_none()
+        && launch.method.unwrap_or_else(get_start_method) != StartMethod::Spawn
+}
+
+/// Starts a child for `start` and, beside it, one more for each of
+/// `siblings`: the same job under another identity. Only the first costs
+/// this process a fork (or a fork server's answer): that child forks the
+/// others with `CLONE_PARENT` before it runs anything, so they are this
+/// process's children too, started side by side with its own work. Each
+/// sibling's connection is returned; its first message is the sibling's pid,
+/// which only the first child learns. A sibling that could not be forked
+/// closes its connection before saying anything. For a `launch` that
+/// [`forks`].
+pub(crate) fn start_children(
+    launch: &Launch,
+    start: &Start,
+    siblings: Vec<Identity>,
+) -> Result<(OsChild, Conn, Vec<Conn>)> {
+    let mut conns = Vec::with_capacity(siblings.len());
+    let mut ends = Vec::with_capacity(siblings.len());
+    for identity in siblings {
+        let (parent_end, child_end) =
+            wire::socket::pair().map_err(spawn_error("creating a socket pair"))?;
+        conns.push(Conn::new(parent_end));
+        ends.push(Sibling {
+            identity,
+            end: child_end,
+        });
+    }
+    let (child, conn) = crate::forking::ours(|| match launch.method.unwrap_or_else(get_start_method) {
+        StartMethod::ForkServer => fork_server_launch(launch, start, ends),
+        _ => fork_here(launch, start, ends),
+    })?;
+    Ok((child, conn, conns))
+}
+
+/// A child for the same job as the one being forked, which that child forks
+/// in turn: its identity and its end of its connection.
+struct Sibling {
+    identity: Identity,
+    end: UnixStream,
 }
 
 fn spawn_error(what: &str) -> impl FnOnce(std::io::Error) -> Error {
@@ -207,8 +261,9 @@ fn spawn_error(what: &str) -> impl FnOnce(std::io::Error) -> Error {
     move |source| Error::Spawn { what, source }
 }
 
-/// Forks this process; the child runs `start` and never returns.
-fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
+/// Forks this process; the child forks `siblings`, runs `start` and never
+/// returns.
+fn fork_here(launch: &Launch, start: &Start, siblings: Vec<Sibling>) -> Result<(OsChild, Conn)> {
     let allowed =
         launch.fork_with_threads || std::env::var(ENV_FORK_WITH_THREADS).is_ok_and(|v| v == "1");
     // Unknown where the system does not say (no /proc): taken as several
@@ -244,7 +299,7 @@ fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
     // Listed here, where this process's entries in /proc exist already: in
     // a new child, building them costs more than all the rest of its start.
     // Exact only while no other thread can open or close a descriptor.
-    let inherited = alone.then(|| inherited_fds(kept_by(&child_end, start)));
+    let inherited = alone.then(|| inherited_fds(start));
     let parent = std::process::id();
     let forked_from_main = process::is_main_thread();
     // SAFETY: the child only runs code that does not depend on other threads
@@ -258,22 +313,28 @@ fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
             // The kernel's parent-death signal fires when the forking thread
             // ends: a lifeline only if that thread is the main one, whose end
             // is the process's.
-            let lifeline = if forked_from_main {
-                die_with(parent);
-                Lifeline::Kernel
-            } else {
-                Lifeline::Thread
+            let lifeline = match forked_from_main {
+                true => Lifeline::Kernel,
+                false => Lifeline::Thread,
             };
             // SAFETY: this process never returns into the frames that own
             // `start`; it leaves with `_exit`. So its copy of that value is
             // neither used nor dropped again, and can be moved out. Its
             // descriptors are this process's own copies.
             let start = unsafe { std::ptr::read(start) };
-            in_forked_child(child_end, start, lifeline, inherited)
+            let child = InChild {
+                start,
+                lifeline,
+                parent,
+                inherited,
+            };
+            child.fork_siblings(siblings);
+            child.run(Conn::new(child_end))
         }
         process::Forked::Parent(pid) => {
             drop(held);
             drop(child_end);
+            drop(siblings);
             // Nothing to wait for: the child exists, and runs from here on.
             Ok((OsChild::from_pid(pid), Conn::new(parent_end)))
         }
@@ -324,41 +385,92 @@ impl Drop for ExitOnUnwind {
     }
 }
 
-/// The rest of a forked child's life: close what it inherited (`inherited`,
-/// or what it finds), run the job, exit.
-fn in_forked_child(
-    stream: UnixStream,
+/// A forked child on its way to its job: what it runs, how it dies with its
+/// parent, and the inherited descriptors it closes (listed by the parent
+/// while that was alone, or `None` for the child to list).
+struct InChild {
     start: Start,
     lifeline: Lifeline,
+    parent: u32,
     inherited: Option<Vec<RawFd>>,
-) -> ! {
-    crate::forking::forget_parent();
-    let inherited = inherited.unwrap_or_else(|| inherited_fds(kept_by(&stream, &start)));
-    for fd in inherited {
-        // SAFETY: `fd` was inherited and nothing in this process owns it.
-        unsafe { process::close(fd) };
-    }
-    let code = bootstrap::run_job(Conn::new(stream), start, lifeline);
-    flush_std();
-    bootstrap::remove_private_dir();
-    // Without running the parent's exit handlers.
-    process::exit_now(code)
 }
 
-/// The descriptors a child for `start`, talking on `stream`, keeps.
-fn kept_by<'a>(stream: &'a UnixStream, start: &'a Start) -> impl Fn(RawFd) -> bool + 'a {
-    move |fd| fd == stream.as_raw_fd() || start.job.fds().iter().any(|f| f.as_raw_fd() == fd)
+impl InChild {
+    /// Forks a child for each of `siblings`, running this one's job under
+    /// the sibling's identity. Each child forked takes half of those left
+    /// and forks them in turn, so that `n` children take about `log2(n)`
+    /// forks' time, not `n`. This process must be single-threaded, as a
+    /// fork's child is.
+    fn fork_siblings(&self, mut siblings: Vec<Sibling>) {
+        while let Some(sibling) = siblings.pop() {
+            let theirs = siblings.split_off(siblings.len() / 2);
+            // SAFETY: this process is single-threaded; the child ends with `_exit`.
+            match unsafe { process::fork_sibling() } {
+                Ok(process::Forked::Child) => {
+                    // SAFETY: as the first fork's child, this one never
+                    // returns into the frames that own `self`.
+                    let mut start = unsafe { std::ptr::read(&self.start) };
+                    start.identity = sibling.identity;
+                    let child = InChild {
+                        start,
+                        lifeline: self.lifeline,
+                        parent: self.parent,
+                        inherited: self.inherited.clone(),
+                    };
+                    let mut conn = Conn::new(sibling.end);
+                    // Only this process and its forker know its pid.
+                    if conn.send(&std::process::id()).is_err() {
+                        process::exit_now(bootstrap::EXIT_NO_PARENT);
+                    }
+                    child.fork_siblings(theirs);
+                    child.run(conn)
+                }
+                // Their ends are closed with the other inherited descriptors.
+                Ok(process::Forked::Parent(_)) => std::mem::forget((sibling.end, theirs)),
+                // The parent sees the end of a sibling that could not be
+                // forked; the others may still be.
+                Err(_) => {
+                    std::mem::forget(sibling.end);
+                    siblings.extend(theirs);
+                }
+            }
+        }
+    }
+
+    /// The rest of the child's life: close what it inherited, run the job,
+    /// exit.
+    fn run(self, conn: Conn) -> ! {
+        if self.lifeline == Lifeline::Kernel {
+            die_with(self.parent);
+        }
+        crate::forking::forget_parent();
+        let own = conn.stream().as_raw_fd();
+        let inherited = self.inherited.unwrap_or_else(|| inherited_fds(&self.start));
+        for fd in inherited.into_iter().filter(|&fd| fd != own) {
+            // SAFETY: `fd` was inherited and nothing in this process owns it.
+            unsafe { process::close(fd) };
+        }
+        let code = bootstrap::run_job(conn, self.start, self.lifeline);
+        flush_std();
+        bootstrap::remove_private_dir();
+        // Without running the parent's exit handlers.
+        process::exit_now(code)
+    }
 }
 
 /// The descriptors a spawned child would not have had: those marked
-/// close-on-exec (every one Rust opens), except those `keep` names. A forked
-/// child closes them; otherwise a child holding a copy of, say, its parent's
-/// end of a pipe would keep the other end from ever seeing the end of the
-/// stream.
-fn inherited_fds(keep: impl Fn(RawFd) -> bool) -> Vec<RawFd> {
+/// close-on-exec (every one Rust opens), except those of `start`'s job. A
+/// forked child closes them, but for its own connection; otherwise a child
+/// holding a copy of, say, its parent's end of a pipe would keep the other
+/// end from ever seeing the end of the stream.
+fn inherited_fds(start: &Start) -> Vec<RawFd> {
     let mut open = procfs::open_fds();
     // Looked at once the listing's own descriptor is closed, so that it is left out.
-    open.retain(|&fd| fd > 2 && !keep(fd) && process::closes_on_exec(fd));
+    open.retain(|&fd| {
+        fd > 2
+            && !start.job.fds().iter().any(|f| f.as_raw_fd() == fd)
+            && process::closes_on_exec(fd)
+    });
     open
 }
 
@@ -387,10 +499,31 @@ crate::forking::fork_hook!(
     },
 );
 
-fn fork_server_launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
+/// A request to the fork server: a child for `start`, which forks a sibling
+/// for each of `siblings`.
+#[derive(Serialize, Deserialize)]
+struct ForkRequest<S> {
+    start: S,
+    siblings: Vec<Identity>,
+}
+
+fn fork_server_launch(
+    launch: &Launch,
+    start: &Start,
+    siblings: Vec<Sibling>,
+) -> Result<(OsChild, Conn)> {
     let (parent_end, child_end) =
         wire::socket::pair().map_err(spawn_error("creating a socket pair"))?;
     let mut fds = vec![OwnedFd::from(child_end)];
+    let mut identities = Vec::with_capacity(siblings.len());
+    for sibling in siblings {
+        identities.push(sibling.identity);
+        fds.push(OwnedFd::from(sibling.end));
+    }
+    let request = ForkRequest {
+        start,
+        siblings: identities,
+    };
     for fd in start.job.fds() {
         fds.push(
             fd.try_clone()
@@ -407,9 +540,9 @@ fn fork_server_launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)>
             *server = Some(start_fork_server()?);
         }
         let (_, conn) = server.as_mut().expect("started above");
-        // The request is the child's `Start`; the end of its connection
-        // travels first among the frame's descriptors, then the job's.
-        if conn.send_with_fds(start, &fds).is_err() {
+        // The ends of the child's and its siblings' connections travel
+        // first among the frame's descriptors, then the job's.
+        if conn.send_with_fds(&request, &fds).is_err() {
             if let Some((old, _)) = server.take() {
                 old.kill_and_reap();
             }
@@ -526,18 +659,26 @@ static FORK_SERVER_JOB: bootstrap::JobKind = bootstrap::JobKind {
 fn serve_forks(mut conn: Conn) -> i32 {
     bootstrap::install_panic_hook();
     while let Ok((frame, mut fds)) = conn.recv_frame_with_fds() {
-        let request = wire::decode::<Start>(&frame, "a fork request");
-        let answer = match (request, fds.is_empty()) {
-            (Ok(mut start), false) => {
-                let child_end = fds.remove(0);
-                start.job.set_fds(fds);
+        let request = wire::decode::<ForkRequest<Start>>(&frame, "a fork request");
+        let answer = match request {
+            Ok(request) if fds.len() > request.siblings.len() => {
+                let ForkRequest { mut start, siblings } = request;
+                let job_fds = fds.split_off(siblings.len() + 1);
+                start.job.set_fds(job_fds);
+                let mut ends = fds.into_iter().map(UnixStream::from);
+                let child_end = ends.next().expect("checked above");
+                let siblings = siblings
+                    .into_iter()
+                    .zip(ends)
+                    .map(|(identity, end)| Sibling { identity, end })
+                    .collect();
                 match process::parent_id() {
-                    Some(owner) => fork_for_owner(child_end, start, owner),
+                    Some(owner) => fork_for_owner(child_end, start, siblings, owner),
                     None => Err("the fork server's owner is not to be seen".into()),
                 }
             }
-            (Ok(_), true) => Err("the request carried no connection".into()),
-            (Err(e), _) => Err(e.to_string()),
+            Ok(_) => Err("the request carried too few connections".into()),
+            Err(e) => Err(e.to_string()),
         };
         if conn.send(&Forked(answer)).is_err() {
             break;
@@ -546,23 +687,30 @@ fn serve_forks(mut conn: Conn) -> i32 {
     0
 }
 
-/// Forks a child that the owner, not this server, will reap.
+/// Forks a child, which forks `siblings`, that the owner, not this server,
+/// will reap.
 fn fork_for_owner(
-    child_end: OwnedFd,
+    child_end: UnixStream,
     start: Start,
+    siblings: Vec<Sibling>,
     owner: u32,
 ) -> std::result::Result<u32, String> {
-    let child_end = UnixStream::from(child_end);
     // This process is single-threaded, so the list stays exact.
-    let inherited = inherited_fds(kept_by(&child_end, &start));
+    let inherited = inherited_fds(&start);
     // SAFETY: this process is single-threaded, and the child ends with `_exit`.
     match unsafe { process::fork_sibling() }.map_err(|e| e.to_string())? {
         process::Forked::Child => {
             let _unwinding = ExitOnUnwind;
             // The lifeline without a thread: killed when the owner's thread
             // that started this server dies, which lives as long as the owner.
-            die_with(owner);
-            in_forked_child(child_end, start, Lifeline::Kernel, Some(inherited))
+            let child = InChild {
+                start,
+                lifeline: Lifeline::Kernel,
+                parent: owner,
+                inherited: Some(inherited),
+            };
+            child.fork_siblings(siblings);
+            child.run(Conn::new(child_end))
         }
         process::Forked::Parent(pid) => Ok(pid),
     }

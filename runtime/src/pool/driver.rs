@@ -12,7 +12,7 @@ use super::results::{Answered, ChunkResult, Lost, Sink};
 use super::worker::{RunChunk, Started};
 use crate::bootstrap::{self, CallSpec, Job, Launch};
 use crate::error::{Error, Result};
-use crate::process::{ChildProc, status_text};
+use crate::process::{ChildProc, Forking, status_text};
 use crate::wire::{SPIN, Spinner, push_message, set_fd_count};
 use std::os::fd::OwnedFd;
 
@@ -339,6 +339,18 @@ pub(super) fn start_worker(
 
 /// Starts a worker process, without waiting for it to be ready.
 pub(super) fn launch_worker(config: &WorkerConfig) -> Result<ChildProc> {
+    ChildProc::start(worker_job(config)?, None, "SpawnPoolWorker", &config.launch)
+}
+
+/// Starts a worker that forks `siblings` more (`ChildProc::start_beside`).
+pub(super) fn launch_workers(
+    config: &WorkerConfig,
+    siblings: usize,
+) -> Result<(ChildProc, Vec<Forking>)> {
+    ChildProc::start_beside(worker_job(config)?, "SpawnPoolWorker", &config.launch, siblings)
+}
+
+fn worker_job(config: &WorkerConfig) -> Result<Job> {
     let initializer = config
         .initializer
         .as_ref()
@@ -348,8 +360,7 @@ pub(super) fn launch_worker(config: &WorkerConfig) -> Result<ChildProc> {
         Some((call, fds)) => (Some(call), fds),
         None => (None, Vec::new()),
     };
-    let job = Job::new(&super::worker::POOL_WORKER, &initializer, fds)?;
-    ChildProc::start(job, None, "SpawnPoolWorker", &config.launch)
+    Job::new(&super::worker::POOL_WORKER, &initializer, fds)
 }
 
 /// Waits until `worker` has run the initializer and is ready for work; a
@@ -385,6 +396,8 @@ pub(super) enum Launched {
     Now(ChildProc),
     /// For the driver to start.
     Later,
+    /// Being forked by the first worker.
+    Forking(Forking),
 }
 
 /// The body of a driver thread: readies its first worker and says how that
@@ -396,9 +409,22 @@ pub(super) fn drive(
     first: Launched,
     ready: std::sync::mpsc::Sender<Result<()>>,
 ) {
+    // Counted hungry from the start: the first calls find every worker
+    // waiting for work or about to, and one ready early takes no second
+    // task while another is still starting.
+    let mut hunger = Hunger {
+        shared,
+        hungry: false,
+    };
+    hunger.set(true);
     let first = match first {
         Launched::Now(worker) => Ok(worker),
         Launched::Later => launch_worker(config),
+        // A worker that its sibling could not fork is started here.
+        Launched::Forking(forking) => forking.started().or_else(|e| match shared.is_terminated() {
+            true => Err(e),
+            false => launch_worker(config),
+        }),
     };
     let first = first.and_then(|worker| {
         if shared.set_pid(slot, worker.pid()) {
@@ -406,19 +432,13 @@ pub(super) fn drive(
         }
         worker_ready(worker, Some((shared, slot)))
     });
-    // Counted hungry before the pool is reported ready, so that the first
-    // call finds every worker waiting for work.
-    let mut hunger = Hunger {
-        shared,
-        hungry: false,
-    };
     let mut worker = match first {
         Ok(worker) => {
-            hunger.set(true);
             let _ = ready.send(Ok(()));
             worker
         }
         Err(e) => {
+            hunger.set(false);
             let _ = ready.send(Err(e));
             shared.retire(Some("its first worker did not start".into()));
             return;

@@ -307,7 +307,10 @@ impl PoolBuilder {
         self
     }
 
-    /// Starts the workers and waits until each has run the initializer.
+    /// Starts the workers and returns once one is ready for tasks; the
+    /// others take tasks as soon as they are. With an
+    /// [`initializer`](PoolBuilder::initializer), it waits until each has
+    /// run it, so that its failure is reported here.
     ///
     /// # Errors
     ///
@@ -387,16 +390,30 @@ impl PoolBuilder {
         // On error, dropping `pool` terminates the drivers already started.
         *pool.lock_drivers() = drivers?;
         // Each driver reports once: its worker ready, or why it is not (a
-        // driver that ended without a word lost its thread).
+        // driver that ended without a word lost its thread). One ready worker
+        // is enough to take tasks, and the others join as they start; an
+        // initializer's failure, though, is reported here, from any of them.
+        let wanted = match config.initializer {
+            Some(_) => processes,
+            None => 1,
+        };
+        let ended = || Error::Spawn {
+            what: "starting a pool worker".into(),
+            source: std::io::Error::other("the pool thread ended"),
+        };
+        let (mut ready, mut failure) = (0, None);
         for _ in 0..processes {
-            readiness.recv().unwrap_or_else(|_| {
-                Err(Error::Spawn {
-                    what: "starting a pool worker".into(),
-                    source: std::io::Error::other("the pool thread ended"),
-                })
-            })?;
+            match readiness.recv() {
+                Ok(Ok(())) => ready += 1,
+                Ok(Err(e)) if config.initializer.is_some() => return Err(e),
+                Ok(Err(e)) => failure = failure.or(Some(e)),
+                Err(_) => failure = failure.or_else(|| Some(ended())),
+            }
+            if ready == wanted {
+                return Ok(pool);
+            }
         }
-        Ok(pool)
+        Err(failure.unwrap_or_else(ended))
     }
 }
 
@@ -457,20 +474,23 @@ impl std::fmt::Debug for Pool {
     }
 }
 
-/// Starts `processes` workers, or leaves them to their drivers. A fork is
-/// quick, and one from another thread would need a lifeline thread in each
-/// child, so forked workers are forked here, before any driver thread
-/// exists, and waited for by their drivers; a fork server forks one at a
-/// time anyway; MPI ranks are attached in turn. Spawned workers are each an
-/// exec and a handshake, mostly waiting: each driver starts its own, side
-/// by side.
+/// Starts `processes` workers, or leaves them to their drivers. Forked
+/// workers cost this thread one fork (or fork-server request) in all: the
+/// first worker forks the others (`ChildProc::start_beside`) while the
+/// drivers start, and each driver learns its worker's pid from the worker.
+/// A fork from another thread would need a lifeline thread in each child,
+/// so the first is forked here, before any driver thread exists. MPI ranks
+/// are attached in turn. Spawned workers are each an exec and a handshake,
+/// mostly waiting: each driver starts its own, side by side.
 fn launch_workers(config: &WorkerConfig, processes: usize) -> Result<Vec<driver::Launched>> {
-    let side_by_side = config.launch.attach.is_none();
-    let spawned = config.launch.executable.is_some()
-        || config.launch.method.unwrap_or_else(crate::get_start_method)
-            == crate::StartMethod::Spawn;
+    if crate::bootstrap::start::forks(&config.launch) {
+        let (first, siblings) = driver::launch_workers(config, processes - 1)?;
+        return Ok(std::iter::once(driver::Launched::Now(first))
+            .chain(siblings.into_iter().map(driver::Launched::Forking))
+            .collect());
+    }
     (0..processes)
-        .map(|_| match side_by_side && spawned {
+        .map(|_| match config.launch.attach.is_none() {
             true => Ok(driver::Launched::Later),
             false => driver::launch_worker(config).map(driver::Launched::Now),
         })
