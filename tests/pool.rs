@@ -112,12 +112,18 @@ fn picky(p: Picky) -> Picky {
     p
 }
 
+/// The pids of the pool's workers, once each has run a task: right after
+/// `build`, some may still be starting.
 fn worker_pids(pool: &Pool) -> HashSet<u32> {
     let n = pool.processes() as u64 * 8;
-    pool.map_chunked(pid_of_worker, 0..n, 1)
-        .unwrap()
-        .into_iter()
-        .collect()
+    let mut pids = HashSet::new();
+    for _ in 0..50 {
+        pids.extend(pool.map_chunked(pid_of_worker, 0..n, 1).unwrap());
+        if pids.len() >= pool.processes() {
+            break;
+        }
+    }
+    pids
 }
 
 #[test]
@@ -571,11 +577,7 @@ fn pool_owner(pid_file: std::path::PathBuf, method: StartMethod) {
 
 #[test]
 fn workers_exit_when_the_parent_dies_under_every_start_method() {
-    for method in [
-        StartMethod::Spawn,
-        StartMethod::Fork,
-        StartMethod::ForkServer,
-    ] {
+    for method in multiproc::get_all_start_methods() {
         workers_exit_when_the_parent_dies(method);
     }
 }
@@ -635,7 +637,7 @@ fn worker_lineage(_: u64) -> (u32, u32, String) {
 
 #[test]
 fn a_forked_pools_workers_are_distinct_children_of_the_pools_process() {
-    for method in [StartMethod::Fork, StartMethod::ForkServer] {
+    for method in multiproc::get_all_start_methods() {
         let pool = Pool::builder()
             .processes(5)
             .start_method(method)
@@ -766,11 +768,7 @@ fn as_many_long_tasks_as_workers_run_one_per_worker_whichever_call_submits_them(
 fn two_long_tasks_right_after_the_start_run_on_two_workers_under_every_start_method() {
     // `build` returns once one worker is ready: the other, still starting,
     // must get the second task all the same.
-    for method in [
-        StartMethod::Spawn,
-        StartMethod::Fork,
-        StartMethod::ForkServer,
-    ] {
+    for method in multiproc::get_all_start_methods() {
         for round in 0..3 {
             let pool = Pool::builder()
                 .processes(2)

@@ -9,11 +9,15 @@ use multiproc::{Error, Pool, Queue, StartMethod, pool_task, process};
 mod common;
 use common::is_running;
 
-const METHODS: [StartMethod; 3] = [
-    StartMethod::Spawn,
-    StartMethod::Fork,
-    StartMethod::ForkServer,
-];
+/// The start methods this system has (not the fork server on the portable
+/// backend, as on macOS).
+fn methods() -> Vec<StartMethod> {
+    multiproc::get_all_start_methods()
+}
+
+fn has_fork_server() -> bool {
+    methods().contains(&StartMethod::ForkServer)
+}
 
 /// Runs `process` (no arguments) in a child started with Spawn and returns
 /// its value: a fresh program, whose hooks, signal dispositions and start
@@ -50,7 +54,9 @@ fn only_a_forked_child_sees_its_parents_memory() {
     };
     assert_eq!(seen(StartMethod::Fork), 42);
     assert_eq!(seen(StartMethod::Spawn), 0);
-    assert_eq!(seen(StartMethod::ForkServer), 0);
+    if has_fork_server() {
+        assert_eq!(seen(StartMethod::ForkServer), 0);
+    }
 }
 
 #[process]
@@ -62,7 +68,7 @@ fn identity() -> (String, u32, Option<u32>) {
 
 #[test]
 fn every_method_gives_a_named_child_of_this_process() {
-    for method in METHODS {
+    for method in methods() {
         let p = identity
             .builder()
             .name("worker")
@@ -106,7 +112,7 @@ fn crash(how: u8) {
 
 #[test]
 fn panics_exits_and_signals_are_reported_under_every_method() {
-    for method in METHODS {
+    for method in methods() {
         let run = |how| {
             crash
                 .builder()
@@ -143,7 +149,7 @@ fn square_or_die(x: u64) -> u64 {
 
 #[test]
 fn pools_work_and_replace_crashed_workers_under_every_method() {
-    for method in METHODS {
+    for method in methods() {
         let pool = Pool::builder()
             .processes(2)
             .start_method(method)
@@ -174,7 +180,7 @@ fn hang() {
 fn parent_of_hanging_child(method_index: usize, report: Queue<u32>) {
     let child = hang
         .builder()
-        .start_method(METHODS[method_index])
+        .start_method(methods()[method_index])
         .spawn()
         .unwrap();
     report.put(child.pid()).unwrap();
@@ -184,7 +190,7 @@ fn parent_of_hanging_child(method_index: usize, report: Queue<u32>) {
 
 #[test]
 fn no_child_outlives_its_killed_parent_under_any_method() {
-    for (index, method) in METHODS.iter().enumerate() {
+    for (index, method) in methods().into_iter().enumerate() {
         let report = Queue::new().unwrap();
         let parent = parent_of_hanging_child
             .builder()
@@ -237,11 +243,11 @@ fn fork_refuses_while_other_threads_run_unless_allowed() {
 /// Sets the start method twice in a fresh process.
 #[process]
 fn set_twice() -> (bool, bool, bool, String) {
-    let first = multiproc::set_start_method(StartMethod::ForkServer).is_ok();
-    let same = multiproc::set_start_method(StartMethod::ForkServer).is_ok();
-    let other = multiproc::set_start_method(StartMethod::Fork);
+    let first = multiproc::set_start_method(StartMethod::Fork).is_ok();
+    let same = multiproc::set_start_method(StartMethod::Fork).is_ok();
+    let other = multiproc::set_start_method(StartMethod::Spawn);
     let message = other.as_ref().map_err(ToString::to_string).err();
-    let in_use = multiproc::get_start_method() == StartMethod::ForkServer;
+    let in_use = multiproc::get_start_method() == StartMethod::Fork;
     (
         first && same,
         other.is_err(),
@@ -256,14 +262,14 @@ fn the_start_method_is_set_once_per_program() {
     assert!(first_and_same);
     assert!(other_refused);
     assert!(in_use);
-    assert!(message.contains("already set to `forkserver`"), "{message}");
+    assert!(message.contains("already set to `fork`"), "{message}");
 }
 
 #[test]
 fn fork_and_forkserver_children_inherit_no_stray_descriptors() {
     // The parent keeps one end of a pipe; a forked child must not hold a
     // copy, or the other end would never see the end of the stream.
-    for method in [StartMethod::Fork, StartMethod::ForkServer] {
+    for method in methods().into_iter().filter(|&m| m != StartMethod::Spawn) {
         let (here, there) = multiproc::pipe::<u8>().unwrap();
         let p = hang
             .builder()
@@ -307,9 +313,16 @@ fn fork_alone_and_look_for_stray_descriptors() -> bool {
 
 #[test]
 fn a_child_forked_by_a_single_threaded_process_inherits_no_stray_descriptors() {
+    // A fork server's child has no lifeline thread. (On the portable
+    // backend every child has one: the check then runs with it.)
+    let method = match has_fork_server() {
+        true => StartMethod::ForkServer,
+        false => StartMethod::Fork,
+    };
     let clean = fork_alone_and_look_for_stray_descriptors
         .builder()
-        .start_method(StartMethod::ForkServer)
+        .start_method(method)
+        .fork_with_threads(true)
         .spawn()
         .unwrap()
         .join()
@@ -323,14 +336,14 @@ fn nap_then_answer() -> u32 {
     7
 }
 
-/// Starts a child by `method` (of `METHODS`) from a thread that ends at
+/// Starts a child by `method` (of `methods()`) from a thread that ends at
 /// once, and waits for its answer.
 #[process]
 fn start_from_a_short_thread(method_index: usize) -> u32 {
     let child = std::thread::spawn(move || {
         nap_then_answer
             .builder()
-            .start_method(METHODS[method_index])
+            .start_method(methods()[method_index])
             .fork_with_threads(true)
             .spawn()
             .unwrap()
@@ -345,7 +358,7 @@ fn a_child_outlives_the_thread_that_started_it() {
     // The kernel's parent-death signal is tied to a thread: a child forked
     // from a short-lived thread, or the fork server's first child started
     // from one, must not die with that thread.
-    for (index, method) in METHODS.iter().enumerate() {
+    for (index, method) in methods().into_iter().enumerate() {
         let answer = start_from_a_short_thread
             .builder()
             .start_method(StartMethod::Spawn)
@@ -366,7 +379,7 @@ fn try_rlock(lock: multiproc::RLock) -> bool {
 fn a_forked_child_is_not_the_owner_of_its_parents_rlock() {
     let lock = multiproc::RLock::new().unwrap();
     let _held = lock.acquire();
-    for method in METHODS {
+    for method in methods() {
         let took = try_rlock
             .builder()
             .start_method(method)
@@ -488,6 +501,9 @@ fn restart_the_fork_server(restarts: u32) -> usize {
 
 #[test]
 fn restarting_the_fork_server_leaves_no_thread_behind() {
+    if !has_fork_server() {
+        return;
+    }
     let threads = restart_the_fork_server
         .builder()
         .start_method(StartMethod::Spawn)
@@ -498,16 +514,35 @@ fn restarting_the_fork_server_leaves_no_thread_behind() {
     assert_eq!(threads, 1, "each restart of the fork server left a thread");
 }
 
+#[test]
+fn the_fork_server_is_offered_exactly_where_the_system_can_have_one() {
+    // Linux's clone(CLONE_PARENT) makes a fork server's children its
+    // caller's; the portable backend (macOS) has no such call.
+    let portable = std::env::var_os("MULTIPROC_PORTABLE").is_some() || !cfg!(target_os = "linux");
+    assert_eq!(has_fork_server(), !portable);
+    if !has_fork_server() {
+        let refused = multiproc::set_start_method(StartMethod::ForkServer).unwrap_err();
+        assert!(refused.to_string().contains("fork server"), "{refused}");
+        let spawned = read_mark
+            .builder()
+            .start_method(StartMethod::ForkServer)
+            .spawn()
+            .err()
+            .map(|e| e.to_string());
+        assert!(spawned.is_some_and(|e| e.contains("fork server")));
+    }
+}
+
 #[process]
 fn my_start_method() -> String {
     multiproc::get_start_method().name().to_string()
 }
 
-/// Sets ForkServer for this (fresh) program, then asks a spawned child, and
+/// Sets Fork for this (fresh) program, then asks a spawned child, and
 /// that child's own child, which method they use.
 #[process]
-fn set_forkserver_and_ask_children() -> (String, String) {
-    multiproc::set_start_method(StartMethod::ForkServer).unwrap();
+fn set_fork_and_ask_children() -> (String, String) {
+    multiproc::set_start_method(StartMethod::Fork).unwrap();
     let child = spawned(my_start_method.builder());
     let grandchild = spawned(ask_my_child.builder());
     (child, grandchild)
@@ -520,9 +555,9 @@ fn ask_my_child() -> String {
 
 #[test]
 fn children_use_the_start_method_their_program_set() {
-    let (child, grandchild) = spawned(set_forkserver_and_ask_children.builder());
-    assert_eq!(child, "forkserver");
-    assert_eq!(grandchild, "forkserver");
+    let (child, grandchild) = spawned(set_fork_and_ask_children.builder());
+    assert_eq!(child, "fork");
+    assert_eq!(grandchild, "fork");
 }
 
 /// In a fresh program with a child of its own, forks with the C library as
@@ -577,7 +612,7 @@ fn a_builder_sets_env_directory_and_streams_under_every_method() {
     use std::io::Read;
     let temp = common::TempDir::new("setup");
     let dir = temp.0.clone();
-    for method in METHODS {
+    for method in methods() {
         let out_path = dir.join(format!("{}.out", method.name()));
         let mut child = report_setup
             .builder()

@@ -2,7 +2,7 @@
 //! The runtime of [multiproc](https://docs.rs/multiproc). Depend on the
 //! `multiproc` crate, which re-exports everything here with the macros.
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
 compile_error!(
     "multiproc runs on Linux only for now: it is built on memfd, futex, /proc and \
      SCM_RIGHTS as Linux has them. macOS support is planned; see the README's \
@@ -14,7 +14,7 @@ compile_error!(
 macro_rules! supported {
     ($($item:item)*) => {
         $(
-            #[cfg(target_os = "linux")]
+            #[cfg(any(target_os = "linux", target_os = "macos"))]
             $item
         )*
     };
@@ -59,7 +59,9 @@ supported! {
     pub use queue::{JoinableQueue, PutError, Queue};
     pub use values::{Array, RawArray, RawValue, SharedGuard, Value};
     pub use shared_memory::SharedMemory;
-    pub use bootstrap::start::{StartMethod, get_start_method, set_start_method};
+    pub use bootstrap::start::{
+        StartMethod, get_all_start_methods, get_start_method, set_start_method,
+    };
     pub use sync::{
         Barrier, BoundedSemaphore, Condition, ConditionGuard, Event, Lock, LockGuard, RLock,
         RLockGuard, Semaphore, SemaphoreGuard,

@@ -494,9 +494,10 @@ impl<Args: Serialize, R> ProcessBuilder<Args, R> {
 }
 
 /// A child being forked by its sibling (`ChildProc::start_beside`), whose
-/// pid is not known yet.
+/// pid is not known yet. Dropped unstarted, it is killed and reaped as soon
+/// as its pid comes, so that it is never left a zombie.
 pub(crate) struct Forking {
-    conn: Conn,
+    conn: Option<Conn>,
     name: String,
     timeout: Duration,
 }
@@ -505,16 +506,35 @@ impl Forking {
     /// Waits for the child's first message, its pid. A child that was not
     /// forked hangs up instead.
     pub(crate) fn started(mut self) -> Result<ChildProc> {
-        if !self.conn.wait_readable(Some(self.timeout))? {
-            return Err(Error::Timeout(self.timeout));
-        }
-        let pid = self.conn.recv::<u32>()?;
+        let pid = self.pid(self.timeout)?;
+        let Some(conn) = self.conn.take() else {
+            return Err(Error::Disconnected);
+        };
         Ok(ChildProc::started(
             OsChild::from_pid(pid),
-            self.conn,
+            conn,
             Pipes::default(),
-            self.name,
+            std::mem::take(&mut self.name),
         ))
+    }
+
+    fn pid(&mut self, timeout: Duration) -> Result<u32> {
+        let conn = self.conn.as_mut().ok_or(Error::Disconnected)?;
+        if !conn.wait_readable(Some(timeout))? {
+            return Err(Error::Timeout(timeout));
+        }
+        conn.recv::<u32>()
+    }
+}
+
+impl Drop for Forking {
+    fn drop(&mut self) {
+        // It answers within microseconds of its fork, or was never forked.
+        if let Ok(pid) = self.pid(self.timeout) {
+            let child = OsChild::from_pid(pid);
+            let _ = child.signal(Signal::KILL);
+            let _ = child.wait();
+        }
     }
 }
 
@@ -583,7 +603,7 @@ impl ChildProc {
             .into_iter()
             .zip(names)
             .map(|(conn, name)| Forking {
-                conn,
+                conn: Some(conn),
                 name,
                 timeout: launch.handshake_timeout,
             })

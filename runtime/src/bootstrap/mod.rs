@@ -375,7 +375,7 @@ pub(crate) fn launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn), 
     };
     let program = match &launch.executable {
         Some(exe) => exe.clone(),
-        None => PathBuf::from(procfs::THIS_EXECUTABLE),
+        None => procfs::this_executable().map_err(spawn_err("finding the current executable"))?,
     };
     let addr = SocketPath::new().map_err(spawn_err("creating a private socket directory"))?;
     let listener =
@@ -419,6 +419,9 @@ fn accept(
     loop {
         match listener.accept() {
             Ok((stream, _)) => {
+                let Ok(stream) = wire::socket::accepted_local(stream) else {
+                    continue;
+                };
                 if let Some(conn) = check_hello(stream, pid, token, deadline) {
                     return Ok(conn);
                 }

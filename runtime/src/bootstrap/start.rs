@@ -13,12 +13,16 @@
 //!   started on first use, to fork. The server clones with `CLONE_PARENT`, so
 //!   the new process is the caller's child, not the server's.
 //!
-//! Several children for the same job (a pool's workers) cost the caller one
-//! fork or one request: the first child forks the others with `CLONE_PARENT`
-//! before it runs anything (`start_children`), so that they too are the
-//! caller's children, and each tells its pid on its own connection, since
-//! only the first child learns it. Each sibling so forked takes half of those
-//! still to fork, so `n` children take about `log2(n)` forks' time.
+//! Several fork-server children for the same job (a pool's workers) cost the
+//! caller one request: the server's child forks the others with
+//! `CLONE_PARENT` before it runs anything (`start_children`), so that they
+//! too are the caller's children, and each tells its pid on its own
+//! connection, since only the process that forked it learns it. Each
+//! sibling so forked takes half of those still to fork, so `n` children take
+//! about `log2(n)` forks' time. `Fork` does not do this: a raw `clone` skips
+//! the C library's own work in a new child (its cached thread id, its
+//! robust-mutex list, the fork handlers), which a fork server's children,
+//! forked the same way, never relied on, but a forked program's may.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
@@ -115,26 +119,60 @@ const ENV_FORK_WITH_THREADS: &str = "MULTIPROC_FORK_WITH_THREADS";
 /// # Errors
 ///
 /// [`Error::StartMethodSet`] if another method was already set (setting the
-/// same one again is fine).
+/// same one again is fine); [`Error::InvalidArgument`] for a method this
+/// system does not have (see [`get_all_start_methods`]).
 ///
 /// # Examples
 ///
 /// ```
 /// use multiproc::StartMethod;
 ///
-/// multiproc::set_start_method(StartMethod::ForkServer)?;
-/// assert_eq!(multiproc::get_start_method(), StartMethod::ForkServer);
-/// assert!(multiproc::set_start_method(StartMethod::Fork).is_err());
+/// multiproc::set_start_method(StartMethod::Fork)?;
+/// assert_eq!(multiproc::get_start_method(), StartMethod::Fork);
+/// assert!(multiproc::set_start_method(StartMethod::Spawn).is_err());
 /// # Ok::<(), multiproc::Error>(())
 /// ```
 ///
-/// Python: `multiprocessing.set_start_method("forkserver")`.
+/// Python: `multiprocessing.set_start_method("fork")`.
 pub fn set_start_method(method: StartMethod) -> Result<()> {
+    available(method)?;
     match *CHOSEN.get_or_init(|| method) {
         current if current == method => Ok(()),
         current => Err(Error::StartMethodSet {
             current: current.name(),
         }),
+    }
+}
+
+/// The start methods this system has: all three on Linux; `Spawn` and
+/// `Fork` on macOS, where the fork server's children could not be its
+/// caller's (Linux's `clone(CLONE_PARENT)`).
+///
+/// # Examples
+///
+/// ```
+/// use multiproc::StartMethod;
+///
+/// assert!(multiproc::get_all_start_methods().contains(&StartMethod::Spawn));
+/// ```
+///
+/// Python: `multiprocessing.get_all_start_methods()`.
+pub fn get_all_start_methods() -> Vec<StartMethod> {
+    METHODS
+        .into_iter()
+        .filter(|&method| available(method).is_ok())
+        .collect()
+}
+
+/// `method`, if this system has it.
+fn available(method: StartMethod) -> Result<StartMethod> {
+    match method {
+        StartMethod::ForkServer if !process::SIBLING_FORK => Err(Error::InvalidArgument {
+            argument: "method",
+            reason: "the fork server needs Linux (clone with CLONE_PARENT); \
+                     use Spawn or Fork on this system",
+        }),
+        method => Ok(method),
     }
 }
 
@@ -204,28 +242,31 @@ pub(crate) fn start_child(launch: &Launch, start: &Start) -> Result<(OsChild, Co
     }
     crate::forking::ours(|| match launch.method.unwrap_or_else(get_start_method) {
         StartMethod::Spawn => bootstrap::launch(launch, start),
-        StartMethod::Fork => fork_here(launch, start, Vec::new()),
-        StartMethod::ForkServer => fork_server_launch(launch, start, Vec::new()),
+        StartMethod::Fork => fork_here(launch, start),
+        StartMethod::ForkServer => {
+            available(StartMethod::ForkServer)?;
+            fork_server_launch(launch, start, Vec::new())
+        }
     })
 }
 
-/// Whether `launch` forks its children, so that [`start_children`] can start
-/// several at the cost of one.
-pub(crate) fn forks(launch: &Launch) -> bool {
-    launch.attach.is_none()
+/// Whether [`start_children`] can start several children for `launch` at
+/// the cost of one: by the fork server, on a system that can fork a sibling.
+pub(crate) fn can_start_beside(launch: &Launch) -> bool {
+    process::SIBLING_FORK
+        && launch.attach.is_none()
         && launch.executable.is_none()
-        && launch.method.unwrap_or_else(get_start_method) != StartMethod::Spawn
+        && launch.method.unwrap_or_else(get_start_method) == StartMethod::ForkServer
 }
 
 /// Starts a child for `start` and, beside it, one more for each of
-/// `siblings`: the same job under another identity. Only the first costs
-/// this process a fork (or a fork server's answer): that child forks the
-/// others with `CLONE_PARENT` before it runs anything, so they are this
-/// process's children too, started side by side with its own work. Each
-/// sibling's connection is returned; its first message is the sibling's pid,
-/// which only the first child learns. A sibling that could not be forked
-/// closes its connection before saying anything. For a `launch` that
-/// [`forks`].
+/// `siblings`: the same job under another identity, all at the cost of one
+/// request to the fork server. Its child forks the others with
+/// `CLONE_PARENT` before it runs anything, so they are this process's
+/// children too. Each sibling's connection is returned; its first message
+/// is the sibling's pid, which only the process that forked it learns. A
+/// sibling that could not be forked closes its connection before saying
+/// anything. For a `launch` that [`can_start_beside`].
 pub(crate) fn start_children(
     launch: &Launch,
     start: &Start,
@@ -242,10 +283,7 @@ pub(crate) fn start_children(
             end: child_end,
         });
     }
-    let (child, conn) = crate::forking::ours(|| match launch.method.unwrap_or_else(get_start_method) {
-        StartMethod::ForkServer => fork_server_launch(launch, start, ends),
-        _ => fork_here(launch, start, ends),
-    })?;
+    let (child, conn) = crate::forking::ours(|| fork_server_launch(launch, start, ends))?;
     Ok((child, conn, conns))
 }
 
@@ -261,9 +299,8 @@ fn spawn_error(what: &str) -> impl FnOnce(std::io::Error) -> Error {
     move |source| Error::Spawn { what, source }
 }
 
-/// Forks this process; the child forks `siblings`, runs `start` and never
-/// returns.
-fn fork_here(launch: &Launch, start: &Start, siblings: Vec<Sibling>) -> Result<(OsChild, Conn)> {
+/// Forks this process; the child runs `start` and never returns.
+fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
     let allowed =
         launch.fork_with_threads || std::env::var(ENV_FORK_WITH_THREADS).is_ok_and(|v| v == "1");
     // Unknown where the system does not say (no /proc): taken as several
@@ -313,7 +350,7 @@ fn fork_here(launch: &Launch, start: &Start, siblings: Vec<Sibling>) -> Result<(
             // The kernel's parent-death signal fires when the forking thread
             // ends: a lifeline only if that thread is the main one, whose end
             // is the process's.
-            let lifeline = match forked_from_main {
+            let lifeline = match forked_from_main && process::PARENT_DEATH_SIGNAL {
                 true => Lifeline::Kernel,
                 false => Lifeline::Thread,
             };
@@ -328,13 +365,11 @@ fn fork_here(launch: &Launch, start: &Start, siblings: Vec<Sibling>) -> Result<(
                 parent,
                 inherited,
             };
-            child.fork_siblings(siblings);
             child.run(Conn::new(child_end))
         }
         process::Forked::Parent(pid) => {
             drop(held);
             drop(child_end);
-            drop(siblings);
             // Nothing to wait for: the child exists, and runs from here on.
             Ok((OsChild::from_pid(pid), Conn::new(parent_end)))
         }
@@ -407,8 +442,10 @@ impl InChild {
             // SAFETY: this process is single-threaded; the child ends with `_exit`.
             match unsafe { process::fork_sibling() } {
                 Ok(process::Forked::Child) => {
+                    let _unwinding = ExitOnUnwind;
                     // SAFETY: as the first fork's child, this one never
-                    // returns into the frames that own `self`.
+                    // returns into the frames that own `self`, even
+                    // unwinding (`ExitOnUnwind`).
                     let mut start = unsafe { std::ptr::read(&self.start) };
                     start.identity = sibling.identity;
                     let child = InChild {
@@ -419,7 +456,7 @@ impl InChild {
                     };
                     let mut conn = Conn::new(sibling.end);
                     // Only this process and its forker know its pid.
-                    if conn.send(&std::process::id()).is_err() {
+                    if conn.send(&process::own_id()).is_err() {
                         process::exit_now(bootstrap::EXIT_NO_PARENT);
                     }
                     child.fork_siblings(theirs);

@@ -103,7 +103,7 @@ impl Listener {
 
     fn accept(&self) -> std::io::Result<Link> {
         Ok(match self {
-            Listener::Unix(l) => Link::Unix(l.accept()?.0),
+            Listener::Unix(l) => Link::Unix(socket::accepted_local(l.accept()?.0)?),
             Listener::Tcp(l) => Link::Tcp(socket::accepted_tcp(l.accept()?.0)?),
         })
     }

@@ -146,6 +146,8 @@ impl Dispatch {
         state.pids = vec![None; slots];
         state.live = slots;
         drop(state);
+        // Each driver starts hungry (`drive`).
+        shared.hungry.store(slots, Ordering::Release);
         Arc::new(shared)
     }
 
@@ -396,7 +398,7 @@ pub(super) enum Launched {
     Now(ChildProc),
     /// For the driver to start.
     Later,
-    /// Being forked by the first worker.
+    /// Being forked by another worker.
     Forking(Forking),
 }
 
@@ -409,14 +411,14 @@ pub(super) fn drive(
     first: Launched,
     ready: std::sync::mpsc::Sender<Result<()>>,
 ) {
-    // Counted hungry from the start: the first calls find every worker
-    // waiting for work or about to, and one ready early takes no second
-    // task while another is still starting.
+    // Counted hungry from the start, before this thread runs
+    // (`Dispatch::new`): the first calls find every worker waiting for work
+    // or about to, and one ready early takes no second task while another
+    // is still starting.
     let mut hunger = Hunger {
         shared,
-        hungry: false,
+        hungry: true,
     };
-    hunger.set(true);
     let first = match first {
         Launched::Now(worker) => Ok(worker),
         Launched::Later => launch_worker(config),
@@ -439,8 +441,11 @@ pub(super) fn drive(
         }
         Err(e) => {
             hunger.set(false);
+            let reason = format!("its first worker did not start: {e}");
+            // `build` may have returned already, with another worker ready.
+            log::warn!("pool slot {slot}: {reason}");
             let _ = ready.send(Err(e));
-            shared.retire(Some("its first worker did not start".into()));
+            shared.retire(Some(reason));
             return;
         }
     };

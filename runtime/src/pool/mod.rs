@@ -316,7 +316,10 @@ impl PoolBuilder {
     ///
     /// [`Error::InvalidArgument`] for 0 processes or 0 `max_tasks_per_child`;
     /// [`Error::Initializer`] if the initializer fails in a worker;
-    /// [`Error::Spawn`] or [`Error::Handshake`] if a worker cannot start.
+    /// [`Error::Spawn`] or [`Error::Handshake`] if no worker can start (or,
+    /// with an initializer, any one). A worker that cannot start after
+    /// `build` has returned is logged (`log::warn!`), and the pool goes on
+    /// without it.
     ///
     /// # Examples
     ///
@@ -474,28 +477,39 @@ impl std::fmt::Debug for Pool {
     }
 }
 
-/// Starts `processes` workers, or leaves them to their drivers. Forked
-/// workers cost this thread one fork (or fork-server request) in all: the
-/// first worker forks the others (`ChildProc::start_beside`) while the
-/// drivers start, and each driver learns its worker's pid from the worker.
-/// A fork from another thread would need a lifeline thread in each child,
-/// so the first is forked here, before any driver thread exists. MPI ranks
-/// are attached in turn. Spawned workers are each an exec and a handshake,
-/// mostly waiting: each driver starts its own, side by side.
+/// Starts `processes` workers, or leaves them to their drivers. A fork
+/// server's workers cost one request per group of [`GROUP`]: the first of
+/// each forks the others (`ChildProc::start_beside`) while the drivers start,
+/// and each driver learns its worker's pid from the worker. A fork from
+/// another thread would need a lifeline thread in each child, so forked
+/// workers are forked here, in turn, before any driver thread exists. MPI
+/// ranks are attached in turn. Spawned workers are each an exec and a
+/// handshake, mostly waiting: each driver starts its own, side by side.
 fn launch_workers(config: &WorkerConfig, processes: usize) -> Result<Vec<driver::Launched>> {
-    if crate::bootstrap::start::forks(&config.launch) {
-        let (first, siblings) = driver::launch_workers(config, processes - 1)?;
-        return Ok(std::iter::once(driver::Launched::Now(first))
-            .chain(siblings.into_iter().map(driver::Launched::Forking))
-            .collect());
+    let launch = &config.launch;
+    if crate::bootstrap::start::can_start_beside(launch) {
+        let mut launched = Vec::with_capacity(processes);
+        while launched.len() < processes {
+            let group = (processes - launched.len()).min(GROUP);
+            let (first, siblings) = driver::launch_workers(config, group - 1)?;
+            launched.push(driver::Launched::Now(first));
+            launched.extend(siblings.into_iter().map(driver::Launched::Forking));
+        }
+        return Ok(launched);
     }
+    let spawned = launch.executable.is_some()
+        || launch.method.unwrap_or_else(crate::get_start_method) == crate::StartMethod::Spawn;
     (0..processes)
-        .map(|_| match config.launch.attach.is_none() {
+        .map(|_| match launch.attach.is_none() && spawned {
             true => Ok(driver::Launched::Later),
             false => driver::launch_worker(config).map(driver::Launched::Now),
         })
         .collect()
 }
+
+/// The most workers one request to the fork server starts: each holds two
+/// descriptors here until it is running.
+const GROUP: usize = 64;
 
 /// A chunk size the caller gave, if it is one.
 fn valid_chunksize(size: usize) -> Result<usize> {

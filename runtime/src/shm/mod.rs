@@ -96,6 +96,10 @@ impl Shm {
     }
 }
 
+/// Whether [`frozen_copy`] works here: not on the portable backend (macOS),
+/// whose shared memory cannot be sealed.
+pub(crate) const CAN_FREEZE: bool = memfd::CAN_FREEZE;
+
 /// A new segment holding a copy of `bytes`, frozen: no process can write
 /// it, map it writable, or change its size, so a read-only mapping of it may
 /// be lent out as a plain `&[u8]`.
@@ -203,7 +207,6 @@ pub(crate) type Owner = u64;
 /// Set in a lock word while a waiter may sleep on it: its release must wake one.
 /// Ids stay below it, since the kernel caps them at 2^22.
 const CONTENDED: u64 = 1 << 31;
-const ID: u64 = CONTENDED - 1;
 
 fn owner(id: u32, task: Task) -> Owner {
     let started = procfs::stat(task).map_or(0, |stat| stat.started);
@@ -235,12 +238,88 @@ pub(crate) fn process_owner() -> Owner {
 pub(crate) fn thread_owner() -> Owner {
     THREAD.with(|cached| match cached.get() {
         0 => {
-            let me = owner(process::thread_id(), Task::ThisThread);
+            let me = this_thread();
             cached.set(me);
             me
         }
         me => me,
     })
+}
+
+/// The bits of an owner's id that name a process (or, on Linux, a thread),
+/// whose end is the owner's.
+#[cfg(not(portable))]
+const WHOSE: u64 = CONTENDED - 1;
+
+#[cfg(not(portable))]
+fn this_thread() -> Owner {
+    owner(process::thread_id(), Task::ThisThread)
+}
+
+/// Ids of processes stay below `1 << PID_BITS`: macOS's are at most 99,999,
+/// and Linux caps its at 2^22.
+#[cfg(portable)]
+const PID_BITS: u32 = if cfg!(target_os = "macos") { 17 } else { 22 };
+#[cfg(portable)]
+const WHOSE: u64 = (1 << PID_BITS) - 1;
+
+/// Where a thread id names no process, a thread owns as its process does,
+/// told apart from the process's other threads by an index of its own in
+/// the id's bits above the pid. So its end is seen only when its process
+/// ends.
+#[cfg(portable)]
+fn this_thread() -> Owner {
+    owner(
+        std::process::id() | (thread_index::get() << PID_BITS),
+        Task::ThisProcess,
+    )
+}
+
+/// Small numbers for the live threads of this process, from 1 (0 is the
+/// process itself), given back when a thread ends.
+#[cfg(portable)]
+mod thread_index {
+    use std::sync::Mutex;
+
+    /// The most threads that hold an index at once.
+    const MOST: u32 = (1 << (31 - super::PID_BITS)) - 1;
+
+    /// The indices given back, and the next never given.
+    static FREE: Mutex<(Vec<u32>, u32)> = Mutex::new((Vec::new(), 1));
+
+    struct Held(u32);
+
+    impl Drop for Held {
+        fn drop(&mut self) {
+            FREE.lock().unwrap_or_else(|e| e.into_inner()).0.push(self.0);
+        }
+    }
+
+    thread_local! {
+        static HELD: Held = Held(take());
+    }
+
+    /// The calling thread's index.
+    pub(super) fn get() -> u32 {
+        HELD.with(|held| held.0)
+    }
+
+    /// A free index; with all taken, waits until a thread ends.
+    fn take() -> u32 {
+        loop {
+            {
+                let mut free = FREE.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(index) = free.0.pop() {
+                    return index;
+                }
+                if free.1 <= MOST {
+                    free.1 += 1;
+                    return free.1 - 1;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
 }
 
 /// In a forked child: the cached owners are its parent's (and the forking thread's).
@@ -286,7 +365,7 @@ pub(crate) fn owner_gone(owner: Owner) -> bool {
     #[cfg(test)]
     tests::OWNER_LOOKS.with(|looks| looks.set(looks.get() + 1));
     let started = (owner >> 32) as u32;
-    is_gone((owner & ID) as u32, (started != 0).then_some(started))
+    is_gone((owner & WHOSE) as u32, (started != 0).then_some(started))
 }
 
 /// The time left until `deadline`, if there is one.

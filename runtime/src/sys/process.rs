@@ -9,15 +9,36 @@ use rustix::io::Errno;
 use rustix::process::{WaitId, WaitIdOptions, WaitOptions};
 pub(crate) use rustix::process::{Pid, Signal};
 
-/// The calling thread's id, unique among the system's live threads.
+/// The calling thread's id, unique among the system's live threads, and a
+/// process id to look it up by.
+#[cfg(target_os = "linux")]
 pub(crate) fn thread_id() -> u32 {
     rustix::thread::gettid().as_raw_nonzero().get().unsigned_abs()
 }
 
+/// This process's id, asked of the system: after [`fork_sibling`], which
+/// bypasses the C library, a copy it cached could be the forker's.
+pub(crate) fn own_id() -> u32 {
+    rustix::process::getpid().as_raw_nonzero().get().unsigned_abs()
+}
+
 /// Whether the calling thread is the process's main (first) thread.
 pub(crate) fn is_main_thread() -> bool {
-    thread_id() == std::process::id()
+    #[cfg(target_os = "linux")]
+    return thread_id() == std::process::id();
+    // SAFETY: a plain query.
+    #[cfg(target_os = "macos")]
+    return unsafe { libc::pthread_main_np() } == 1;
 }
+
+/// Whether a process can have the system kill it when its parent ends
+/// ([`die_with_parent`]): Linux's parent-death signal. Elsewhere a child
+/// watches its parent's end of a connection instead.
+pub(crate) const PARENT_DEATH_SIGNAL: bool = cfg!(not(portable));
+
+/// Whether a single-threaded process can fork a child of its own parent
+/// ([`fork_sibling`]): Linux's `clone(CLONE_PARENT)`.
+pub(crate) const SIBLING_FORK: bool = cfg!(not(portable));
 
 /// The id of this process's parent; `None` if it has none to be seen
 /// (its parent lives in another pid namespace).
@@ -112,13 +133,17 @@ pub(crate) unsafe fn fork() -> std::io::Result<Forked> {
 
 /// Forks this process as [`fork`] does, but makes the child this process's
 /// sibling: a child of its parent, which reaps it. Runs no fork handlers.
+/// Refused where the system cannot ([`SIBLING_FORK`]).
 ///
 /// # Safety
 ///
 /// As for [`fork`]; and this process must be single-threaded.
 pub(crate) unsafe fn fork_sibling() -> std::io::Result<Forked> {
+    #[cfg(portable)]
+    return Err(std::io::ErrorKind::Unsupported.into());
     // SAFETY: a raw clone with a null stack behaves like fork; the caller
     // keeps the child's promises.
+    #[cfg(not(portable))]
     let pid = unsafe {
         libc::syscall(
             libc::SYS_clone,
@@ -129,6 +154,7 @@ pub(crate) unsafe fn fork_sibling() -> std::io::Result<Forked> {
             0usize,
         )
     };
+    #[cfg(not(portable))]
     match pid {
         -1 => Err(std::io::Error::last_os_error()),
         0 => Ok(Forked::Child),
@@ -137,12 +163,20 @@ pub(crate) unsafe fn fork_sibling() -> std::io::Result<Forked> {
 }
 
 /// Has the system kill this (just forked) process when the thread of its
-/// parent `parent` that forked it ends; `false` if it could not, or if
-/// `parent` has ended already.
+/// parent `parent` that forked it ends; `false` if it could not (always,
+/// where the system cannot: [`PARENT_DEATH_SIGNAL`]), or if `parent` has
+/// ended already.
 pub(crate) fn die_with_parent(parent: u32) -> bool {
+    #[cfg(portable)]
+    return {
+        let _ = parent;
+        false
+    };
     // SAFETY: a plain system call with no memory arguments.
+    #[cfg(not(portable))]
     let set = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } == 0;
-    set && parent_id() == Some(parent)
+    #[cfg(not(portable))]
+    return set && parent_id() == Some(parent);
 }
 
 /// Ends this process at once with `code`, running no exit handler and
@@ -214,7 +248,31 @@ pub(crate) fn env_var(key: &std::ffi::CStr) -> Option<Vec<u8>> {
 /// As for [`set_env`].
 pub(crate) unsafe fn clear_env() {
     // SAFETY: the caller keeps other threads away.
-    unsafe { libc::clearenv() };
+    #[cfg(target_os = "linux")]
+    unsafe {
+        libc::clearenv()
+    };
+    // macOS has no `clearenv`: each variable is removed, the first until
+    // none is left.
+    // SAFETY: the caller keeps other threads away; `environ` is the
+    // process's list, NUL-terminated, re-read after every removal.
+    #[cfg(target_os = "macos")]
+    unsafe {
+        loop {
+            let first = *(*libc::_NSGetEnviron());
+            if first.is_null() {
+                break;
+            }
+            let entry = std::ffi::CStr::from_ptr(first).to_bytes();
+            let name = entry.split(|&b| b == b'=').next().unwrap_or(entry);
+            let Ok(name) = std::ffi::CString::new(name) else {
+                break;
+            };
+            if libc::unsetenv(name.as_ptr()) != 0 {
+                break;
+            }
+        }
+    }
 }
 
 /// Closes `fd`.
@@ -264,12 +322,7 @@ pub(crate) fn at_fork(prepare: extern "C" fn(), parent: extern "C" fn(), child: 
 
 /// Fills `bytes` with random bytes from the system.
 pub(crate) fn random(bytes: &mut [u8]) -> std::io::Result<()> {
-    let mut filled = 0;
-    while filled < bytes.len() {
-        filled +=
-            rustix::rand::getrandom(&mut bytes[filled..], rustix::rand::GetRandomFlags::empty())?;
-    }
-    Ok(())
+    getrandom::fill(bytes).map_err(std::io::Error::from)
 }
 
 /// The conventional name of a signal number, such as `SIGKILL` for 9.
@@ -351,6 +404,7 @@ pub(crate) fn report_stack_overflow(message: String) {
 }
 
 /// The calling thread's stack: its lowest and highest address.
+#[cfg(target_os = "linux")]
 fn this_threads_stack() -> Option<(usize, usize)> {
     // SAFETY: reads the attributes of the calling thread into `attr`, which
     // is destroyed after use.
@@ -363,6 +417,18 @@ fn this_threads_stack() -> Option<(usize, usize)> {
         let got = libc::pthread_attr_getstack(&attr, &mut low, &mut size);
         libc::pthread_attr_destroy(&mut attr);
         (got == 0).then_some((low as usize, low as usize + size))
+    }
+}
+
+/// The calling thread's stack: its lowest and highest address.
+#[cfg(target_os = "macos")]
+fn this_threads_stack() -> Option<(usize, usize)> {
+    // SAFETY: plain queries about the calling thread; macOS gives the top.
+    unsafe {
+        let thread = libc::pthread_self();
+        let high = libc::pthread_get_stackaddr_np(thread) as usize;
+        let size = libc::pthread_get_stacksize_np(thread);
+        Some((high.checked_sub(size)?, high))
     }
 }
 

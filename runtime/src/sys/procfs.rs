@@ -1,4 +1,5 @@
-//! What the system tells about processes, threads and itself: Linux's `/proc`.
+//! What the system tells about processes, threads and itself: Linux's
+//! `/proc`, macOS's `proc_pidinfo`, and `/dev/fd` on the portable backend.
 
 use std::ffi::CStr;
 use std::os::fd::RawFd;
@@ -7,6 +8,8 @@ use std::os::fd::RawFd;
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Task {
     ThisProcess,
+    /// Linux's own: elsewhere a thread has no entry of its own.
+    #[cfg(not(portable))]
     ThisThread,
     /// Any process, or thread, by id.
     Id(u32),
@@ -24,9 +27,11 @@ pub(crate) struct Stat {
 
 /// The start time and state of `task`; `None` if it is not to be seen
 /// (gone, hidden, or no `/proc` mounted).
+#[cfg(target_os = "linux")]
 pub(crate) fn stat(task: Task) -> Option<Stat> {
     let text = match task {
         Task::ThisProcess => std::fs::read_to_string("/proc/self/stat"),
+        #[cfg(not(portable))]
         Task::ThisThread => std::fs::read_to_string("/proc/thread-self/stat"),
         Task::Id(id) => std::fs::read_to_string(format!("/proc/{id}/stat")),
     }
@@ -42,7 +47,44 @@ pub(crate) fn stat(task: Task) -> Option<Stat> {
     })
 }
 
+/// The start time and state of `task`; `None` if it is not to be seen (gone,
+/// or another user's).
+#[cfg(target_os = "macos")]
+pub(crate) fn stat(task: Task) -> Option<Stat> {
+    let pid = match task {
+        Task::ThisProcess => std::process::id(),
+        Task::Id(id) => id,
+    };
+    let info: libc::proc_bsdinfo = pid_info(pid, libc::PROC_PIDTBSDINFO)?;
+    // In hundredths of a second, as Linux's clock ticks usually are.
+    let started = info.pbi_start_tvsec * 100 + info.pbi_start_tvusec / 10_000;
+    Some(Stat {
+        started: started as u32,
+        ended: info.pbi_status == libc::SZOMB,
+    })
+}
+
+/// What `proc_pidinfo` tells of process `pid` under `flavor`.
+#[cfg(target_os = "macos")]
+fn pid_info<T>(pid: u32, flavor: i32) -> Option<T> {
+    let size = i32::try_from(std::mem::size_of::<T>()).ok()?;
+    let mut info = std::mem::MaybeUninit::<T>::zeroed();
+    // SAFETY: the system writes at most `size` bytes into `info`, and says
+    // how many; a whole `T` of plain integers is then initialized.
+    unsafe {
+        let written = libc::proc_pidinfo(
+            i32::try_from(pid).ok()?,
+            flavor,
+            0,
+            info.as_mut_ptr().cast(),
+            size,
+        );
+        (written == size).then(|| info.assume_init())
+    }
+}
+
 /// The threads of this process, the calling one included, if known.
+#[cfg(target_os = "linux")]
 pub(crate) fn threads() -> Option<usize> {
     // Linux counts them in the links of the task directory, two more than
     // the threads: one call, where listing them takes three. A kernel that
@@ -57,11 +99,18 @@ pub(crate) fn threads() -> Option<usize> {
     }
 }
 
+/// The threads of this process, the calling one included, if known.
+#[cfg(target_os = "macos")]
+pub(crate) fn threads() -> Option<usize> {
+    let info: libc::proc_taskinfo = pid_info(std::process::id(), libc::PROC_PIDTASKINFO)?;
+    usize::try_from(info.pti_threadnum).ok()
+}
+
 /// The descriptors open in this process, and the listing's own, closed by
 /// the time this returns.
 pub(crate) fn open_fds() -> Vec<RawFd> {
     let mut open = Vec::new();
-    for_each_entry(c"/proc/self/fd", |name| {
+    for_each_entry(FD_DIRECTORY, |name| {
         if let Some(fd) = name.to_str().ok().and_then(|n| n.parse::<RawFd>().ok()) {
             open.push(fd);
         }
@@ -69,10 +118,17 @@ pub(crate) fn open_fds() -> Vec<RawFd> {
     open
 }
 
+/// The directory that lists this process's descriptors.
+#[cfg(not(portable))]
+const FD_DIRECTORY: &CStr = c"/proc/self/fd";
+#[cfg(portable)]
+const FD_DIRECTORY: &CStr = c"/dev/fd";
+
 /// Calls `f` with the name of each entry of the directory at `path`, `.` and
 /// `..` excepted, reading into a buffer on the stack: `read_dir`'s 32 KiB on
 /// the heap cost a forked child (whose pages are all copy-on-write) several
 /// page faults.
+#[cfg(target_os = "linux")]
 fn for_each_entry(path: &CStr, mut f: impl FnMut(&CStr)) {
     use rustix::fs::{Mode, OFlags, RawDir};
     let Ok(dir) = rustix::fs::open(
@@ -92,7 +148,38 @@ fn for_each_entry(path: &CStr, mut f: impl FnMut(&CStr)) {
     }
 }
 
+/// Calls `f` with the name of each entry of the directory at `path`, `.` and
+/// `..` excepted.
+#[cfg(target_os = "macos")]
+fn for_each_entry(path: &CStr, mut f: impl FnMut(&CStr)) {
+    use rustix::fs::{Mode, OFlags};
+    let Ok(dir) = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return;
+    };
+    let Ok(mut entries) = rustix::fs::Dir::read_from(&dir) else {
+        return;
+    };
+    while let Some(Ok(entry)) = entries.next() {
+        let name = entry.file_name();
+        if name != c"." && name != c".." {
+            f(name);
+        }
+    }
+}
+
+/// The threads of the whole system that are ready to run now, if known:
+/// never on macOS, which tells only load averages.
+#[cfg(target_os = "macos")]
+pub(crate) fn runnable_threads() -> Option<usize> {
+    None
+}
+
 /// The threads of the whole system that are ready to run now, if known.
+#[cfg(target_os = "linux")]
 pub(crate) fn runnable_threads() -> Option<usize> {
     // "0.52 0.58 0.59 3/467 12345": the fourth field is runnable/total.
     std::fs::read_to_string("/proc/loadavg")
@@ -107,4 +194,14 @@ pub(crate) fn runnable_threads() -> Option<usize> {
 
 /// A path that names this process's own executable image, even if its file
 /// has been replaced or removed since it started.
-pub(crate) const THIS_EXECUTABLE: &str = "/proc/self/exe";
+#[cfg(target_os = "linux")]
+pub(crate) fn this_executable() -> std::io::Result<std::path::PathBuf> {
+    Ok("/proc/self/exe".into())
+}
+
+/// The path this process's executable was started from: macOS has no name
+/// for the image itself, so a file replaced since is not the one started.
+#[cfg(target_os = "macos")]
+pub(crate) fn this_executable() -> std::io::Result<std::path::PathBuf> {
+    std::env::current_exe()
+}

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use rustix::event::PollFlags;
 use rustix::net::{
-    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags, SendAncillaryBuffer,
-    SendAncillaryMessage, SendFlags, recvmsg, sendmsg,
+    RecvAncillaryBuffer, RecvAncillaryMessage, ReturnFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, recvmsg, sendmsg,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -174,8 +174,7 @@ impl Conn {
             if !borrowed.is_empty() {
                 control.push(SendAncillaryMessage::ScmRights(&borrowed));
             }
-            let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
-            match sendmsg(&self.stream, &[IoSlice::new(bytes)], &mut control, flags) {
+            match sendmsg(&self.stream, &[IoSlice::new(bytes)], &mut control, socket::SEND) {
                 Ok(n) => {
                     rest = &rest[n..];
                     fds_left = later;
@@ -241,17 +240,19 @@ impl Conn {
                 &self.stream,
                 &mut iov,
                 &mut control,
-                RecvFlags::CMSG_CLOEXEC,
+                socket::RECEIVE,
             ) {
                 Err(rustix::io::Errno::INTR) => {}
                 other => break other?,
             }
         };
+        let before = self.fds.len();
         for message in control.drain() {
             if let RecvAncillaryMessage::ScmRights(fds) = message {
                 self.fds.extend(fds);
             }
         }
+        socket::received(self.fds.iter().skip(before))?;
         if received.flags.contains(ReturnFlags::CTRUNC) {
             return Err(io::Error::other(
                 "descriptors were lost in transit (truncated)",

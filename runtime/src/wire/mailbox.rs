@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use rustix::net::{
     RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags, SendAncillaryBuffer,
-    SendAncillaryMessage, SendFlags, recvmsg, sendmsg,
+    SendAncillaryMessage, recvmsg, sendmsg,
 };
 
 use super::conn::FDS_PER_SEND;
@@ -24,13 +24,7 @@ pub(crate) struct Mailbox {
 
 impl Mailbox {
     pub(crate) fn new() -> io::Result<Mailbox> {
-        use rustix::net::{AddressFamily, SocketFlags, SocketType, socketpair};
-        let (post, take) = socketpair(
-            AddressFamily::UNIX,
-            SocketType::DGRAM,
-            SocketFlags::CLOEXEC,
-            None,
-        )?;
+        let (post, take) = super::socket::datagram_pair()?;
         Ok(Mailbox { post, take })
     }
 
@@ -57,9 +51,8 @@ impl Mailbox {
             return Err(io::Error::other("too many descriptors in one item"));
         }
         let tag = tag.to_le_bytes();
-        let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
         loop {
-            match sendmsg(&self.post, &[IoSlice::new(&tag)], &mut control, flags) {
+            match sendmsg(&self.post, &[IoSlice::new(&tag)], &mut control, socket::SEND) {
                 Err(rustix::io::Errno::INTR) => {}
                 sent => return sent.map(drop).map_err(io::Error::from),
             }
@@ -96,7 +89,7 @@ impl Mailbox {
                 vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(FDS_PER_SEND))];
             let mut control = RecvAncillaryBuffer::new(&mut space);
             let mut datagram = [0u8; 8];
-            let flags = RecvFlags::CMSG_CLOEXEC | RecvFlags::DONTWAIT;
+            let flags = socket::RECEIVE | RecvFlags::DONTWAIT;
             let received = loop {
                 let mut iov = [IoSliceMut::new(&mut datagram)];
                 match recvmsg(&self.take, &mut iov, &mut control, flags) {
@@ -110,6 +103,7 @@ impl Mailbox {
                     fds.extend(received);
                 }
             }
+            socket::received(&fds)?;
             if found == tag {
                 if received.flags.contains(ReturnFlags::CTRUNC) {
                     return Err(io::Error::other(

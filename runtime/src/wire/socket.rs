@@ -4,14 +4,93 @@
 
 use std::io;
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
+
+use rustix::net::{RecvFlags, SendFlags};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::time::Duration;
 
+/// How every send goes: without waiting, and without raising `SIGPIPE`
+/// when the peer is gone (macOS has no such flag: its sockets are made
+/// with `SO_NOSIGPIPE` instead, by [`no_sigpipe`]).
+#[cfg(target_os = "linux")]
+pub(crate) const SEND: SendFlags = SendFlags::NOSIGNAL.union(SendFlags::DONTWAIT);
+#[cfg(target_os = "macos")]
+pub(crate) const SEND: SendFlags = SendFlags::DONTWAIT;
+
+/// How every receive that may carry descriptors goes: they arrive
+/// close-on-exec, where the system can do that (Linux, but for its
+/// portable backend); elsewhere [`received`] marks them just after.
+#[cfg(not(portable))]
+pub(crate) const RECEIVE: RecvFlags = RecvFlags::CMSG_CLOEXEC;
+#[cfg(portable)]
+pub(crate) const RECEIVE: RecvFlags = RecvFlags::empty();
+
+/// Marks descriptors just received close-on-exec, where [`RECEIVE`] could
+/// not. Until then, a fork and exec in another thread could leak them.
+pub(crate) fn received<'a>(fds: impl IntoIterator<Item = &'a OwnedFd>) -> io::Result<()> {
+    if cfg!(portable) {
+        for fd in fds {
+            close_on_exec(fd)?;
+        }
+    }
+    Ok(())
+}
+
+fn close_on_exec(fd: impl AsFd) -> io::Result<()> {
+    Ok(rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::CLOEXEC)?)
+}
+
+/// Sets up a local socket this crate made or accepted: on macOS, no
+/// `SIGPIPE` when its peer is gone (see [`SEND`]).
+fn no_sigpipe<S: AsFd>(socket: S) -> io::Result<S> {
+    #[cfg(target_os = "macos")]
+    {
+        use std::os::fd::AsRawFd;
+        let on: libc::c_int = 1;
+        // SAFETY: sets an integer option of an open socket from a live value.
+        let set = unsafe {
+            libc::setsockopt(
+                socket.as_fd().as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_NOSIGPIPE,
+                std::ptr::from_ref(&on).cast(),
+                std::mem::size_of_val(&on) as libc::socklen_t,
+            )
+        };
+        if set != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(socket)
+}
+
 /// Two connected local stream sockets.
 pub(crate) fn pair() -> io::Result<(UnixStream, UnixStream)> {
-    UnixStream::pair()
+    let (a, b) = UnixStream::pair()?;
+    Ok((no_sigpipe(a)?, no_sigpipe(b)?))
+}
+
+/// Two connected local datagram sockets, each datagram with its
+/// descriptors.
+pub(crate) fn datagram_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType, socketpair};
+    #[cfg(not(portable))]
+    let flags = SocketFlags::CLOEXEC;
+    #[cfg(portable)]
+    let flags = SocketFlags::empty();
+    let (a, b) = socketpair(AddressFamily::UNIX, SocketType::DGRAM, flags, None)?;
+    if cfg!(portable) {
+        close_on_exec(&a)?;
+        close_on_exec(&b)?;
+    }
+    Ok((no_sigpipe(a)?, no_sigpipe(b)?))
+}
+
+/// Sets up a connection accepted on a local socket file.
+pub(crate) fn accepted_local(stream: UnixStream) -> io::Result<UnixStream> {
+    no_sigpipe(stream)
 }
 
 /// A local socket file at `path` to accept connections on.
@@ -21,7 +100,7 @@ pub(crate) fn listen_local(path: &Path) -> io::Result<UnixListener> {
 
 /// Connects to the local socket file at `path`.
 pub(crate) fn connect_local(path: &Path) -> io::Result<UnixStream> {
-    UnixStream::connect(path)
+    no_sigpipe(UnixStream::connect(path)?)
 }
 
 /// A TCP socket bound to `address` (`host:port`) to accept connections on.
