@@ -4,9 +4,9 @@
 
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
 compile_error!(
-    "multiproc runs on Linux only for now: it is built on memfd, futex, /proc and \
-     SCM_RIGHTS as Linux has them. macOS support is planned; see the README's \
-     Platforms section."
+    "multiproc runs on Linux and macOS only: another system needs its own \
+     backend for waits on shared memory and process information in the \
+     runtime's `sys` module; see the README's Platforms section."
 );
 
 /// Keeps every item to the platforms the crate supports, so that elsewhere

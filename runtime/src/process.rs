@@ -262,11 +262,11 @@ impl<Args: Serialize, R> ProcessBuilder<Args, R> {
     /// # use multiproc::{StartMethod, process};
     /// # #[process] fn noop() {}
     /// # fn main() -> Result<(), multiproc::Error> {
-    /// noop.builder().start_method(StartMethod::ForkServer).spawn()?.join()
+    /// noop.builder().start_method(StartMethod::Fork).spawn()?.join()
     /// # }
     /// ```
     ///
-    /// Python: `multiprocessing.get_context("forkserver").Process(...)`.
+    /// Python: `multiprocessing.get_context("fork").Process(...)`.
     pub fn start_method(mut self, method: crate::StartMethod) -> Self {
         self.launch.method = Some(method);
         self

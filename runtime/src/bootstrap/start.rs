@@ -43,7 +43,7 @@ use crate::wire::{self, Conn};
 /// # Examples
 ///
 /// ```
-/// use multiproc::{StartMethod, process};
+/// use multiproc::process;
 ///
 /// #[process]
 /// fn hello() -> String {
@@ -51,7 +51,8 @@ use crate::wire::{self, Conn};
 /// }
 ///
 /// # fn main() -> Result<(), multiproc::Error> {
-/// for method in [StartMethod::Spawn, StartMethod::Fork, StartMethod::ForkServer] {
+/// // Spawn, Fork and, on Linux, ForkServer.
+/// for method in multiproc::get_all_start_methods() {
 ///     let p = hello.builder().start_method(method).spawn()?;
 ///     assert!(p.join()?.starts_with("hello from"));
 /// }

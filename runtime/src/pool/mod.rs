@@ -271,13 +271,13 @@ impl PoolBuilder {
     /// # use multiproc::{pool_task, Pool, StartMethod};
     /// # #[pool_task] fn square(x: u64) -> u64 { x * x }
     /// # fn main() -> Result<(), multiproc::Error> {
-    /// let pool = Pool::builder().processes(2).start_method(StartMethod::ForkServer).build()?;
+    /// let pool = Pool::builder().processes(2).start_method(StartMethod::Fork).build()?;
     /// assert_eq!(pool.map(square, 0..4u64)?, [0, 1, 4, 9]);
     /// # Ok(())
     /// # }
     /// ```
     ///
-    /// Python: `multiprocessing.get_context("forkserver").Pool(2)`.
+    /// Python: `multiprocessing.get_context("fork").Pool(2)`.
     pub fn start_method(mut self, method: crate::StartMethod) -> Self {
         self.launch.method = Some(method);
         self
