@@ -64,6 +64,13 @@ fn out_of_bounds_access_and_missing_names_are_errors() {
         SharedMemory::open(&unique("missing")),
         Err(Error::NoSuchSharedMemory { .. })
     ));
+    assert!(matches!(
+        SharedMemory::create(&"n".repeat(300), 16),
+        Err(Error::InvalidArgument {
+            argument: "name",
+            ..
+        })
+    ));
 }
 
 #[test]

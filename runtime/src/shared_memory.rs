@@ -182,8 +182,9 @@ impl SharedMemory {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] if `len` is 0; [`Error::Io`] if the name is
-    /// taken or the memory cannot be created.
+    /// [`Error::InvalidArgument`] if `len` is 0, or the name too long (macOS
+    /// keeps 31 bytes, of which multiproc's prefix takes 11); [`Error::Io`] if
+    /// the name is taken or the memory cannot be created.
     ///
     /// # Examples
     ///
@@ -200,6 +201,13 @@ impl SharedMemory {
             return Err(Error::InvalidArgument {
                 argument: "len",
                 reason: "a shared memory block must hold at least one byte",
+            });
+        }
+        if system_name(name).len() > named::MAX_NAME {
+            return Err(Error::InvalidArgument {
+                argument: "name",
+                reason: "too long for this system's shared memory names \
+                         (macOS keeps 31 bytes, 20 of them yours)",
             });
         }
         // The tracker is running before the block exists, so that a creator

@@ -2,10 +2,17 @@
 //! aside (those are `wire`'s): shared files, waits on shared words, the
 //! process table, process control. It uses nothing else of the crate.
 //!
-//! Linux is the only backend today (memfd, futex, procfs, `prctl`, `clone`,
-//! `gettid`). Each function says what it stands for, not how Linux does it,
-//! so that another system's backend can sit behind the same names;
-//! `lib.rs` refuses other systems at compile time with one message.
+//! Two backends: Linux (memfd, futex, procfs, `prctl`, `clone`, `gettid`),
+//! and the portable one, `cfg(portable)` (`runtime/build.rs`): on macOS,
+//! and on Linux when built with `MULTIPROC_PORTABLE` set, so that its calls
+//! run through the whole suite here too. The portable backend uses what
+//! macOS has: POSIX shared memory, `/dev/fd`, no parent-death signal and no
+//! sibling fork (each says so in a constant, [`process::PARENT_DEATH_SIGNAL`]
+//! and [`process::SIBLING_FORK`]). The few calls only macOS has (its waits
+//! on shared words, `proc_pidinfo`) sit behind the same functions, under
+//! `target_os = "macos"`. Each function says what it stands for, not how a
+//! system does it; `lib.rs` refuses other systems at compile time with one
+//! message.
 
 pub(crate) mod futex;
 pub(crate) mod memfd;

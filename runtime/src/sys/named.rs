@@ -5,6 +5,10 @@ use std::os::fd::OwnedFd;
 use rustix::fs::Mode;
 use rustix::shm::OFlags;
 
+/// The longest name a block can have, its leading `/` included: macOS
+/// keeps 31 bytes; Linux, a file name's 255.
+pub(crate) const MAX_NAME: usize = if cfg!(target_os = "macos") { 31 } else { 255 };
+
 /// Creates the block `name` (refused if it exists), readable and writable
 /// by this user only, and sizes it to `len` bytes; removed again if sizing fails.
 pub(crate) fn create(name: &str, len: u64) -> std::io::Result<OwnedFd> {

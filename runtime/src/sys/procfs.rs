@@ -125,32 +125,9 @@ const FD_DIRECTORY: &CStr = c"/proc/self/fd";
 const FD_DIRECTORY: &CStr = c"/dev/fd";
 
 /// Calls `f` with the name of each entry of the directory at `path`, `.` and
-/// `..` excepted, reading into a buffer on the stack: `read_dir`'s 32 KiB on
-/// the heap cost a forked child (whose pages are all copy-on-write) several
-/// page faults.
-#[cfg(target_os = "linux")]
-fn for_each_entry(path: &CStr, mut f: impl FnMut(&CStr)) {
-    use rustix::fs::{Mode, OFlags, RawDir};
-    let Ok(dir) = rustix::fs::open(
-        path,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) else {
-        return;
-    };
-    let mut buffer = [std::mem::MaybeUninit::<u8>::uninit(); 2048];
-    let mut entries = RawDir::new(&dir, &mut buffer);
-    while let Some(Ok(entry)) = entries.next() {
-        let name = entry.file_name();
-        if name != c"." && name != c".." {
-            f(name);
-        }
-    }
-}
-
-/// Calls `f` with the name of each entry of the directory at `path`, `.` and
-/// `..` excepted.
-#[cfg(target_os = "macos")]
+/// `..` excepted. On Linux the entries are read into a buffer on the stack:
+/// `read_dir`'s 32 KiB on the heap cost a forked child (whose pages are all
+/// copy-on-write) several page faults.
 fn for_each_entry(path: &CStr, mut f: impl FnMut(&CStr)) {
     use rustix::fs::{Mode, OFlags};
     let Ok(dir) = rustix::fs::open(
@@ -160,13 +137,23 @@ fn for_each_entry(path: &CStr, mut f: impl FnMut(&CStr)) {
     ) else {
         return;
     };
-    let Ok(mut entries) = rustix::fs::Dir::read_from(&dir) else {
-        return;
-    };
-    while let Some(Ok(entry)) = entries.next() {
-        let name = entry.file_name();
+    let mut each = |name: &CStr| {
         if name != c"." && name != c".." {
             f(name);
+        }
+    };
+    #[cfg(target_os = "linux")]
+    {
+        let mut buffer = [std::mem::MaybeUninit::<u8>::uninit(); 2048];
+        let mut entries = rustix::fs::RawDir::new(&dir, &mut buffer);
+        while let Some(Ok(entry)) = entries.next() {
+            each(entry.file_name());
+        }
+    }
+    #[cfg(target_os = "macos")]
+    if let Ok(mut entries) = rustix::fs::Dir::read_from(&dir) {
+        while let Some(Ok(entry)) = entries.next() {
+            each(entry.file_name());
         }
     }
 }
