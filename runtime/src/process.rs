@@ -506,7 +506,14 @@ impl Forking {
     /// Waits for the child's first message, its pid. A child that was not
     /// forked hangs up instead.
     pub(crate) fn started(mut self) -> Result<ChildProc> {
-        let pid = self.pid(self.timeout)?;
+        let pid = match self.pid(self.timeout) {
+            Ok(pid) => pid,
+            Err(e) => {
+                // Not waited for again on drop: one timeout is the child's due.
+                self.conn = None;
+                return Err(e);
+            }
+        };
         let Some(conn) = self.conn.take() else {
             return Err(Error::Disconnected);
         };

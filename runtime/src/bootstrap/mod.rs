@@ -684,6 +684,7 @@ fn watch_parent(conn: &Conn) {
     let Ok(lifeline) = conn.try_clone() else {
         return;
     };
+    let parent = identity::parent().map(|parent| parent.pid());
     // Counted before it starts, so that a fork right after sees it as ours.
     let own = crate::bootstrap::start::OwnThread::enter();
     let spawned = std::thread::Builder::new()
@@ -693,7 +694,9 @@ fn watch_parent(conn: &Conn) {
         .stack_size(64 << 10)
         .spawn(move || {
             let _own = own;
-            lifeline.wait_hangup();
+            if !parent.is_some_and(process::wait_for_parent) {
+                lifeline.wait_hangup();
+            }
             process::kill_self();
         });
     if spawned.is_err() {

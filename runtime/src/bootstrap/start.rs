@@ -203,6 +203,8 @@ pub fn get_start_method() -> StartMethod {
         std::env::var(ENV_START_METHOD)
             .ok()
             .and_then(|name| StartMethod::from_name(&name))
+            // One this system lacks (the fork server on macOS) is ignored.
+            .filter(|&method| available(method).is_ok())
             .unwrap_or(StartMethod::Spawn)
     })
 }

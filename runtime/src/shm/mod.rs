@@ -287,11 +287,27 @@ mod thread_index {
     /// The indices given back, and the next never given.
     static FREE: Mutex<(Vec<u32>, u32)> = Mutex::new((Vec::new(), 1));
 
+    fn free() -> std::sync::MutexGuard<'static, (Vec<u32>, u32)> {
+        FREE.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    // Held across a fork, so that no thread that is not in the child holds
+    // it there; the child's other threads' indices are simply not given back.
+    crate::forking::fork_hook!(
+        THREAD_INDEX_FORK,
+        order: 90,
+        holds: std::sync::MutexGuard<'static, (Vec<u32>, u32)> = free(),
+        forget: || {},
+    );
+
     struct Held(u32);
 
     impl Drop for Held {
         fn drop(&mut self) {
-            FREE.lock().unwrap_or_else(|e| e.into_inner()).0.push(self.0);
+            // The owner built from this index goes with it: a destructor
+            // that runs later and takes a lock builds another.
+            super::THREAD.with(|cached| cached.set(0));
+            free().0.push(self.0);
         }
     }
 
@@ -299,16 +315,17 @@ mod thread_index {
         static HELD: Held = Held(take());
     }
 
-    /// The calling thread's index.
+    /// The calling thread's index; once the thread's own has been given
+    /// back (in a late destructor), one that is never given back.
     pub(super) fn get() -> u32 {
-        HELD.with(|held| held.0)
+        HELD.try_with(|held| held.0).unwrap_or_else(|_| take())
     }
 
     /// A free index; with all taken, waits until a thread ends.
     fn take() -> u32 {
         loop {
             {
-                let mut free = FREE.lock().unwrap_or_else(|e| e.into_inner());
+                let mut free = free();
                 if let Some(index) = free.0.pop() {
                     return index;
                 }

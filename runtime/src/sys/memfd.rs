@@ -86,20 +86,26 @@ mod imp {
     /// Whether [`frozen_copy`] can make a file no holder can change.
     pub(crate) const CAN_FREEZE: bool = false;
 
-    /// A new zeroed file of `len` bytes, which no process can open by name.
+    /// A new zeroed file of `len` bytes, which no process can open by name:
+    /// its name is removed before it is sized, so that nothing is left
+    /// behind by a crash in between.
     pub(crate) fn zeroed(_name: &str, len: u64) -> std::io::Result<OwnedFd> {
+        use rustix::fs::Mode;
+        use rustix::shm::OFlags;
         loop {
             let mut random = [0; 8];
             crate::sys::process::random(&mut random)?;
             // Within macOS's 31 characters.
             let name = format!("/multiproc-{:016x}", u64::from_ne_bytes(random));
-            match crate::sys::named::create(&name, len) {
+            let flags = OFlags::CREATE | OFlags::EXCL | OFlags::RDWR;
+            match rustix::shm::open(name.as_str(), flags, Mode::RUSR | Mode::WUSR) {
                 Ok(fd) => {
                     crate::sys::named::unlink(&name);
+                    rustix::fs::ftruncate(&fd, len)?;
                     return Ok(fd);
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e),
+                Err(rustix::io::Errno::EXIST) => {}
+                Err(e) => return Err(e.into()),
             }
         }
     }
@@ -110,9 +116,16 @@ mod imp {
     }
 
     /// Whether `fd` is a shared file with the guarantees of `sealed`; an
-    /// error if it is no file.
+    /// error if it is no file. macOS tells a shared memory object by its
+    /// mode, which has no file type; Linux's are files like any other.
     pub(crate) fn is_sealed(fd: BorrowedFd<'_>, sealed: Sealed) -> std::io::Result<bool> {
-        rustix::fs::fstat(fd)?;
+        let stat = rustix::fs::fstat(fd)?;
+        #[cfg(target_os = "macos")]
+        if stat.st_mode & libc::S_IFMT != 0 {
+            return Err(std::io::Error::other("not a shared memory object"));
+        }
+        #[cfg(not(target_os = "macos"))]
+        let _ = stat;
         Ok(matches!(sealed, Sealed::AgainstShrinking))
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! Two backends: Linux (memfd, futex, procfs, `prctl`, `clone`, `gettid`),
 //! and the portable one, `cfg(portable)` (`runtime/build.rs`): on macOS,
-//! and on Linux when built with `MULTIPROC_PORTABLE` set, so that its calls
+//! and on Linux when built with `MULTIPROC_PORTABLE=1` set, so that its calls
 //! run through the whole suite here too. The portable backend uses what
 //! macOS has: POSIX shared memory, `/dev/fd`, no parent-death signal and no
 //! sibling fork (each says so in a constant, [`process::PARENT_DEATH_SIGNAL`]

@@ -179,6 +179,51 @@ pub(crate) fn die_with_parent(parent: u32) -> bool {
     return set && parent_id() == Some(parent);
 }
 
+/// Blocks until process `parent`, this process's parent, has ended, and
+/// says `true`; or says `false` at once where a lifeline can watch its
+/// parent's end of a connection for a hang-up instead (Linux). macOS's
+/// `poll` reports a hang-up only beside other events, so there the parent
+/// is watched as a process (`kqueue`), or, should that fail, looked for
+/// every 100 ms.
+pub(crate) fn wait_for_parent(parent: u32) -> bool {
+    #[cfg(target_os = "macos")]
+    {
+        // SAFETY: a new queue, one change read from a live value, one event
+        // written into a live value; the queue is closed after use.
+        let watched = unsafe {
+            let queue = libc::kqueue();
+            let mut change: libc::kevent = std::mem::zeroed();
+            change.ident = parent as usize;
+            change.filter = libc::EVFILT_PROC;
+            change.flags = libc::EV_ADD | libc::EV_ONESHOT;
+            change.fflags = libc::NOTE_EXIT;
+            let added = queue >= 0
+                && libc::kevent(queue, &change, 1, std::ptr::null_mut(), 0, std::ptr::null()) == 0;
+            // Registered while it is still the parent: its exit is then seen.
+            if added && parent_id() == Some(parent) {
+                let mut event: libc::kevent = std::mem::zeroed();
+                while libc::kevent(queue, std::ptr::null(), 0, &mut event, 1, std::ptr::null())
+                    < 0
+                    && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+                {}
+            }
+            if queue >= 0 {
+                libc::close(queue);
+            }
+            added
+        };
+        while !watched && parent_id() == Some(parent) {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        true
+    }
+    #[cfg(not(target_os = "macos"))]
+    {
+        let _ = parent;
+        false
+    }
+}
+
 /// Ends this process at once with `code`, running no exit handler and
 /// flushing nothing.
 pub(crate) fn exit_now(code: i32) -> ! {
@@ -252,26 +297,15 @@ pub(crate) unsafe fn clear_env() {
     unsafe {
         libc::clearenv()
     };
-    // macOS has no `clearenv`: each variable is removed, the first until
-    // none is left.
-    // SAFETY: the caller keeps other threads away; `environ` is the
-    // process's list, NUL-terminated, re-read after every removal.
+    // macOS has no `clearenv`: the process's list is pointed at an empty
+    // one, which its C library copies before it adds to it, as it does any
+    // list it did not make itself.
+    // SAFETY: the caller keeps other threads away; the empty list is
+    // NUL-terminated and lives for the rest of the process.
     #[cfg(target_os = "macos")]
     unsafe {
-        loop {
-            let first = *(*libc::_NSGetEnviron());
-            if first.is_null() {
-                break;
-            }
-            let entry = std::ffi::CStr::from_ptr(first).to_bytes();
-            let name = entry.split(|&b| b == b'=').next().unwrap_or(entry);
-            let Ok(name) = std::ffi::CString::new(name) else {
-                break;
-            };
-            if libc::unsetenv(name.as_ptr()) != 0 {
-                break;
-            }
-        }
+        let empty: &'static mut [*mut libc::c_char; 1] = Box::leak(Box::new([std::ptr::null_mut()]));
+        *libc::_NSGetEnviron() = empty.as_mut_ptr();
     }
 }
 

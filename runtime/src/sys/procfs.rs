@@ -55,7 +55,8 @@ pub(crate) fn stat(task: Task) -> Option<Stat> {
         Task::ThisProcess => std::process::id(),
         Task::Id(id) => id,
     };
-    let info: libc::proc_bsdinfo = pid_info(pid, libc::PROC_PIDTBSDINFO)?;
+    // Asked with a nonzero argument, the system shows zombies too.
+    let info: libc::proc_bsdinfo = pid_info(pid, libc::PROC_PIDTBSDINFO, 1)?;
     // In hundredths of a second, as Linux's clock ticks usually are.
     let started = info.pbi_start_tvsec * 100 + info.pbi_start_tvusec / 10_000;
     Some(Stat {
@@ -64,9 +65,9 @@ pub(crate) fn stat(task: Task) -> Option<Stat> {
     })
 }
 
-/// What `proc_pidinfo` tells of process `pid` under `flavor`.
+/// What `proc_pidinfo` tells of process `pid` under `flavor` and `arg`.
 #[cfg(target_os = "macos")]
-fn pid_info<T>(pid: u32, flavor: i32) -> Option<T> {
+fn pid_info<T>(pid: u32, flavor: i32, arg: u64) -> Option<T> {
     let size = i32::try_from(std::mem::size_of::<T>()).ok()?;
     let mut info = std::mem::MaybeUninit::<T>::zeroed();
     // SAFETY: the system writes at most `size` bytes into `info`, and says
@@ -75,7 +76,7 @@ fn pid_info<T>(pid: u32, flavor: i32) -> Option<T> {
         let written = libc::proc_pidinfo(
             i32::try_from(pid).ok()?,
             flavor,
-            0,
+            arg,
             info.as_mut_ptr().cast(),
             size,
         );
@@ -102,7 +103,7 @@ pub(crate) fn threads() -> Option<usize> {
 /// The threads of this process, the calling one included, if known.
 #[cfg(target_os = "macos")]
 pub(crate) fn threads() -> Option<usize> {
-    let info: libc::proc_taskinfo = pid_info(std::process::id(), libc::PROC_PIDTASKINFO)?;
+    let info: libc::proc_taskinfo = pid_info(std::process::id(), libc::PROC_PIDTASKINFO, 0)?;
     usize::try_from(info.pti_threadnum).ok()
 }
 

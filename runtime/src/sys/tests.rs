@@ -7,7 +7,8 @@ use super::{named, process};
 #[test]
 fn a_zeroed_file_is_sealed_against_shrinking_but_not_frozen() {
     let fd = memfd::zeroed("test", 4096).unwrap();
-    assert_eq!(memfd::len(fd.as_fd()).unwrap(), 4096);
+    // macOS rounds it up to a whole page (16 KiB on Apple silicon).
+    assert!(memfd::len(fd.as_fd()).unwrap() >= 4096);
     assert!(memfd::is_sealed(fd.as_fd(), Sealed::AgainstShrinking).unwrap());
     assert!(!memfd::is_sealed(fd.as_fd(), Sealed::Frozen).unwrap());
     // Linux lets a shared memory object shrink; macOS does not, once sized.
@@ -28,6 +29,9 @@ fn a_frozen_copy_holds_the_bytes_and_refuses_writes() {
     assert_eq!(&back, b"hello");
 }
 
+// macOS neither reads nor writes shared memory but through a mapping, nor
+// gives any of it back.
+#[cfg(target_os = "linux")]
 #[test]
 fn released_memory_reads_as_zeros() {
     let fd = memfd::zeroed("test", 8192).unwrap();
@@ -39,8 +43,9 @@ fn released_memory_reads_as_zeros() {
     assert!(back[4096..].iter().all(|&b| b == 7));
 }
 
-// The portable backend trusts any file: it cannot tell one apart.
-#[cfg(not(portable))]
+// On Linux a shared memory object is a file like any other: the portable
+// backend, there only to be tested, cannot tell one apart.
+#[cfg(not(all(portable, target_os = "linux")))]
 #[test]
 fn a_plain_file_is_not_taken_for_a_sealed_one() {
     let file = std::fs::File::open("/proc/self/stat").unwrap();

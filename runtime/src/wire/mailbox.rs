@@ -54,6 +54,11 @@ impl Mailbox {
         loop {
             match sendmsg(&self.post, &[IoSlice::new(&tag)], &mut control, socket::SEND) {
                 Err(rustix::io::Errno::INTR) => {}
+                // macOS never makes a datagram sender wait: a full receiver
+                // refuses the datagram instead.
+                Err(rustix::io::Errno::NOBUFS) if cfg!(target_os = "macos") => {
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
                 sent => return sent.map(drop).map_err(io::Error::from),
             }
         }

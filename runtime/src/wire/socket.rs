@@ -85,6 +85,13 @@ pub(crate) fn datagram_pair() -> io::Result<(OwnedFd, OwnedFd)> {
         close_on_exec(&a)?;
         close_on_exec(&b)?;
     }
+    // macOS holds 4 KiB of datagrams by default, some forty of them: room
+    // for more, as Linux gives, where the system allows it.
+    #[cfg(target_os = "macos")]
+    {
+        let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&b, 1 << 20);
+        let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&a, 1 << 20);
+    }
     Ok((no_sigpipe(a)?, no_sigpipe(b)?))
 }
 
