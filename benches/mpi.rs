@@ -1,9 +1,13 @@
 //! A CPU-bound map on MPI worker ranks against the local Pool on the same
-//! work, for 1, 2 and 4 workers, with Python's `multiprocessing.Pool` scaling
-//! on the same tasks alongside. Run with `cargo bench --features mpi --bench mpi`:
-//! it runs itself under `mpirun` for each worker count, and there rank 0
-//! times the MPI pool and a local pool of as many workers in alternate
-//! rounds, so that both meet the same load from the rest of the machine.
+//! work, for 1, 2 and 4 workers and tasks of 1 ms and 5 ms (as timed on
+//! rank 0 before each run), with
+//! Python's `multiprocessing.Pool` scaling on the same tasks alongside, and
+//! what an idle MPI pool costs in CPU. Run with
+//! `cargo bench --features mpi --bench mpi`: it runs itself under `mpirun`
+//! five times for each worker count; there rank 0 times the MPI pool and a
+//! local pool of as many workers in alternate rounds, so that both meet the
+//! same load from the rest of the machine. Each run gives a ratio (the
+//! median round of each); the report gives their median and range.
 //! Needs Open MPI's `mpirun`.
 
 mod common;
@@ -13,83 +17,180 @@ use std::time::{Duration, Instant};
 
 use multiproc::{Pool, pool_task};
 
-const TASKS: u64 = 16;
-const STEPS: u64 = 20_000_000;
+const TASKS: usize = 16;
+/// Task lengths, in milliseconds.
+const LENGTHS: [u64; 2] = [1, 5];
+const RUNS: usize = 5;
+const ROUNDS: usize = 5;
 
-/// The countdown of seed 001.
+/// The countdown of seed 001, kept in a register: each process's stack
+/// lies elsewhere, and a loop through memory (`black_box`) ran up to half
+/// again as long in one process as in another, which swamped the figure.
 #[pool_task]
 fn countdown(n: u64) -> u64 {
     let (mut n, mut steps) = (n, 0);
     while n > 0 {
-        // Opaque to the optimizer, which would otherwise skip the loop.
-        n = std::hint::black_box(n - 1);
+        n -= 1;
+        // SAFETY: an empty instruction that may change `n`, as far as the
+        // optimizer knows, so that the loop is not skipped.
+        unsafe {
+            std::arch::asm!("/* {0} */", inout(reg) n, options(nomem, nostack, preserves_flags))
+        };
         steps += 1;
     }
     steps
 }
 
+/// Countdown steps per millisecond on this machine, timed here.
+fn steps_per_ms() -> u64 {
+    const STEPS: u64 = 20_000_000;
+    let fastest = (0..3)
+        .map(|_| {
+            let started = Instant::now();
+            std::hint::black_box(countdown(std::hint::black_box(STEPS)));
+            started.elapsed()
+        })
+        .min()
+        .unwrap_or(Duration::from_millis(1));
+    (STEPS as f64 / (fastest.as_secs_f64() * 1e3)) as u64
+}
+
+/// The CPU time this worker process has used, in seconds, and its pid;
+/// after a pause long enough for every worker to take one such task.
+#[pool_task]
+fn cpu_used(_: u64) -> (u32, f64) {
+    std::thread::sleep(Duration::from_millis(50));
+    (std::process::id(), cpu_time())
+}
+
+fn cpu_time() -> f64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+/// The CPU time each worker of `pool` has used, by pid.
+fn workers_cpu(pool: &Pool) -> std::collections::HashMap<u32, f64> {
+    let n = pool.processes() as u64 * 4;
+    pool.map_chunked(cpu_used, 0..n, 1)
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
 /// One map of the countdown tasks on `pool`.
-fn round(pool: &Pool) -> Duration {
+fn round(pool: &Pool, steps: u64) -> Duration {
     let started = Instant::now();
-    let done = pool.map(countdown, vec![STEPS; TASKS as usize]).unwrap();
-    assert_eq!(done.iter().sum::<u64>(), TASKS * STEPS);
+    let done = pool.map(countdown, vec![steps; TASKS]).unwrap();
+    assert_eq!(done.iter().sum::<u64>(), TASKS as u64 * steps);
     started.elapsed()
 }
 
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times[times.len() / 2]
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Rank 0 under mpirun: both pools on each task length, then the idle MPI
+/// pool's CPU use; reported to the parent run on stdout.
+fn on_rank_zero() {
+    let mpi = Pool::mpi().unwrap();
+    let local = Pool::new(mpi.processes()).unwrap();
+    let per_ms = steps_per_ms();
+    for length in LENGTHS {
+        let steps = per_ms * length;
+        let (mut on_mpi, mut on_local) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            on_mpi.push(round(&mpi, steps).as_secs_f64());
+            on_local.push(round(&local, steps).as_secs_f64());
+        }
+        println!("mpi {length} ms: {} {}", median(on_mpi), median(on_local));
+    }
+    drop(local);
+    // Idle for a second: what the worker ranks and rank 0 (its relay) burn.
+    let before = workers_cpu(&mpi);
+    let relay_before = cpu_time();
+    let idle = Instant::now();
+    std::thread::sleep(Duration::from_secs(1));
+    let relay = cpu_time() - relay_before;
+    let after = workers_cpu(&mpi);
+    let elapsed = idle.elapsed().as_secs_f64();
+    let workers: Vec<f64> = after
+        .iter()
+        .filter_map(|(pid, cpu)| Some(cpu - before.get(pid)?))
+        .collect();
+    let per_worker = workers.iter().sum::<f64>() / workers.len().max(1) as f64;
+    println!("idle: {} {}", per_worker / elapsed, relay / elapsed);
 }
 
 fn main() {
     if std::env::var_os("OMPI_COMM_WORLD_RANK").is_some() {
-        // Rank 0 under mpirun: measure both pools, and report to the parent run.
-        let mpi = Pool::mpi().unwrap();
-        let local = Pool::new(mpi.processes()).unwrap();
-        let (mut on_mpi, mut on_local) = (Vec::new(), Vec::new());
-        for _ in 0..5 {
-            on_mpi.push(round(&mpi));
-            on_local.push(round(&local));
-        }
-        println!(
-            "mpi {} {} {}",
-            mpi.processes(),
-            median(on_mpi).as_secs_f64(),
-            median(on_local).as_secs_f64()
-        );
+        on_rank_zero();
         return;
     }
     let exe = std::env::current_exe().unwrap();
     println!("| benchmark | multiproc on MPI | multiproc's local Pool | MPI / local |");
     println!("|---|---|---|---|");
     let started = Instant::now();
-    let mut one = None;
+    let mut idle = Vec::new();
     for workers in [1usize, 2, 4] {
-        let output = Command::new("mpirun")
-            .args(["--oversubscribe", "--bind-to", "none", "-n"])
-            .arg((workers + 1).to_string())
-            .arg(&exe)
-            .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-            .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-            .output()
-            .expect("mpirun (Open MPI) must be installed");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let figures: Vec<f64> = stdout
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("mpi {workers} ")))
-            .map(|rest| rest.split(' ').filter_map(|f| f.parse().ok()).collect())
-            .unwrap_or_default();
-        let [mpi, local] = figures[..] else {
-            panic!("mpirun gave no figures:\n{stdout}");
+        // Per task length: (mpi, local) seconds of each run.
+        let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new(); LENGTHS.len()];
+        for _ in 0..RUNS {
+            let output = Command::new("mpirun")
+                .args(["--oversubscribe", "--bind-to", "none", "-n"])
+                .arg((workers + 1).to_string())
+                .arg(&exe)
+                .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+                .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+                .output()
+                .expect("mpirun (Open MPI) must be installed");
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            let figures = |prefix: &str| -> Vec<f64> {
+                stdout
+                    .lines()
+                    .find_map(|l| l.strip_prefix(prefix))
+                    .map(|rest| rest.split(' ').filter_map(|f| f.parse().ok()).collect())
+                    .unwrap_or_default()
+            };
+            for (i, length) in LENGTHS.iter().enumerate() {
+                let [mpi, local] = figures(&format!("mpi {length} ms: "))[..] else {
+                    panic!("mpirun gave no figures:\n{stdout}");
+                };
+                runs[i].push((mpi, local));
+            }
+            if let [worker, relay] = figures("idle: ")[..] {
+                idle.push((workers, worker, relay));
+            }
+        }
+        for (i, length) in LENGTHS.iter().enumerate() {
+            let ratios: Vec<f64> = runs[i].iter().map(|(mpi, local)| local / mpi).collect();
+            let (low, high) = ratios
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(l, h), &r| (l.min(r), h.max(r)));
+            let mpi = median(runs[i].iter().map(|r| r.0).collect());
+            let local = median(runs[i].iter().map(|r| r.1).collect());
+            println!(
+                "| countdown map of {TASKS} tasks of {length} ms, {workers} worker(s) (goal: at least 0.95) | MPI {:.1} tasks/s | local Pool {:.1} tasks/s | {:.2} (range {low:.2}–{high:.2} over {RUNS} runs) |",
+                TASKS as f64 / mpi,
+                TASKS as f64 / local,
+                median(ratios.clone()),
+            );
+        }
+    }
+    for workers in [1usize, 2, 4] {
+        let of = |f: fn(&(usize, f64, f64)) -> f64| {
+            median(idle.iter().filter(|i| i.0 == workers).map(f).collect())
         };
-        let (one_mpi, one_local) = *one.get_or_insert((mpi, local));
         println!(
-            "| countdown map, {workers} worker(s) | MPI {:.1} tasks/s (speedup {:.2}) | local Pool {:.1} tasks/s (speedup {:.2}) | {:.2} |",
-            TASKS as f64 / mpi,
-            one_mpi / mpi,
-            TASKS as f64 / local,
-            one_local / local,
-            local / mpi,
+            "| an idle MPI pool of {workers} worker(s), CPU per second of idling | each worker rank {:.2} ms, rank 0 (the relay) {:.2} ms | | |",
+            of(|i| i.1) * 1e3,
+            of(|i| i.2) * 1e3,
         );
     }
     let python = common::Twin::run("mpi_twin.py");
