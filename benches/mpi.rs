@@ -60,18 +60,7 @@ fn steps_per_ms() -> u64 {
 #[pool_task]
 fn cpu_used(_: u64) -> (u32, f64) {
     std::thread::sleep(Duration::from_millis(50));
-    (std::process::id(), cpu_time())
-}
-
-fn cpu_time() -> f64 {
-    // SAFETY: getrusage fills the struct it is given.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
-    secs(usage.ru_utime) + secs(usage.ru_stime)
+    (std::process::id(), common::process_cpu())
 }
 
 /// The CPU time each worker of `pool` has used, by pid.
@@ -114,10 +103,10 @@ fn on_rank_zero() {
     drop(local);
     // Idle for a second: what the worker ranks and rank 0 (its relay) burn.
     let before = workers_cpu(&mpi);
-    let relay_before = cpu_time();
+    let relay_before = common::process_cpu();
     let idle = Instant::now();
     std::thread::sleep(Duration::from_secs(1));
-    let relay = cpu_time() - relay_before;
+    let relay = common::process_cpu() - relay_before;
     let after = workers_cpu(&mpi);
     let elapsed = idle.elapsed().as_secs_f64();
     let workers: Vec<f64> = after

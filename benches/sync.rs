@@ -75,22 +75,10 @@ fn idle_waiters_cpu() -> f64 {
         // A blocked waiter looks whether the owner died at intervals that
         // double from 10 ms to 1 s: measured once they have grown.
         std::thread::sleep(std::time::Duration::from_secs(3));
-        let (cpu, wall) = (process_cpu(), Instant::now());
+        let (cpu, wall) = (common::process_cpu(), Instant::now());
         std::thread::sleep(std::time::Duration::from_secs(2));
-        let used = (process_cpu() - cpu) / wall.elapsed().as_secs_f64();
+        let used = (common::process_cpu() - cpu) / wall.elapsed().as_secs_f64();
         drop(held);
         used
     })
-}
-
-/// This process's CPU time so far, in seconds.
-fn process_cpu() -> f64 {
-    // SAFETY: getrusage writes into the zeroed struct it is given.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
-    secs(usage.ru_utime) + secs(usage.ru_stime)
 }

@@ -96,3 +96,15 @@ fn human(secs: f64) -> String {
         format!("{:.2} ms", secs * 1e3)
     }
 }
+
+/// This process's CPU time so far, in seconds.
+pub fn process_cpu() -> f64 {
+    // SAFETY: getrusage writes into the zeroed struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
