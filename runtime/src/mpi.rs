@@ -214,11 +214,15 @@ fn receive_sleeping(root: &mpi::topology::Process<'_>) -> (Vec<u8>, mpi::point_t
             return probed.matched_receive_vec::<u8>();
         }
         std::thread::sleep(pause);
-        let most = match spinning.elapsed() < IDLE_AFTER {
-            true => CHECK,
-            false => IDLE_CHECK,
-        };
-        pause = (pause * 2).min(most);
+        pause = (pause * 2).min(check_every(spinning.elapsed()));
+    }
+}
+
+/// The longest pause between looks for a message, after `idle_for` without one.
+fn check_every(idle_for: Duration) -> Duration {
+    match idle_for < IDLE_AFTER {
+        true => CHECK,
+        false => IDLE_CHECK,
     }
 }
 
@@ -335,6 +339,12 @@ impl Link {
         self.began = now;
     }
 
+    /// Whether a driver's next chunk can be taken for the rank now: none is
+    /// held back, and fewer than two are sent and unanswered.
+    fn has_room(&self) -> bool {
+        self.held.is_none() && self.in_flight < 2
+    }
+
     /// When its answer is due: a while before the rank's chunks have
     /// lately taken, so that it is seen soon after it comes; at once if
     /// that is not known or has passed. `None` if no answer is owed.
@@ -415,8 +425,7 @@ fn relay_loop(
                 link.offer(world, rank, frame);
                 progressed = true;
             }
-            if link.held.is_some()
-                || link.in_flight >= 2
+            if !link.has_room()
                 || !link
                     .conn
                     .wait_readable(Some(Duration::ZERO))
@@ -438,7 +447,7 @@ fn relay_loop(
             }
         }
         if !progressed {
-            wait_for_work(&links, &mut idle_since);
+            wait_for_work(&links, idle_since.elapsed());
         } else {
             idle_since = Instant::now();
         }
@@ -452,21 +461,17 @@ fn relay_loop(
 /// once the relay has been idle for [`IDLE_AFTER`]), which leaves the
 /// cores to the ranks while they work. With no answer owed, only commands
 /// are looked for, every [`COMMANDS_CHECK`].
-fn wait_for_work(links: &[Option<Link>], idle_since: &mut Instant) {
+fn wait_for_work(links: &[Option<Link>], idle_for: Duration) {
     let now = Instant::now();
-    let check = match now - *idle_since < IDLE_AFTER {
-        true => CHECK,
-        false => IDLE_CHECK,
-    };
     let pause = match links.iter().flatten().filter_map(Link::answer_due).min() {
-        Some(due) => due.saturating_duration_since(now).max(check),
+        Some(due) => due.saturating_duration_since(now).max(check_every(idle_for)),
         None => COMMANDS_CHECK,
     };
     let pause = pause.min(COMMANDS_CHECK);
     let open: Vec<_> = links
         .iter()
         .flatten()
-        .filter(|link| link.held.is_none() && link.in_flight < 2)
+        .filter(|link| link.has_room())
         .map(|link| link.conn.stream().as_fd())
         .collect();
     match open.is_empty() {

@@ -506,17 +506,10 @@ impl Forking {
     /// Waits for the child's first message, its pid. A child that was not
     /// forked hangs up instead.
     pub(crate) fn started(mut self) -> Result<ChildProc> {
-        let pid = match self.pid(self.timeout) {
-            Ok(pid) => pid,
-            Err(e) => {
-                // Not waited for again on drop: one timeout is the child's due.
-                self.conn = None;
-                return Err(e);
-            }
-        };
-        let Some(conn) = self.conn.take() else {
-            return Err(Error::Disconnected);
-        };
+        // Taken first: a child that does not answer in time is not waited
+        // for again on drop.
+        let mut conn = self.conn.take().ok_or(Error::Disconnected)?;
+        let pid = forked_pid(&mut conn, self.timeout)?;
         Ok(ChildProc::started(
             OsChild::from_pid(pid),
             conn,
@@ -524,20 +517,22 @@ impl Forking {
             std::mem::take(&mut self.name),
         ))
     }
+}
 
-    fn pid(&mut self, timeout: Duration) -> Result<u32> {
-        let conn = self.conn.as_mut().ok_or(Error::Disconnected)?;
-        if !conn.wait_readable(Some(timeout))? {
-            return Err(Error::Timeout(timeout));
-        }
-        conn.recv::<u32>()
+/// The pid a forked sibling says first on `conn`, within `timeout`.
+fn forked_pid(conn: &mut Conn, timeout: Duration) -> Result<u32> {
+    if !conn.wait_readable(Some(timeout))? {
+        return Err(Error::Timeout(timeout));
     }
+    conn.recv::<u32>()
 }
 
 impl Drop for Forking {
     fn drop(&mut self) {
         // It answers within microseconds of its fork, or was never forked.
-        if let Ok(pid) = self.pid(self.timeout) {
+        if let Some(mut conn) = self.conn.take()
+            && let Ok(pid) = forked_pid(&mut conn, self.timeout)
+        {
             let child = OsChild::from_pid(pid);
             let _ = child.signal(Signal::KILL);
             let _ = child.wait();
@@ -590,7 +585,7 @@ impl ChildProc {
 
     /// Starts `1 + siblings` children for `job`, named `<prefix>-N`, at the
     /// cost of one: the first forks the others (`start_children`). For a
-    /// `launch` that `forks` and gives its children no pipes.
+    /// `launch` that `can_start_beside` and gives its children no pipes.
     pub(crate) fn start_beside(
         job: Job,
         prefix: &str,
