@@ -72,6 +72,23 @@ fn every_pool_method_runs_on_the_worker_ranks() {
     assert_eq!(unordered, ordered);
 }
 
+/// Open MPI's yielding on this rank, as the environment sets it.
+#[pool_task]
+fn yield_setting(_: u32) -> Option<String> {
+    std::env::var("OMPI_MCA_mpi_yield_when_idle").ok()
+}
+
+#[test]
+fn no_rank_yields_inside_mpi_when_the_user_has_not_chosen() {
+    // `.ci/run` starts this job with more ranks than cores, where Open MPI
+    // would turn yielding on.
+    let here = std::env::var("OMPI_MCA_mpi_yield_when_idle").ok();
+    assert_eq!(here.as_deref(), Some("0"));
+    let pool = Pool::mpi().unwrap();
+    let ranks = pool.map_chunked(yield_setting, 0..8u32, 1).unwrap();
+    assert!(ranks.iter().all(|s| s.as_deref() == Some("0")), "{ranks:?}");
+}
+
 #[test]
 fn tasks_run_on_other_processes_named_after_their_rank() {
     let pool = Pool::mpi().unwrap();
