@@ -14,11 +14,12 @@
 //! Where a chunk's time goes, and what the waits cost (measured on a 2-core
 //! VM, Open MPI 4, one worker rank, tasks of 1 ms and 5 ms):
 //! - A rank that has answered found its next chunk, sent long before, by its
-//!   first look only 10 times in 160: the first `MPI_Improbe` after a busy
-//!   spell often misses a message that a later one sees. Sleeping between
-//!   looks then cost about 100 µs per chunk. A rank now looks again and
-//!   again for 20 µs first ([`SPIN`]); 136 of 160 chunks are then taken at
-//!   once.
+//!   first look only 10 times in 160: Open MPI's probe moves its progress
+//!   on only after a miss, so a message is seen by the look after the one
+//!   that could have seen it. Sleeping between looks then cost a sleep per
+//!   chunk. A rank now looks again and again for 20 µs first ([`SPIN`]),
+//!   and each look probes twice ([`look`]): a chunk sent while the rank
+//!   waited is taken a median 90 µs after it was sent, not 300 µs.
 //! - Chunks of 5 ms or more went one at a time, as to a local worker, whose
 //!   round trip is about 15 µs. Through the relay it is hundreds of
 //!   microseconds, which the rank spent idle after every chunk: the local
@@ -33,11 +34,27 @@
 //!   for commands every 10 ms; a rank idle for 100 ms looks every 1 ms.
 //!   Idle, the relay now burns about 4 ms per second and a rank 15–30 ms
 //!   (`cargo bench --features mpi --bench mpi` prints both).
+//! - Open MPI makes an MPI call that finds nothing to do yield the
+//!   processor when the job has more ranks than cores (`mpi_yield_when_idle`).
+//!   Every look that missed yielded, and the scheduler (EEVDF) pushes a
+//!   yielding thread's deadline back by a slice: the relay, runnable, then
+//!   waited behind a working rank for 1–4 ms at a time (`perf sched`
+//!   showed it switched out while runnable). With 2 worker ranks and tasks
+//!   of 1 ms, 95 relay passes in one bench run took over 300 µs (7 without
+//!   the yield), and the relay saw an answer a median
+//!   641 µs after it was sent (32 µs without; 90th percentile 3.5 ms, 0.2 ms
+//!   without). Ranks here never wait inside MPI (they look, then sleep on
+//!   their own terms), so multiproc turns the yield off unless the user set
+//!   it ([`never_yield_in_mpi`]). This was the main per-chunk toll: the
+//!   MPI/local ratio at 2 and 4 workers rose from 0.67–0.80 (1 ms tasks) and
+//!   0.81–0.96 (5 ms) to 0.95–1.03 and 1.04–1.15 in three benchmarks.
 //! - What is left: a rank's first chunk of a call can wait up to 100 µs
-//!   (1 ms after an idle spell), its last answer up to 100 µs; with more
-//!   processes than cores (rank 0 and two or more working ranks on two
-//!   cores), the relay and the drivers must win a core from a working rank
-//!   for every chunk, which the local pool's blocking drivers do not.
+//!   (1 ms after an idle spell), its last answer up to 100 µs. A chunk
+//!   passes four threads (rank, relay, driver, relay) where a local one
+//!   passes two, so a core that has gone idle and must be woken costs the
+//!   MPI pool more: with one worker, single runs of the bench range over
+//!   0.6–1.5 of the local pool (each pool's lone worker lands on one core
+//!   for the whole run), and medians over 0.91–1.16.
 //!
 //! What MPI allows: Open MPI ends the whole job when a rank dies (it has no
 //! way to replace one), so a crashed worker rank takes the job down with an
