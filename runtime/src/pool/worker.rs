@@ -60,6 +60,7 @@ pub(crate) fn serve(mut conn: Conn, initializer: Option<CallSpec>) -> i32 {
     // this process dies the parent knows exactly which chunk it was running.
     while let Ok((frame, fds)) = conn.recv_frame_with_fds() {
         frame_out.clear();
+        let _unmap_later = crate::bytes::UnmapLater::new();
         // Handles (and large `Bytes`) among the results travel beside them.
         let ((), out_fds) =
             wire::collect_returned_fds(|| answer_chunk(&frame, fds, &mut cached, &mut frame_out));
