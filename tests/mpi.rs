@@ -79,9 +79,9 @@ fn yield_setting(_: u32) -> Option<String> {
 }
 
 #[test]
-fn no_rank_yields_inside_mpi_when_the_user_has_not_chosen() {
+fn every_rank_asks_open_mpi_not_to_yield_when_the_environment_does_not_say() {
     // `.ci/run` starts this job with more ranks than cores, where Open MPI
-    // would turn yielding on.
+    // would turn yielding on, and without the variable.
     let here = std::env::var("OMPI_MCA_mpi_yield_when_idle").ok();
     assert_eq!(here.as_deref(), Some("0"));
     let pool = Pool::mpi().unwrap();

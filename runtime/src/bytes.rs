@@ -82,21 +82,29 @@ enum Storage {
 }
 
 /// A mapping of shared bytes, unmapped when dropped, or once the
-/// [`UnmapLater`] of its thread is.
+/// [`UnmapLater`] of its thread is. (`None` only once dropped.)
 struct Mapping(Option<memmap2::Mmap>);
 
 impl Drop for Mapping {
     fn drop(&mut self) {
         if let Some(map) = self.0.take() {
-            // Dropped here unless kept: also when the thread is exiting.
+            // Unmapped here unless kept: also when the thread is exiting.
             let _ = LATER.try_with(move |later| {
-                if let Some(kept) = later.borrow_mut().as_mut() {
+                if let Some(kept) = later.borrow_mut().as_mut()
+                    && kept.len() < KEPT_MAPPINGS
+                    && kept.iter().map(|map| map.len()).sum::<usize>() < KEPT_BYTES
+                {
                     kept.push(map);
                 }
             });
         }
     }
 }
+
+/// The most mappings, and bytes, an [`UnmapLater`] keeps: a task that reads
+/// a stream of buffers (from a `Queue`, say) must not hold them all.
+const KEPT_MAPPINGS: usize = 64;
+const KEPT_BYTES: usize = 1 << 30;
 
 thread_local! {
     /// The mappings dropped on this thread while an [`UnmapLater`] lives.
@@ -105,24 +113,38 @@ thread_local! {
 }
 
 /// While it lives, byte buffers mapped from another process that are
-/// dropped on this thread stay mapped; dropping it unmaps them. A pool
-/// worker holds one while it runs a chunk and sends the results, so that
-/// the caller does not wait for the worker to unmap the arguments: 100 MiB
-/// took 7–15 ms to unmap here, a fifth of the time the buffer took to cross.
-pub(crate) struct UnmapLater(());
+/// dropped on this thread stay mapped (up to [`KEPT_MAPPINGS`] and
+/// [`KEPT_BYTES`]); dropping it unmaps them. A pool worker holds one while
+/// it runs a chunk and sends the results, so that the caller does not wait
+/// for the worker to unmap the arguments: 100 MiB took 7–15 ms to unmap
+/// here; a 100 MiB argument's round trip took 48–56 ms instead of 55–59 ms
+/// in interleaved runs. One
+/// made while another lives on the thread leaves the unmapping to that one.
+pub(crate) struct UnmapLater {
+    outermost: bool,
+    /// Bound to its thread's list.
+    _thread: std::marker::PhantomData<*const ()>,
+}
 
 impl UnmapLater {
     pub(crate) fn new() -> UnmapLater {
-        LATER.with_borrow_mut(|later| {
+        let outermost = LATER.with_borrow_mut(|later| {
+            let outermost = later.is_none();
             later.get_or_insert_with(Vec::new);
+            outermost
         });
-        UnmapLater(())
+        UnmapLater {
+            outermost,
+            _thread: std::marker::PhantomData,
+        }
     }
 }
 
 impl Drop for UnmapLater {
     fn drop(&mut self) {
-        drop(LATER.take());
+        if self.outermost {
+            let _ = LATER.try_with(|later| drop(later.take()));
+        }
     }
 }
 
@@ -400,29 +422,57 @@ mod tests {
         assert!(error.contains("shorter"), "{error}");
     }
 
+    /// A `Bytes` mapped from a sealed memfd, as a receiver gets one.
+    #[cfg(not(portable))]
+    fn shared(len: usize) -> Bytes {
+        let big = Bytes::from(vec![5u8; len]);
+        let (encoded, fds) = wire::collect_fds(|| wire::encode(&big, "bytes"));
+        let decoded: Bytes =
+            wire::with_fds(fds, || wire::decode(&encoded.unwrap(), "bytes")).unwrap();
+        assert!(matches!(&*decoded.0, Storage::Shared(..)));
+        decoded
+    }
+
+    /// Whether a buffer's own mapping is still at `at` (other threads may
+    /// map something else there once it is gone).
+    #[cfg(not(portable))]
+    fn is_mapped(at: usize) -> bool {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        maps.lines().any(|line| {
+            let range = line.split(' ').next().unwrap_or_default();
+            let (start, end) = range.split_once('-').unwrap_or_default();
+            let parse = |hex| usize::from_str_radix(hex, 16).unwrap_or_default();
+            (parse(start)..parse(end)).contains(&at) && line.contains("memfd:multiproc-bytes")
+        })
+    }
+
     // Only frozen buffers are mapped.
     #[cfg(not(portable))]
     #[test]
     fn shared_bytes_dropped_while_an_unmap_later_lives_stay_mapped_until_it_goes() {
-        let is_mapped = |at: usize| {
-            let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
-            maps.lines().any(|line| {
-                let range = line.split(' ').next().unwrap_or_default();
-                let (start, end) = range.split_once('-').unwrap_or_default();
-                let parse = |hex| usize::from_str_radix(hex, 16).unwrap_or_default();
-                (parse(start)..parse(end)).contains(&at)
-            })
-        };
-        let big = Bytes::from(vec![5u8; BESIDE * 2]);
-        let (encoded, fds) = wire::collect_fds(|| wire::encode(&big, "bytes"));
-        let decoded: Bytes = wire::with_fds(fds, || wire::decode(&encoded.unwrap(), "bytes")).unwrap();
+        let decoded = shared(BESIDE * 2);
         let at = decoded.as_ptr() as usize;
         assert!(is_mapped(at));
         let later = UnmapLater::new();
+        let inner = UnmapLater::new();
         drop(decoded);
-        assert!(is_mapped(at), "unmapped before its UnmapLater went");
+        drop(inner);
+        assert!(is_mapped(at), "unmapped before the outermost UnmapLater went");
         drop(later);
         assert!(!is_mapped(at));
+    }
+
+    #[cfg(not(portable))]
+    #[test]
+    fn an_unmap_later_keeps_only_so_many_mappings() {
+        let buffers: Vec<Bytes> = (0..=KEPT_MAPPINGS).map(|_| shared(BESIDE)).collect();
+        let at: Vec<usize> = buffers.iter().map(|b| b.as_ptr() as usize).collect();
+        let later = UnmapLater::new();
+        drop(buffers);
+        assert!(is_mapped(at[0]));
+        assert!(!is_mapped(at[KEPT_MAPPINGS]), "every mapping was kept");
+        drop(later);
+        assert!(!is_mapped(at[0]));
     }
 
     #[test]

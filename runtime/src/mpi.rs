@@ -12,7 +12,8 @@
 //! handling are the local pool's, unchanged.
 //!
 //! Where a chunk's time goes, and what the waits cost (measured on a 2-core
-//! VM, Open MPI 4, one worker rank, tasks of 1 ms and 5 ms):
+//! VM with Open MPI 4.1, tasks of 1 ms and 5 ms; one worker rank unless
+//! said):
 //! - A rank that has answered found its next chunk, sent long before, by its
 //!   first look only 10 times in 160: Open MPI's probe moves its progress
 //!   on only after a miss, so a message is seen by the look after the one
@@ -40,14 +41,20 @@
 //!   yielding thread's deadline back by a slice: the relay, runnable, then
 //!   waited behind a working rank for 1–4 ms at a time (`perf sched`
 //!   showed it switched out while runnable). With 2 worker ranks and tasks
-//!   of 1 ms, 95 relay passes in one bench run took over 300 µs (7 without
-//!   the yield), and the relay saw an answer a median
-//!   641 µs after it was sent (32 µs without; 90th percentile 3.5 ms, 0.2 ms
-//!   without). Ranks here never wait inside MPI (they look, then sleep on
-//!   their own terms), so multiproc turns the yield off unless the user set
-//!   it ([`never_yield_in_mpi`]). This was the main per-chunk toll: the
-//!   MPI/local ratio at 2 and 4 workers rose from 0.67–0.80 (1 ms tasks) and
-//!   0.81–0.96 (5 ms) to 0.95–1.03 and 1.04–1.15 in three benchmarks.
+//!   of 1 ms, 95 passes of the relay's loop in one bench run took over
+//!   300 µs (7 without the yield), and the relay saw an answer a median
+//!   641 µs after the rank sent it (32 µs without; 90th percentile 3.5 ms,
+//!   0.2 ms without). The relay and the ranks look and then sleep on their
+//!   own terms, so each rank turns the yield off unless the environment
+//!   says otherwise ([`turn_yield_off`]; Open MPI 4 honours it, Open MPI 5
+//!   does not when oversubscribed). They still wait inside MPI to send a
+//!   message over Open MPI's eager limit (4 KiB) to a peer that is not
+//!   receiving; such a wait now spins instead of yielding.
+//! - Together with the double look above, this was the per-chunk toll: the
+//!   median ratio of MPI to local tasks per second over the bench's five
+//!   runs went, at 2 and 4 workers, from 0.67–0.80 (tasks of 1 ms) and
+//!   0.81–0.96 (5 ms) in four earlier benchmarks to 0.95–1.03 and 1.04–1.15
+//!   in four after.
 //! - What is left: a rank's first chunk of a call can wait up to 100 µs
 //!   (1 ms after an idle spell), its last answer up to 100 µs. A chunk
 //!   passes four threads (rank, relay, driver, relay) where a local one
@@ -125,12 +132,12 @@ unsafe fn divert_rank() {
     if std::env::var_os("MULTIPROC_BOOTSTRAP_ADDR").is_some() {
         return;
     }
-    if launcher_rank().is_none() {
+    let Some(rank) = launcher_rank() else {
         return;
-    }
-    never_yield_in_mpi();
-    match launcher_rank() {
-        Some(0) => crate::sys::process::at_exit(finish_at_exit),
+    };
+    turn_yield_off();
+    match rank {
+        0 => crate::sys::process::at_exit(finish_at_exit),
         _ => std::process::exit(serve_rank()),
     }
 }
@@ -140,17 +147,17 @@ unsafe fn divert_rank() {
 /// than cores.
 const YIELD_WHEN_IDLE: &std::ffi::CStr = c"OMPI_MCA_mpi_yield_when_idle";
 
-/// Turns Open MPI's yielding off for this rank, unless the user chose:
-/// the relay and the ranks never wait inside MPI, they look and then sleep
-/// on their own terms, so a yield only hurts. Each look that found nothing
-/// yielded, and the scheduler (EEVDF) pushes a yielding thread behind the
-/// busy ranks for a whole time slice: with 2 worker ranks on 2 cores, the
-/// relay then stalled 1–4 ms at a time, 95 times in one benchmark run (7
-/// without the yield), and saw an answer a median 641 µs after it was sent
-/// (32 µs without).
-fn never_yield_in_mpi() {
+/// Turns Open MPI's yielding off for this rank, unless the environment
+/// already says: the relay and the ranks look for messages and sleep
+/// between looks, so the yield that followed each empty look only pushed
+/// them behind busy ranks (the module's design note has the numbers).
+/// Open MPI 4 honours it; Open MPI 5's source turns yielding on regardless
+/// when oversubscribed (not tried here).
+fn turn_yield_off() {
     if crate::sys::process::env_var(YIELD_WHEN_IDLE).is_none() {
-        // SAFETY: before `main`, this process has no other thread.
+        // SAFETY: this runs before `main`, as `bootstrap`'s diversion of a
+        // child does, on the same assumption: no constructor that ran
+        // before it started a thread.
         let _ = unsafe { crate::sys::process::set_env(YIELD_WHEN_IDLE.to_bytes(), Some(b"0")) };
     }
 }
