@@ -33,7 +33,7 @@
 //!   the rank's chunks have lately taken), wakes at once for a driver's
 //!   chunk (it polls the drivers' sockets), and, with no answer owed, looks
 //!   for commands every 10 ms; a rank idle for 100 ms looks every 1 ms.
-//!   Idle, the relay now burns about 4 ms per second and a rank 15–30 ms
+//!   Idle, the relay now burns 2–6 ms per second and a rank 12–34 ms
 //!   (`cargo bench --features mpi --bench mpi` prints both).
 //! - Open MPI makes an MPI call that finds nothing to do yield the
 //!   processor when the job has more ranks than cores (`mpi_yield_when_idle`).
@@ -53,15 +53,16 @@
 //! - Together with the double look above, this was the per-chunk toll: the
 //!   median ratio of MPI to local tasks per second over the bench's five
 //!   runs went, at 2 and 4 workers, from 0.67–0.80 (tasks of 1 ms) and
-//!   0.81–0.96 (5 ms) in four earlier benchmarks to 0.95–1.03 and 1.04–1.15
-//!   in four after.
+//!   0.81–0.96 (5 ms) in four earlier benchmarks to 0.86–1.08 and
+//!   1.01–1.15 in eight after (2 of those 16 medians below 0.95).
 //! - What is left: a rank's first chunk of a call can wait up to 100 µs
 //!   (1 ms after an idle spell), its last answer up to 100 µs. A chunk
 //!   passes four threads (rank, relay, driver, relay) where a local one
 //!   passes two, so a core that has gone idle and must be woken costs the
-//!   MPI pool more: with one worker, single runs of the bench range over
-//!   0.6–1.5 of the local pool (each pool's lone worker lands on one core
-//!   for the whole run), and medians over 0.91–1.16.
+//!   MPI pool more. With one worker, single runs of the bench ranged over
+//!   0.57–1.67 of the local pool and medians over 0.81–1.16: each pool's
+//!   lone worker sits on one core for a whole run, and this VM's cores ran
+//!   the same loop up to 1.6x apart at times.
 //!
 //! What MPI allows: Open MPI ends the whole job when a rank dies (it has no
 //! way to replace one), so a crashed worker rank takes the job down with an
