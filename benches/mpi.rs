@@ -72,6 +72,50 @@ fn workers_cpu(pool: &Pool) -> std::collections::HashMap<u32, f64> {
         .collect()
 }
 
+/// Keeps this worker on processor `cpu`; whether the system agreed.
+#[pool_task]
+fn pin_to(cpu: usize) -> bool {
+    // SAFETY: a zeroed `cpu_set_t` is the empty set, and the call only reads
+    // the set it is given, of the size it is told.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+    }
+}
+
+/// With one worker, where each pool's worker runs: a lone worker stays on
+/// one core for a whole run, and this VM's cores ran the same loop up to
+/// 1.6x apart at times, which swung single runs over 0.57–1.67. So both
+/// lone workers take their turns on the last core, and the MPI rank, whose
+/// looks for work go on while it idles, waits out the local pool's rounds
+/// on the first.
+struct Cores {
+    working: usize,
+    idling: usize,
+}
+
+impl Cores {
+    fn for_pools(mpi: &Pool, local: &Pool) -> Option<Cores> {
+        let cores = multiproc::cpu_count();
+        if mpi.processes() != 1 || cores < 2 {
+            return None;
+        }
+        let cores = Cores {
+            working: cores - 1,
+            idling: 0,
+        };
+        assert!(local.apply(pin_to, (cores.working,)).unwrap());
+        Some(cores)
+    }
+
+    /// Moves the MPI rank to the core where it works (`true`) or idles.
+    fn rank_works(&self, mpi: &Pool, works: bool) {
+        let cpu = if works { self.working } else { self.idling };
+        assert!(mpi.apply(pin_to, (cpu,)).unwrap());
+    }
+}
+
 /// One map of the countdown tasks on `pool`.
 fn round(pool: &Pool, steps: u64) -> Duration {
     let started = Instant::now();
@@ -90,12 +134,15 @@ fn median(mut values: Vec<f64>) -> f64 {
 fn on_rank_zero() {
     let mpi = Pool::mpi().unwrap();
     let local = Pool::new(mpi.processes()).unwrap();
+    let cores = Cores::for_pools(&mpi, &local);
     let per_ms = steps_per_ms();
     for length in LENGTHS {
         let steps = per_ms * length;
         let (mut on_mpi, mut on_local) = (Vec::new(), Vec::new());
         for _ in 0..ROUNDS {
+            cores.iter().for_each(|c| c.rank_works(&mpi, true));
             on_mpi.push(round(&mpi, steps).as_secs_f64());
+            cores.iter().for_each(|c| c.rank_works(&mpi, false));
             on_local.push(round(&local, steps).as_secs_f64());
         }
         println!("mpi {length} ms: {} {}", median(on_mpi), median(on_local));

@@ -53,16 +53,14 @@
 //! - Together with the double look above, this was the per-chunk toll: the
 //!   median ratio of MPI to local tasks per second over the bench's five
 //!   runs went, at 2 and 4 workers, from 0.67–0.80 (tasks of 1 ms) and
-//!   0.81–0.96 (5 ms) in four earlier benchmarks to 0.86–1.08 and
-//!   1.01–1.15 in eight after (2 of those 16 medians below 0.95).
-//! - What is left: a rank's first chunk of a call can wait up to 100 µs
-//!   (1 ms after an idle spell), its last answer up to 100 µs. A chunk
-//!   passes four threads (rank, relay, driver, relay) where a local one
-//!   passes two, so a core that has gone idle and must be woken costs the
-//!   MPI pool more. With one worker, single runs of the bench ranged over
-//!   0.57–1.67 of the local pool and medians over 0.81–1.16: each pool's
-//!   lone worker sits on one core for a whole run, and this VM's cores ran
-//!   the same loop up to 1.6x apart at times.
+//!   0.81–0.96 (5 ms) in four earlier benchmarks to 0.86–1.08 (mean 0.99)
+//!   and 1.01–1.16 in eleven after (3 of those 44 medians below 0.95).
+//! - What is left: a call's first chunk waits for its rank's next look (up
+//!   to 100 µs, 1 ms after an idle spell) and its last answer for the
+//!   relay's (up to 100 µs), about 2% of a call of 16 tasks of 1 ms on 2
+//!   workers; and a chunk passes four threads (rank, relay, driver, relay)
+//!   where a local one passes two, so a core that has gone idle and must be
+//!   woken costs the MPI pool more.
 //!
 //! What MPI allows: Open MPI ends the whole job when a rank dies (it has no
 //! way to replace one), so a crashed worker rank takes the job down with an
