@@ -53,8 +53,9 @@
 //! - Together with the double look above, this was the per-chunk toll: the
 //!   median ratio of MPI to local tasks per second over the bench's five
 //!   runs went, at 2 and 4 workers, from 0.67–0.80 (tasks of 1 ms) and
-//!   0.81–0.96 (5 ms) in four earlier benchmarks to 0.86–1.08 (mean 0.99)
-//!   and 1.01–1.16 in eleven after (3 of those 44 medians below 0.95).
+//!   0.81–0.96 (5 ms) in four earlier benchmarks to 0.86–1.08 (mean 0.98)
+//!   and 1.01–1.16 in twelve after (5 of those 48 medians below 0.95, all
+//!   with tasks of 1 ms).
 //! - What is left: a call's first chunk waits for its rank's next look (up
 //!   to 100 µs, 1 ms after an idle spell) and its last answer for the
 //!   relay's (up to 100 µs), about 2% of a call of 16 tasks of 1 ms on 2
