@@ -118,8 +118,8 @@ thread_local! {
 /// it runs a chunk and sends the results, so that the caller does not wait
 /// for the worker to unmap the arguments: 100 MiB took 7–15 ms to unmap
 /// here; a 100 MiB argument's round trip took 48–56 ms instead of 55–59 ms
-/// in interleaved runs. One
-/// made while another lives on the thread leaves the unmapping to that one.
+/// in interleaved runs. One made while another lives on the thread leaves
+/// the unmapping to that one.
 pub(crate) struct UnmapLater {
     outermost: bool,
     /// Bound to its thread's list.
@@ -433,16 +433,19 @@ mod tests {
         decoded
     }
 
-    /// Whether a buffer's own mapping is still at `at` (other threads may
-    /// map something else there once it is gone).
+    /// The inode of the memfd mapped at `at`, if one of ours is: another
+    /// thread's buffer may be mapped there once this one is gone, but not
+    /// from the same memfd.
     #[cfg(not(portable))]
-    fn is_mapped(at: usize) -> bool {
+    fn memfd_at(at: usize) -> Option<String> {
         let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
-        maps.lines().any(|line| {
-            let range = line.split(' ').next().unwrap_or_default();
-            let (start, end) = range.split_once('-').unwrap_or_default();
-            let parse = |hex| usize::from_str_radix(hex, 16).unwrap_or_default();
-            (parse(start)..parse(end)).contains(&at) && line.contains("memfd:multiproc-bytes")
+        maps.lines().find_map(|line| {
+            // "start-end perms offset dev inode path"
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (start, end) = fields.first()?.split_once('-')?;
+            let parse = |hex| usize::from_str_radix(hex, 16).ok();
+            let ours = line.contains("memfd:multiproc-bytes");
+            (ours && (parse(start)?..parse(end)?).contains(&at)).then(|| fields[4].to_string())
         })
     }
 
@@ -452,14 +455,15 @@ mod tests {
     fn shared_bytes_dropped_while_an_unmap_later_lives_stay_mapped_until_it_goes() {
         let decoded = shared(BESIDE * 2);
         let at = decoded.as_ptr() as usize;
-        assert!(is_mapped(at));
+        let memfd = memfd_at(at);
+        assert!(memfd.is_some());
         let later = UnmapLater::new();
         let inner = UnmapLater::new();
         drop(decoded);
         drop(inner);
-        assert!(is_mapped(at), "unmapped before the outermost UnmapLater went");
+        assert_eq!(memfd_at(at), memfd, "unmapped before the outermost UnmapLater went");
         drop(later);
-        assert!(!is_mapped(at));
+        assert_ne!(memfd_at(at), memfd);
     }
 
     #[cfg(not(portable))]
@@ -467,12 +471,13 @@ mod tests {
     fn an_unmap_later_keeps_only_so_many_mappings() {
         let buffers: Vec<Bytes> = (0..=KEPT_MAPPINGS).map(|_| shared(BESIDE)).collect();
         let at: Vec<usize> = buffers.iter().map(|b| b.as_ptr() as usize).collect();
+        let (first, last) = (memfd_at(at[0]), memfd_at(at[KEPT_MAPPINGS]));
         let later = UnmapLater::new();
         drop(buffers);
-        assert!(is_mapped(at[0]));
-        assert!(!is_mapped(at[KEPT_MAPPINGS]), "every mapping was kept");
+        assert_eq!(memfd_at(at[0]), first);
+        assert_ne!(memfd_at(at[KEPT_MAPPINGS]), last, "every mapping was kept");
         drop(later);
-        assert!(!is_mapped(at[0]));
+        assert_ne!(memfd_at(at[0]), first);
     }
 
     #[test]
