@@ -49,14 +49,16 @@ impl Spinner {
         if ready() {
             return true;
         }
-        if crowded() {
+        // One clock read for both: a hand-off between two cores takes less
+        // time here than two reads.
+        let start = std::time::Instant::now();
+        if crowded(start) {
             return false;
         }
         if self.skip.load(Ordering::Relaxed) > 0 {
             self.skip.fetch_sub(1, Ordering::Relaxed);
             return false;
         }
-        let start = std::time::Instant::now();
         while !ready() {
             if start.elapsed() > budget {
                 let backoff = self.backoff.load(Ordering::Relaxed);
@@ -77,7 +79,7 @@ impl Spinner {
 /// (A tighter bound, the cores plus two, counted this program's own threads
 /// as crowding and made a pool's `apply` slower with 2 busy processes on 2
 /// cores.) Read from the system at most every 10 ms.
-fn crowded() -> bool {
+fn crowded(now: std::time::Instant) -> bool {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicBool, AtomicU64};
     static START: OnceLock<std::time::Instant> = OnceLock::new();
@@ -85,9 +87,8 @@ fn crowded() -> bool {
     static READ_AT: AtomicU64 = AtomicU64::new(u64::MAX);
     static CROWDED: AtomicBool = AtomicBool::new(false);
     const EVERY: u64 = 10_000_000;
-    let now = START
-        .get_or_init(std::time::Instant::now)
-        .elapsed()
+    let now = now
+        .saturating_duration_since(*START.get_or_init(|| now))
         .as_nanos() as u64;
     let read_at = READ_AT.load(Ordering::Relaxed);
     if read_at == u64::MAX || now.saturating_sub(read_at) >= EVERY {
