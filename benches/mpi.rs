@@ -21,7 +21,7 @@ const TASKS: usize = 16;
 /// Task lengths, in milliseconds.
 const LENGTHS: [u64; 2] = [1, 5];
 const RUNS: usize = 5;
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 15;
 
 /// The countdown of seed 001, kept in a register: each process's stack
 /// lies elsewhere, and a loop through memory (`black_box`) ran up to half

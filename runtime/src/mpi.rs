@@ -402,15 +402,10 @@ impl Link {
         self.held.is_none() && self.in_flight < 2
     }
 
-    /// When its answer is due: a while before the rank's chunks have
-    /// lately taken, so that it is seen soon after it comes; at once if
-    /// that is not known or has passed. `None` if no answer is owed.
-    fn answer_due(&self) -> Option<Instant> {
-        if self.in_flight == 0 {
-            return None;
-        }
-        let typical = self.typical.unwrap_or_default();
-        Some(self.began + typical.saturating_sub(typical / 8))
+    /// When to look next for its answer (`None` if none is owed): see
+    /// [`next_look`].
+    fn answer_due(&self, now: Instant) -> Option<Instant> {
+        (self.in_flight > 0).then(|| next_look(self.began, self.typical, now))
     }
 }
 
@@ -431,6 +426,23 @@ impl Link {
             self.held = Some(frame);
         }
     }
+}
+
+/// When to look next for the answer to a chunk that began at `began`, now:
+/// a while before the rank's chunks have lately taken (`typical`), so that
+/// the answer is seen soon after it comes, or at once if that is not known
+/// or has passed; but also at twice the time the chunk has run so far. The
+/// `typical` length is measured up to the look that sees the answer, so
+/// without these early looks it could only shrink by about 3% a chunk: a
+/// chunk far shorter than those before it was seen only when a long one
+/// would have been due, and so were the next ones. After maps of 1 ms
+/// tasks, an `apply` of a trivial task took 0.9–1.5 ms through the relay
+/// (against 0.1 ms locally); with the early looks 0.35–0.4 ms.
+fn next_look(began: Instant, typical: Option<Duration>, now: Instant) -> Instant {
+    let typical = typical.unwrap_or_default();
+    let expected = began + typical.saturating_sub(typical / 8);
+    let early = began + now.saturating_duration_since(began) * 2;
+    expected.min(early)
 }
 
 /// Serves until told to shut down (returns whom to tell when MPI is
@@ -513,14 +525,14 @@ fn relay_loop(
 
 /// Waits for the next thing the relay may do. A driver's chunk for a rank
 /// with room ends the wait at once (poll(2)). MPI's answers cannot be waited
-/// for so: they are looked for when due, judged by how long each rank's
-/// chunks have lately taken (every [`CHECK`] once due, every [`IDLE_CHECK`]
-/// once the relay has been idle for [`IDLE_AFTER`]), which leaves the
+/// for so: they are looked for when due ([`next_look`]; every [`CHECK`] at
+/// most, every [`IDLE_CHECK`] once the relay has been idle for
+/// [`IDLE_AFTER`]), which leaves the
 /// cores to the ranks while they work. With no answer owed, only commands
 /// are looked for, every [`COMMANDS_CHECK`].
 fn wait_for_work(links: &[Option<Link>], idle_for: Duration) {
     let now = Instant::now();
-    let pause = match links.iter().flatten().filter_map(Link::answer_due).min() {
+    let pause = match links.iter().flatten().filter_map(|link| link.answer_due(now)).min() {
         Some(due) => due.saturating_duration_since(now).max(check_every(idle_for)),
         None => COMMANDS_CHECK,
     };
@@ -659,4 +671,31 @@ fn attach(start: &Start) -> Result<(OsChild, Conn)> {
         })?;
     let name = rank_name(rank as i32);
     Ok((OsChild::Remote { name }, Conn::new(ours)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn an_answer_of_the_usual_length_is_looked_for_shortly_before_it_is_due() {
+        let began = Instant::now();
+        let now = began + MS;
+        assert_eq!(next_look(began, Some(2 * MS), now), began + 2 * MS * 7 / 8);
+    }
+
+    #[test]
+    fn a_chunk_far_shorter_than_the_last_ones_is_looked_for_within_twice_its_time() {
+        let began = Instant::now();
+        let now = began + MS / 10;
+        assert_eq!(next_look(began, Some(2 * MS), now), began + MS / 5);
+    }
+
+    #[test]
+    fn the_first_answer_is_looked_for_at_once() {
+        let began = Instant::now();
+        assert_eq!(next_look(began, None, began + MS), began);
+    }
 }
