@@ -89,15 +89,26 @@ fn corpus() -> (Vec<String>, u64) {
     (paths, total)
 }
 
+/// A hand-picked chunk size's figures: its median seconds, and the median
+/// over the rounds of the default's time over its time in the same round
+/// (the default's slowdown against it, paired so that the machine's drift
+/// between rounds cancels out).
+#[derive(Clone, Copy)]
+struct Picked {
+    size: usize,
+    seconds: f64,
+    default_over: f64,
+}
+
 /// Median seconds of `rounds` runs of each of `others` and of `run` with
 /// each of `sizes`, all taken in turn: the first as they are, the rest as
-/// (chunk size, seconds).
+/// [`Picked`] against the first of `others`, the default.
 fn against_sizes(
     rounds: usize,
     others: &mut [&mut dyn FnMut()],
     sizes: &[usize],
     run: impl Fn(usize),
-) -> (Vec<f64>, Vec<(usize, f64)>) {
+) -> (Vec<f64>, Vec<Picked>) {
     let count = others.len() + sizes.len();
     let mut times = vec![Vec::new(); count];
     for _ in 0..rounds {
@@ -110,19 +121,34 @@ fn against_sizes(
             times.push(start.elapsed().as_secs_f64());
         }
     }
-    let mut medians: Vec<f64> = times
-        .into_iter()
-        .map(|mut t| {
-            t.sort_by(f64::total_cmp);
-            t[t.len() / 2]
+    let picked = (0..sizes.len())
+        .map(|i| {
+            let of = &times[others.len() + i];
+            Picked {
+                size: sizes[i],
+                seconds: median(of.clone()),
+                default_over: median(times[0].iter().zip(of).map(|(d, t)| d / t).collect()),
+            }
         })
         .collect();
-    let picked = medians.split_off(others.len());
-    (medians, sizes.iter().copied().zip(picked).collect())
+    (times.into_iter().take(others.len()).map(median).collect(), picked)
 }
 
-/// `default` against the best of `picked` (chunk size, seconds).
-fn best(picked: &[(usize, f64)]) -> (usize, f64) {
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// The hand-picked size the default trails most.
+fn best(picked: &[Picked]) -> Picked {
+    *picked
+        .iter()
+        .max_by(|a, b| a.default_over.total_cmp(&b.default_over))
+        .unwrap()
+}
+
+/// Python's fastest hand-picked size (chunk size, seconds).
+fn python_best(picked: &[(usize, f64)]) -> (usize, f64) {
     picked
         .iter()
         .copied()
@@ -133,7 +159,7 @@ fn best(picked: &[(usize, f64)]) -> (usize, f64) {
 fn row(
     what: &str,
     ours: f64,
-    ours_best: (usize, f64),
+    ours_best: Picked,
     python: f64,
     python_best: (usize, f64),
     extra: &str,
@@ -141,9 +167,9 @@ fn row(
     println!(
         "| {what} | default {:.3} s = {:.2}x the best chunk size ({}: {:.3} s) | default {:.3} s; best ({}): {:.3} s | {:.1}x{extra} |",
         ours,
-        ours / ours_best.1,
-        ours_best.0,
-        ours_best.1,
+        ours_best.default_over,
+        ours_best.size,
+        ours_best.seconds,
         python,
         python_best.0,
         python_best.1,
@@ -194,7 +220,7 @@ fn main() {
         times[0],
         best(&picked),
         py("corpus_default"),
-        best(&py_picked),
+        python_best(&py_picked),
         &format!(
             "; rayon {:.3} s, multiproc / rayon = {:.2}",
             times[1],
@@ -205,7 +231,7 @@ fn main() {
 
     let tiny = [1000usize, 10_000, 62_500, 125_000, 250_000];
     let (times, picked) = against_sizes(
-        9,
+        21,
         &mut [&mut || {
             pool.map(inc, 0..1_000_000u64).unwrap();
         }],
@@ -223,7 +249,7 @@ fn main() {
         times[0],
         best(&picked),
         py("tiny_default"),
-        best(&py_picked),
+        python_best(&py_picked),
         "",
     );
 
