@@ -1,13 +1,13 @@
 //! A CPU-bound map on MPI worker ranks against the local Pool on the same
-//! work, for 1, 2 and 4 workers and tasks of 1 ms and 5 ms (as timed on
-//! rank 0 before each run), with
-//! Python's `multiprocessing.Pool` scaling on the same tasks alongside, and
-//! what an idle MPI pool costs in CPU. Run with
-//! `cargo bench --features mpi --bench mpi`: it runs itself under `mpirun`
-//! five times for each worker count; there rank 0 times the MPI pool and a
-//! local pool of as many workers in alternate rounds, so that both meet the
-//! same load from the rest of the machine. Each run gives a ratio (the
-//! median round of each); the report gives their median and range.
+//! work, for 1, 2 and 4 workers and tasks of 1 ms and 5 ms (as timed here
+//! before the runs), with Python's `multiprocessing.Pool` scaling on the
+//! same tasks alongside, and what an idle MPI pool costs in CPU. Run with
+//! `cargo bench --features mpi --bench mpi`. For each worker count it takes
+//! five runs, each a local pool's rounds here, then the MPI pool's rounds
+//! under `mpirun`, so that each pool has the machine to itself: an MPI pool
+//! idling beside a local one looks for work, and took 7–15% of the local
+//! pool's speed when the two took turns in one job. Each run gives a ratio
+//! (the median round of each); the report gives their median and range.
 //! Needs Open MPI's `mpirun`.
 
 mod common;
@@ -84,35 +84,14 @@ fn pin_to(cpu: usize) -> bool {
     }
 }
 
-/// With one worker, where each pool's worker runs: a lone worker stays on
-/// one core for a whole run, and this VM's cores ran the same loop up to
-/// 1.6x apart at times, which swung single runs over 0.57–1.67. So both
-/// lone workers take their turns on the last core, and the MPI rank, whose
-/// looks for work go on while it idles, waits out the local pool's rounds
-/// on the first.
-struct Cores {
-    working: usize,
-    idling: usize,
-}
-
-impl Cores {
-    fn for_pools(mpi: &Pool, local: &Pool) -> Option<Cores> {
-        let cores = multiproc::cpu_count();
-        if mpi.processes() != 1 || cores < 2 {
-            return None;
-        }
-        let cores = Cores {
-            working: cores - 1,
-            idling: 0,
-        };
-        assert!(local.apply(pin_to, (cores.working,)).unwrap());
-        Some(cores)
-    }
-
-    /// Moves the MPI rank to the core where it works (`true`) or idles.
-    fn rank_works(&self, mpi: &Pool, works: bool) {
-        let cpu = if works { self.working } else { self.idling };
-        assert!(mpi.apply(pin_to, (cpu,)).unwrap());
+/// With one worker, keeps the pool's worker on the last core: a lone
+/// worker stays on one core for a whole run, and this VM's cores ran the
+/// same loop up to 1.6x apart at times, which swung single runs over
+/// 0.57–1.67. Both pools' lone workers run there.
+fn pin_lone_worker(pool: &Pool) {
+    let cores = multiproc::cpu_count();
+    if pool.processes() == 1 && cores > 1 {
+        assert!(pool.apply(pin_to, (cores - 1,)).unwrap());
     }
 }
 
@@ -129,25 +108,31 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-/// Rank 0 under mpirun: both pools on each task length, then the idle MPI
-/// pool's CPU use; reported to the parent run on stdout.
+/// The median round of `pool` on tasks of each of [`LENGTHS`], in seconds.
+fn rounds(pool: &Pool, per_ms: u64) -> Vec<f64> {
+    pin_lone_worker(pool);
+    LENGTHS
+        .iter()
+        .map(|length| {
+            median(
+                (0..ROUNDS)
+                    .map(|_| round(pool, per_ms * length).as_secs_f64())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// Steps per millisecond, from the run that launched this one.
+const PER_MS: &str = "MULTIPROC_BENCH_STEPS_PER_MS";
+
+/// Rank 0 under mpirun: the MPI pool's rounds, then its CPU use idle;
+/// reported to the launching run on stdout.
 fn on_rank_zero() {
+    let per_ms = std::env::var(PER_MS).unwrap().parse().unwrap();
     let mpi = Pool::mpi().unwrap();
-    let local = Pool::new(mpi.processes()).unwrap();
-    let cores = Cores::for_pools(&mpi, &local);
-    let per_ms = steps_per_ms();
-    for length in LENGTHS {
-        let steps = per_ms * length;
-        let (mut on_mpi, mut on_local) = (Vec::new(), Vec::new());
-        for _ in 0..ROUNDS {
-            cores.iter().for_each(|c| c.rank_works(&mpi, true));
-            on_mpi.push(round(&mpi, steps).as_secs_f64());
-            cores.iter().for_each(|c| c.rank_works(&mpi, false));
-            on_local.push(round(&local, steps).as_secs_f64());
-        }
-        println!("mpi {length} ms: {} {}", median(on_mpi), median(on_local));
-    }
-    drop(local);
+    let medians: Vec<String> = rounds(&mpi, per_ms).iter().map(f64::to_string).collect();
+    println!("mpi: {}", medians.join(" "));
     // Idle for a second: what the worker ranks and rank 0 (its relay) burn.
     let before = workers_cpu(&mpi);
     let relay_before = common::process_cpu();
@@ -170,6 +155,7 @@ fn main() {
         return;
     }
     let exe = std::env::current_exe().unwrap();
+    let per_ms = steps_per_ms();
     println!("| benchmark | multiproc on MPI | multiproc's local Pool | MPI / local |");
     println!("|---|---|---|---|");
     let started = Instant::now();
@@ -178,10 +164,12 @@ fn main() {
         // Per task length: (mpi, local) seconds of each run.
         let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new(); LENGTHS.len()];
         for _ in 0..RUNS {
+            let local = rounds(&Pool::new(workers).unwrap(), per_ms);
             let output = Command::new("mpirun")
                 .args(["--oversubscribe", "--bind-to", "none", "-n"])
                 .arg((workers + 1).to_string())
                 .arg(&exe)
+                .env(PER_MS, per_ms.to_string())
                 .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
                 .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
                 .output()
@@ -194,10 +182,13 @@ fn main() {
                     .map(|rest| rest.split(' ').filter_map(|f| f.parse().ok()).collect())
                     .unwrap_or_default()
             };
-            for (i, length) in LENGTHS.iter().enumerate() {
-                let [mpi, local] = figures(&format!("mpi {length} ms: "))[..] else {
-                    panic!("mpirun gave no figures:\n{stdout}");
-                };
+            let mpi = figures("mpi: ");
+            assert_eq!(
+                mpi.len(),
+                LENGTHS.len(),
+                "mpirun gave no figures:\n{stdout}"
+            );
+            for (i, (mpi, local)) in mpi.into_iter().zip(local).enumerate() {
                 runs[i].push((mpi, local));
             }
             if let [worker, relay] = figures("idle: ")[..] {
