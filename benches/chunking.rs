@@ -131,7 +131,10 @@ fn against_sizes(
             }
         })
         .collect();
-    (times.into_iter().take(others.len()).map(median).collect(), picked)
+    (
+        times.into_iter().take(others.len()).map(median).collect(),
+        picked,
+    )
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
