@@ -51,18 +51,39 @@
 //!   message over Open MPI's eager limit (4 KiB) to a peer that is not
 //!   receiving; such a wait now spins instead of yielding.
 //! - Together with the double look above, this was the per-chunk toll: the
-//!   median ratio of MPI to local tasks per second over the bench's five
-//!   runs went, at 2 and 4 workers, from 0.67–0.80 (tasks of 1 ms) and
-//!   0.81–0.96 (5 ms) in four earlier benchmarks to 0.86–1.08 (mean 0.98)
-//!   and 1.01–1.16 in twelve after (5 of those 48 medians below 0.95, all
-//!   with tasks of 1 ms).
-//! - What is left: a call's first chunk waits for its rank's next look (up
-//!   to 100 µs, 1 ms after an idle spell) and its last answer for the
-//!   relay's (up to 100 µs), about 2% of a call of 16 tasks of 1 ms on 2
-//!   workers; and a chunk passes four threads (rank, relay, driver, relay)
-//!   where a local one passes two, so a core that has gone idle and must be
-//!   woken costs the MPI pool more.
-//!
+//!   median ratio of MPI to local tasks per second at 2 and 4 workers went
+//!   from 0.67–0.80 (tasks of 1 ms) and 0.81–0.96 (5 ms) to 0.86–1.08 and
+//!   1.01–1.16. Those figures came from a bench that timed both pools in
+//!   turns in one MPI job, which flattered MPI: the idle ranks' looks took
+//!   7–15% of the local pool's speed during its rounds. The bench now
+//!   times each pool with the machine to itself (see `benches/mpi.rs`).
+//! - The relay timed a rank's chunks from when it saw their answers, so an
+//!   answer seen late made the next chunk seem to start late and be looked
+//!   for later still; and a chunk much shorter than those before it was
+//!   seen only when a long one would have been due. Now it also looks at
+//!   twice the time a chunk has run ([`next_look`]) and times chunks from
+//!   its last look that missed their answer ([`Link::answered`]). In traces
+//!   (2 worker ranks, 1 ms tasks) answers were then seen a median 90 µs
+//!   after they were sent, the slowest tenth 0.35–0.43 ms (0.6–0.8 ms
+//!   before); an `apply` after maps of 1 ms tasks took 0.35–0.4 ms (0.9–1.5
+//!   ms before; 0.1 ms locally).
+//! - What is left, measured with each pool alone (four benchmarks): 1
+//!   worker 1.00–1.02; 2 workers 0.84–0.87 (1 ms) and 0.93–1.01 (5 ms); 4
+//!   workers on 2 cores 0.87–0.92 and 0.94–0.97. In traces of 2 worker
+//!   ranks with 1 ms tasks, each rank waited for work about 1 ms in every
+//!   call of 16 tasks (a local worker 0.25–0.4 ms): between calls, the
+//!   last answers wait for the relay's look and the first chunks for each
+//!   rank's (each up to 100 µs, and each sleep overran by about 65 µs of
+//!   timer slack and wake-up), and within a call a chunk passes four
+//!   threads (rank, relay, driver, relay) where a local one passes two. The
+//!   relay also wakes about three times a chunk, on cores the ranks keep
+//!   busy: rank 0 used about 1.0–1.3 ms of CPU per call against 0.5 ms for
+//!   the local pool's drivers. Tried, one benchmark or a few traced runs
+//!   each, without a clear gain in tasks per second: a third chunk in
+//!   flight (0.90 and 0.93 at 1 ms, 0.99 and 0.92 at 5 ms), 1 µs of timer
+//!   slack for the relay and the ranks, and a short EEVDF slice for the
+//!   relay (which cut its slowest wake-ups from 2 ms to 0.1–0.5 ms).
+
 //! What MPI allows: Open MPI ends the whole job when a rank dies (it has no
 //! way to replace one), so a crashed worker rank takes the job down with an
 //! error from `mpirun`, never a hang. A panic is caught in the rank and is a
