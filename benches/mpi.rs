@@ -3,12 +3,12 @@
 //! before the runs), with Python's `multiprocessing.Pool` scaling on the
 //! same tasks alongside, and what an idle MPI pool costs in CPU. Run with
 //! `cargo bench --features mpi --bench mpi`. For each worker count it takes
-//! five runs, each a local pool's rounds here, then the MPI pool's rounds
-//! under `mpirun`, so that each pool has the machine to itself: an MPI pool
-//! idling beside a local one looks for work, and took 7–15% of the local
-//! pool's speed when the two took turns in one job. Each run gives a ratio
-//! (the median round of each); the report gives their median and range.
-//! Needs Open MPI's `mpirun`.
+//! five runs, each a local pool's rounds here and the MPI pool's rounds
+//! under `mpirun` (in either order, by turns), so that each pool has the
+//! machine to itself: an MPI pool idling beside a local one looks for
+//! work, and took 7–15% of the local pool's speed when the two took turns
+//! in one job. Each run gives a ratio (the median round of each); the
+//! report gives their median and range. Needs Open MPI's `mpirun`.
 
 mod common;
 
@@ -129,7 +129,10 @@ const PER_MS: &str = "MULTIPROC_BENCH_STEPS_PER_MS";
 /// Rank 0 under mpirun: the MPI pool's rounds, then its CPU use idle;
 /// reported to the launching run on stdout.
 fn on_rank_zero() {
-    let per_ms = std::env::var(PER_MS).unwrap().parse().unwrap();
+    let per_ms = std::env::var(PER_MS)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .expect("run by `cargo bench --bench mpi`, which sets MULTIPROC_BENCH_STEPS_PER_MS");
     let mpi = Pool::mpi().unwrap();
     let medians: Vec<String> = rounds(&mpi, per_ms).iter().map(f64::to_string).collect();
     println!("mpi: {}", medians.join(" "));
@@ -163,17 +166,27 @@ fn main() {
     for workers in [1usize, 2, 4] {
         // Per task length: (mpi, local) seconds of each run.
         let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new(); LENGTHS.len()];
-        for _ in 0..RUNS {
-            let local = rounds(&Pool::new(workers).unwrap(), per_ms);
-            let output = Command::new("mpirun")
-                .args(["--oversubscribe", "--bind-to", "none", "-n"])
-                .arg((workers + 1).to_string())
-                .arg(&exe)
-                .env(PER_MS, per_ms.to_string())
-                .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-                .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-                .output()
-                .expect("mpirun (Open MPI) must be installed");
+        // Local first in even runs, MPI first in odd ones.
+        for run in 0..RUNS {
+            let local = || rounds(&Pool::new(workers).unwrap(), per_ms);
+            let mpirun = || {
+                Command::new("mpirun")
+                    .args(["--oversubscribe", "--bind-to", "none", "-n"])
+                    .arg((workers + 1).to_string())
+                    .arg(&exe)
+                    .env(PER_MS, per_ms.to_string())
+                    .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+                    .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+                    .output()
+                    .expect("mpirun (Open MPI) must be installed")
+            };
+            let (local, output) = match run % 2 {
+                0 => (local(), mpirun()),
+                _ => {
+                    let output = mpirun();
+                    (local(), output)
+                }
+            };
             let stdout = String::from_utf8_lossy(&output.stdout);
             let figures = |prefix: &str| -> Vec<f64> {
                 stdout
@@ -186,7 +199,9 @@ fn main() {
             assert_eq!(
                 mpi.len(),
                 LENGTHS.len(),
-                "mpirun gave no figures:\n{stdout}"
+                "mpirun gave no figures ({}):\n{stdout}\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
             );
             for (i, (mpi, local)) in mpi.into_iter().zip(local).enumerate() {
                 runs[i].push((mpi, local));
