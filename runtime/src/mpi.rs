@@ -734,12 +734,19 @@ mod tests {
         assert_eq!(next_look(began, Some(2 * MS), now), began + MS / 5);
     }
 
-    #[test]
-    fn an_answer_seen_late_is_timed_from_the_look_that_missed_it() {
-        let (conn, _other) = crate::wire::socket::pair().unwrap();
+    /// A link with two chunks in flight, the first begun 2 ms before the
+    /// relay's last look (returned, with the socket's other end).
+    fn two_in_flight() -> (Link, Instant, std::os::unix::net::UnixStream) {
+        let (conn, other) = crate::wire::socket::pair().unwrap();
         let mut link = Link::new(Conn::new(conn));
         link.in_flight = 2;
         let missed = link.began + 2 * MS;
+        (link, missed, other)
+    }
+
+    #[test]
+    fn an_answer_seen_late_is_timed_from_the_look_that_missed_it() {
+        let (mut link, missed, _other) = two_in_flight();
         link.answered(missed);
         assert_eq!(link.typical, Some(2 * MS));
         assert_eq!(link.began, missed);
@@ -748,10 +755,7 @@ mod tests {
 
     #[test]
     fn two_answers_seen_in_one_look_leave_the_length_of_the_second_unknown() {
-        let (conn, _other) = crate::wire::socket::pair().unwrap();
-        let mut link = Link::new(Conn::new(conn));
-        link.in_flight = 2;
-        let missed = link.began + 2 * MS;
+        let (mut link, missed, _other) = two_in_flight();
         link.answered(missed);
         link.answered(missed);
         assert_eq!(link.typical, Some(2 * MS));
