@@ -84,6 +84,16 @@
 //!   flight (0.90 and 0.93 at 1 ms, 0.99 and 0.92 at 5 ms), 1 µs of timer
 //!   slack for the relay and the ranks, and a short EEVDF slice for the
 //!   relay (which cut its slowest wake-ups from 2 ms to 0.1–0.5 ms).
+//! - Not built yet, the likely way to close the gap: MPI gives the relay
+//!   nothing to sleep on, but a rank on rank 0's machine could ring a
+//!   doorbell (a byte on a Unix socket whose path comes with `TAG_START`)
+//!   just before it sends an answer, and the relay could ring one per rank
+//!   after it sends a chunk. The relay would then poll(2) the doorbells
+//!   with the drivers' sockets and look at once, then every [`CHECK`] until
+//!   the rung-for message comes (a send over the eager limit completes
+//!   only once received, so the byte must go first); a rank would block on
+//!   its doorbell instead of napping. Ranks on other machines would keep
+//!   the timed looks.
 //!
 //! What MPI allows: Open MPI ends the whole job when a rank dies (it has no
 //! way to replace one), so a crashed worker rank takes the job down with an
