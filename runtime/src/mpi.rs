@@ -35,7 +35,7 @@
 //!   for commands every 10 ms; a rank idle for 100 ms looks every 1 ms.
 //!   Idle, the relay now burns 2–6 ms per second and a rank 12–34 ms
 //!   (`cargo bench --features mpi --bench mpi` prints both; on the last
-//!   day's five benchmarks 1.3–3.4 ms and 11.7–20.4 ms).
+//!   day's six benchmarks 1.3–4.4 ms and 11.7–20.4 ms).
 //! - Open MPI makes an MPI call that finds nothing to do yield the
 //!   processor when the job has more ranks than cores (`mpi_yield_when_idle`).
 //!   Every look that missed yielded, and the scheduler (EEVDF) pushes a
