@@ -84,16 +84,14 @@
 //!   flight (0.90 and 0.93 at 1 ms, 0.99 and 0.92 at 5 ms), 1 µs of timer
 //!   slack for the relay and the ranks, and a short EEVDF slice for the
 //!   relay (which cut its slowest wake-ups from 2 ms to 0.1–0.5 ms).
-//! - Not built yet, the likely way to close the gap: MPI gives the relay
-//!   nothing to sleep on, but a rank on rank 0's machine could ring a
-//!   doorbell (a byte on a Unix socket whose path comes with `TAG_START`)
-//!   just before it sends an answer, and the relay could ring one per rank
-//!   after it sends a chunk. The relay would then poll(2) the doorbells
-//!   with the drivers' sockets and look at once, then every [`CHECK`] until
-//!   the rung-for message comes (a send over the eager limit completes
-//!   only once received, so the byte must go first); a rank would block on
-//!   its doorbell instead of napping. Ranks on other machines would keep
-//!   the timed looks.
+//! - Tried and dropped: a doorbell, a Unix socket that ranks on rank 0's
+//!   machine rang (a byte) before each answer, so that the relay slept in
+//!   poll(2) until one came. It was worse in two benchmarks (2 workers:
+//!   0.82–0.83 at 1 ms, 0.89–0.95 at 5 ms; 4 workers at 5 ms: 0.89): each
+//!   answer then woke the relay at once on a busy core, where one timed
+//!   look had taken several, and within a call the chunk sent ahead makes
+//!   that promptness worth nothing. The other way round, ranks sleeping on
+//!   a doorbell the relay rings after each chunk, is not tried.
 //!
 //! What MPI allows: Open MPI ends the whole job when a rank dies (it has no
 //! way to replace one), so a crashed worker rank takes the job down with an
