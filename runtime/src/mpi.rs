@@ -135,8 +135,9 @@ const TAG_STOP: i32 = 3;
 const TAG_BELL: i32 = 4;
 
 /// How long a rank with a doorbell sleeps on it at most: the relay rings
-/// before every message it sends, so this only bounds the cost of a ring
-/// that could not be written.
+/// once for every message it sends after [`TAG_BELL`] (before the message,
+/// or on taking the rank's connection for those sent before), so this only
+/// bounds the cost of a ring that could not be written.
 const BELL_CHECK: Duration = Duration::from_millis(10);
 
 /// How long a rank that has answered looks for its next chunk before it
@@ -264,7 +265,7 @@ fn serve_rank() -> i32 {
     let mut out = Vec::new();
     let mut bell = None;
     loop {
-        let (message, status) = receive_sleeping(&root, bell.as_mut());
+        let (message, status) = receive_sleeping(&root, &mut bell);
         out.clear();
         match status.tag() {
             TAG_BELL => {
@@ -301,11 +302,9 @@ fn serve_rank() -> i32 {
 /// with it. (Gated as the other spins are, by a crowded run queue and by
 /// spins that stop paying, it was skipped after each idle spell between
 /// maps, and the pauses came back.)
-fn receive_sleeping(
-    root: &mpi::topology::Process<'_>,
-    mut bell: Option<&mut Bell>,
-) -> (Vec<u8>, Status) {
-    let spinning = Instant::now();
+fn receive_sleeping(root: &mpi::topology::Process<'_>, bell: &mut Option<Bell>) -> (Vec<u8>, Status) {
+    let started = Instant::now();
+    let mut spinning = started;
     let mut pause = Duration::from_micros(10);
     loop {
         if let Some(probed) = look(root) {
@@ -317,15 +316,16 @@ fn receive_sleeping(
         if spinning.elapsed() < SPIN {
             continue;
         }
-        match &mut bell {
-            Some(open) => {
-                if !open.wait() {
-                    bell = None;
-                }
-            }
+        match bell {
+            Some(open) => match open.wait() {
+                // Rung for a message not seen yet: it is on its way.
+                Some(true) => spinning = Instant::now(),
+                Some(false) => {}
+                None => *bell = None,
+            },
             None => {
                 std::thread::sleep(pause);
-                pause = (pause * 2).min(check_every(spinning.elapsed()));
+                pause = (pause * 2).min(check_every(started.elapsed()));
             }
         }
     }
@@ -334,8 +334,8 @@ fn receive_sleeping(
 /// A rank's end of the relay's doorbells ([`Doorbells`]).
 struct Bell {
     stream: std::os::unix::net::UnixStream,
-    /// Rings read, and messages received since this rank connected: the
-    /// relay rings once before each message, so more rings than messages
+    /// Rings read, and messages received since [`TAG_BELL`]: the relay
+    /// rings once for each of those messages, so more rings than messages
     /// means one is on its way.
     rings: u64,
     messages: u64,
@@ -343,9 +343,10 @@ struct Bell {
 
 impl Bell {
     /// Sleeps until the bell rings, or for [`CHECK`] while a message it
-    /// rang for has not been seen, or [`BELL_CHECK`] at most; `false` once
-    /// the relay has hung up.
-    fn wait(&mut self) -> bool {
+    /// rang for has not been seen, or [`BELL_CHECK`] at most. Then whether
+    /// a message it rang for has not been seen yet; `None` once the relay
+    /// has hung up.
+    fn wait(&mut self) -> Option<bool> {
         let wait = match self.rings > self.messages {
             true => CHECK,
             false => BELL_CHECK,
@@ -354,9 +355,12 @@ impl Bell {
         let mut rings = [0u8; 64];
         loop {
             match std::io::Read::read(&mut self.stream, &mut rings) {
-                Ok(0) => return false,
+                Ok(0) => return None,
                 Ok(n) => self.rings += n as u64,
-                Err(e) => return e.kind() == std::io::ErrorKind::WouldBlock,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    return Some(self.rings > self.messages);
+                }
+                Err(_) => return None,
             }
         }
     }
@@ -551,7 +555,7 @@ impl Link {
     fn offer(
         &mut self,
         world: &mpi::topology::SimpleCommunicator,
-        doorbells: Option<&Doorbells>,
+        doorbells: Option<&mut Doorbells>,
         rank: i32,
         frame: Vec<u8>,
     ) {
@@ -599,10 +603,14 @@ struct Doorbells {
     _path: bootstrap::SocketPath,
     /// What each rank is sent ([`TAG_BELL`]).
     message: Vec<u8>,
-    /// Per rank: its connection, once accepted.
+    /// Per rank: its connection, once it has said its number.
     bells: Vec<Option<std::os::unix::net::UnixStream>>,
-    /// Per rank: whether it was sent [`TAG_BELL`].
+    /// Connections accepted whose rank has not said its number yet.
+    pending: Vec<std::os::unix::net::UnixStream>,
+    /// Per rank: whether it was sent [`TAG_BELL`], and how many messages it
+    /// has been sent since without a ring (its connection not yet taken).
     told: Vec<bool>,
+    owed: Vec<usize>,
 }
 
 impl Doorbells {
@@ -620,7 +628,9 @@ impl Doorbells {
             _path: path,
             message,
             bells: (0..size).map(|_| None).collect(),
+            pending: Vec::new(),
             told: vec![false; size],
+            owed: vec![0; size],
         })
     }
 
@@ -633,26 +643,53 @@ impl Doorbells {
         }
     }
 
-    /// Takes the ranks that have connected (each says its number first).
+    /// Takes the ranks that have connected, once each has said its number
+    /// (never waiting for it), and rings each for the messages it was sent
+    /// before.
     fn listen(&mut self) {
-        while let Ok((bell, _)) = self.listener.accept() {
+        while let Ok((stream, _)) = self.listener.accept() {
+            let taken = crate::wire::socket::accepted_local(stream)
+                .and_then(|stream| stream.set_nonblocking(true).map(|()| stream));
+            if let Ok(stream) = taken {
+                self.pending.push(stream);
+            }
+        }
+        let mut i = 0;
+        while i < self.pending.len() {
             let mut rank = [0u8; 4];
-            let identified = bell
-                .set_read_timeout(Some(Duration::from_secs(1)))
-                .and_then(|()| std::io::Read::read_exact(&mut &bell, &mut rank))
-                .and_then(|()| bell.set_nonblocking(true));
-            let rank = i32::from_le_bytes(rank) as usize;
-            if identified.is_ok() && rank < self.bells.len() {
-                self.bells[rank] = Some(bell);
+            match std::io::Read::read(&mut &self.pending[i], &mut rank) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => i += 1,
+                // A rank writes its 4 bytes at once; anything else is not one.
+                Ok(4) => {
+                    let stream = self.pending.swap_remove(i);
+                    let rank = i32::from_le_bytes(rank) as usize;
+                    if rank < self.bells.len() && self.bells[rank].is_none() {
+                        let owed = std::mem::take(&mut self.owed[rank]);
+                        let _ = crate::wire::socket::send_now(&stream, &vec![1; owed]);
+                        self.bells[rank] = Some(stream);
+                    }
+                }
+                _ => drop(self.pending.swap_remove(i)),
             }
         }
     }
 
-    /// Rings `rank`'s bell, if it has one. A ring that cannot be written
-    /// (the rank's side full of rings) costs it only a later look.
-    fn ring(&self, rank: i32) {
-        if let Some(bell) = &self.bells[rank as usize] {
-            let _ = std::io::Write::write(&mut &*bell, &[1]);
+    /// What a rank connecting or saying its number makes readable.
+    fn connecting(&self) -> impl Iterator<Item = std::os::fd::BorrowedFd<'_>> {
+        std::iter::once(self.listener.as_fd()).chain(self.pending.iter().map(AsFd::as_fd))
+    }
+
+    /// Rings `rank`'s bell for a message about to be sent, or counts the
+    /// ring owed if its connection is not taken yet. A ring that cannot be
+    /// written (the rank's side full of rings) costs it only a later look.
+    fn ring(&mut self, rank: i32) {
+        let rank = rank as usize;
+        match &self.bells[rank] {
+            Some(bell) => {
+                let _ = crate::wire::socket::send_now(bell, &[1]);
+            }
+            None if self.told[rank] => self.owed[rank] += 1,
+            None => {}
         }
     }
 }
@@ -692,7 +729,7 @@ fn relay_loop(
                 Command::Shutdown(done) => {
                     drain_answers(world, &mut links);
                     for rank in 1..size {
-                        doorbells.iter().for_each(|d| d.ring(rank));
+                        doorbells.iter_mut().for_each(|d| d.ring(rank));
                     }
                     stop_ranks(world);
                     return Some(done);
@@ -719,7 +756,7 @@ fn relay_loop(
             if link.in_flight == 0
                 && let Some(frame) = link.held.take()
             {
-                link.offer(world, doorbells.as_ref(), rank, frame);
+                link.offer(world, doorbells.as_mut(), rank, frame);
                 progressed = true;
             }
             if !link.has_room()
@@ -733,7 +770,7 @@ fn relay_loop(
             progressed = true;
             match link.conn.recv_frame_with_fds() {
                 // Descriptors stay behind; the items that needed them fail.
-                Ok((frame, _fds)) => link.offer(world, doorbells.as_ref(), rank, frame),
+                Ok((frame, _fds)) => link.offer(world, doorbells.as_mut(), rank, frame),
                 Err(_) => {
                     links[rank as usize] = None;
                     if let Some(Ok(relay)) = RELAY.get() {
@@ -744,7 +781,7 @@ fn relay_loop(
             }
         }
         if !progressed {
-            wait_for_work(&links, idle_since.elapsed());
+            wait_for_work(&links, doorbells.as_ref(), idle_since.elapsed());
         } else {
             idle_since = Instant::now();
         }
@@ -752,13 +789,14 @@ fn relay_loop(
 }
 
 /// Waits for the next thing the relay may do. A driver's chunk for a rank
-/// with room ends the wait at once (poll(2)). MPI's answers cannot be waited
+/// with room, or a rank connecting to the doorbells, ends the wait at once
+/// (poll(2)). MPI's answers cannot be waited
 /// for so: they are looked for when due ([`next_look`]; no more often than
 /// every [`CHECK`], or [`IDLE_CHECK`] once the relay has been idle for
 /// [`IDLE_AFTER`]), which leaves the
 /// cores to the ranks while they work. With no answer owed, only commands
 /// are looked for, every [`COMMANDS_CHECK`].
-fn wait_for_work(links: &[Option<Link>], idle_for: Duration) {
+fn wait_for_work(links: &[Option<Link>], doorbells: Option<&Doorbells>, idle_for: Duration) {
     let now = Instant::now();
     let pause = match links.iter().flatten().filter_map(|link| link.answer_due(now)).min() {
         Some(due) => due.saturating_duration_since(now).max(check_every(idle_for)),
@@ -770,6 +808,7 @@ fn wait_for_work(links: &[Option<Link>], idle_for: Duration) {
         .flatten()
         .filter(|link| link.has_room())
         .map(|link| link.conn.stream().as_fd())
+        .chain(doorbells.into_iter().flat_map(Doorbells::connecting))
         .collect();
     match open.is_empty() {
         true => std::thread::sleep(pause),
@@ -971,10 +1010,54 @@ mod tests {
             messages: 0,
         };
         std::io::Write::write_all(&mut &relay, &[1, 1]).unwrap();
-        assert!(bell.wait());
+        assert_eq!(bell.wait(), Some(true));
         assert_eq!(bell.rings, 2);
+        bell.messages = 2;
+        std::io::Write::write_all(&mut &relay, &[1]).unwrap();
+        assert_eq!(bell.wait(), Some(true));
+        bell.messages = 3;
         drop(relay);
-        assert!(!bell.wait());
+        assert_eq!(bell.wait(), None);
+    }
+
+    #[test]
+    fn a_stale_ring_does_not_make_a_rank_expect_a_message() {
+        let (stream, relay) = crate::wire::socket::pair().unwrap();
+        stream.set_nonblocking(true).unwrap();
+        // Two messages taken while busy, their rings not read yet.
+        let mut bell = Bell {
+            stream,
+            rings: 0,
+            messages: 2,
+        };
+        std::io::Write::write_all(&mut &relay, &[1, 1]).unwrap();
+        assert_eq!(bell.wait(), Some(false));
+    }
+
+    #[test]
+    fn messages_sent_before_a_rank_s_doorbell_is_taken_are_rung_when_it_is() {
+        let path = bootstrap::SocketPath::new().unwrap();
+        let listener = crate::wire::socket::listen_local(&path.0).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let mut doorbells = Doorbells {
+            listener,
+            _path: path,
+            message: Vec::new(),
+            bells: vec![None, None],
+            pending: Vec::new(),
+            told: vec![false, true],
+            owed: vec![0, 0],
+        };
+        doorbells.ring(1);
+        doorbells.ring(1);
+        let mut rank = crate::wire::socket::connect_local(&doorbells._path.0).unwrap();
+        rank.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        std::io::Write::write_all(&mut rank, &1i32.to_le_bytes()).unwrap();
+        doorbells.listen();
+        doorbells.ring(1);
+        let mut rings = [0u8; 3];
+        std::io::Read::read_exact(&mut rank, &mut rings).unwrap();
+        assert_eq!(doorbells.owed[1], 0);
     }
 
     #[test]
