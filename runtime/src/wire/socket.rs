@@ -101,7 +101,8 @@ pub(crate) fn accepted_local(stream: UnixStream) -> io::Result<UnixStream> {
 }
 
 /// Writes `bytes` to `socket` without waiting (or raising `SIGPIPE`);
-/// returns how many went.
+/// returns how many went. (The MPI relay's doorbells.)
+#[cfg(feature = "mpi")]
 pub(crate) fn send_now(socket: impl AsFd, bytes: &[u8]) -> io::Result<usize> {
     Ok(rustix::net::send(socket, bytes, SEND)?)
 }
