@@ -1002,15 +1002,22 @@ mod tests {
         assert_eq!(bell_path(b"\xff\n/p", "\u{fffd}"), None);
     }
 
-    #[test]
-    fn a_bell_counts_its_rings_and_is_given_up_when_the_relay_hangs_up() {
+    /// A rank's bell that has received `messages` and read no ring yet,
+    /// with the relay's end of its socket.
+    fn bell_after(messages: u64) -> (Bell, std::os::unix::net::UnixStream) {
         let (stream, relay) = crate::wire::socket::pair().unwrap();
         stream.set_nonblocking(true).unwrap();
-        let mut bell = Bell {
+        let bell = Bell {
             stream,
             rings: 0,
-            messages: 0,
+            messages,
         };
+        (bell, relay)
+    }
+
+    #[test]
+    fn a_bell_counts_its_rings_and_is_given_up_when_the_relay_hangs_up() {
+        let (mut bell, relay) = bell_after(0);
         std::io::Write::write_all(&mut &relay, &[1, 1]).unwrap();
         assert_eq!(bell.wait(), Some(true));
         assert_eq!(bell.rings, 2);
@@ -1024,14 +1031,8 @@ mod tests {
 
     #[test]
     fn a_stale_ring_does_not_make_a_rank_expect_a_message() {
-        let (stream, relay) = crate::wire::socket::pair().unwrap();
-        stream.set_nonblocking(true).unwrap();
         // Two messages taken while busy, their rings not read yet.
-        let mut bell = Bell {
-            stream,
-            rings: 0,
-            messages: 2,
-        };
+        let (mut bell, relay) = bell_after(2);
         std::io::Write::write_all(&mut &relay, &[1, 1]).unwrap();
         assert_eq!(bell.wait(), Some(false));
     }
