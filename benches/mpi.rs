@@ -2,13 +2,17 @@
 //! work, for 1, 2 and 4 workers and tasks of 1 ms and 5 ms (as timed here
 //! before the runs), with Python's `multiprocessing.Pool` scaling on the
 //! same tasks alongside, and what an idle MPI pool costs in CPU. Run with
-//! `cargo bench --features mpi --bench mpi`. For each worker count it takes
-//! five runs, each a local pool's rounds here and the MPI pool's rounds
-//! under `mpirun` (in either order, by turns), so that each pool has the
-//! machine to itself: an MPI pool idling beside a local one looks for
-//! work, and took 7–15% of the local pool's speed when the two took turns
-//! in one job. Each run gives a ratio (the median round of each); the
-//! report gives their median and range. Needs Open MPI's `mpirun`.
+//! `cargo bench --features mpi --bench mpi`. The MPI pool is timed twice:
+//! as it runs here, its ranks on rank 0's machine linked straight to their
+//! drivers, and with every rank served through the relay
+//! (`MULTIPROC_MPI_NEARBY=0`), as ranks on other machines are. For each
+//! worker count it takes five runs, each the local pool's rounds here and
+//! each MPI pool's rounds under `mpirun`, in an order that turns each run,
+//! so that each pool has the machine to itself: an MPI pool idling beside a
+//! local one looks for work, and took 7–15% of the local pool's speed when
+//! the two took turns in one job. Each run gives a ratio (the median round
+//! of each); the report gives their median and range. Needs Open MPI's
+//! `mpirun`.
 
 mod common;
 
@@ -152,88 +156,125 @@ fn on_rank_zero() {
     println!("idle: {} {}", per_worker / elapsed, relay / elapsed);
 }
 
+/// How each run's rounds are taken.
+#[derive(Clone, Copy, PartialEq)]
+enum Way {
+    Local,
+    /// MPI ranks on this machine, linked straight to their drivers.
+    Linked,
+    /// MPI ranks served through the relay, as ranks on other machines are
+    /// (`MULTIPROC_MPI_NEARBY=0`).
+    Relayed,
+}
+
+const WAYS: [Way; 3] = [Way::Local, Way::Linked, Way::Relayed];
+
+/// Rounds of one way: the median round per task length, and for MPI the
+/// idle pool's CPU use (per worker rank, rank 0), in seconds per second.
+fn run_way(way: Way, workers: usize, per_ms: u64) -> (Vec<f64>, Option<(f64, f64)>) {
+    if way == Way::Local {
+        return (rounds(&Pool::new(workers).unwrap(), per_ms), None);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let output = Command::new("mpirun")
+        .args(["--oversubscribe", "--bind-to", "none", "-n"])
+        .arg((workers + 1).to_string())
+        .arg(&exe)
+        .env(PER_MS, per_ms.to_string())
+        .env(
+            "MULTIPROC_MPI_NEARBY",
+            if way == Way::Relayed { "0" } else { "1" },
+        )
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .output()
+        .expect("mpirun (Open MPI) must be installed");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let figures = |prefix: &str| -> Vec<f64> {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .map(|rest| rest.split(' ').filter_map(|f| f.parse().ok()).collect())
+            .unwrap_or_default()
+    };
+    let mpi = figures("mpi: ");
+    assert_eq!(
+        mpi.len(),
+        LENGTHS.len(),
+        "mpirun gave no figures ({}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let idle = match figures("idle: ")[..] {
+        [worker, relay] => Some((worker, relay)),
+        _ => None,
+    };
+    (mpi, idle)
+}
+
 fn main() {
     if std::env::var_os("OMPI_COMM_WORLD_RANK").is_some() {
         on_rank_zero();
         return;
     }
-    let exe = std::env::current_exe().unwrap();
     let per_ms = steps_per_ms();
     println!("| benchmark | multiproc on MPI | multiproc's local Pool | MPI / local |");
     println!("|---|---|---|---|");
     let started = Instant::now();
-    let mut idle = Vec::new();
+    // Per (workers, way): each run's idle CPU (per worker rank, rank 0).
+    let mut idle: Vec<(usize, usize, f64, f64)> = Vec::new();
     for workers in [1usize, 2, 4] {
-        // Per task length: (mpi, local) seconds of each run.
-        let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new(); LENGTHS.len()];
-        // Local first in even runs, MPI first in odd ones.
+        // Per task length, per way: the median round of each run.
+        let mut runs = vec![vec![Vec::new(); WAYS.len()]; LENGTHS.len()];
         for run in 0..RUNS {
-            let local = || rounds(&Pool::new(workers).unwrap(), per_ms);
-            let mpirun = || {
-                Command::new("mpirun")
-                    .args(["--oversubscribe", "--bind-to", "none", "-n"])
-                    .arg((workers + 1).to_string())
-                    .arg(&exe)
-                    .env(PER_MS, per_ms.to_string())
-                    .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-                    .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-                    .output()
-                    .expect("mpirun (Open MPI) must be installed")
-            };
-            let (local, output) = match run % 2 {
-                0 => (local(), mpirun()),
-                _ => {
-                    let output = mpirun();
-                    (local(), output)
+            // Each way goes first, second and last in turn.
+            for k in 0..WAYS.len() {
+                let way = (run + k) % WAYS.len();
+                let (medians, idled) = run_way(WAYS[way], workers, per_ms);
+                for (i, median) in medians.into_iter().enumerate() {
+                    runs[i][way].push(median);
                 }
-            };
-            let stdout = String::from_utf8_lossy(&output.stdout);
-            let figures = |prefix: &str| -> Vec<f64> {
-                stdout
-                    .lines()
-                    .find_map(|l| l.strip_prefix(prefix))
-                    .map(|rest| rest.split(' ').filter_map(|f| f.parse().ok()).collect())
-                    .unwrap_or_default()
-            };
-            let mpi = figures("mpi: ");
-            assert_eq!(
-                mpi.len(),
-                LENGTHS.len(),
-                "mpirun gave no figures ({}):\n{stdout}\n{}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr)
-            );
-            for (i, (mpi, local)) in mpi.into_iter().zip(local).enumerate() {
-                runs[i].push((mpi, local));
-            }
-            if let [worker, relay] = figures("idle: ")[..] {
-                idle.push((workers, worker, relay));
+                if let Some((worker, relay)) = idled {
+                    idle.push((workers, way, worker, relay));
+                }
             }
         }
         for (i, length) in LENGTHS.iter().enumerate() {
-            let ratios: Vec<f64> = runs[i].iter().map(|(mpi, local)| local / mpi).collect();
-            let (low, high) = ratios
-                .iter()
-                .fold((f64::MAX, f64::MIN), |(l, h), &r| (l.min(r), h.max(r)));
-            let mpi = median(runs[i].iter().map(|r| r.0).collect());
-            let local = median(runs[i].iter().map(|r| r.1).collect());
-            println!(
-                "| countdown map of {TASKS} tasks of {length} ms, {workers} worker(s) (goal: at least 0.95) | MPI {:.1} tasks/s | local Pool {:.1} tasks/s | {:.2} (range {low:.2}–{high:.2} over {RUNS} runs) |",
-                TASKS as f64 / mpi,
-                TASKS as f64 / local,
-                median(ratios.clone()),
-            );
+            let local = &runs[i][0];
+            for (way, label) in [
+                (1, "ranks on this machine"),
+                (2, "every rank through the relay, as on other machines"),
+            ] {
+                let mpi = &runs[i][way];
+                let ratios: Vec<f64> = local.iter().zip(mpi).map(|(l, m)| l / m).collect();
+                let (low, high) = ratios
+                    .iter()
+                    .fold((f64::MAX, f64::MIN), |(l, h), &r| (l.min(r), h.max(r)));
+                println!(
+                    "| countdown map of {TASKS} tasks of {length} ms, {workers} worker(s), {label} (goal: at least 0.95) | MPI {:.1} tasks/s | local Pool {:.1} tasks/s | {:.2} (range {low:.2}–{high:.2} over {RUNS} runs) |",
+                    TASKS as f64 / median(mpi.clone()),
+                    TASKS as f64 / median(local.clone()),
+                    median(ratios.clone()),
+                );
+            }
         }
     }
     for workers in [1usize, 2, 4] {
-        let of = |f: fn(&(usize, f64, f64)) -> f64| {
-            median(idle.iter().filter(|i| i.0 == workers).map(f).collect())
-        };
-        println!(
-            "| an idle MPI pool of {workers} worker(s), CPU per second of idling | each worker rank {:.2} ms, rank 0 (the relay) {:.2} ms | | |",
-            of(|i| i.1) * 1e3,
-            of(|i| i.2) * 1e3,
-        );
+        for (way, label) in [(1, "ranks on this machine"), (2, "through the relay")] {
+            let of = |f: fn(&(usize, usize, f64, f64)) -> f64| {
+                median(
+                    idle.iter()
+                        .filter(|i| i.0 == workers && i.1 == way)
+                        .map(f)
+                        .collect(),
+                )
+            };
+            println!(
+                "| an idle MPI pool of {workers} worker(s), {label}, CPU per second of idling | each worker rank {:.2} ms, rank 0 (the relay) {:.2} ms | | |",
+                of(|i| i.2) * 1e3,
+                of(|i| i.3) * 1e3,
+            );
+        }
     }
     let python = common::Twin::run("mpi_twin.py");
     let py1 = python.get("workers_1");

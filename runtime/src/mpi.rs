@@ -3,17 +3,48 @@
 //! Design: under `mpirun -n N ./app`, ranks 1..N divert to [`serve_rank`]
 //! before `main`, as spawned children do, so the user's `main` runs on rank 0
 //! only. There, `Pool::mpi()` builds an ordinary pool whose workers are
-//! ranks: each "worker process" is one end of a socket pair whose other end
-//! belongs to the relay, one thread that alone calls MPI. The relay forwards
-//! each chunk frame from a driver to its rank and the rank's answer back.
-//! A rank gets its next chunk while it runs one only if that chunk is small
-//! enough for MPI to buffer, so neither side ever blocks sending while the
-//! other sends too. The drivers, chunking, result decoding and error
-//! handling are the local pool's, unchanged.
+//! ranks: each "worker process" is one end of a socket pair, and the drivers,
+//! chunking, result decoding and error handling are the local pool's,
+//! unchanged. One thread of rank 0, the relay, alone calls MPI. What serves
+//! the socket pair's other end depends on where the rank runs:
+//! - A rank on rank 0's machine (same machine name and network namespace)
+//!   is linked to the relay by a Unix socket when the relay starts
+//!   ([`link_nearby_ranks`]). The relay hands it the other end itself, with
+//!   the pool's initializer ([`hand_over`]), and the rank serves it as a
+//!   local worker does ([`serve_nearby`]): its chunks and answers never pass
+//!   through MPI or the relay. It says it is free, on its link, once its
+//!   driver hangs up.
+//! - A rank elsewhere is served through the relay, which forwards each chunk
+//!   frame from a driver to its rank over MPI and the rank's answer back. A
+//!   rank gets its next chunk while it runs one only if that chunk is small
+//!   enough for MPI to buffer, so neither side ever blocks sending while the
+//!   other sends too. `MULTIPROC_MPI_NEARBY=0` in rank 0's environment serves
+//!   every rank so, to test and measure this path on one machine.
 //!
-//! Where a chunk's time goes, and what the waits cost (measured on a 2-core
-//! VM with Open MPI 4.1, tasks of 1 ms and 5 ms; one worker rank unless
-//! said):
+//! Why ranks on rank 0's machine skip the relay: through it, a chunk passes
+//! four threads (rank, relay, driver, relay) where a local one passes two,
+//! and the relay cannot sleep until an MPI message comes, only look for one
+//! now and then. Everything below was done to make that path cheap, and
+//! with 2 and 4 worker ranks on this 2-core VM it still did only 0.84–0.93
+//! of the local pool's tasks per second with tasks of 1 ms (sixteen
+//! benchmarks). In a traced run (2 worker ranks, 1 ms tasks), the relay
+//! woke about 40 times per call of 16 tasks and ran 10–30 µs each time,
+//! 106 ms in all in a run whose calls took about 480 ms, and in 12 of its
+//! 15 calls of 1 ms tasks the rank on one core took 1.0–1.4 ms per task
+//! (the other 0.54–0.8 ms, a local worker 0.54–0.6 ms): a lost half of a
+//! core that the scheduler's own counts do not fully explain. Linked, the
+//! ranks did 0.99–1.06 of the local pool's tasks per second, and an idle
+//! rank burns 0.2–0.4 ms of CPU per second (12–20 ms napping between looks
+//! for MPI messages, 2–4 ms on the doorbell that preceded the links: see
+//! below). The relay sleeps in poll(2) until a command comes (each wakes
+//! it through a socket, [`Mailbox`]), a driver sends a chunk, a linked rank
+//! says it is free or an answer is due from a rank elsewhere: idle, it
+//! burns 0.02–0.1 ms per second (3–4 ms when it looked for commands every
+//! 10 ms).
+//!
+//! Through the relay, where a chunk's time goes, and what the waits cost
+//! (measured on a 2-core VM with Open MPI 4.1, tasks of 1 ms and 5 ms; one
+//! worker rank unless said):
 //! - A rank that has answered found its next chunk, sent long before, by its
 //!   first look only 10 times in 160: Open MPI's probe moves its progress
 //!   on only after a miss, so a message is seen by the look after the one
@@ -31,12 +62,12 @@
 //!   worker burned about 100 ms of CPU per second in the relay and 90 ms in
 //!   the rank. The relay now sleeps until an answer is due (from how long
 //!   the rank's chunks have lately taken), wakes at once for a driver's
-//!   chunk (it polls the drivers' sockets), and, with no answer owed, looks
-//!   for commands every 10 ms; a rank idle for 100 ms looks every 1 ms.
-//!   Idle, the relay now burns 2–6 ms per second and a rank 12–34 ms
-//!   (`cargo bench --features mpi --bench mpi` prints both; on the last
-//!   day's six benchmarks 1.3–4.4 ms and 11.7–20.4 ms). Ranks on rank 0's
-//!   machine now sleep on a doorbell instead (below).
+//!   chunk (it polls the drivers' sockets), and, with no answer owed, then
+//!   looked for commands every 10 ms (now it is woken for each); a rank
+//!   idle for 100 ms looks every 1 ms. Idle, the relay then burned 2–6 ms
+//!   per second and a rank 12–34 ms (`cargo bench --features mpi --bench
+//!   mpi` prints both; on one day's six benchmarks 1.3–4.4 ms and
+//!   11.7–20.4 ms).
 //! - Open MPI makes an MPI call that finds nothing to do yield the
 //!   processor when the job has more ranks than cores (`mpi_yield_when_idle`).
 //!   Every look that missed yielded, and the scheduler (EEVDF) pushes a
@@ -93,17 +124,11 @@
 //!   answer then woke the relay at once on a busy core, where one timed
 //!   look had taken several, and within a call the chunk sent ahead makes
 //!   that promptness worth nothing.
-//! - The other way round is built: a rank on rank 0's machine sleeps on a
-//!   doorbell ([`Doorbells`], [`Bell`]) that the relay rings once for
-//!   each message it sends it: before the message (a send over the eager
-//!   limit completes only once the rank takes it), or, for those sent
-//!   before the relay took the rank's connection, on taking it. The rank
-//!   counts rings against messages to know whether one is on its way. This
-//!   replaces napping between looks. In benchmarks taken in turn with and without it, tasks per
-//!   second did not move (at 1 ms, 2 workers: 0.88 and 0.85 against 0.87
-//!   and 0.87; 4 workers: 0.88 and 0.88 against 0.90 and 0.88), and an
-//!   idle rank's CPU fell from 12–20 to 2–4 ms per second. Ranks on other
-//!   machines still nap.
+//! - Replaced by the links: a doorbell the other way round, which the relay
+//!   rang before each message to a rank on its machine, so that the rank
+//!   slept until one came. Tasks per second did not move (at 1 ms, 2
+//!   workers: 0.88 and 0.85 against 0.87 and 0.87 without it), and an idle
+//!   rank's CPU fell from 12–20 to 2–4 ms per second.
 //!
 //! What MPI allows: Open MPI ends the whole job when a rank dies (it has no
 //! way to replace one), so a crashed worker rank takes the job down with an
@@ -123,7 +148,7 @@ use crate::bootstrap::{self, CallSpec, OsChild, Start};
 use crate::error::{Error, Result};
 use crate::pool::worker::{Started, answer_chunk, initialize};
 use crate::pool::{Pool, PoolBuilder};
-use crate::wire::{self, Conn};
+use crate::wire::{self, Conn, push_frame};
 
 /// Rank 0 to a rank: become a pool worker; the message is the initializer.
 const TAG_START: i32 = 1;
@@ -131,16 +156,19 @@ const TAG_START: i32 = 1;
 const TAG_CHUNK: i32 = 2;
 /// Rank 0 to a rank: the job is over.
 const TAG_STOP: i32 = 3;
-/// Rank 0 to a rank, once: its machine's name and the socket file of the
-/// relay's doorbells ([`Doorbells`]), which a rank on that machine connects
-/// to and then sleeps on while it waits for work.
-const TAG_BELL: i32 = 4;
+/// Rank 0 to each rank, once: where rank 0 is ([`here`]) and the socket
+/// file a rank in the same place connects to ([`link_nearby_ranks`]). A
+/// rank to rank 0: 1 if it connected, and is served through that link from
+/// then on, or 0.
+const TAG_NEARBY: i32 = 4;
 
-/// How long a rank with a doorbell sleeps on it at most: the relay rings
-/// once for every message it sends after [`TAG_BELL`] (before the message,
-/// or on taking the rank's connection for those sent before), so this only
-/// bounds the cost of a ring that could not be written.
-const BELL_CHECK: Duration = Duration::from_millis(10);
+/// How long the relay waits for the ranks to answer [`TAG_NEARBY`].
+const NEARBY_WAIT: Duration = Duration::from_secs(10);
+
+/// Set to `0` in rank 0's environment, serves every rank through the relay,
+/// as if each were on another machine: for tests and benchmarks of that
+/// path on one machine.
+const NEARBY_VAR: &str = "MULTIPROC_MPI_NEARBY";
 
 /// How long a rank that has answered looks for its next chunk before it
 /// sleeps between looks.
@@ -154,8 +182,6 @@ const CHECK: Duration = Duration::from_micros(100);
 /// idle, so that an idle pool leaves the cores to others.
 const IDLE_CHECK: Duration = Duration::from_millis(1);
 const IDLE_AFTER: Duration = Duration::from_millis(100);
-/// The longest the relay sleeps with no answer due, for commands.
-const COMMANDS_CHECK: Duration = Duration::from_millis(10);
 
 /// Frames up to this size go to a busy rank at once: MPI buffers them
 /// (Open MPI sends up to 4 KiB eagerly on every transport), so the send
@@ -221,7 +247,7 @@ extern "C" fn finish_at_exit() {
     match RELAY.get() {
         Some(Ok(relay)) => {
             let (done, finished) = mpsc::channel();
-            let sent = lock(&relay.commands).send(Command::Shutdown(done)).is_ok();
+            let sent = relay.mailbox.send(Command::Shutdown(done));
             if sent {
                 let _ = finished.recv_timeout(Duration::from_secs(10));
             }
@@ -231,14 +257,16 @@ extern "C" fn finish_at_exit() {
             if crate::parent_process().is_none()
                 && let Some(universe) = mpi::initialize()
             {
-                stop_ranks(&universe.world());
+                let world = universe.world();
+                stop_ranks(&world, 1..world.size());
             }
         }
     }
 }
 
-fn stop_ranks(world: &mpi::topology::SimpleCommunicator) {
-    for rank in 1..world.size() {
+/// Tells `ranks`, which are served through MPI, that the job is over.
+fn stop_ranks(world: &mpi::topology::SimpleCommunicator, ranks: impl Iterator<Item = i32>) {
+    for rank in ranks {
         world
             .process_at_rank(rank)
             .send_with_tag(&[0u8][..], TAG_STOP);
@@ -265,14 +293,20 @@ fn serve_rank() -> i32 {
     let root = world.process_at_rank(0);
     let mut cached = None;
     let mut out = Vec::new();
-    let mut bell = None;
     loop {
-        let (message, status) = receive_sleeping(&root, &mut bell);
+        let (message, status) = receive_sleeping(&root);
         out.clear();
         match status.tag() {
-            TAG_BELL => {
-                bell = bell.or_else(|| doorbell_here(&message, world.rank()));
-                continue;
+            TAG_NEARBY => {
+                let link = link_to_relay(&message, world.rank());
+                root.send_with_tag(&[u8::from(link.is_some())][..], TAG_NEARBY);
+                match link {
+                    Some(link) => {
+                        serve_nearby(link);
+                        break;
+                    }
+                    None => continue,
+                }
             }
             TAG_START => {
                 let started = match wire::decode::<Option<CallSpec>>(&message, "an initializer") {
@@ -304,91 +338,63 @@ fn serve_rank() -> i32 {
 /// with it. (Gated as the other spins are, by a crowded run queue and by
 /// spins that stop paying, it was skipped after each idle spell between
 /// maps, and the pauses came back.)
-fn receive_sleeping(root: &mpi::topology::Process<'_>, bell: &mut Option<Bell>) -> (Vec<u8>, Status) {
+fn receive_sleeping(root: &mpi::topology::Process<'_>) -> (Vec<u8>, Status) {
     let started = Instant::now();
-    let mut spinning = started;
     let mut pause = Duration::from_micros(10);
     loop {
         if let Some(probed) = look(root) {
-            if let Some(bell) = bell {
-                bell.messages += 1;
-            }
             return probed.matched_receive_vec::<u8>();
         }
-        if spinning.elapsed() < SPIN {
+        if started.elapsed() < SPIN {
             continue;
         }
-        match bell {
-            Some(open) => match open.wait() {
-                // Rung for a message not seen yet: it is on its way.
-                Some(true) => spinning = Instant::now(),
-                Some(false) => {}
-                None => *bell = None,
-            },
-            None => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(check_every(started.elapsed()));
-            }
-        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(check_every(started.elapsed()));
     }
 }
 
-/// A rank's end of the relay's doorbells ([`Doorbells`]).
-struct Bell {
-    stream: std::os::unix::net::UnixStream,
-    /// Rings read, and messages received since [`TAG_BELL`]: the relay
-    /// rings once for each of those messages, so more rings than messages
-    /// means one is on its way.
-    rings: u64,
-    messages: u64,
+/// Where this process runs, as [`TAG_NEARBY`] tells it: its machine's name
+/// and its network namespace, which tells apart "machines" that share a
+/// kernel (as CI's two-host run does).
+fn here() -> Option<String> {
+    let machine = mpi::environment::processor_name().ok()?;
+    let namespace = crate::sys::procfs::net_namespace().unwrap_or_default();
+    Some(format!("{machine}\n{namespace}"))
 }
 
-impl Bell {
-    /// Sleeps until the bell rings, or for [`CHECK`] while a message it
-    /// rang for has not been seen, or [`BELL_CHECK`] at most. Then whether
-    /// a message it rang for has not been seen yet; `None` once the relay
-    /// has hung up.
-    fn wait(&mut self) -> Option<bool> {
-        let wait = match self.rings > self.messages {
-            true => CHECK,
-            false => BELL_CHECK,
-        };
-        let _ = wire::wait_readable(&[self.stream.as_fd()], Some(wait));
-        let mut rings = [0u8; 64];
-        loop {
-            match std::io::Read::read(&mut self.stream, &mut rings) {
-                Ok(0) => return None,
-                Ok(n) => self.rings += n as u64,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    return Some(self.rings > self.messages);
-                }
-                Err(_) => return None,
-            }
-        }
-    }
+/// The socket file in a [`TAG_NEARBY`] message (where rank 0 is, a newline,
+/// the path), if rank 0 is `here`.
+fn nearby_path<'m>(message: &'m [u8], here: &str) -> Option<&'m std::path::Path> {
+    let (there, path) = std::str::from_utf8(message).ok()?.rsplit_once('\n')?;
+    (there == here).then(|| std::path::Path::new(path))
 }
 
-/// The relay's doorbell named by a [`TAG_BELL`] message, connected and
-/// told this rank's number, if it is on this machine; otherwise (or if it
-/// cannot be reached) `None`, and this rank keeps napping between looks.
-fn doorbell_here(message: &[u8], rank: i32) -> Option<Bell> {
-    let here = mpi::environment::processor_name().ok()?;
-    let path = bell_path(message, &here)?;
+/// Connects to the relay's socket named by a [`TAG_NEARBY`] message, and
+/// says this rank's number, if rank 0 is on this machine.
+fn link_to_relay(message: &[u8], rank: i32) -> Option<Conn> {
+    let path = nearby_path(message, &here()?)?;
     let mut stream = crate::wire::socket::connect_local(path).ok()?;
     std::io::Write::write_all(&mut stream, &rank.to_le_bytes()).ok()?;
-    stream.set_nonblocking(true).ok()?;
-    Some(Bell {
-        stream,
-        rings: 0,
-        messages: 0,
-    })
+    Some(Conn::new(stream))
 }
 
-/// The doorbells' socket file in a [`TAG_BELL`] message (the relay's
-/// machine, a newline, the path), if the relay is on machine `here`.
-fn bell_path<'m>(message: &'m [u8], here: &str) -> Option<&'m std::path::Path> {
-    let (host, path) = std::str::from_utf8(message).ok()?.split_once('\n')?;
-    (host == here).then(|| std::path::Path::new(path))
+/// Serves pools through the relay's link until the relay hangs up: each
+/// frame from it is a pool worker's initializer, with the worker's end of
+/// its driver's socket beside it, which this rank then serves as a local
+/// worker would, with no relay between. Once the driver hangs up, the rank
+/// says it is free with an empty frame.
+fn serve_nearby(mut link: Conn) {
+    while let Ok((initializer, fds)) = link.recv_frame_with_fds() {
+        let initializer = wire::decode::<Option<CallSpec>>(&initializer, "an initializer");
+        // Otherwise the driver's end just hangs up, as for a worker that
+        // could not start.
+        if let (Some(conn), Ok(initializer)) = (fds.into_iter().next(), initializer) {
+            crate::pool::worker::serve_chunks(Conn::new(conn.into()), initializer);
+        }
+        if link.send_frame(&[]).is_err() {
+            return;
+        }
+    }
 }
 
 /// Looks for a message from `source`, twice if need be: Open MPI's probe
@@ -414,21 +420,57 @@ fn check_every(idle_for: Duration) -> Duration {
 
 /// What the relay is asked to do.
 enum Command {
-    /// Make `rank` a worker fed through `conn`, starting with `initializer`.
+    /// Make `rank` a worker fed through `stream`, starting with `initializer`.
     Attach {
         rank: i32,
-        conn: Conn,
+        stream: std::os::unix::net::UnixStream,
         initializer: Vec<u8>,
     },
     /// Stop every rank and finalize MPI, then say so.
     Shutdown(mpsc::Sender<()>),
 }
 
+/// The way to the relay: commands, and a socket that wakes it for each.
+struct Mailbox {
+    commands: mpsc::Sender<Command>,
+    /// Written a byte after each command: the relay sleeps in poll(2) on the
+    /// other end.
+    wake: std::os::unix::net::UnixStream,
+}
+
+impl Mailbox {
+    /// Sends `command` and wakes the relay; whether the relay is there.
+    fn send(&self, command: Command) -> bool {
+        let sent = self.commands.send(command).is_ok();
+        // Never waits: a full socket already holds wake-ups.
+        let _ = std::io::Write::write(&mut &self.wake, &[1]);
+        sent
+    }
+}
+
+/// The relay's end of its [`Mailbox`].
+struct Inbox {
+    commands: mpsc::Receiver<Command>,
+    wake: std::os::unix::net::UnixStream,
+}
+
+impl Inbox {
+    /// The commands sent so far. The wake-ups are read first: one written
+    /// after the last command taken here is left to end the next sleep.
+    fn take(&self) -> impl Iterator<Item = Command> + '_ {
+        let mut bytes = [0u8; 64];
+        while matches!(std::io::Read::read(&mut &self.wake, &mut bytes), Ok(1..)) {}
+        self.commands.try_iter()
+    }
+}
+
 /// Rank 0's relay: the one thread that talks MPI.
 struct Relay {
-    commands: Mutex<mpsc::Sender<Command>>,
+    mailbox: Mailbox,
     /// Per rank (index 0 unused): whether a worker is attached to it.
     attached: Mutex<Vec<bool>>,
+    /// Per rank: whether it is linked to the relay ([`link_nearby_ranks`]).
+    nearby: Vec<bool>,
     /// Signalled when a rank is freed.
     freed: Condvar,
 }
@@ -454,6 +496,17 @@ fn start_relay() -> std::result::Result<Relay, String> {
         return Err("only the process that mpirun started can use the MPI job's ranks".into());
     }
     let (commands, receiver) = mpsc::channel();
+    let (wake, woken) = wire::socket::pair()
+        .and_then(|(wake, woken)| {
+            wake.set_nonblocking(true)?;
+            woken.set_nonblocking(true)?;
+            Ok((wake, woken))
+        })
+        .map_err(|e| format!("could not make the MPI thread's wake-up socket: {e}"))?;
+    let inbox = Inbox {
+        commands: receiver,
+        wake: woken,
+    };
     let (ready, size) = mpsc::channel();
     std::thread::Builder::new()
         .name("multiproc-mpi".into())
@@ -472,20 +525,29 @@ fn start_relay() -> std::result::Result<Relay, String> {
                 // Dropping `universe` finalizes MPI, as the job requires.
                 return;
             }
-            let _ = ready.send(Ok(world.size()));
-            let done = relay_loop(&world, &receiver);
+            let nearby = match link_nearby_ranks(&world) {
+                Ok(nearby) => nearby,
+                Err(reason) => {
+                    let _ = ready.send(Err(reason));
+                    stop_ranks(&world, 1..world.size());
+                    return;
+                }
+            };
+            let _ = ready.send(Ok(nearby.iter().map(Option::is_some).collect()));
+            let done = relay_loop(&world, &inbox, nearby);
             drop(world);
             // Finalizes MPI; only then may the process exit.
             drop(universe);
             let _ = done.map(|done| done.send(()));
         })
         .map_err(|e| format!("could not start the MPI thread: {e}"))?;
-    let size = size
+    let nearby: Vec<bool> = size
         .recv()
         .map_err(|_| "the MPI thread ended at once".to_string())??;
     Ok(Relay {
-        commands: Mutex::new(commands),
-        attached: Mutex::new(vec![false; size as usize]),
+        mailbox: Mailbox { commands, wake },
+        attached: Mutex::new(vec![false; nearby.len()]),
+        nearby,
         freed: Condvar::new(),
     })
 }
@@ -554,17 +616,8 @@ impl Link {
     /// Sends `frame` to `rank` now if that cannot block: the rank is idle, or
     /// the frame is small enough for MPI to buffer (the rank may itself be
     /// sending a large answer, which waits for this thread to receive it).
-    fn offer(
-        &mut self,
-        world: &mpi::topology::SimpleCommunicator,
-        doorbells: Option<&mut Doorbells>,
-        rank: i32,
-        frame: Vec<u8>,
-    ) {
+    fn offer(&mut self, world: &mpi::topology::SimpleCommunicator, rank: i32, frame: Vec<u8>) {
         if self.in_flight == 0 || frame.len() <= BUFFERED {
-            if let Some(doorbells) = doorbells {
-                doorbells.ring(rank);
-            }
             world
                 .process_at_rank(rank)
                 .send_with_tag(&frame[..], TAG_CHUNK);
@@ -595,104 +648,98 @@ fn next_look(began: Instant, typical: Option<Duration>, now: Instant) -> Instant
     expected.min(early)
 }
 
-/// The relay's doorbells: a socket file that each rank on rank 0's machine
-/// connects to, and on which it sleeps while it waits for work; the relay
-/// rings (writes a byte) before each message it sends the rank. Ranks
-/// elsewhere cannot reach it, and nap between looks instead.
-struct Doorbells {
-    listener: std::os::unix::net::UnixListener,
-    /// The socket file, removed on drop.
-    _path: bootstrap::SocketPath,
-    /// What each rank is sent ([`TAG_BELL`]).
-    message: Vec<u8>,
-    /// Per rank: its connection, once it has said its number.
-    bells: Vec<Option<std::os::unix::net::UnixStream>>,
-    /// Connections accepted whose rank has not said its number yet.
-    pending: Vec<std::os::unix::net::UnixStream>,
-    /// Per rank: whether it was sent [`TAG_BELL`], and how many messages it
-    /// has been sent since without a ring (its connection not yet taken).
-    told: Vec<bool>,
-    owed: Vec<usize>,
-}
-
-impl Doorbells {
-    /// The doorbells for a job of `size` ranks; `None` if this machine
-    /// cannot have them, and every rank naps between looks.
-    fn open(size: i32) -> Option<Doorbells> {
+/// Links each rank on rank 0's machine to the relay by a Unix socket,
+/// through which the relay then hands it its drivers' sockets
+/// ([`serve_nearby`]): its chunks and answers pass straight between it and
+/// its driver, as a local worker's do, never through MPI and the relay.
+/// Returns each rank's link, if it has one; an error if a rank did not
+/// answer within [`NEARBY_WAIT`].
+fn link_nearby_ranks(
+    world: &mpi::topology::SimpleCommunicator,
+) -> std::result::Result<Vec<Option<Conn>>, String> {
+    let size = world.size() as usize;
+    let mut links: Vec<Option<Conn>> = (0..size).map(|_| None).collect();
+    let relay_only = std::env::var_os(NEARBY_VAR).is_some_and(|v| v == "0");
+    let listening = || {
         let path = bootstrap::SocketPath::new().ok()?;
         let listener = crate::wire::socket::listen_local(&path.0).ok()?;
         listener.set_nonblocking(true).ok()?;
-        let here = mpi::environment::processor_name().ok()?;
-        let message = format!("{here}\n{}", path.0.to_str()?).into_bytes();
-        let size = size as usize;
-        Some(Doorbells {
-            listener,
-            _path: path,
-            message,
-            bells: (0..size).map(|_| None).collect(),
-            pending: Vec::new(),
-            told: vec![false; size],
-            owed: vec![0; size],
-        })
+        let message = format!("{}\n{}", here()?, path.0.to_str()?);
+        Some((path, listener, message))
+    };
+    // The socket file goes once every rank has answered.
+    let Some((_path, listener, message)) = listening().filter(|_| !relay_only) else {
+        return Ok(links);
+    };
+    for rank in 1..world.size() {
+        world
+            .process_at_rank(rank)
+            .send_with_tag(message.as_bytes(), TAG_NEARBY);
     }
-
-    /// Tells `rank` where the doorbells are, the first time.
-    fn tell(&mut self, world: &mpi::topology::SimpleCommunicator, rank: i32) {
-        if !std::mem::replace(&mut self.told[rank as usize], true) {
-            world
-                .process_at_rank(rank)
-                .send_with_tag(&self.message[..], TAG_BELL);
+    // Per rank: whether it says it connected; `None` until it answers.
+    let mut linked: Vec<Option<bool>> = vec![None; size];
+    let deadline = Instant::now() + NEARBY_WAIT;
+    loop {
+        while let Some(probed) = world.any_process().immediate_matched_probe_with_tag(TAG_NEARBY) {
+            let (answer, status) = probed.matched_receive_vec::<u8>();
+            linked[status.source_rank() as usize] = Some(answer == [1]);
         }
-    }
-
-    /// Takes the ranks that have connected, once each has said its number
-    /// (never waiting for it), and rings each for the messages it was sent
-    /// before.
-    fn listen(&mut self) {
-        while let Ok((stream, _)) = self.listener.accept() {
-            let taken = crate::wire::socket::accepted_local(stream)
-                .and_then(|stream| stream.set_nonblocking(true).map(|()| stream));
-            if let Ok(stream) = taken {
-                self.pending.push(stream);
+        while let Ok((stream, _)) = listener.accept() {
+            if let Some((rank, stream)) = said_rank(stream).filter(|(rank, _)| *rank < size) {
+                links[rank] = Some(Conn::new(stream));
             }
         }
-        let mut i = 0;
-        while i < self.pending.len() {
-            let mut rank = [0u8; 4];
-            match std::io::Read::read(&mut &self.pending[i], &mut rank) {
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => i += 1,
-                // A rank writes its 4 bytes at once; anything else is not one.
-                Ok(4) => {
-                    let stream = self.pending.swap_remove(i);
-                    let rank = i32::from_le_bytes(rank) as usize;
-                    if rank < self.bells.len() && self.bells[rank].is_none() {
-                        let owed = std::mem::take(&mut self.owed[rank]);
-                        let _ = crate::wire::socket::send_now(&stream, &vec![1; owed]);
-                        self.bells[rank] = Some(stream);
-                    }
-                }
-                _ => drop(self.pending.swap_remove(i)),
-            }
+        let waiting = (1..size).find(|&rank| match linked[rank] {
+            None => true,
+            Some(linked) => linked && links[rank].is_none(),
+        });
+        let Some(waiting) = waiting else {
+            break;
+        };
+        if Instant::now() > deadline {
+            return Err(format!(
+                "rank {waiting} did not answer rank 0 within {NEARBY_WAIT:?}"
+            ));
+        }
+        let _ = wire::wait_readable(&[listener.as_fd()], Some(CHECK));
+    }
+    for (link, linked) in links.iter_mut().zip(linked) {
+        if linked != Some(true) {
+            *link = None;
         }
     }
+    Ok(links)
+}
 
-    /// What a rank connecting or saying its number makes readable.
-    fn connecting(&self) -> impl Iterator<Item = std::os::fd::BorrowedFd<'_>> {
-        std::iter::once(self.listener.as_fd()).chain(self.pending.iter().map(AsFd::as_fd))
-    }
+/// The rank number that a rank connecting to the relay writes first.
+fn said_rank(stream: std::os::unix::net::UnixStream) -> Option<(usize, std::os::unix::net::UnixStream)> {
+    let mut stream = crate::wire::socket::accepted_local(stream).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+    let mut rank = [0u8; 4];
+    std::io::Read::read_exact(&mut stream, &mut rank).ok()?;
+    stream.set_read_timeout(None).ok()?;
+    Some((usize::try_from(i32::from_le_bytes(rank)).ok()?, stream))
+}
 
-    /// Rings `rank`'s bell for a message about to be sent, or counts the
-    /// ring owed if its connection is not taken yet. A ring that cannot be
-    /// written (the rank's side full of rings) costs it only a later look.
-    fn ring(&mut self, rank: i32) {
-        let rank = rank as usize;
-        match &self.bells[rank] {
-            Some(bell) => {
-                let _ = crate::wire::socket::send_now(bell, &[1]);
-            }
-            None if self.told[rank] => self.owed[rank] += 1,
-            None => {}
-        }
+/// Hands a nearby rank its driver's socket and the pool's initializer
+/// ([`serve_nearby`]); whether it went.
+fn hand_over(link: &mut Conn, stream: std::os::unix::net::UnixStream, initializer: &[u8]) -> bool {
+    let mut frame = Vec::new();
+    let built = push_frame(&mut frame, |out| {
+        out.extend_from_slice(initializer);
+        Ok(())
+    })
+        .and_then(|()| wire::set_fd_count(&mut frame, 1));
+    built
+        .and_then(|()| link.send_framed_with(&frame, &[stream.into()]))
+        .is_ok()
+}
+
+/// Marks `rank` free for the next pool.
+fn free(rank: usize) {
+    if let Some(Ok(relay)) = RELAY.get() {
+        lock(&relay.attached)[rank] = false;
+        relay.freed.notify_all();
     }
 }
 
@@ -700,46 +747,58 @@ impl Doorbells {
 /// finalized) or until rank 0 can no longer send commands.
 fn relay_loop(
     world: &mpi::topology::SimpleCommunicator,
-    commands: &mpsc::Receiver<Command>,
+    inbox: &Inbox,
+    mut nearby: Vec<Option<Conn>>,
 ) -> Option<mpsc::Sender<()>> {
     let size = world.size();
     let mut links: Vec<Option<Link>> = (0..size).map(|_| None).collect();
-    let mut doorbells = Doorbells::open(size);
     let mut idle_since = Instant::now();
     // When the last look for answers began: an answer it did not take was
     // sent after it.
     let mut missed = Instant::now();
     loop {
         let mut progressed = false;
-        while let Ok(command) = commands.try_recv() {
+        for command in inbox.take() {
             progressed = true;
             match command {
                 Command::Attach {
                     rank,
-                    conn,
+                    stream,
                     initializer,
-                } => {
-                    if let Some(doorbells) = &mut doorbells {
-                        doorbells.tell(world, rank);
-                        doorbells.ring(rank);
+                } => match &mut nearby[rank as usize] {
+                    Some(link) => {
+                        // A rank that cannot be reached stays taken; its
+                        // driver sees the worker hang up.
+                        if !hand_over(link, stream, &initializer) {
+                            nearby[rank as usize] = None;
+                        }
                     }
-                    world
-                        .process_at_rank(rank)
-                        .send_with_tag(&initializer[..], TAG_START);
-                    links[rank as usize] = Some(Link::new(conn));
-                }
+                    None => {
+                        world
+                            .process_at_rank(rank)
+                            .send_with_tag(&initializer[..], TAG_START);
+                        links[rank as usize] = Some(Link::new(Conn::new(stream)));
+                    }
+                },
                 Command::Shutdown(done) => {
                     drain_answers(world, &mut links);
-                    for rank in 1..size {
-                        doorbells.iter_mut().for_each(|d| d.ring(rank));
-                    }
-                    stop_ranks(world);
+                    let relayed = (1..size).filter(|&rank| nearby[rank as usize].is_none());
+                    stop_ranks(world, relayed);
+                    // Hung up on, the nearby ranks stop too.
                     return Some(done);
                 }
             }
         }
-        if let Some(doorbells) = &mut doorbells {
-            doorbells.listen();
+        for (rank, link) in nearby.iter_mut().enumerate() {
+            if let Some(open) = link
+                && open.wait_readable(Some(Duration::ZERO)).unwrap_or(true)
+            {
+                progressed = true;
+                match open.recv_frame() {
+                    Ok(_) => free(rank),
+                    Err(_) => *link = None,
+                }
+            }
         }
         let looked = Instant::now();
         while let Some(probed) = look(&world.any_process()) {
@@ -758,7 +817,7 @@ fn relay_loop(
             if link.in_flight == 0
                 && let Some(frame) = link.held.take()
             {
-                link.offer(world, doorbells.as_mut(), rank, frame);
+                link.offer(world, rank, frame);
                 progressed = true;
             }
             if !link.has_room()
@@ -772,52 +831,46 @@ fn relay_loop(
             progressed = true;
             match link.conn.recv_frame_with_fds() {
                 // Descriptors stay behind; the items that needed them fail.
-                Ok((frame, _fds)) => link.offer(world, doorbells.as_mut(), rank, frame),
+                Ok((frame, _fds)) => link.offer(world, rank, frame),
                 Err(_) => {
                     links[rank as usize] = None;
-                    if let Some(Ok(relay)) = RELAY.get() {
-                        lock(&relay.attached)[rank as usize] = false;
-                        relay.freed.notify_all();
-                    }
+                    free(rank as usize);
                 }
             }
         }
         if !progressed {
-            wait_for_work(&links, doorbells.as_ref(), idle_since.elapsed());
+            wait_for_work(&links, &nearby, inbox, idle_since.elapsed());
         } else {
             idle_since = Instant::now();
         }
     }
 }
 
-/// Waits for the next thing the relay may do. A driver's chunk for a rank
-/// with room, or a rank connecting to the doorbells, ends the wait at once
-/// (poll(2)). MPI's answers cannot be waited
-/// for so: they are looked for when due ([`next_look`]; no more often than
-/// every [`CHECK`], or [`IDLE_CHECK`] once the relay has been idle for
-/// [`IDLE_AFTER`]), which leaves the
-/// cores to the ranks while they work. With no answer owed, only commands
-/// are looked for, every [`COMMANDS_CHECK`].
-fn wait_for_work(links: &[Option<Link>], doorbells: Option<&Doorbells>, idle_for: Duration) {
+/// Waits for the next thing the relay may do. A command, a driver's chunk
+/// for a rank with room, or a nearby rank saying it is free ends the wait
+/// at once (poll(2)). MPI's answers cannot be waited for so: they are
+/// looked for when due ([`next_look`]; no more often than every [`CHECK`],
+/// or [`IDLE_CHECK`] once the relay has been idle for [`IDLE_AFTER`]),
+/// which leaves the cores to the ranks while they work. With no answer
+/// owed, the relay sleeps until woken.
+fn wait_for_work(links: &[Option<Link>], nearby: &[Option<Conn>], inbox: &Inbox, idle_for: Duration) {
     let now = Instant::now();
-    let pause = match links.iter().flatten().filter_map(|link| link.answer_due(now)).min() {
-        Some(due) => due.saturating_duration_since(now).max(check_every(idle_for)),
-        None => COMMANDS_CHECK,
-    };
-    let pause = pause.min(COMMANDS_CHECK);
+    let pause = links
+        .iter()
+        .flatten()
+        .filter_map(|link| link.answer_due(now))
+        .min()
+        .map(|due| due.saturating_duration_since(now).max(check_every(idle_for)));
     let open: Vec<_> = links
         .iter()
         .flatten()
         .filter(|link| link.has_room())
-        .map(|link| link.conn.stream().as_fd())
-        .chain(doorbells.into_iter().flat_map(Doorbells::connecting))
+        .map(|link| &link.conn)
+        .chain(nearby.iter().flatten())
+        .map(|conn| conn.stream().as_fd())
+        .chain(std::iter::once(inbox.wake.as_fd()))
         .collect();
-    match open.is_empty() {
-        true => std::thread::sleep(pause),
-        false => {
-            let _ = wire::wait_readable(&open, Some(pause));
-        }
-    }
+    let _ = wire::wait_readable(&open, pause);
 }
 
 /// Receives (and drops) the answers ranks still owe, for a bounded time: a
@@ -930,16 +983,17 @@ fn attach(start: &Start) -> Result<(OsChild, Conn)> {
     let (ours, theirs) = wire::socket::pair().map_err(Error::io("creating a socket pair"))?;
     let command = Command::Attach {
         rank: rank as i32,
-        conn: Conn::new(theirs),
+        stream: theirs,
         initializer,
     };
-    lock(&relay.commands)
-        .send(command)
-        .map_err(|_| Error::Mpi {
+    if !relay.mailbox.send(command) {
+        return Err(Error::Mpi {
             reason: "the MPI thread has ended".into(),
-        })?;
+        });
+    }
     let name = rank_name(rank as i32);
-    Ok((OsChild::Remote { name }, Conn::new(ours)))
+    let relayed = !relay.nearby[rank];
+    Ok((OsChild::Remote { name, relayed }, Conn::new(ours)))
 }
 
 #[cfg(test)]
@@ -991,76 +1045,51 @@ mod tests {
     }
 
     #[test]
-    fn a_rank_takes_the_doorbell_only_on_the_relay_s_machine() {
-        let message = b"node-a\n/tmp/multiproc-1-x/2-0";
+    fn a_rank_links_to_the_relay_only_where_rank_0_is() {
+        let message = b"node-a\nnet:[1]\n/tmp/multiproc-1-x/2-0";
         assert_eq!(
-            bell_path(message, "node-a"),
+            nearby_path(message, "node-a\nnet:[1]"),
             Some(std::path::Path::new("/tmp/multiproc-1-x/2-0"))
         );
-        assert_eq!(bell_path(message, "node-b"), None);
-        assert_eq!(bell_path(b"no newline", "no newline"), None);
-        assert_eq!(bell_path(b"\xff\n/p", "\u{fffd}"), None);
-    }
-
-    /// A rank's bell that has received `messages` and read no ring yet,
-    /// with the relay's end of its socket.
-    fn bell_after(messages: u64) -> (Bell, std::os::unix::net::UnixStream) {
-        let (stream, relay) = crate::wire::socket::pair().unwrap();
-        stream.set_nonblocking(true).unwrap();
-        let bell = Bell {
-            stream,
-            rings: 0,
-            messages,
-        };
-        (bell, relay)
+        assert_eq!(nearby_path(message, "node-b\nnet:[1]"), None);
+        assert_eq!(nearby_path(message, "node-a\nnet:[2]"), None);
+        assert_eq!(nearby_path(b"no newline", "no newline"), None);
+        assert_eq!(nearby_path(b"\xff\n/p", "\u{fffd}"), None);
     }
 
     #[test]
-    fn a_bell_counts_its_rings_and_is_given_up_when_the_relay_hangs_up() {
-        let (mut bell, relay) = bell_after(0);
-        std::io::Write::write_all(&mut &relay, &[1, 1]).unwrap();
-        assert_eq!(bell.wait(), Some(true));
-        assert_eq!(bell.rings, 2);
-        bell.messages = 2;
-        std::io::Write::write_all(&mut &relay, &[1]).unwrap();
-        assert_eq!(bell.wait(), Some(true));
-        bell.messages = 3;
-        drop(relay);
-        assert_eq!(bell.wait(), None);
-    }
-
-    #[test]
-    fn a_stale_ring_does_not_make_a_rank_expect_a_message() {
-        // Two messages taken while busy, their rings not read yet.
-        let (mut bell, relay) = bell_after(2);
-        std::io::Write::write_all(&mut &relay, &[1, 1]).unwrap();
-        assert_eq!(bell.wait(), Some(false));
-    }
-
-    #[test]
-    fn messages_sent_before_a_rank_s_doorbell_is_taken_are_rung_when_it_is() {
+    fn the_relay_learns_a_connecting_rank_s_number_and_drops_a_silent_one() {
         let path = bootstrap::SocketPath::new().unwrap();
         let listener = crate::wire::socket::listen_local(&path.0).unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let mut doorbells = Doorbells {
-            listener,
-            _path: path,
-            message: Vec::new(),
-            bells: vec![None, None],
-            pending: Vec::new(),
-            told: vec![false, true],
-            owed: vec![0, 0],
-        };
-        doorbells.ring(1);
-        doorbells.ring(1);
-        let mut rank = crate::wire::socket::connect_local(&doorbells._path.0).unwrap();
-        rank.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        std::io::Write::write_all(&mut rank, &1i32.to_le_bytes()).unwrap();
-        doorbells.listen();
-        doorbells.ring(1);
-        let mut rings = [0u8; 3];
-        std::io::Read::read_exact(&mut rank, &mut rings).unwrap();
-        assert_eq!(doorbells.owed[1], 0);
+        let mut rank = crate::wire::socket::connect_local(&path.0).unwrap();
+        std::io::Write::write_all(&mut rank, &3i32.to_le_bytes()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        assert_eq!(said_rank(accepted).map(|(rank, _)| rank), Some(3));
+        let mut silent = crate::wire::socket::connect_local(&path.0).unwrap();
+        std::io::Write::write_all(&mut silent, &[3, 0]).unwrap();
+        drop(silent);
+        let (accepted, _) = listener.accept().unwrap();
+        assert!(said_rank(accepted).is_none());
+    }
+
+    #[test]
+    fn a_nearby_rank_serves_the_driver_it_is_handed_then_says_it_is_free() {
+        let (relay_end, rank_end) = crate::wire::socket::pair().unwrap();
+        let rank = std::thread::spawn(move || serve_nearby(Conn::new(rank_end)));
+        let mut link = Conn::new(relay_end);
+        for _pool in 0..2 {
+            let (driver, worker) = crate::wire::socket::pair().unwrap();
+            let mut driver = Conn::new(driver);
+            let no_initializer = wire::encode(&None::<CallSpec>, "an initializer").unwrap();
+            assert!(hand_over(&mut link, worker, &no_initializer));
+            assert!(matches!(driver.recv::<Started>().unwrap(), Started::Ready));
+            // Still serving the driver: not free yet.
+            assert!(!link.wait_readable(Some(Duration::from_millis(50))).unwrap());
+            drop(driver);
+            assert_eq!(link.recv_frame().unwrap(), Vec::<u8>::new());
+        }
+        drop(link);
+        rank.join().unwrap();
     }
 
     #[test]

@@ -651,6 +651,11 @@ impl ChildProc {
         &self.name
     }
 
+    /// Whether its messages pass through a relay (an MPI rank elsewhere).
+    pub(crate) fn relayed(&self) -> bool {
+        self.child.relayed()
+    }
+
     /// Whether the child has ended (reaped or not).
     pub(crate) fn has_ended(&self) -> bool {
         self.status.is_some() || self.child.has_ended()

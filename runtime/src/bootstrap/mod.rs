@@ -296,12 +296,14 @@ pub(crate) enum OsChild {
     Local(Pid),
     /// A process started by a pool backend (an MPI rank), known by the name
     /// the backend gave it: not this process's to signal or reap, since the
-    /// backend ends it.
+    /// backend ends it. `relayed`: its messages pass through a relay that
+    /// looks for them only now and then, so a round trip takes hundreds of
+    /// microseconds.
     #[cfg_attr(
         not(feature = "mpi"),
         expect(dead_code, reason = "MPI is the only pool backend so far")
     )]
-    Remote { name: String },
+    Remote { name: String, relayed: bool },
 }
 
 impl OsChild {
@@ -321,8 +323,13 @@ impl OsChild {
     pub(crate) fn remote_name(&self) -> Option<&str> {
         match self {
             OsChild::Local(_) => None,
-            OsChild::Remote { name } => Some(name),
+            OsChild::Remote { name, .. } => Some(name),
         }
+    }
+
+    /// Whether its messages pass through a relay (see [`OsChild::Remote`]).
+    pub(crate) fn relayed(&self) -> bool {
+        matches!(self, OsChild::Remote { relayed: true, .. })
     }
 
     /// Sends `signal`; the caller makes sure the child has not been reaped.

@@ -502,14 +502,14 @@ const MAX_IN_FLIGHT: usize = 64;
 /// Chunks that take this long go one at a time to a worker on this machine,
 /// as in Python: a second in flight would hide a round trip that is a small
 /// part of them, and at the end of a call it could wait behind the first
-/// while another worker idles. To a worker elsewhere (an MPI rank), whose
-/// round trip goes through a relay that looks for answers only now and
-/// then, the next chunk always goes ahead: without it the rank would idle
-/// for that round trip after every chunk.
+/// while another worker idles. To a worker whose round trip goes through a
+/// relay that looks for answers only now and then (an MPI rank on another
+/// machine), the next chunk always goes ahead: without it the rank would
+/// idle for that round trip after every chunk.
 const LONG_CHUNK: Duration = Duration::from_millis(5);
 
 /// How many chunks to keep in flight, given the recent time per chunk, if
-/// known yet, and whether the worker is on this machine.
+/// known yet, and whether the worker answers at once (not through a relay).
 fn in_flight_limit(per_chunk: Option<Duration>, nearby: bool) -> usize {
     let Some(per_chunk) = per_chunk else {
         return MIN_IN_FLIGHT;
@@ -549,7 +549,7 @@ fn serve(
             // Idle: whatever comes next may be slower than what came before.
             per_chunk = None;
         }
-        let room = in_flight_limit(per_chunk, config.launch.attach.is_none())
+        let room = in_flight_limit(per_chunk, !worker.relayed())
             .saturating_sub(queued)
             .min(config.max_tasks_per_child.map_or(usize::MAX, |m| m - sent));
         let finished = room > 0 && shared.take(&mut batch, queued, room);

@@ -43,9 +43,15 @@ fn run_worker(conn: Conn, payload: &[u8], fds: Vec<OwnedFd>) -> i32 {
 }
 
 /// The body of a pool worker process; returns its exit code.
-pub(crate) fn serve(mut conn: Conn, initializer: Option<CallSpec>) -> i32 {
+fn serve(conn: Conn, initializer: Option<CallSpec>) -> i32 {
     // Ctrl-C reaches the whole process group; the parent decides what it means.
     crate::sys::process::ignore(crate::sys::process::Ignorable::Interrupt);
+    serve_chunks(conn, initializer)
+}
+
+/// Runs the initializer, then the chunks that come through `conn`, until
+/// its other end hangs up (0) or cannot be answered (1).
+pub(crate) fn serve_chunks(mut conn: Conn, initializer: Option<CallSpec>) -> i32 {
     bootstrap::send_panics_to_callers();
     let started = initialize(initializer);
     if conn.send(&started).is_err() || !matches!(started, Started::Ready) {

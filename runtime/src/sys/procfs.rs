@@ -180,6 +180,24 @@ pub(crate) fn runnable_threads() -> Option<usize> {
         .ok()
 }
 
+/// The network namespace this process is in (as `net:[4026531840]`), if
+/// the system tells: processes in different ones may share a kernel and
+/// its files, yet not be on the same machine as far as the network goes.
+#[cfg(all(feature = "mpi", target_os = "linux"))]
+pub(crate) fn net_namespace() -> Option<String> {
+    std::fs::read_link("/proc/self/ns/net")
+        .ok()?
+        .into_os_string()
+        .into_string()
+        .ok()
+}
+
+/// The network namespace this process is in: macOS has none.
+#[cfg(all(feature = "mpi", target_os = "macos"))]
+pub(crate) fn net_namespace() -> Option<String> {
+    None
+}
+
 /// A path that names this process's own executable image, even if its file
 /// has been replaced or removed since it started.
 #[cfg(target_os = "linux")]
