@@ -448,6 +448,19 @@ impl Mailbox {
     }
 }
 
+/// A way to the relay, and the relay's end of it.
+fn mailbox() -> std::io::Result<(Mailbox, Inbox)> {
+    let (commands, receiver) = mpsc::channel();
+    let (wake, woken) = wire::socket::pair()?;
+    wake.set_nonblocking(true)?;
+    woken.set_nonblocking(true)?;
+    let inbox = Inbox {
+        commands: receiver,
+        wake: woken,
+    };
+    Ok((Mailbox { commands, wake }, inbox))
+}
+
 /// The relay's end of its [`Mailbox`].
 struct Inbox {
     commands: mpsc::Receiver<Command>,
@@ -495,18 +508,8 @@ fn start_relay() -> std::result::Result<Relay, String> {
     if crate::parent_process().is_some() {
         return Err("only the process that mpirun started can use the MPI job's ranks".into());
     }
-    let (commands, receiver) = mpsc::channel();
-    let (wake, woken) = wire::socket::pair()
-        .and_then(|(wake, woken)| {
-            wake.set_nonblocking(true)?;
-            woken.set_nonblocking(true)?;
-            Ok((wake, woken))
-        })
-        .map_err(|e| format!("could not make the MPI thread's wake-up socket: {e}"))?;
-    let inbox = Inbox {
-        commands: receiver,
-        wake: woken,
-    };
+    let (mailbox, inbox) =
+        mailbox().map_err(|e| format!("could not make the MPI thread's wake-up socket: {e}"))?;
     let (ready, size) = mpsc::channel();
     std::thread::Builder::new()
         .name("multiproc-mpi".into())
@@ -545,7 +548,7 @@ fn start_relay() -> std::result::Result<Relay, String> {
         .recv()
         .map_err(|_| "the MPI thread ended at once".to_string())??;
     Ok(Relay {
-        mailbox: Mailbox { commands, wake },
+        mailbox,
         attached: Mutex::new(vec![false; nearby.len()]),
         nearby,
         freed: Condvar::new(),
@@ -1090,6 +1093,21 @@ mod tests {
         }
         drop(link);
         rank.join().unwrap();
+    }
+
+    #[test]
+    fn the_relay_with_nothing_owed_sleeps_until_a_command_comes() {
+        let (mailbox, inbox) = mailbox().unwrap();
+        let (done, _) = mpsc::channel();
+        mailbox.send(Command::Shutdown(done.clone()));
+        assert_eq!(inbox.take().count(), 1);
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            mailbox.send(Command::Shutdown(done));
+        });
+        wait_for_work(&[], &[], &inbox, Duration::ZERO);
+        assert_eq!(inbox.take().count(), 1);
+        sender.join().unwrap();
     }
 
     #[test]
