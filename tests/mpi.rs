@@ -36,6 +36,11 @@ fn file_len(file: Fd) -> u64 {
     std::fs::File::from(file).metadata().unwrap().len()
 }
 
+#[pool_task]
+fn open_self(_: u64) -> Fd {
+    Fd::from(std::fs::File::open("/proc/self/exe").unwrap())
+}
+
 #[test]
 fn every_pool_method_runs_on_the_worker_ranks() {
     let pool = Pool::mpi().unwrap();
@@ -138,6 +143,20 @@ fn a_descriptor_cannot_cross_to_a_rank_and_fails_only_its_item() {
     assert_eq!(pool.apply(add, (1, 2)).unwrap(), 3);
 }
 
+#[test]
+fn a_descriptor_cannot_come_back_from_any_rank_and_fails_only_its_item() {
+    // Ranks on this machine are linked straight to their drivers, yet
+    // answer as ranks elsewhere must.
+    let pool = Pool::mpi().unwrap();
+    let results: Vec<_> = pool.imap(open_self, 0..8).unwrap().collect();
+    assert_eq!(results.len(), 8);
+    for result in results {
+        let err = result.map(|_| ()).unwrap_err();
+        assert!(matches!(err, Error::Codec { .. }), "{err}");
+    }
+    assert_eq!(pool.apply(add, (1, 2)).unwrap(), 3);
+}
+
 static INITIALIZED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 #[pool_task]
@@ -217,7 +236,8 @@ fn shift_bytes(data: multiproc::Bytes) -> multiproc::Bytes {
 #[test]
 fn large_bytes_cross_to_ranks_and_back_inline() {
     // Large enough to travel beside the message to a local worker; a rank
-    // cannot receive a descriptor, so here the bytes go in the message.
+    // takes no descriptor, nor sends one back, so here the bytes go in the
+    // message both ways.
     let pool = Pool::mpi().unwrap();
     let inputs: Vec<multiproc::Bytes> = (0..4u8)
         .map(|i| multiproc::Bytes::from(vec![i; 1 << 20]))

@@ -389,7 +389,7 @@ fn serve_nearby(mut link: Conn) {
         // Otherwise the driver's end just hangs up, as for a worker that
         // could not start.
         if let (Some(conn), Ok(initializer)) = (fds.into_iter().next(), initializer) {
-            crate::pool::worker::serve_chunks(Conn::new(conn.into()), initializer);
+            crate::pool::worker::serve_chunks(Conn::new(conn.into()), initializer, false);
         }
         if link.send_frame(&[]).is_err() {
             return;

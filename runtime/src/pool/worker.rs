@@ -46,12 +46,15 @@ fn run_worker(conn: Conn, payload: &[u8], fds: Vec<OwnedFd>) -> i32 {
 fn serve(conn: Conn, initializer: Option<CallSpec>) -> i32 {
     // Ctrl-C reaches the whole process group; the parent decides what it means.
     crate::sys::process::ignore(crate::sys::process::Ignorable::Interrupt);
-    serve_chunks(conn, initializer)
+    serve_chunks(conn, initializer, true)
 }
 
 /// Runs the initializer, then the chunks that come through `conn`, until
-/// its other end hangs up (0) or cannot be answered (1).
-pub(crate) fn serve_chunks(mut conn: Conn, initializer: Option<CallSpec>) -> i32 {
+/// its other end hangs up (0) or cannot be answered (1). Without
+/// `passes_fds` (an MPI rank, which may be on another machine), results
+/// hold no descriptors: handles among them fail their items, and `Bytes`
+/// travel inline.
+pub(crate) fn serve_chunks(mut conn: Conn, initializer: Option<CallSpec>, passes_fds: bool) -> i32 {
     bootstrap::send_panics_to_callers();
     let started = initialize(initializer);
     if conn.send(&started).is_err() || !matches!(started, Started::Ready) {
@@ -68,8 +71,14 @@ pub(crate) fn serve_chunks(mut conn: Conn, initializer: Option<CallSpec>) -> i32
         frame_out.clear();
         let _unmap_later = crate::bytes::UnmapLater::new();
         // Handles (and large `Bytes`) among the results travel beside them.
-        let ((), out_fds) =
-            wire::collect_returned_fds(|| answer_chunk(&frame, fds, &mut cached, &mut frame_out));
+        let answer = || answer_chunk(&frame, fds, &mut cached, &mut frame_out);
+        let out_fds = match passes_fds {
+            true => wire::collect_returned_fds(answer).1,
+            false => {
+                answer();
+                Vec::new()
+            }
+        };
         let sent = wire::set_fd_count(&mut frame_out, out_fds.len())
             .and_then(|()| conn.send_framed_with(&frame_out, &out_fds));
         if sent.is_err() {
