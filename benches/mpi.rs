@@ -169,6 +169,17 @@ enum Way {
 
 const WAYS: [Way; 3] = [Way::Local, Way::Linked, Way::Relayed];
 
+impl Way {
+    /// How the report names an MPI way.
+    fn label(self) -> &'static str {
+        match self {
+            Way::Local => "the local pool",
+            Way::Linked => "ranks on this machine",
+            Way::Relayed => "every rank through the relay, as on other machines",
+        }
+    }
+}
+
 /// Rounds of one way: the median round per task length, and for MPI the
 /// idle pool's CPU use (per worker rank, rank 0), in seconds per second.
 fn run_way(way: Way, workers: usize, per_ms: u64) -> (Vec<f64>, Option<(f64, f64)>) {
@@ -240,12 +251,9 @@ fn main() {
             }
         }
         for (i, length) in LENGTHS.iter().enumerate() {
-            let local = &runs[i][0];
-            for (way, label) in [
-                (1, "ranks on this machine"),
-                (2, "every rank through the relay, as on other machines"),
-            ] {
-                let mpi = &runs[i][way];
+            let local = &runs[i][Way::Local as usize];
+            for way in [Way::Linked, Way::Relayed] {
+                let (mpi, label) = (&runs[i][way as usize], way.label());
                 let ratios: Vec<f64> = local.iter().zip(mpi).map(|(l, m)| l / m).collect();
                 let (low, high) = ratios
                     .iter()
@@ -260,14 +268,13 @@ fn main() {
         }
     }
     for workers in [1usize, 2, 4] {
-        for (way, label) in [(1, "ranks on this machine"), (2, "through the relay")] {
+        for way in [Way::Linked, Way::Relayed] {
+            let label = way.label();
             let of = |f: fn(&(usize, usize, f64, f64)) -> f64| {
-                median(
-                    idle.iter()
-                        .filter(|i| i.0 == workers && i.1 == way)
-                        .map(f)
-                        .collect(),
-                )
+                let runs = idle
+                    .iter()
+                    .filter(|i| i.0 == workers && i.1 == way as usize);
+                median(runs.map(f).collect())
             };
             println!(
                 "| an idle MPI pool of {workers} worker(s), {label}, CPU per second of idling | each worker rank {:.2} ms, rank 0 (the relay) {:.2} ms | | |",

@@ -143,6 +143,65 @@ fn a_descriptor_cannot_cross_to_a_rank_and_fails_only_its_item() {
     assert_eq!(pool.apply(add, (1, 2)).unwrap(), 3);
 }
 
+/// The debug records logged in this test program.
+static RECORDS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        RECORDS.lock().unwrap().push(record.args().to_string());
+    }
+
+    fn flush(&self) {}
+}
+
+#[test]
+fn ranks_on_this_machine_are_linked_unless_the_environment_says_0() {
+    static LOGGER: Capture = Capture;
+    log::set_logger(&LOGGER).unwrap();
+    log::set_max_level(log::LevelFilter::Debug);
+    drop(Pool::mpi().unwrap());
+    let relayed = std::env::var("MULTIPROC_MPI_NEARBY").is_ok_and(|v| v == "0");
+    let expected = |rank| match relayed {
+        true => format!("MpiWorker-{rank} attached, through a relay"),
+        false => format!("MpiWorker-{rank} attached"),
+    };
+    let records = RECORDS.lock().unwrap();
+    for rank in [1, 2] {
+        assert!(records.contains(&expected(rank)), "{records:?}");
+    }
+}
+
+/// Fails at once on rank 1, and succeeds slowly on the others.
+#[pool_task]
+fn refuse_on_rank_1(_: u64) {
+    match multiproc::current_process().name() {
+        "MpiWorker-1" => panic!("no initialization on rank 1"),
+        _ => std::thread::sleep(Duration::from_millis(200)),
+    }
+}
+
+#[test]
+fn a_pool_that_fails_to_start_leaves_its_ranks_clean_for_the_next() {
+    for _ in 0..3 {
+        // Fails on rank 1 while rank 2 still runs the initializer.
+        let err = Pool::builder()
+            .mpi()
+            .initializer(refuse_on_rank_1, (0,))
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, Error::Initializer { .. }), "{err}");
+        // Rank 2's answer to the failed pool must not reach this one.
+        let pool = Pool::mpi().unwrap();
+        assert_eq!(pool.map(square, [2u64, 3, 4, 5]).unwrap(), [4, 9, 16, 25]);
+    }
+}
+
 #[test]
 fn a_descriptor_cannot_come_back_from_any_rank_and_fails_only_its_item() {
     // Ranks on this machine are linked straight to their drivers, yet

@@ -33,10 +33,11 @@
 //! 15 calls of 1 ms tasks the rank on one core took 1.0–1.4 ms per task
 //! (the other 0.54–0.8 ms, a local worker 0.54–0.6 ms): a lost half of a
 //! core that the scheduler's own counts do not fully explain. Linked, the
-//! ranks did 0.99–1.06 of the local pool's tasks per second, and an idle
-//! rank burns 0.2–0.4 ms of CPU per second (12–20 ms napping between looks
-//! for MPI messages, 2–4 ms on the doorbell that preceded the links: see
-//! below). The relay sleeps in poll(2) until a command comes (each wakes
+//! ranks did 0.99–1.07 of the local pool's tasks per second (three
+//! benchmarks), and an idle rank burns 0.2–0.4 ms of CPU per second, where
+//! a rank served through the relay, napping between looks for MPI
+//! messages, burns 12–20 ms (2–4 ms on the doorbell that preceded the
+//! links: see below). The relay sleeps in poll(2) until a command comes (each wakes
 //! it through a socket, [`Mailbox`]), a driver sends a chunk, a linked rank
 //! says it is free or an answer is due from a rank elsewhere: idle, it
 //! burns 0.02–0.1 ms per second (3–4 ms when it looked for commands every
@@ -107,7 +108,8 @@
 //!   call of 16 tasks (a local worker 0.25–0.4 ms): between calls, the
 //!   last answers wait for the relay's look and the first chunks for each
 //!   rank's (each up to 100 µs, and each sleep overran by about 65 µs of
-//!   timer slack and wake-up; traced before the ranks' doorbell), and
+//!   timer slack and wake-up; traced before the ranks' doorbell and the
+//!   links), and
 //!   within a call a chunk passes four
 //!   threads (rank, relay, driver, relay) where a local one passes two. The
 //!   relay also wakes about three times a chunk, on cores the ranks keep
@@ -134,9 +136,11 @@
 //! way to replace one), so a crashed worker rank takes the job down with an
 //! error from `mpirun`, never a hang. A panic is caught in the rank and is a
 //! per-task error, as locally. Descriptors (`Fd`, `Connection`) cannot cross
-//! to another machine: such arguments fail their items.
+//! to another machine: items that pass one to a rank, or return one from
+//! it, fail, on every rank alike.
 
 use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -309,14 +313,7 @@ fn serve_rank() -> i32 {
                 }
             }
             TAG_START => {
-                let started = match wire::decode::<Option<CallSpec>>(&message, "an initializer") {
-                    Ok(initializer) => initialize(initializer),
-                    Err(e) => {
-                        let mut outcome = Vec::new();
-                        bootstrap::push_failed(&mut outcome, &e.to_string());
-                        Started::InitializerFailed(outcome)
-                    }
-                };
+                let started = read_initializer(&message).map_or_else(|failed| failed, initialize);
                 let _ = wire::push_message(&mut out, &started);
             }
             TAG_CHUNK => answer_chunk(&message, Vec::new(), &mut cached, &mut out),
@@ -378,18 +375,36 @@ fn link_to_relay(message: &[u8], rank: i32) -> Option<Conn> {
     Some(Conn::new(stream))
 }
 
-/// Serves pools through the relay's link until the relay hangs up: each
-/// frame from it is a pool worker's initializer, with the worker's end of
-/// its driver's socket beside it, which this rank then serves as a local
-/// worker would, with no relay between. Once the driver hangs up, the rank
-/// says it is free with an empty frame.
+/// The pool's initializer in `message`, or, if it cannot be read, what to
+/// answer the driver.
+fn read_initializer(message: &[u8]) -> std::result::Result<Option<CallSpec>, Started> {
+    wire::decode::<Option<CallSpec>>(message, "an initializer").map_err(|e| {
+        let mut outcome = Vec::new();
+        bootstrap::push_failed(&mut outcome, &e.to_string());
+        Started::InitializerFailed(outcome)
+    })
+}
+
+/// Serves pools through the relay's link until the relay stops it: each
+/// frame from the relay is a pool worker's initializer, with the worker's
+/// end of its driver's socket beside it, which this rank then serves as a
+/// local worker would, with no relay between; a frame without a socket,
+/// or the relay hanging up, stops it, between two chunks if it is serving.
+/// Once the driver hangs up, the rank says it is free with an empty frame.
 fn serve_nearby(mut link: Conn) {
     while let Ok((initializer, fds)) = link.recv_frame_with_fds() {
-        let initializer = wire::decode::<Option<CallSpec>>(&initializer, "an initializer");
-        // Otherwise the driver's end just hangs up, as for a worker that
-        // could not start.
-        if let (Some(conn), Ok(initializer)) = (fds.into_iter().next(), initializer) {
-            crate::pool::worker::serve_chunks(Conn::new(conn.into()), initializer, false);
+        let Some(socket) = fds.into_iter().next() else {
+            return;
+        };
+        let mut conn = Conn::new(socket.into());
+        match read_initializer(&initializer) {
+            Ok(initializer) => {
+                let stop = Some(link.stream().as_fd());
+                crate::pool::worker::serve_chunks(conn, initializer, stop);
+            }
+            Err(failed) => {
+                let _ = conn.send(&failed);
+            }
         }
         if link.send_frame(&[]).is_err() {
             return;
@@ -423,7 +438,7 @@ enum Command {
     /// Make `rank` a worker fed through `stream`, starting with `initializer`.
     Attach {
         rank: i32,
-        stream: std::os::unix::net::UnixStream,
+        stream: UnixStream,
         initializer: Vec<u8>,
     },
     /// Stop every rank and finalize MPI, then say so.
@@ -435,7 +450,7 @@ struct Mailbox {
     commands: mpsc::Sender<Command>,
     /// Written a byte after each command: the relay sleeps in poll(2) on the
     /// other end.
-    wake: std::os::unix::net::UnixStream,
+    wake: UnixStream,
 }
 
 impl Mailbox {
@@ -443,7 +458,7 @@ impl Mailbox {
     fn send(&self, command: Command) -> bool {
         let sent = self.commands.send(command).is_ok();
         // Never waits: a full socket already holds wake-ups.
-        let _ = std::io::Write::write(&mut &self.wake, &[1]);
+        let _ = crate::wire::socket::send_now(&self.wake, &[1]);
         sent
     }
 }
@@ -464,7 +479,7 @@ fn mailbox() -> std::io::Result<(Mailbox, Inbox)> {
 /// The relay's end of its [`Mailbox`].
 struct Inbox {
     commands: mpsc::Receiver<Command>,
-    wake: std::os::unix::net::UnixStream,
+    wake: UnixStream,
 }
 
 impl Inbox {
@@ -483,7 +498,7 @@ struct Relay {
     /// Per rank (index 0 unused): whether a worker is attached to it.
     attached: Mutex<Vec<bool>>,
     /// Per rank: whether it is linked to the relay ([`link_nearby_ranks`]).
-    nearby: Vec<bool>,
+    linked: Vec<bool>,
     /// Signalled when a rank is freed.
     freed: Condvar,
 }
@@ -528,29 +543,32 @@ fn start_relay() -> std::result::Result<Relay, String> {
                 // Dropping `universe` finalizes MPI, as the job requires.
                 return;
             }
-            let nearby = match link_nearby_ranks(&world) {
-                Ok(nearby) => nearby,
+            let served = match link_nearby_ranks(&world) {
+                Ok(served) => served,
                 Err(reason) => {
-                    let _ = ready.send(Err(reason));
+                    // Linked ranks stop as their links drop; the others are
+                    // told.
                     stop_ranks(&world, 1..world.size());
+                    let _ = ready.send(Err(reason));
                     return;
                 }
             };
-            let _ = ready.send(Ok(nearby.iter().map(Option::is_some).collect()));
-            let done = relay_loop(&world, &inbox, nearby);
+            let linked = served.iter().map(|s| matches!(s, Served::Linked(_)));
+            let _ = ready.send(Ok(linked.collect()));
+            let done = relay_loop(&world, &inbox, served);
             drop(world);
             // Finalizes MPI; only then may the process exit.
             drop(universe);
-            let _ = done.map(|done| done.send(()));
+            let _ = done.send(());
         })
         .map_err(|e| format!("could not start the MPI thread: {e}"))?;
-    let nearby: Vec<bool> = size
+    let linked: Vec<bool> = size
         .recv()
         .map_err(|_| "the MPI thread ended at once".to_string())??;
     Ok(Relay {
         mailbox,
-        attached: Mutex::new(vec![false; nearby.len()]),
-        nearby,
+        attached: Mutex::new(vec![false; linked.len()]),
+        linked,
         freed: Condvar::new(),
     })
 }
@@ -651,28 +669,37 @@ fn next_look(began: Instant, typical: Option<Duration>, now: Instant) -> Instant
     expected.min(early)
 }
 
+/// How the relay serves a rank.
+enum Served {
+    /// Over MPI, through the relay.
+    Relayed,
+    /// Through the rank's link to the relay ([`link_nearby_ranks`]).
+    Linked(Conn),
+    /// Linked once, but its link broke: taken for good.
+    Lost,
+}
+
 /// Links each rank on rank 0's machine to the relay by a Unix socket,
 /// through which the relay then hands it its drivers' sockets
 /// ([`serve_nearby`]): its chunks and answers pass straight between it and
 /// its driver, as a local worker's do, never through MPI and the relay.
-/// Returns each rank's link, if it has one; an error if a rank did not
-/// answer within [`NEARBY_WAIT`].
+/// Returns how each rank is served; an error if a rank did not answer, or
+/// did not link as it said, within [`NEARBY_WAIT`].
 fn link_nearby_ranks(
     world: &mpi::topology::SimpleCommunicator,
-) -> std::result::Result<Vec<Option<Conn>>, String> {
+) -> std::result::Result<Vec<Served>, String> {
     let size = world.size() as usize;
-    let mut links: Vec<Option<Conn>> = (0..size).map(|_| None).collect();
-    let relay_only = std::env::var_os(NEARBY_VAR).is_some_and(|v| v == "0");
-    let listening = || {
-        let path = bootstrap::SocketPath::new().ok()?;
-        let listener = crate::wire::socket::listen_local(&path.0).ok()?;
-        listener.set_nonblocking(true).ok()?;
-        let message = format!("{}\n{}", here()?, path.0.to_str()?);
-        Some((path, listener, message))
-    };
+    let mut served: Vec<Served> = (0..size).map(|_| Served::Relayed).collect();
+    if std::env::var_os(NEARBY_VAR).is_some_and(|v| v == "0") {
+        return Ok(served);
+    }
     // The socket file goes once every rank has answered.
-    let Some((_path, listener, message)) = listening().filter(|_| !relay_only) else {
-        return Ok(links);
+    let (_path, listener, message) = match listen_nearby() {
+        Ok(listening) => listening,
+        Err(reason) => {
+            log::warn!("MPI ranks on this machine are served through the relay: {reason}");
+            return Ok(served);
+        }
     };
     for rank in 1..world.size() {
         world
@@ -681,42 +708,63 @@ fn link_nearby_ranks(
     }
     // Per rank: whether it says it connected; `None` until it answers.
     let mut linked: Vec<Option<bool>> = vec![None; size];
+    let anyone = world.any_process();
     let deadline = Instant::now() + NEARBY_WAIT;
     loop {
-        while let Some(probed) = world.any_process().immediate_matched_probe_with_tag(TAG_NEARBY) {
+        while let Some(probed) = anyone.immediate_matched_probe_with_tag(TAG_NEARBY) {
             let (answer, status) = probed.matched_receive_vec::<u8>();
             linked[status.source_rank() as usize] = Some(answer == [1]);
         }
         while let Ok((stream, _)) = listener.accept() {
             if let Some((rank, stream)) = said_rank(stream).filter(|(rank, _)| *rank < size) {
-                links[rank] = Some(Conn::new(stream));
+                served[rank] = Served::Linked(Conn::new(stream));
             }
         }
         let waiting = (1..size).find(|&rank| match linked[rank] {
             None => true,
-            Some(linked) => linked && links[rank].is_none(),
+            Some(linked) => linked && !matches!(served[rank], Served::Linked(_)),
         });
         let Some(waiting) = waiting else {
             break;
         };
         if Instant::now() > deadline {
+            let what = match linked[waiting] {
+                None => "answer",
+                Some(_) => "link to it as it said",
+            };
             return Err(format!(
-                "rank {waiting} did not answer rank 0 within {NEARBY_WAIT:?}"
+                "rank {waiting} did not {what} within {NEARBY_WAIT:?}"
             ));
         }
         let _ = wire::wait_readable(&[listener.as_fd()], Some(CHECK));
     }
-    for (link, linked) in links.iter_mut().zip(linked) {
+    for (served, linked) in served.iter_mut().zip(linked) {
         if linked != Some(true) {
-            *link = None;
+            *served = Served::Relayed;
         }
     }
-    Ok(links)
+    Ok(served)
+}
+
+/// The socket that nearby ranks connect to, and the [`TAG_NEARBY`] message
+/// that names it.
+fn listen_nearby()
+-> std::result::Result<(bootstrap::SocketPath, std::os::unix::net::UnixListener, String), String> {
+    let path = bootstrap::SocketPath::new().map_err(|e| e.to_string())?;
+    let listener = crate::wire::socket::listen_local(&path.0)
+        .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+        .map_err(|e| format!("could not listen on {}: {e}", path.0.display()))?;
+    let here = here().ok_or("MPI does not name this machine")?;
+    let file = path.0.to_str().ok_or("the socket file's path is not UTF-8")?;
+    let message = format!("{here}\n{file}");
+    Ok((path, listener, message))
 }
 
 /// The rank number that a rank connecting to the relay writes first.
-fn said_rank(stream: std::os::unix::net::UnixStream) -> Option<(usize, std::os::unix::net::UnixStream)> {
+fn said_rank(stream: UnixStream) -> Option<(usize, UnixStream)> {
     let mut stream = crate::wire::socket::accepted_local(stream).ok()?;
+    // Accepted from a non-blocking listener, it is non-blocking on some systems.
+    stream.set_nonblocking(false).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
     let mut rank = [0u8; 4];
     std::io::Read::read_exact(&mut stream, &mut rank).ok()?;
@@ -726,33 +774,33 @@ fn said_rank(stream: std::os::unix::net::UnixStream) -> Option<(usize, std::os::
 
 /// Hands a nearby rank its driver's socket and the pool's initializer
 /// ([`serve_nearby`]); whether it went.
-fn hand_over(link: &mut Conn, stream: std::os::unix::net::UnixStream, initializer: &[u8]) -> bool {
+fn hand_over(link: &mut Conn, stream: UnixStream, initializer: &[u8]) -> bool {
     let mut frame = Vec::new();
     let built = push_frame(&mut frame, |out| {
         out.extend_from_slice(initializer);
         Ok(())
-    })
-        .and_then(|()| wire::set_fd_count(&mut frame, 1));
+    });
     built
+        .and_then(|()| wire::set_fd_count(&mut frame, 1))
         .and_then(|()| link.send_framed_with(&frame, &[stream.into()]))
         .is_ok()
 }
 
-/// Marks `rank` free for the next pool.
-fn free(rank: usize) {
+/// Marks `rank` free for the next pool, or (`taken`) not.
+fn set_taken(rank: usize, taken: bool) {
     if let Some(Ok(relay)) = RELAY.get() {
-        lock(&relay.attached)[rank] = false;
+        lock(&relay.attached)[rank] = taken;
         relay.freed.notify_all();
     }
 }
 
-/// Serves until told to shut down (returns whom to tell when MPI is
-/// finalized) or until rank 0 can no longer send commands.
+/// Serves until told to shut down; returns whom to tell when MPI is
+/// finalized.
 fn relay_loop(
     world: &mpi::topology::SimpleCommunicator,
     inbox: &Inbox,
-    mut nearby: Vec<Option<Conn>>,
-) -> Option<mpsc::Sender<()>> {
+    mut served: Vec<Served>,
+) -> mpsc::Sender<()> {
     let size = world.size();
     let mut links: Vec<Option<Link>> = (0..size).map(|_| None).collect();
     let mut idle_since = Instant::now();
@@ -768,38 +816,49 @@ fn relay_loop(
                     rank,
                     stream,
                     initializer,
-                } => match &mut nearby[rank as usize] {
-                    Some(link) => {
-                        // A rank that cannot be reached stays taken; its
-                        // driver sees the worker hang up.
+                } => match &mut served[rank as usize] {
+                    Served::Linked(link) => {
+                        // Its driver sees the worker hang up.
                         if !hand_over(link, stream, &initializer) {
-                            nearby[rank as usize] = None;
+                            served[rank as usize] = Served::Lost;
                         }
                     }
-                    None => {
+                    Served::Relayed => {
                         world
                             .process_at_rank(rank)
                             .send_with_tag(&initializer[..], TAG_START);
                         links[rank as usize] = Some(Link::new(Conn::new(stream)));
                     }
+                    Served::Lost => {}
                 },
                 Command::Shutdown(done) => {
                     drain_answers(world, &mut links);
-                    let relayed = (1..size).filter(|&rank| nearby[rank as usize].is_none());
+                    let relayed = (1..size).filter(|&r| matches!(served[r as usize], Served::Relayed));
                     stop_ranks(world, relayed);
-                    // Hung up on, the nearby ranks stop too.
-                    return Some(done);
+                    // Even one still serving a driver stops, between chunks;
+                    // a stop frame, not just the hang-up, since a forked
+                    // child of this process may hold the link too.
+                    for linked in &mut served {
+                        if let Served::Linked(link) = linked {
+                            let _ = link.send_frame(&[]);
+                        }
+                    }
+                    drop(served);
+                    return done;
                 }
             }
         }
-        for (rank, link) in nearby.iter_mut().enumerate() {
-            if let Some(open) = link
-                && open.wait_readable(Some(Duration::ZERO)).unwrap_or(true)
+        for (rank, linked) in served.iter_mut().enumerate() {
+            if let Served::Linked(link) = linked
+                && link.wait_readable(Some(Duration::ZERO)).unwrap_or(true)
             {
                 progressed = true;
-                match open.recv_frame() {
-                    Ok(_) => free(rank),
-                    Err(_) => *link = None,
+                match link.recv_frame() {
+                    Ok(_) => set_taken(rank, false),
+                    Err(_) => {
+                        *linked = Served::Lost;
+                        set_taken(rank, true);
+                    }
                 }
             }
         }
@@ -835,14 +894,16 @@ fn relay_loop(
             match link.conn.recv_frame_with_fds() {
                 // Descriptors stay behind; the items that needed them fail.
                 Ok((frame, _fds)) => link.offer(world, rank, frame),
+                // A driver hangs up only once its worker owes it nothing:
+                // `terminate` waits for the chunks a rank runs.
                 Err(_) => {
                     links[rank as usize] = None;
-                    free(rank as usize);
+                    set_taken(rank as usize, false);
                 }
             }
         }
         if !progressed {
-            wait_for_work(&links, &nearby, inbox, idle_since.elapsed());
+            wait_for_work(&links, &served, inbox, idle_since.elapsed());
         } else {
             idle_since = Instant::now();
         }
@@ -850,13 +911,13 @@ fn relay_loop(
 }
 
 /// Waits for the next thing the relay may do. A command, a driver's chunk
-/// for a rank with room, or a nearby rank saying it is free ends the wait
+/// for a rank with room, or a linked rank saying it is free ends the wait
 /// at once (poll(2)). MPI's answers cannot be waited for so: they are
 /// looked for when due ([`next_look`]; no more often than every [`CHECK`],
 /// or [`IDLE_CHECK`] once the relay has been idle for [`IDLE_AFTER`]),
 /// which leaves the cores to the ranks while they work. With no answer
 /// owed, the relay sleeps until woken.
-fn wait_for_work(links: &[Option<Link>], nearby: &[Option<Conn>], inbox: &Inbox, idle_for: Duration) {
+fn wait_for_work(links: &[Option<Link>], served: &[Served], inbox: &Inbox, idle_for: Duration) {
     let now = Instant::now();
     let pause = links
         .iter()
@@ -864,12 +925,16 @@ fn wait_for_work(links: &[Option<Link>], nearby: &[Option<Conn>], inbox: &Inbox,
         .filter_map(|link| link.answer_due(now))
         .min()
         .map(|due| due.saturating_duration_since(now).max(check_every(idle_for)));
+    let linked = served.iter().filter_map(|served| match served {
+        Served::Linked(link) => Some(link),
+        _ => None,
+    });
     let open: Vec<_> = links
         .iter()
         .flatten()
         .filter(|link| link.has_room())
         .map(|link| &link.conn)
-        .chain(nearby.iter().flatten())
+        .chain(linked)
         .map(|conn| conn.stream().as_fd())
         .chain(std::iter::once(inbox.wake.as_fd()))
         .collect();
@@ -969,7 +1034,8 @@ fn attach(start: &Start) -> Result<(OsChild, Conn)> {
     }
     let initializer = start.job.payload.clone();
     let rank = {
-        // A pool just dropped frees its ranks within moments.
+        // A pool just dropped frees each of its ranks once the chunks it
+        // was sent are done.
         let free = |attached: &mut Vec<bool>| !(1..attached.len()).any(|rank| !attached[rank]);
         let (mut attached, _) = relay
             .freed
@@ -995,7 +1061,7 @@ fn attach(start: &Start) -> Result<(OsChild, Conn)> {
         });
     }
     let name = rank_name(rank as i32);
-    let relayed = !relay.nearby[rank];
+    let relayed = !relay.linked[rank];
     Ok((OsChild::Remote { name, relayed }, Conn::new(ours)))
 }
 
@@ -1021,7 +1087,7 @@ mod tests {
 
     /// A link with two chunks in flight, the first begun 2 ms before the
     /// relay's last look (returned, with the socket's other end).
-    fn two_in_flight() -> (Link, Instant, std::os::unix::net::UnixStream) {
+    fn two_in_flight() -> (Link, Instant, UnixStream) {
         let (conn, other) = crate::wire::socket::pair().unwrap();
         let mut link = Link::new(Conn::new(conn));
         link.in_flight = 2;
@@ -1061,16 +1127,28 @@ mod tests {
     }
 
     #[test]
-    fn the_relay_learns_a_connecting_rank_s_number_and_drops_a_silent_one() {
+    fn the_relay_learns_a_connecting_rank_s_number_and_drops_one_that_says_none() {
+        // As `listen_nearby` makes it, which needs MPI for the message.
         let path = bootstrap::SocketPath::new().unwrap();
         let listener = crate::wire::socket::listen_local(&path.0).unwrap();
-        let mut rank = crate::wire::socket::connect_local(&path.0).unwrap();
-        std::io::Write::write_all(&mut rank, &3i32.to_le_bytes()).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        // Connected first, its number written only once the relay waits.
+        let slow = crate::wire::socket::connect_local(&path.0).unwrap();
         let (accepted, _) = listener.accept().unwrap();
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            std::io::Write::write_all(&mut &slow, &3i32.to_le_bytes()).unwrap();
+            slow
+        });
         assert_eq!(said_rank(accepted).map(|(rank, _)| rank), Some(3));
-        let mut silent = crate::wire::socket::connect_local(&path.0).unwrap();
-        std::io::Write::write_all(&mut silent, &[3, 0]).unwrap();
-        drop(silent);
+        drop(writer.join().unwrap());
+        let mut short = crate::wire::socket::connect_local(&path.0).unwrap();
+        std::io::Write::write_all(&mut short, &[3, 0]).unwrap();
+        drop(short);
+        let (accepted, _) = listener.accept().unwrap();
+        assert!(said_rank(accepted).is_none());
+        // Connected and silent: given up after a second.
+        let _silent = crate::wire::socket::connect_local(&path.0).unwrap();
         let (accepted, _) = listener.accept().unwrap();
         assert!(said_rank(accepted).is_none());
     }
@@ -1096,18 +1174,50 @@ mod tests {
     }
 
     #[test]
+    fn a_linked_rank_serving_a_driver_stops_when_the_relay_says_so() {
+        let (relay_end, rank_end) = crate::wire::socket::pair().unwrap();
+        let (stopped, stop) = mpsc::channel();
+        std::thread::spawn(move || {
+            serve_nearby(Conn::new(rank_end));
+            stopped.send(()).unwrap();
+        });
+        let mut link = Conn::new(relay_end);
+        let (driver, worker) = crate::wire::socket::pair().unwrap();
+        let mut driver = Conn::new(driver);
+        let no_initializer = wire::encode(&None::<CallSpec>, "an initializer").unwrap();
+        assert!(hand_over(&mut link, worker, &no_initializer));
+        assert!(matches!(driver.recv::<Started>().unwrap(), Started::Ready));
+        // The driver still there, and a fork of this process might hold
+        // the link open too: the stop frame ends it.
+        link.send_frame(&[]).unwrap();
+        stop.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(driver.recv_frame().is_err());
+    }
+
+    #[test]
     fn the_relay_with_nothing_owed_sleeps_until_a_command_comes() {
         let (mailbox, inbox) = mailbox().unwrap();
         let (done, _) = mpsc::channel();
+        // Sent after the commands were taken, before the relay sleeps: no
+        // sleep at all.
+        assert_eq!(inbox.take().count(), 0);
         mailbox.send(Command::Shutdown(done.clone()));
-        assert_eq!(inbox.take().count(), 1);
-        let sender = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(50));
-            mailbox.send(Command::Shutdown(done));
+        let (woken, wake) = mpsc::channel();
+        let relay = std::thread::spawn(move || {
+            for _ in 0..2 {
+                let started = Instant::now();
+                wait_for_work(&[], &[], &inbox, Duration::ZERO);
+                woken.send((inbox.take().count(), started.elapsed())).unwrap();
+            }
         });
-        wait_for_work(&[], &[], &inbox, Duration::ZERO);
-        assert_eq!(inbox.take().count(), 1);
-        sender.join().unwrap();
+        let (taken, _) = wake.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(taken, 1);
+        std::thread::sleep(Duration::from_millis(50));
+        mailbox.send(Command::Shutdown(done));
+        let (taken, slept) = wake.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(taken, 1);
+        assert!(slept >= Duration::from_millis(50), "{slept:?}");
+        relay.join().unwrap();
     }
 
     #[test]

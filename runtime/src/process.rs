@@ -619,6 +619,7 @@ impl ChildProc {
                 log::debug!("{name} started (pid {pid})");
                 lock_children().push(ProcessInfo::new(name.clone(), pid));
             }
+            None if child.relayed() => log::debug!("{name} attached, through a relay"),
             None => log::debug!("{name} attached"),
         }
         ChildProc {

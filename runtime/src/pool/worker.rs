@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use crate::bootstrap::{self, CallSpec, Entry, JobKind};
 use crate::error::Error;
@@ -46,15 +46,20 @@ fn run_worker(conn: Conn, payload: &[u8], fds: Vec<OwnedFd>) -> i32 {
 fn serve(conn: Conn, initializer: Option<CallSpec>) -> i32 {
     // Ctrl-C reaches the whole process group; the parent decides what it means.
     crate::sys::process::ignore(crate::sys::process::Ignorable::Interrupt);
-    serve_chunks(conn, initializer, true)
+    serve_chunks(conn, initializer, None)
 }
 
 /// Runs the initializer, then the chunks that come through `conn`, until
-/// its other end hangs up (0) or cannot be answered (1). Without
-/// `passes_fds` (an MPI rank, which may be on another machine), results
-/// hold no descriptors: handles among them fail their items, and `Bytes`
-/// travel inline.
-pub(crate) fn serve_chunks(mut conn: Conn, initializer: Option<CallSpec>, passes_fds: bool) -> i32 {
+/// its other end hangs up (0) or cannot be answered (1). For an MPI rank,
+/// `relay` is its link to the MPI relay: the rank stops between chunks
+/// once that can be read (the relay stopping it), and, since a rank may be
+/// on another machine, its results hold no descriptors: handles among them
+/// fail their items, and `Bytes` travel inline.
+pub(crate) fn serve_chunks(
+    mut conn: Conn,
+    initializer: Option<CallSpec>,
+    relay: Option<BorrowedFd<'_>>,
+) -> i32 {
     bootstrap::send_panics_to_callers();
     let started = initialize(initializer);
     if conn.send(&started).is_err() || !matches!(started, Started::Ready) {
@@ -67,14 +72,20 @@ pub(crate) fn serve_chunks(mut conn: Conn, initializer: Option<CallSpec>, passes
     let mut cached: Option<&'static Entry> = None;
     // Each chunk's results go out before the next chunk starts, so that when
     // this process dies the parent knows exactly which chunk it was running.
-    while let Ok((frame, fds)) = conn.recv_frame_with_fds() {
+    loop {
+        if relay.is_some_and(|relay| stopped(&conn, relay)) {
+            return 0;
+        }
+        let Ok((frame, fds)) = conn.recv_frame_with_fds() else {
+            return 0;
+        };
         frame_out.clear();
         let _unmap_later = crate::bytes::UnmapLater::new();
         // Handles (and large `Bytes`) among the results travel beside them.
         let answer = || answer_chunk(&frame, fds, &mut cached, &mut frame_out);
-        let out_fds = match passes_fds {
-            true => wire::collect_returned_fds(answer).1,
-            false => {
+        let out_fds = match relay {
+            None => wire::collect_returned_fds(answer).1,
+            Some(_) => {
                 answer();
                 Vec::new()
             }
@@ -85,7 +96,16 @@ pub(crate) fn serve_chunks(mut conn: Conn, initializer: Option<CallSpec>, passes
             return 1;
         }
     }
-    0
+}
+
+/// Whether an MPI rank's `relay` link can be read (the relay stopping the
+/// rank) before `conn` brings the next chunk.
+fn stopped(conn: &Conn, relay: BorrowedFd<'_>) -> bool {
+    if conn.has_frame() {
+        return false;
+    }
+    let ready = wire::wait_readable(&[conn.stream().as_fd(), relay], None);
+    ready.map_or(true, |ready| ready.contains(&1))
 }
 
 /// Runs the pool's initializer, if any: what to tell the parent.

@@ -100,6 +100,13 @@ pub(crate) fn accepted_local(stream: UnixStream) -> io::Result<UnixStream> {
     no_sigpipe(stream)
 }
 
+/// Writes `bytes` to `socket` without waiting (or raising `SIGPIPE`);
+/// returns how many went. (The MPI relay's wake-ups.)
+#[cfg(feature = "mpi")]
+pub(crate) fn send_now(socket: impl AsFd, bytes: &[u8]) -> io::Result<usize> {
+    Ok(rustix::net::send(socket, bytes, SEND)?)
+}
+
 /// A local socket file at `path` to accept connections on.
 pub(crate) fn listen_local(path: &Path) -> io::Result<UnixListener> {
     UnixListener::bind(path)
