@@ -95,8 +95,8 @@
 //!   answer seen late made the next chunk seem to start late and be looked
 //!   for later still; and a chunk much shorter than those before it was
 //!   seen only when a long one would have been due. Now it also looks at
-//!   twice the time a chunk has run ([`next_look`]) and times chunks from
-//!   its last look that missed their answer ([`Link::answered`]). In traces
+//!   twice the time a chunk has run ([`next_look`]) and timed chunks from
+//!   its last look that missed their answer (now the rank times them). In traces
 //!   (2 worker ranks, 1 ms tasks) answers were then seen a median 90 µs
 //!   after they were sent, the slowest tenth 0.35–0.43 ms (0.6–0.8 ms
 //!   before); an `apply` after maps of 1 ms tasks took 0.35–0.4 ms (0.9–1.5
@@ -119,6 +119,23 @@
 //!   flight (0.90 and 0.93 at 1 ms, 0.99 and 0.92 at 5 ms), 1 µs of timer
 //!   slack for the relay and the ranks, and a short EEVDF slice for the
 //!   relay (which cut its slowest wake-ups from 2 ms to 0.1–0.5 ms).
+//! - Fewer wake-ups of the relay per chunk: each rank times its chunks and
+//!   says how long each took with its answer ([`push_took`]), so the relay
+//!   knows when the chunk queued behind it began ([`Link::answered`]); a
+//!   driver keeps a third chunk in flight to a relayed rank, which the
+//!   relay holds and sends as soon as the rank answers; and while the rank
+//!   has a chunk queued, the relay looks for the answer once, a quarter of
+//!   a chunk after it is due ([`Link::answer_due`]), and does not wake for
+//!   the driver's next chunk, which it takes at that look. In one run of
+//!   the bench's MPI rounds with every rank relayed (2 worker ranks), the
+//!   relay switched in 3,060–3,120 times (4,530–4,860 before) and ran
+//!   62–66 ms (82–90 ms); the rounds of 5 ms tasks took 30.9–31.1 ms
+//!   (33.0–33.5 ms). In one benchmark, the ratios through the relay were
+//!   0.98 and 0.97 at 5 ms with 2 and 4 workers (0.91–1.00 in the four
+//!   before), and 0.88 at 1 ms (unchanged).
+//!   Most of the remaining wake-ups come while a rank has one chunk only
+//!   (a call's first and last, and whenever the dispatch withholds the
+//!   third), when the early looks of [`next_look`] apply.
 //! - Tried and dropped: a doorbell, a Unix socket that ranks on rank 0's
 //!   machine rang (a byte) before each answer, so that the relay slept in
 //!   poll(2) until one came. It was worse in two benchmarks (2 workers:
@@ -299,6 +316,7 @@ fn serve_rank() -> i32 {
     let mut out = Vec::new();
     loop {
         let (message, status) = receive_sleeping(&root);
+        let taken = Instant::now();
         out.clear();
         match status.tag() {
             TAG_NEARBY => {
@@ -319,6 +337,7 @@ fn serve_rank() -> i32 {
             TAG_CHUNK => answer_chunk(&message, Vec::new(), &mut cached, &mut out),
             _ => break,
         }
+        push_took(&mut out, taken.elapsed());
         root.send_with_tag(&out[..], TAG_CHUNK);
     }
     drop(universe);
@@ -373,6 +392,20 @@ fn link_to_relay(message: &[u8], rank: i32) -> Option<Conn> {
     let mut stream = crate::wire::socket::connect_local(path).ok()?;
     std::io::Write::write_all(&mut stream, &rank.to_le_bytes()).ok()?;
     Some(Conn::new(stream))
+}
+
+/// Ends a rank's answer with how long the rank took to make it, for the
+/// relay's schedule ([`Link::answered`]); [`split_took`] takes it off.
+fn push_took(answer: &mut Vec<u8>, took: Duration) {
+    let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+    answer.extend_from_slice(&nanos.to_le_bytes());
+}
+
+/// The answer a rank sent, and how long it took to make it ([`push_took`]).
+fn split_took(mut answer: Vec<u8>) -> (Vec<u8>, Duration) {
+    let took = answer.split_off(answer.len().saturating_sub(8));
+    let nanos = took.try_into().map_or(0, u64::from_le_bytes);
+    (answer, Duration::from_nanos(nanos))
 }
 
 /// The pool's initializer in `message`, or, if it cannot be read, what to
@@ -579,11 +612,15 @@ struct Link {
     /// Chunks (or the start) sent to the rank and not yet answered: at most
     /// two, so that the rank has its next chunk when it finishes one.
     in_flight: u8,
-    /// A large chunk read from the driver, sent once the rank is idle.
+    /// A chunk read from the driver and not sent yet: sent as soon as the
+    /// rank has fewer than two, or, if MPI cannot buffer it, none.
     held: Option<Vec<u8>>,
-    /// When the rank began what it runs now.
+    /// When the rank began what it runs now, at the earliest.
     began: Instant,
-    /// How long its chunks have lately taken (an average), once one has.
+    /// When the chunk queued at the rank behind the one it runs was sent.
+    ahead: Instant,
+    /// How long its chunks have lately taken, as the rank timed them (an
+    /// average), once one has.
     typical: Option<Duration>,
 }
 
@@ -594,28 +631,23 @@ impl Link {
             in_flight: 1,
             held: None,
             began: Instant::now(),
+            ahead: Instant::now(),
             typical: None,
         }
     }
 
-    /// Records the rank's answer, sent after `missed`, the start of the
-    /// relay's last look, which did not take it, and received now.
-    ///
-    /// Both the chunk's length and the start of the one sent ahead are
-    /// counted from `missed`, not from now: counted from now, an answer
-    /// seen late made the chunk look longer and the next one start later,
-    /// so the next answer was looked for later still. In a traced run (2
-    /// worker ranks, 1 ms tasks) answers were seen a median 130 µs after
-    /// they were sent, and the slowest tenth 0.6–0.8 ms after; counted
-    /// from `missed`, 90 µs and 0.35–0.43 ms. A chunk that began after
-    /// `missed` (sent ahead and answered in the same look as the one
-    /// before it, or sent to an idle rank after the look) leaves the
-    /// estimate as it is: nothing bounds its length from below.
-    fn answered(&mut self, missed: Instant) {
-        if missed > self.began {
-            let took = missed - self.began;
-            self.typical = Some(self.typical.map_or(took, |t| (t * 3 + took) / 4));
-            self.began = missed;
+    /// Records the rank's answer to a chunk it took `took` to make, seen
+    /// `now`, after the relay's last look that did not see it, begun at
+    /// `missed`. The chunk queued behind it, if any, began as it ended: no
+    /// earlier than it began plus `took`, or than `missed`, nor than the
+    /// queued chunk was sent. Timed by the rank, the lengths are not
+    /// stretched by answers the relay saw late; each start is bounded from
+    /// below by the one before, from the first, sent to an idle rank.
+    fn answered(&mut self, took: Duration, missed: Instant, now: Instant) {
+        self.typical = Some(self.typical.map_or(took, |t| (t * 3 + took) / 4));
+        if self.in_flight == 2 {
+            let ended = (self.began + took).max(missed);
+            self.began = ended.max(self.ahead).min(now);
         }
         self.in_flight -= 1;
     }
@@ -623,13 +655,26 @@ impl Link {
     /// Whether a driver's next chunk can be taken for the rank now: none is
     /// held back, and fewer than two are sent and unanswered.
     fn has_room(&self) -> bool {
-        self.held.is_none() && self.in_flight < 2
+        self.held.is_none()
+    }
+
+    /// Whether the rank may run out of work before the relay's next look:
+    /// then a driver's chunk must wake the relay.
+    fn wants_work(&self) -> bool {
+        self.has_room() && self.in_flight < 2
     }
 
     /// When to look next for its answer (`None` if none is owed): see
     /// [`next_look`].
     fn answer_due(&self, now: Instant) -> Option<Instant> {
-        (self.in_flight > 0).then(|| next_look(self.began, self.typical, now))
+        match self.in_flight {
+            0 => None,
+            1 => Some(next_look(self.began, self.typical, now)),
+            // The rank has its next chunk: one look a quarter of a chunk
+            // after the answer is due sees it, and leaves the driver the
+            // rest of that chunk to send the one after.
+            _ => Some(self.began + self.typical.unwrap_or_default() * 5 / 4),
+        }
     }
 }
 
@@ -638,12 +683,13 @@ impl Link {
     /// the frame is small enough for MPI to buffer (the rank may itself be
     /// sending a large answer, which waits for this thread to receive it).
     fn offer(&mut self, world: &mpi::topology::SimpleCommunicator, rank: i32, frame: Vec<u8>) {
-        if self.in_flight == 0 || frame.len() <= BUFFERED {
+        if self.in_flight == 0 || (self.in_flight < 2 && frame.len() <= BUFFERED) {
             world
                 .process_at_rank(rank)
                 .send_with_tag(&frame[..], TAG_CHUNK);
-            if self.in_flight == 0 {
-                self.began = Instant::now();
+            match self.in_flight {
+                0 => self.began = Instant::now(),
+                _ => self.ahead = Instant::now(),
             }
             self.in_flight += 1;
         } else {
@@ -867,7 +913,8 @@ fn relay_loop(
             progressed = true;
             let (answer, status) = probed.matched_receive_vec::<u8>();
             if let Some(link) = links[status.source_rank() as usize].as_mut() {
-                link.answered(missed);
+                let (answer, took) = split_took(answer);
+                link.answered(took, missed, Instant::now());
                 let _ = link.conn.send_framed(&answer);
             }
         }
@@ -876,11 +923,11 @@ fn relay_loop(
             let Some(link) = links[rank as usize].as_mut() else {
                 continue;
             };
-            if link.in_flight == 0
+            if link.in_flight < 2
                 && let Some(frame) = link.held.take()
             {
                 link.offer(world, rank, frame);
-                progressed = true;
+                progressed = link.held.is_none();
             }
             if !link.has_room()
                 || !link
@@ -932,7 +979,7 @@ fn wait_for_work(links: &[Option<Link>], served: &[Served], inbox: &Inbox, idle_
     let open: Vec<_> = links
         .iter()
         .flatten()
-        .filter(|link| link.has_room())
+        .filter(|link| link.wants_work())
         .map(|link| &link.conn)
         .chain(linked)
         .map(|conn| conn.stream().as_fd())
@@ -1085,31 +1132,50 @@ mod tests {
         assert_eq!(next_look(began, Some(2 * MS), now), began + MS / 5);
     }
 
-    /// A link with two chunks in flight, the first begun 2 ms before the
-    /// relay's last look (returned, with the socket's other end).
+    /// A link whose rank runs a chunk begun at the returned instant and
+    /// has the next one queued, with the socket's other end.
     fn two_in_flight() -> (Link, Instant, UnixStream) {
         let (conn, other) = crate::wire::socket::pair().unwrap();
         let mut link = Link::new(Conn::new(conn));
         link.in_flight = 2;
-        let missed = link.began + 2 * MS;
-        (link, missed, other)
+        link.ahead = link.began + MS / 10;
+        let began = link.began;
+        (link, began, other)
     }
 
     #[test]
-    fn an_answer_seen_late_is_timed_from_the_look_that_missed_it() {
-        let (mut link, missed, _other) = two_in_flight();
-        link.answered(missed);
+    fn an_answer_seen_late_dates_the_next_chunk_from_the_rank_s_own_timing() {
+        let (mut link, began, _other) = two_in_flight();
+        // Seen 3 ms in, after a look at 1 ms that missed it: it ended at 2 ms.
+        link.answered(2 * MS, began + MS, began + 3 * MS);
         assert_eq!(link.typical, Some(2 * MS));
-        assert_eq!(link.began, missed);
+        assert_eq!(link.began, began + 2 * MS);
         assert_eq!(link.in_flight, 1);
     }
 
     #[test]
-    fn two_answers_seen_in_one_look_leave_the_length_of_the_second_unknown() {
-        let (mut link, missed, _other) = two_in_flight();
-        link.answered(missed);
-        link.answered(missed);
-        assert_eq!(link.typical, Some(2 * MS));
+    fn a_chunk_queued_after_the_last_one_ended_begins_when_it_was_sent() {
+        let (mut link, began, _other) = two_in_flight();
+        link.ahead = began + 3 * MS;
+        link.answered(2 * MS, began, began + 4 * MS);
+        assert_eq!(link.began, began + 3 * MS);
+    }
+
+    #[test]
+    fn with_a_chunk_queued_the_answer_is_looked_for_once_after_it_is_due() {
+        let (mut link, began, _other) = two_in_flight();
+        link.typical = Some(4 * MS);
+        assert_eq!(link.answer_due(began + MS), Some(began + 5 * MS));
+        link.in_flight = 1;
+        assert_eq!(link.answer_due(began + MS), Some(began + 2 * MS));
+    }
+
+    #[test]
+    fn two_answers_seen_in_one_look_are_both_timed() {
+        let (mut link, began, _other) = two_in_flight();
+        link.answered(2 * MS, began, began + 5 * MS);
+        link.answered(6 * MS, began, began + 5 * MS);
+        assert_eq!(link.typical, Some(3 * MS));
         assert_eq!(link.in_flight, 0);
     }
 

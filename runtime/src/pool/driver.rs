@@ -509,15 +509,20 @@ const MAX_IN_FLIGHT: usize = 64;
 const LONG_CHUNK: Duration = Duration::from_millis(5);
 
 /// How many chunks to keep in flight, given the recent time per chunk, if
-/// known yet, and whether the worker answers at once (not through a relay).
+/// known yet, and whether the worker answers at once. A worker behind a
+/// relay gets one more, which the relay holds and sends the moment the
+/// worker answers: the rank then never waits for this driver, nor the
+/// relay wakes for this driver's next chunk, which it takes at its next
+/// look for answers (the relay's part of the protocol is in `mpi`).
 fn in_flight_limit(per_chunk: Option<Duration>, nearby: bool) -> usize {
+    let relay = usize::from(!nearby);
     let Some(per_chunk) = per_chunk else {
-        return MIN_IN_FLIGHT;
+        return MIN_IN_FLIGHT + relay;
     };
     if per_chunk >= LONG_CHUNK {
         return match nearby {
             true => 1,
-            false => MIN_IN_FLIGHT,
+            false => MIN_IN_FLIGHT + relay,
         };
     }
     let per_chunk = per_chunk.max(Duration::from_micros(1));
@@ -525,6 +530,7 @@ fn in_flight_limit(per_chunk: Option<Duration>, nearby: bool) -> usize {
     usize::try_from(fit)
         .unwrap_or(MAX_IN_FLIGHT)
         .clamp(MIN_IN_FLIGHT, MAX_IN_FLIGHT)
+        + relay
 }
 
 fn serve(
