@@ -33,7 +33,7 @@
 //! 15 calls of 1 ms tasks the rank on one core took 1.0–1.4 ms per task
 //! (the other 0.54–0.8 ms, a local worker 0.54–0.6 ms): a lost half of a
 //! core that the scheduler's own counts do not fully explain. Linked, the
-//! ranks did 0.99–1.07 of the local pool's tasks per second (three
+//! ranks did 0.97–1.07 of the local pool's tasks per second (six
 //! benchmarks), and an idle rank burns 0.2–0.4 ms of CPU per second, where
 //! a rank served through the relay, napping between looks for MPI
 //! messages, burns 12–20 ms (2–4 ms on the doorbell that preceded the
