@@ -187,7 +187,7 @@ impl Way {
     fn target(self) -> &'static str {
         match self {
             Way::Relayed => "for comparison",
-            _ => "goal: at least 0.95",
+            Way::Local | Way::Linked => "goal: at least 0.95",
         }
     }
 }

@@ -96,7 +96,8 @@
 //!   for later still; and a chunk much shorter than those before it was
 //!   seen only when a long one would have been due. Now it also looks at
 //!   twice the time a chunk has run ([`next_look`]) and timed chunks from
-//!   its last look that missed their answer (now the rank times them). In traces
+//!   its last look that missed their answer (the ranks time them now). In
+//!   traces
 //!   (2 worker ranks, 1 ms tasks) answers were then seen a median 90 µs
 //!   after they were sent, the slowest tenth 0.35–0.43 ms (0.6–0.8 ms
 //!   before); an `apply` after maps of 1 ms tasks took 0.35–0.4 ms (0.9–1.5
@@ -622,6 +623,13 @@ struct Link {
     /// How long its chunks have lately taken, as the rank timed them (an
     /// average), once one has.
     typical: Option<Duration>,
+    /// Whether the rank has answered the start (its initializer's run,
+    /// which says nothing of how long chunks take).
+    started: bool,
+    /// Its driver hung up with answers still owed: they go nowhere, and the
+    /// rank stays taken until they have come, so that none reaches the
+    /// rank's next driver.
+    orphaned: bool,
 }
 
 impl Link {
@@ -633,29 +641,51 @@ impl Link {
             began: Instant::now(),
             ahead: Instant::now(),
             typical: None,
+            started: false,
+            orphaned: false,
         }
     }
 
     /// Records the rank's answer to a chunk it took `took` to make, seen
     /// `now`, after the relay's last look that did not see it, begun at
-    /// `missed`. The chunk queued behind it, if any, began as it ended: no
-    /// earlier than it began plus `took`, or than `missed`, nor than the
-    /// queued chunk was sent. Timed by the rank, the lengths are not
-    /// stretched by answers the relay saw late; each start is bounded from
-    /// below by the one before, from the first, sent to an idle rank.
-    fn answered(&mut self, took: Duration, missed: Instant, now: Instant) {
-        self.typical = Some(self.typical.map_or(took, |t| (t * 3 + took) / 4));
+    /// `missed`; returns whether the link is done (orphaned, and owed
+    /// nothing more). The chunk queued behind it, if any, began as it
+    /// ended: no earlier than it began plus `took`, or than `missed`, nor
+    /// than the queued chunk was sent. Timed by the rank, the lengths are
+    /// not stretched by answers the relay saw late; each start is bounded
+    /// from below by the one before, from the first, sent to an idle rank.
+    /// A chunk far shorter than the usual sets the usual at once: while the
+    /// rank has one queued, the relay looks for its answer only when a
+    /// usual one would be due.
+    fn answered(&mut self, took: Duration, missed: Instant, now: Instant) -> bool {
+        // Never longer than it can have been, whatever the rank said.
+        let took = took.min(now.saturating_duration_since(self.began));
+        if std::mem::replace(&mut self.started, true) {
+            self.typical = Some(match self.typical {
+                Some(typical) if took >= typical / 2 => (typical * 3 + took) / 4,
+                _ => took,
+            });
+        }
         if self.in_flight == 2 {
             let ended = (self.began + took).max(missed);
             self.began = ended.max(self.ahead).min(now);
         }
-        self.in_flight -= 1;
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.orphaned && self.in_flight == 0
     }
 
-    /// Whether a driver's next chunk can be taken for the rank now: none is
-    /// held back, and fewer than two are sent and unanswered.
+    /// Records that the driver hung up; returns whether the link is done
+    /// (owed nothing).
+    fn hung_up(&mut self) -> bool {
+        self.held = None;
+        self.orphaned = true;
+        self.in_flight == 0
+    }
+
+    /// Whether a driver's next chunk can be taken for the rank now: it has
+    /// a driver, and none is held back.
     fn has_room(&self) -> bool {
-        self.held.is_none()
+        !self.orphaned && self.held.is_none()
     }
 
     /// Whether the rank may run out of work before the relay's next look:
@@ -664,8 +694,8 @@ impl Link {
         self.has_room() && self.in_flight < 2
     }
 
-    /// When to look next for its answer (`None` if none is owed): see
-    /// [`next_look`].
+    /// When to look next for its answer (`None` if none is owed): with a
+    /// chunk queued behind it, once; otherwise by [`next_look`].
     fn answer_due(&self, now: Instant) -> Option<Instant> {
         match self.in_flight {
             0 => None,
@@ -679,9 +709,10 @@ impl Link {
 }
 
 impl Link {
-    /// Sends `frame` to `rank` now if that cannot block: the rank is idle, or
-    /// the frame is small enough for MPI to buffer (the rank may itself be
-    /// sending a large answer, which waits for this thread to receive it).
+    /// Sends `frame` to `rank` now if that cannot block and the rank has
+    /// fewer than two: the rank is idle, or the frame is small enough for
+    /// MPI to buffer (the rank may itself be sending a large answer, which
+    /// waits for this thread to receive it). Otherwise holds it.
     fn offer(&mut self, world: &mpi::topology::SimpleCommunicator, rank: i32, frame: Vec<u8>) {
         if self.in_flight == 0 || (self.in_flight < 2 && frame.len() <= BUFFERED) {
             world
@@ -701,9 +732,9 @@ impl Link {
 /// When to look next for the answer to a chunk that began at `began`, now:
 /// a while before the rank's chunks have lately taken (`typical`), so that
 /// the answer is seen soon after it comes, or at once if that is not known
-/// or has passed; but also at twice the time the chunk has run so far. The
-/// `typical` length is measured up to the look that sees the answer, so
-/// without these early looks it could only shrink by about 3% a chunk: a
+/// or has passed; but also at twice the time the chunk has run so far.
+/// When `typical` was measured up to the look that saw each answer, it
+/// could only shrink by about 3% a chunk without these early looks: a
 /// chunk far shorter than those before it was seen only when a long one
 /// would have been due, and so were the next ones. After maps of 1 ms
 /// tasks, an `apply` of a trivial task took 0.9–1.5 ms through the relay
@@ -912,10 +943,15 @@ fn relay_loop(
         while let Some(probed) = look(&world.any_process()) {
             progressed = true;
             let (answer, status) = probed.matched_receive_vec::<u8>();
-            if let Some(link) = links[status.source_rank() as usize].as_mut() {
+            let rank = status.source_rank() as usize;
+            if let Some(link) = links[rank].as_mut() {
                 let (answer, took) = split_took(answer);
-                link.answered(took, missed, Instant::now());
-                let _ = link.conn.send_framed(&answer);
+                if link.answered(took, missed, Instant::now()) {
+                    links[rank] = None;
+                    set_taken(rank, false);
+                } else if !link.orphaned {
+                    let _ = link.conn.send_framed(&answer);
+                }
             }
         }
         missed = looked;
@@ -927,7 +963,10 @@ fn relay_loop(
                 && let Some(frame) = link.held.take()
             {
                 link.offer(world, rank, frame);
-                progressed = link.held.is_none();
+                // Held again, it is no progress: the loop would spin.
+                if link.held.is_none() {
+                    progressed = true;
+                }
             }
             if !link.has_room()
                 || !link
@@ -941,11 +980,11 @@ fn relay_loop(
             match link.conn.recv_frame_with_fds() {
                 // Descriptors stay behind; the items that needed them fail.
                 Ok((frame, _fds)) => link.offer(world, rank, frame),
-                // A driver hangs up only once its worker owes it nothing:
-                // `terminate` waits for the chunks a rank runs.
                 Err(_) => {
-                    links[rank as usize] = None;
-                    set_taken(rank as usize, false);
+                    if link.hung_up() {
+                        links[rank as usize] = None;
+                        set_taken(rank as usize, false);
+                    }
                 }
             }
         }
@@ -958,7 +997,8 @@ fn relay_loop(
 }
 
 /// Waits for the next thing the relay may do. A command, a driver's chunk
-/// for a rank with room, or a linked rank saying it is free ends the wait
+/// for a rank that may run short ([`Link::wants_work`]), or a linked rank
+/// saying it is free ends the wait
 /// at once (poll(2)). MPI's answers cannot be waited for so: they are
 /// looked for when due ([`next_look`]; no more often than every [`CHECK`],
 /// or [`IDLE_CHECK`] once the relay has been idle for [`IDLE_AFTER`]),
@@ -1138,6 +1178,7 @@ mod tests {
         let (conn, other) = crate::wire::socket::pair().unwrap();
         let mut link = Link::new(Conn::new(conn));
         link.in_flight = 2;
+        link.started = true;
         link.ahead = link.began + MS / 10;
         let began = link.began;
         (link, began, other)
@@ -1173,10 +1214,60 @@ mod tests {
     #[test]
     fn two_answers_seen_in_one_look_are_both_timed() {
         let (mut link, began, _other) = two_in_flight();
-        link.answered(2 * MS, began, began + 5 * MS);
-        link.answered(6 * MS, began, began + 5 * MS);
+        link.answered(2 * MS, began, began + 10 * MS);
+        link.answered(6 * MS, began, began + 10 * MS);
         assert_eq!(link.typical, Some(3 * MS));
         assert_eq!(link.in_flight, 0);
+    }
+
+    #[test]
+    fn the_start_s_answer_says_nothing_of_how_long_chunks_take() {
+        let (conn, _other) = crate::wire::socket::pair().unwrap();
+        let mut link = Link::new(Conn::new(conn));
+        let began = link.began;
+        link.answered(3 * MS, began, began + 3 * MS);
+        assert_eq!(link.typical, None);
+        assert_eq!(link.in_flight, 0);
+    }
+
+    #[test]
+    fn a_chunk_far_shorter_than_the_usual_sets_the_usual_at_once() {
+        let (mut link, began, _other) = two_in_flight();
+        link.typical = Some(8 * MS);
+        link.answered(4 * MS, began, began + 4 * MS);
+        assert_eq!(link.typical, Some(7 * MS));
+        link.answered(MS, began, began + 9 * MS);
+        assert_eq!(link.typical, Some(MS));
+    }
+
+    #[test]
+    fn a_rank_s_timing_is_never_taken_as_longer_than_the_chunk_can_have_been() {
+        let (mut link, began, _other) = two_in_flight();
+        link.answered(Duration::from_nanos(u64::MAX), began, began + 2 * MS);
+        assert_eq!(link.typical, Some(2 * MS));
+        assert_eq!(link.answer_due(began + 2 * MS), Some(began + 2 * MS));
+    }
+
+    #[test]
+    fn a_link_whose_driver_hung_up_is_done_once_its_answers_have_come() {
+        let (mut link, began, _other) = two_in_flight();
+        link.held = Some(vec![1]);
+        assert!(!link.hung_up());
+        assert!(!link.has_room());
+        assert_eq!(link.held, None);
+        assert!(!link.answered(MS, began, began + MS));
+        assert!(link.answered(MS, began, began + 2 * MS));
+        // A stray answer more does not wrap the count.
+        link.answered(MS, began, began + 3 * MS);
+        assert_eq!(link.in_flight, 0);
+    }
+
+    #[test]
+    fn a_rank_s_timing_rides_at_the_end_of_its_answer() {
+        let mut answer = vec![1, 2, 3];
+        push_took(&mut answer, Duration::from_micros(1500));
+        assert_eq!(split_took(answer), (vec![1, 2, 3], Duration::from_micros(1500)));
+        assert_eq!(split_took(vec![7; 3]), (Vec::new(), Duration::ZERO));
     }
 
     #[test]

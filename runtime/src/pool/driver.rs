@@ -510,10 +510,11 @@ const LONG_CHUNK: Duration = Duration::from_millis(5);
 
 /// How many chunks to keep in flight, given the recent time per chunk, if
 /// known yet, and whether the worker answers at once. A worker behind a
-/// relay gets one more, which the relay holds and sends the moment the
-/// worker answers: the rank then never waits for this driver, nor the
-/// relay wakes for this driver's next chunk, which it takes at its next
-/// look for answers (the relay's part of the protocol is in `mpi`).
+/// relay gets one more, which the relay holds and sends as soon as it sees
+/// the worker's answer: the rank then need not wait for this driver, nor
+/// the relay wake for this driver's next chunk, which it takes at its next
+/// look for answers (the relay's part of the protocol is in `mpi`). The
+/// dispatch withholds it near the end of a call (`Dispatch::take`).
 fn in_flight_limit(per_chunk: Option<Duration>, nearby: bool) -> usize {
     let relay = usize::from(!nearby);
     let Some(per_chunk) = per_chunk else {
@@ -529,8 +530,8 @@ fn in_flight_limit(per_chunk: Option<Duration>, nearby: bool) -> usize {
     let fit = QUEUED_WORK.as_nanos() / per_chunk.as_nanos();
     usize::try_from(fit)
         .unwrap_or(MAX_IN_FLIGHT)
-        .clamp(MIN_IN_FLIGHT, MAX_IN_FLIGHT)
-        + relay
+        .saturating_add(relay)
+        .clamp(MIN_IN_FLIGHT + relay, MAX_IN_FLIGHT)
 }
 
 fn serve(
@@ -663,4 +664,24 @@ fn lost(
     }
     shared.requeue(inflight);
     End::Died
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_behind_a_relay_gets_one_chunk_more_in_flight() {
+        let ms = Duration::from_millis(1);
+        for (per_chunk, nearby, relayed) in [
+            (None, 2, 3),
+            (Some(ms), 2, 3),
+            (Some(10 * ms), 1, 3),
+            (Some(ms / 10), 20, 21),
+            (Some(Duration::from_nanos(1)), MAX_IN_FLIGHT, MAX_IN_FLIGHT),
+        ] {
+            assert_eq!(in_flight_limit(per_chunk, true), nearby, "{per_chunk:?}");
+            assert_eq!(in_flight_limit(per_chunk, false), relayed, "{per_chunk:?}");
+        }
+    }
 }
