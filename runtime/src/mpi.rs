@@ -33,7 +33,7 @@
 //! 15 calls of 1 ms tasks the rank on one core took 1.0–1.4 ms per task
 //! (the other 0.54–0.8 ms, a local worker 0.54–0.6 ms): a lost half of a
 //! core that the scheduler's own counts do not fully explain. Linked, the
-//! ranks did 0.97–1.07 of the local pool's tasks per second (six
+//! ranks did 0.97–1.07 of the local pool's tasks per second (eight
 //! benchmarks), and an idle rank burns 0.2–0.4 ms of CPU per second, where
 //! a rank served through the relay, napping between looks for MPI
 //! messages, burns 12–20 ms (2–4 ms on the doorbell that preceded the
@@ -131,9 +131,9 @@
 //!   the bench's MPI rounds with every rank relayed (2 worker ranks), the
 //!   relay switched in 3,060–3,120 times (4,530–4,860 before) and ran
 //!   62–66 ms (82–90 ms); the rounds of 5 ms tasks took 30.9–31.1 ms
-//!   (33.0–33.5 ms). In one benchmark, the ratios through the relay were
-//!   0.98 and 0.97 at 5 ms with 2 and 4 workers (0.91–1.00 in the four
-//!   before), and 0.88 at 1 ms (unchanged).
+//!   (33.0–33.5 ms). In four benchmarks, the ratios through the relay were
+//!   0.98–1.04 and 0.95–0.97 at 5 ms with 2 and 4 workers (0.91–1.00 in
+//!   the four before), and 0.88–0.93 at 1 ms (0.86–0.93 before).
 //!   Most of the remaining wake-ups come while a rank has one chunk only
 //!   (a call's first and last, and whenever the dispatch withholds the
 //!   third), when the early looks of [`next_look`] apply.
