@@ -134,9 +134,16 @@
 //!   (33.0–33.5 ms). In four benchmarks, the ratios through the relay were
 //!   0.98–1.04 and 0.95–0.97 at 5 ms with 2 and 4 workers (0.91–1.00 in
 //!   the four before), and 0.88–0.93 at 1 ms (0.86–0.93 before).
-//!   Most of the remaining wake-ups come while a rank has one chunk only
-//!   (a call's first and last, and whenever the dispatch withholds the
-//!   third), when the early looks of [`next_look`] apply.
+//!   Past due, the looks then came every [`CHECK`]: after the 5 ms tasks,
+//!   the bench's tasks of 50 ms (which time the idle pool) woke the relay
+//!   about 450 times each. They now back off by an eighth of the time the
+//!   chunk has run, and a chunk far longer or shorter than the usual sets
+//!   the usual at once: 2,010–2,100 switches per run (2,940–3,160 just
+//!   before), 53–56 ms of the relay's time (63–78 ms), the same ratios in
+//!   one benchmark. Most of the remaining wake-ups come with tasks of 1 ms,
+//!   about two per chunk, while a rank has one chunk only (a call's first
+//!   and last, and whenever the dispatch withholds the third), when the
+//!   early looks of [`next_look`] apply.
 //! - Tried and dropped: a doorbell, a Unix socket that ranks on rank 0's
 //!   machine rang (a byte) before each answer, so that the relay slept in
 //!   poll(2) until one came. It was worse in two benchmarks (2 workers:
@@ -654,15 +661,17 @@ impl Link {
     /// than the queued chunk was sent. Timed by the rank, the lengths are
     /// not stretched by answers the relay saw late; each start is bounded
     /// from below by the one before, from the first, sent to an idle rank.
-    /// A chunk far shorter than the usual sets the usual at once: while the
-    /// rank has one queued, the relay looks for its answer only when a
-    /// usual one would be due.
+    /// A chunk far shorter or longer than the usual sets the usual at once:
+    /// while the rank has one queued, the relay looks for its answer only
+    /// when a usual one would be due.
     fn answered(&mut self, took: Duration, missed: Instant, now: Instant) -> bool {
         // Never longer than it can have been, whatever the rank said.
         let took = took.min(now.saturating_duration_since(self.began));
         if std::mem::replace(&mut self.started, true) {
             self.typical = Some(match self.typical {
-                Some(typical) if took >= typical / 2 => (typical * 3 + took) / 4,
+                Some(typical) if took >= typical / 2 && took <= typical * 2 => {
+                    (typical * 3 + took) / 4
+                }
                 _ => took,
             });
         }
@@ -697,14 +706,20 @@ impl Link {
     /// When to look next for its answer (`None` if none is owed): with a
     /// chunk queued behind it, once; otherwise by [`next_look`].
     fn answer_due(&self, now: Instant) -> Option<Instant> {
-        match self.in_flight {
-            0 => None,
-            1 => Some(next_look(self.began, self.typical, now)),
+        let due = match self.in_flight {
+            0 => return None,
+            1 => next_look(self.began, self.typical, now),
             // The rank has its next chunk: one look a quarter of a chunk
             // after the answer is due sees it, and leaves the driver the
             // rest of that chunk to send the one after.
-            _ => Some(self.began + self.typical.unwrap_or_default() * 5 / 4),
-        }
+            _ => self.began + self.typical.unwrap_or_default() * 5 / 4,
+        };
+        // Past due, looks back off by an eighth of the time the chunk has
+        // run: a chunk ten times the usual costs a dozen looks, not one
+        // every `CHECK` (about 450 for tasks of 50 ms after ones of 5 ms,
+        // the relay's busiest spell in a bench run), for a lateness of at
+        // most an eighth.
+        Some(due.max(now + now.saturating_duration_since(self.began) / 8))
     }
 }
 
@@ -1215,8 +1230,8 @@ mod tests {
     fn two_answers_seen_in_one_look_are_both_timed() {
         let (mut link, began, _other) = two_in_flight();
         link.answered(2 * MS, began, began + 10 * MS);
-        link.answered(6 * MS, began, began + 10 * MS);
-        assert_eq!(link.typical, Some(3 * MS));
+        link.answered(4 * MS, began, began + 10 * MS);
+        assert_eq!(link.typical, Some(MS * 5 / 2));
         assert_eq!(link.in_flight, 0);
     }
 
@@ -1228,6 +1243,17 @@ mod tests {
         link.answered(3 * MS, began, began + 3 * MS);
         assert_eq!(link.typical, None);
         assert_eq!(link.in_flight, 0);
+    }
+
+    #[test]
+    fn a_chunk_far_longer_than_the_usual_is_looked_for_ever_more_rarely() {
+        let (mut link, began, _other) = two_in_flight();
+        link.typical = Some(MS);
+        assert_eq!(link.answer_due(began), Some(began + MS * 5 / 4));
+        assert_eq!(link.answer_due(began + 8 * MS), Some(began + 9 * MS));
+        assert_eq!(link.answer_due(began + 80 * MS), Some(began + 90 * MS));
+        link.answered(40 * MS, began, began + 90 * MS);
+        assert_eq!(link.typical, Some(40 * MS));
     }
 
     #[test]
