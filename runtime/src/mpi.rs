@@ -925,8 +925,8 @@ fn relay_loop(
                 },
                 Command::Shutdown(done) => {
                     drain_answers(world, &mut links);
-                    let relayed = (1..size).filter(|&r| matches!(served[r as usize], Served::Relayed));
-                    stop_ranks(world, relayed);
+                    let relayed = |r: &i32| matches!(served[*r as usize], Served::Relayed);
+                    stop_ranks(world, (1..size).filter(relayed));
                     // Even one still serving a driver stops, between chunks;
                     // a stop frame, not just the hang-up, since a forked
                     // child of this process may hold the link too.
@@ -1013,12 +1013,11 @@ fn relay_loop(
 
 /// Waits for the next thing the relay may do. A command, a driver's chunk
 /// for a rank that may run short ([`Link::wants_work`]), or a linked rank
-/// saying it is free ends the wait
-/// at once (poll(2)). MPI's answers cannot be waited for so: they are
-/// looked for when due ([`next_look`]; no more often than every [`CHECK`],
-/// or [`IDLE_CHECK`] once the relay has been idle for [`IDLE_AFTER`]),
-/// which leaves the cores to the ranks while they work. With no answer
-/// owed, the relay sleeps until woken.
+/// saying it is free ends the wait at once (poll(2)). MPI's answers cannot
+/// be waited for so: they are looked for when due ([`Link::answer_due`];
+/// no more often than every [`CHECK`], or [`IDLE_CHECK`] once the relay
+/// has been idle for [`IDLE_AFTER`]), which leaves the cores to the ranks
+/// while they work. With no answer owed, the relay sleeps until woken.
 fn wait_for_work(links: &[Option<Link>], served: &[Served], inbox: &Inbox, idle_for: Duration) {
     let now = Instant::now();
     let pause = links
