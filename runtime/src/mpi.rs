@@ -1070,6 +1070,10 @@ impl PoolBuilder {
     /// started in (`mpirun -n N program`: N-1 workers, on every host
     /// `mpirun` was given); needs the `mpi` feature. The pool's size is the
     /// number of worker ranks, whatever [`processes`](Self::processes) says.
+    /// Ranks on this machine take their chunks straight from the pool, as
+    /// local workers do; ranks elsewhere through MPI (all ranks, if
+    /// `MULTIPROC_MPI_NEARBY=0` is set). Either way a descriptor cannot
+    /// cross: an item that passes or returns one fails.
     ///
     /// # Examples
     ///
