@@ -38,7 +38,7 @@
 //! a rank served through the relay, napping between looks for MPI
 //! messages, burns 12–20 ms (2–4 ms on the doorbell that preceded the
 //! links: see below). The relay sleeps in poll(2) until a command comes (each wakes
-//! it through a socket, [`Mailbox`]), a driver sends a chunk, a linked rank
+//! it through a socket, [`Doorway`]), a driver sends a chunk, a linked rank
 //! says it is free or an answer is due from a rank elsewhere: idle, it
 //! burns 0.02–0.1 ms per second (3–4 ms when it looked for commands every
 //! 10 ms).
@@ -276,7 +276,7 @@ extern "C" fn finish_at_exit() {
     match RELAY.get() {
         Some(Ok(relay)) => {
             let (done, finished) = mpsc::channel();
-            let sent = relay.mailbox.send(Command::Shutdown(done));
+            let sent = relay.doorway.send(Command::Shutdown(done));
             if sent {
                 let _ = finished.recv_timeout(Duration::from_secs(10));
             }
@@ -487,14 +487,14 @@ enum Command {
 }
 
 /// The way to the relay: commands, and a socket that wakes it for each.
-struct Mailbox {
+struct Doorway {
     commands: mpsc::Sender<Command>,
     /// Written a byte after each command: the relay sleeps in poll(2) on the
     /// other end.
     wake: UnixStream,
 }
 
-impl Mailbox {
+impl Doorway {
     /// Sends `command` and wakes the relay; whether the relay is there.
     fn send(&self, command: Command) -> bool {
         let sent = self.commands.send(command).is_ok();
@@ -505,7 +505,7 @@ impl Mailbox {
 }
 
 /// A way to the relay, and the relay's end of it.
-fn mailbox() -> std::io::Result<(Mailbox, Inbox)> {
+fn doorway() -> std::io::Result<(Doorway, Inbox)> {
     let (commands, receiver) = mpsc::channel();
     let (wake, woken) = wire::socket::pair()?;
     wake.set_nonblocking(true)?;
@@ -514,10 +514,10 @@ fn mailbox() -> std::io::Result<(Mailbox, Inbox)> {
         commands: receiver,
         wake: woken,
     };
-    Ok((Mailbox { commands, wake }, inbox))
+    Ok((Doorway { commands, wake }, inbox))
 }
 
-/// The relay's end of its [`Mailbox`].
+/// The relay's end of its [`Doorway`].
 struct Inbox {
     commands: mpsc::Receiver<Command>,
     wake: UnixStream,
@@ -535,7 +535,7 @@ impl Inbox {
 
 /// Rank 0's relay: the one thread that talks MPI.
 struct Relay {
-    mailbox: Mailbox,
+    doorway: Doorway,
     /// Per rank (index 0 unused): whether a worker is attached to it.
     attached: Mutex<Vec<bool>>,
     /// Per rank: whether it is linked to the relay ([`link_nearby_ranks`]).
@@ -564,8 +564,8 @@ fn start_relay() -> std::result::Result<Relay, String> {
     if crate::parent_process().is_some() {
         return Err("only the process that mpirun started can use the MPI job's ranks".into());
     }
-    let (mailbox, inbox) =
-        mailbox().map_err(|e| format!("could not make the MPI thread's wake-up socket: {e}"))?;
+    let (doorway, inbox) =
+        doorway().map_err(|e| format!("could not make the MPI thread's wake-up socket: {e}"))?;
     let (ready, size) = mpsc::channel();
     std::thread::Builder::new()
         .name("multiproc-mpi".into())
@@ -607,7 +607,7 @@ fn start_relay() -> std::result::Result<Relay, String> {
         .recv()
         .map_err(|_| "the MPI thread ended at once".to_string())??;
     Ok(Relay {
-        mailbox,
+        doorway,
         attached: Mutex::new(vec![false; linked.len()]),
         linked,
         freed: Condvar::new(),
@@ -1160,7 +1160,7 @@ fn attach(start: &Start) -> Result<(OsChild, Conn)> {
         stream: theirs,
         initializer,
     };
-    if !relay.mailbox.send(command) {
+    if !relay.doorway.send(command) {
         return Err(Error::Mpi {
             reason: "the MPI thread has ended".into(),
         });
@@ -1382,12 +1382,12 @@ mod tests {
 
     #[test]
     fn the_relay_with_nothing_owed_sleeps_until_a_command_comes() {
-        let (mailbox, inbox) = mailbox().unwrap();
+        let (doorway, inbox) = doorway().unwrap();
         let (done, _) = mpsc::channel();
         // Sent after the commands were taken, before the relay sleeps: no
         // sleep at all.
         assert_eq!(inbox.take().count(), 0);
-        mailbox.send(Command::Shutdown(done.clone()));
+        doorway.send(Command::Shutdown(done.clone()));
         let (woken, wake) = mpsc::channel();
         let relay = std::thread::spawn(move || {
             for _ in 0..2 {
@@ -1399,7 +1399,7 @@ mod tests {
         let (taken, _) = wake.recv_timeout(Duration::from_secs(5)).unwrap();
         assert_eq!(taken, 1);
         std::thread::sleep(Duration::from_millis(50));
-        mailbox.send(Command::Shutdown(done));
+        doorway.send(Command::Shutdown(done));
         let (taken, slept) = wake.recv_timeout(Duration::from_secs(5)).unwrap();
         assert_eq!(taken, 1);
         assert!(slept >= Duration::from_millis(50), "{slept:?}");
