@@ -245,7 +245,7 @@ pub(crate) fn start_child(launch: &Launch, start: &Start) -> Result<(OsChild, Co
     }
     crate::forking::ours(|| match launch.method.unwrap_or_else(get_start_method) {
         StartMethod::Spawn => bootstrap::launch(launch, start),
-        StartMethod::Fork => fork_here(launch, start),
+        StartMethod::Fork => fork_here(launch, start, Vec::new()),
         StartMethod::ForkServer => {
             available(StartMethod::ForkServer)?;
             fork_server_launch(launch, start, Vec::new())
@@ -254,19 +254,20 @@ pub(crate) fn start_child(launch: &Launch, start: &Start) -> Result<(OsChild, Co
 }
 
 /// Whether [`start_children`] can start several children for `launch` at
-/// the cost of one: by the fork server, on a system that can fork a sibling.
+/// the cost of one: by a fork, here or in the fork server, on a system that
+/// can fork a sibling.
 pub(crate) fn can_start_beside(launch: &Launch) -> bool {
     process::SIBLING_FORK
         && launch.attach.is_none()
         && launch.executable.is_none()
-        && launch.method.unwrap_or_else(get_start_method) == StartMethod::ForkServer
+        && launch.method.unwrap_or_else(get_start_method) != StartMethod::Spawn
 }
 
 /// Starts a child for `start` and, beside it, one more for each of
 /// `siblings`: the same job under another identity, all at the cost of one
-/// request to the fork server. Its child forks the others with
-/// `CLONE_PARENT` before it runs anything, so they are this process's
-/// children too. Each sibling's connection is returned; its first message
+/// fork here or one request to the fork server. That child forks the others
+/// with `CLONE_PARENT` before it runs anything, so they are this process's
+/// children too, and this process goes on while they are forked. Each sibling's connection is returned; its first message
 /// is the sibling's pid, which only the process that forked it learns. A
 /// sibling that could not be forked closes its connection before saying
 /// anything. For a `launch` that [`can_start_beside`].
@@ -286,7 +287,10 @@ pub(crate) fn start_children(
             end: child_end,
         });
     }
-    let (child, conn) = crate::forking::ours(|| fork_server_launch(launch, start, ends))?;
+    let (child, conn) = crate::forking::ours(|| match launch.method.unwrap_or_else(get_start_method) {
+        StartMethod::Fork => fork_here(launch, start, ends),
+        _ => fork_server_launch(launch, start, ends),
+    })?;
     Ok((child, conn, conns))
 }
 
@@ -302,8 +306,9 @@ fn spawn_error(what: &str) -> impl FnOnce(std::io::Error) -> Error {
     move |source| Error::Spawn { what, source }
 }
 
-/// Forks this process; the child runs `start` and never returns.
-fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
+/// Forks this process; the child forks `siblings` and runs `start`, and
+/// never returns.
+fn fork_here(launch: &Launch, start: &Start, siblings: Vec<Sibling>) -> Result<(OsChild, Conn)> {
     let allowed =
         launch.fork_with_threads || std::env::var(ENV_FORK_WITH_THREADS).is_ok_and(|v| v == "1");
     // Unknown where the system does not say (no /proc): taken as several
@@ -368,11 +373,12 @@ fn fork_here(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
                 parent,
                 inherited,
             };
+            child.fork_siblings(siblings);
             child.run(Conn::new(child_end))
         }
         process::Forked::Parent(pid) => {
             drop(held);
-            drop(child_end);
+            drop((child_end, siblings));
             // Nothing to wait for: the child exists, and runs from here on.
             Ok((OsChild::from_pid(pid), Conn::new(parent_end)))
         }
