@@ -396,6 +396,10 @@ pub(super) fn worker_ready(
 pub(super) enum Launched {
     /// Started, not yet known to be ready.
     Now(ChildProc),
+    /// Started and ready: the caller waited for it.
+    Ready(ChildProc),
+    /// Started, and died or failed before it was ready.
+    Failed(Error),
     /// For the driver to start.
     Later,
     /// Being forked by another worker.
@@ -419,24 +423,34 @@ pub(super) fn drive(
         shared,
         hungry: true,
     };
-    let first = match first {
-        Launched::Now(worker) => Ok(worker),
-        Launched::Later => launch_worker(config),
+    let (first, is_ready) = match first {
+        Launched::Now(worker) => (Ok(worker), false),
+        Launched::Ready(worker) => (Ok(worker), true),
+        Launched::Failed(e) => (Err(e), false),
+        Launched::Later => (launch_worker(config), false),
         // A worker that its sibling could not fork is started here.
-        Launched::Forking(forking) => forking.started().or_else(|e| match shared.is_terminated() {
-            true => Err(e),
-            false => launch_worker(config),
-        }),
+        Launched::Forking(forking) => {
+            let started = forking.started().or_else(|e| match shared.is_terminated() {
+                true => Err(e),
+                false => launch_worker(config),
+            });
+            (started, false)
+        }
     };
     let first = first.and_then(|worker| {
         if shared.set_pid(slot, worker.pid()) {
             let _ = worker.signal(Signal::KILL);
         }
-        worker_ready(worker, Some((shared, slot)))
+        match is_ready {
+            true => Ok(worker),
+            false => worker_ready(worker, Some((shared, slot))),
+        }
     });
     let mut worker = match first {
         Ok(worker) => {
-            let _ = ready.send(Ok(()));
+            if !is_ready {
+                let _ = ready.send(Ok(()));
+            }
             worker
         }
         Err(e) => {

@@ -360,6 +360,11 @@ impl PoolBuilder {
             launch: self.launch,
         });
         let workers = launch_workers(&config, processes)?;
+        // Their drivers report nothing more.
+        let readied = workers
+            .iter()
+            .filter(|worker| matches!(worker, driver::Launched::Ready(_)))
+            .count();
         let shared = Dispatch::new(processes);
         let running = Arc::new(Running::default());
         let (ready, readiness) = std::sync::mpsc::channel();
@@ -404,8 +409,11 @@ impl PoolBuilder {
             what: "starting a pool worker".into(),
             source: std::io::Error::other("the pool thread ended"),
         };
-        let (mut ready, mut failure) = (0, None);
-        for _ in 0..processes {
+        let (mut ready, mut failure) = (readied, None);
+        if ready == wanted {
+            return Ok(pool);
+        }
+        for _ in readied..processes {
             match readiness.recv() {
                 Ok(Ok(())) => ready += 1,
                 Ok(Err(e)) if config.initializer.is_some() => return Err(e),
@@ -492,7 +500,18 @@ fn launch_workers(config: &WorkerConfig, processes: usize) -> Result<Vec<driver:
         while launched.len() < processes {
             let group = (processes - launched.len()).min(GROUP);
             let (first, siblings) = driver::launch_workers(config, group - 1)?;
-            launched.push(driver::Launched::Now(first));
+            // The first is readied here, before any driver thread exists:
+            // a thread started now would take the core this new child is
+            // queued on, and delay the pool's first result.
+            let first = match launched.is_empty() {
+                true => match driver::worker_ready(first, None) {
+                    Ok(worker) => driver::Launched::Ready(worker),
+                    Err(e) if config.initializer.is_some() => return Err(e),
+                    Err(e) => driver::Launched::Failed(e),
+                },
+                false => driver::Launched::Now(first),
+            };
+            launched.push(first);
             launched.extend(siblings.into_iter().map(driver::Launched::Forking));
         }
         return Ok(launched);
