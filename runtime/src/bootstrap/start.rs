@@ -372,8 +372,8 @@ fn fork_here(launch: &Launch, start: &Start, siblings: Vec<Sibling>) -> Result<(
                 lifeline,
                 parent,
                 inherited,
+                siblings,
             };
-            child.fork_siblings(siblings);
             child.run(Conn::new(child_end))
         }
         process::Forked::Parent(pid) => {
@@ -430,13 +430,15 @@ impl Drop for ExitOnUnwind {
 }
 
 /// A forked child on its way to its job: what it runs, how it dies with its
-/// parent, and the inherited descriptors it closes (listed by the parent
-/// while that was alone, or `None` for the child to list).
+/// parent, the inherited descriptors it closes (listed by the parent while
+/// that was alone, or `None` for the child to list), and the children it
+/// forks beside itself for the same job.
 struct InChild {
     start: Start,
     lifeline: Lifeline,
     parent: u32,
     inherited: Option<Vec<RawFd>>,
+    siblings: Vec<Sibling>,
 }
 
 impl InChild {
@@ -462,13 +464,13 @@ impl InChild {
                         lifeline: self.lifeline,
                         parent: self.parent,
                         inherited: self.inherited.clone(),
+                        siblings: theirs,
                     };
                     let mut conn = Conn::new(sibling.end);
                     // Only this process and its forker know its pid.
                     if conn.send(&process::own_id()).is_err() {
                         process::exit_now(bootstrap::EXIT_NO_PARENT);
                     }
-                    child.fork_siblings(theirs);
                     child.run(conn)
                 }
                 // Their ends are closed with the other inherited descriptors.
@@ -483,18 +485,28 @@ impl InChild {
         }
     }
 
-    /// The rest of the child's life: close what it inherited, run the job,
-    /// exit.
-    fn run(self, conn: Conn) -> ! {
-        if self.lifeline == Lifeline::Kernel {
-            die_with(self.parent);
+    /// The rest of the child's life: fork the siblings or leave them to the
+    /// job, close what it inherited, run the job, exit.
+    fn run(mut self, conn: Conn) -> ! {
+        let mut siblings = std::mem::take(&mut self.siblings);
+        match self.lifeline {
+            Lifeline::Kernel => die_with(self.parent),
+            // The job would run beside the lifeline thread, and could not fork.
+            Lifeline::Thread => self.fork_siblings(std::mem::take(&mut siblings)),
         }
         crate::forking::forget_parent();
-        let own = conn.stream().as_raw_fd();
+        let mut kept: Vec<RawFd> = siblings.iter().map(|s| s.end.as_raw_fd()).collect();
+        kept.push(conn.stream().as_raw_fd());
         let inherited = self.inherited.unwrap_or_else(|| inherited_fds(&self.start));
-        for fd in inherited.into_iter().filter(|&fd| fd != own) {
+        for fd in inherited.into_iter().filter(|fd| !kept.contains(fd)) {
             // SAFETY: `fd` was inherited and nothing in this process owns it.
             unsafe { process::close(fd) };
+        }
+        if !siblings.is_empty() {
+            *lock_late() = Some(LateSiblings {
+                siblings,
+                parent: self.parent,
+            });
         }
         let code = bootstrap::run_job(conn, self.start, self.lifeline);
         flush_std();
@@ -502,6 +514,71 @@ impl InChild {
         // Without running the parent's exit handlers.
         process::exit_now(code)
     }
+}
+
+/// Siblings left to the job to fork once it is ready ([`fork_late_siblings`]),
+/// and the parent they die with.
+struct LateSiblings {
+    siblings: Vec<Sibling>,
+    parent: u32,
+}
+
+static LATE_SIBLINGS: Mutex<Option<LateSiblings>> = Mutex::new(None);
+
+fn lock_late() -> std::sync::MutexGuard<'static, Option<LateSiblings>> {
+    LATE_SIBLINGS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// In a child started beside others (`start_children`) whose lifeline is
+/// the kernel's: forks those others here, as late as the job allows, so
+/// that the first child's work does not wait for their forks. The job goes
+/// on from here in each of them, under its own identity. Returns the
+/// connection this process serves from now on, and whether it is one of
+/// the siblings, which have said nothing on theirs but their pid. Elsewhere
+/// (and a second time) it returns `conn` as it is. A job started beside
+/// others must call this, or its siblings are never forked.
+pub(crate) fn fork_late_siblings(conn: Conn) -> (Conn, bool) {
+    let Some(LateSiblings {
+        mut siblings,
+        parent,
+    }) = lock_late().take()
+    else {
+        return (conn, false);
+    };
+    // A job that started a thread cannot fork: its parent sees the
+    // siblings' connections close, and starts them itself.
+    if procfs::threads() != Some(1) {
+        return (conn, false);
+    }
+    let (mut conn, mut forked) = (conn, false);
+    while let Some(sibling) = siblings.pop() {
+        let theirs = siblings.split_off(siblings.len() / 2);
+        // SAFETY: this process is single-threaded (checked above); the child
+        // goes on with the job, which ends in `_exit` like this process's.
+        match unsafe { process::fork_sibling() } {
+            Ok(process::Forked::Child) => {
+                // The kernel forgets the parent-death signal in a fork.
+                die_with(parent);
+                // The forker's connection and siblings are not this one's.
+                drop((conn, siblings));
+                bootstrap::identity::set_identity(sibling.identity);
+                conn = Conn::new(sibling.end);
+                // Only this process and its forker know its pid.
+                if conn.send(&process::own_id()).is_err() {
+                    process::exit_now(bootstrap::EXIT_NO_PARENT);
+                }
+                (siblings, forked) = (theirs, true);
+            }
+            Ok(process::Forked::Parent(_)) => drop((sibling.end, theirs)),
+            // The parent sees the end of a sibling that could not be forked;
+            // the others may still be.
+            Err(_) => {
+                drop(sibling.end);
+                siblings.extend(theirs);
+            }
+        }
+    }
+    (conn, forked)
 }
 
 /// The descriptors a spawned child would not have had: those marked
@@ -754,8 +831,8 @@ fn fork_for_owner(
                 lifeline: Lifeline::Kernel,
                 parent: owner,
                 inherited: Some(inherited),
+                siblings,
             };
-            child.fork_siblings(siblings);
             child.run(Conn::new(child_end))
         }
         process::Forked::Parent(pid) => Ok(pid),

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
+use crate::bootstrap::start::fork_late_siblings;
 use crate::bootstrap::{self, CallSpec, Entry, JobKind};
 use crate::error::Error;
 use crate::wire::{self, Conn, prefixed_items, push_frame, push_prefixed};
@@ -46,7 +47,23 @@ fn run_worker(conn: Conn, payload: &[u8], fds: Vec<OwnedFd>) -> i32 {
 fn serve(conn: Conn, initializer: Option<CallSpec>) -> i32 {
     // Ctrl-C reaches the whole process group; the parent decides what it means.
     crate::sys::process::ignore(crate::sys::process::Ignorable::Interrupt);
-    serve_chunks(conn, initializer, None)
+    bootstrap::send_panics_to_callers();
+    // The workers started beside this one are forked as late as they can
+    // be: before an initializer, which each runs for itself; without one,
+    // once this worker has said it is ready, so that the pool's first task
+    // need not wait for their forks.
+    let conn = match initializer {
+        Some(_) => fork_late_siblings(conn).0,
+        None => conn,
+    };
+    let Some(conn) = say_started(conn, initializer) else {
+        return 1;
+    };
+    let (mut conn, sibling) = fork_late_siblings(conn);
+    if sibling && conn.send(&Started::Ready).is_err() {
+        return 1;
+    }
+    serve_started(conn, None)
 }
 
 /// Runs the initializer, then the chunks that come through `conn`, until
@@ -55,16 +72,28 @@ fn serve(conn: Conn, initializer: Option<CallSpec>) -> i32 {
 /// once that can be read (the relay stopping it), and, since a rank may be
 /// on another machine, its results hold no descriptors: handles among them
 /// fail their items, and `Bytes` travel inline.
+#[cfg(feature = "mpi")]
 pub(crate) fn serve_chunks(
-    mut conn: Conn,
+    conn: Conn,
     initializer: Option<CallSpec>,
     relay: Option<BorrowedFd<'_>>,
 ) -> i32 {
     bootstrap::send_panics_to_callers();
-    let started = initialize(initializer);
-    if conn.send(&started).is_err() || !matches!(started, Started::Ready) {
-        return 1;
+    match say_started(conn, initializer) {
+        Some(conn) => serve_started(conn, relay),
+        None => 1,
     }
+}
+
+/// Runs the initializer and tells the parent how that went; `None` if
+/// this worker is to end.
+fn say_started(mut conn: Conn, initializer: Option<CallSpec>) -> Option<Conn> {
+    let started = initialize(initializer);
+    (conn.send(&started).is_ok() && matches!(started, Started::Ready)).then_some(conn)
+}
+
+/// [`serve_chunks`] once the parent knows the worker is ready.
+fn serve_started(mut conn: Conn, relay: Option<BorrowedFd<'_>>) -> i32 {
     // Single-threaded: the parent never blocks writing to a worker that is
     // writing to it (its driver reads results while its writes wait), so this
     // process may block on either direction.
