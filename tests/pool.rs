@@ -461,6 +461,40 @@ fn the_initializer_runs_in_every_worker() {
     assert!(seen.iter().all(|v| *v == Some(42)), "{seen:?}");
 }
 
+/// The pid of the process whose initializer ran.
+static INITIALIZED_IN: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+#[pool_task]
+fn remember_pid() {
+    INITIALIZED_IN.set(std::process::id()).unwrap();
+}
+
+/// This worker's pid, and whether its initializer ran in it (not in a
+/// process it was forked from).
+#[pool_task]
+fn initialized_here(_: u64) -> (u32, bool) {
+    std::thread::sleep(Duration::from_millis(10));
+    let pid = std::process::id();
+    (pid, INITIALIZED_IN.get() == Some(&pid))
+}
+
+#[test]
+fn each_worker_runs_the_initializer_itself_under_every_start_method() {
+    for method in multiproc::get_all_start_methods() {
+        let pool = Pool::builder()
+            .processes(3)
+            .start_method(method)
+            .fork_with_threads(true)
+            .initializer(remember_pid, ())
+            .build()
+            .unwrap();
+        let seen = pool.map_chunked(initialized_here, 0..30u64, 1).unwrap();
+        let pids: HashSet<_> = seen.iter().map(|(pid, _)| pid).collect();
+        assert_eq!(pids.len(), 3, "{method:?}: {seen:?}");
+        assert!(seen.iter().all(|(_, here)| *here), "{method:?}: {seen:?}");
+    }
+}
+
 #[test]
 fn a_panicking_initializer_fails_build() {
     let started = Instant::now();
