@@ -495,6 +495,46 @@ fn each_worker_runs_the_initializer_itself_under_every_start_method() {
     }
 }
 
+/// Whether the C library's record of this thread holds its own id, as the
+/// kernel reports where that record is, and whether its robust-mutex list
+/// is registered: what the C library's fork sets up in a new child.
+#[pool_task]
+fn c_library_knows_this_thread(_: u64) -> (u32, bool) {
+    std::thread::sleep(Duration::from_millis(10));
+    let mut id_word: *mut libc::c_int = std::ptr::null_mut();
+    // SAFETY: the kernel writes one pointer.
+    let found = unsafe { libc::prctl(libc::PR_GET_TID_ADDRESS, &mut id_word) } == 0;
+    // SAFETY: a plain query.
+    let own = unsafe { libc::gettid() };
+    // SAFETY: where set, the word lives as long as this thread.
+    let known = found && !id_word.is_null() && unsafe { *id_word } == own;
+    let (mut head, mut len) = (std::ptr::null_mut::<libc::c_void>(), 0usize);
+    // SAFETY: the kernel writes the list head and its size.
+    let listed = unsafe { libc::syscall(libc::SYS_get_robust_list, 0, &mut head, &mut len) };
+    (std::process::id(), known && listed == 0 && !head.is_null())
+}
+
+#[test]
+fn every_forked_worker_is_set_up_as_the_c_librarys_fork_sets_up_a_child() {
+    for method in multiproc::get_all_start_methods() {
+        let pool = Pool::builder()
+            .processes(3)
+            .start_method(method)
+            .fork_with_threads(true)
+            .build()
+            .unwrap();
+        let seen = pool
+            .map_chunked(c_library_knows_this_thread, 0..30u64, 1)
+            .unwrap();
+        let pids: HashSet<_> = seen.iter().map(|(pid, _)| pid).collect();
+        assert_eq!(pids.len(), 3, "{method:?}: {seen:?}");
+        assert!(
+            seen.iter().all(|(_, set_up)| *set_up),
+            "{method:?}: {seen:?}"
+        );
+    }
+}
+
 #[test]
 fn a_panicking_initializer_fails_build() {
     let started = Instant::now();

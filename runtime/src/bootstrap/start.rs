@@ -13,16 +13,28 @@
 //!   started on first use, to fork. The server clones with `CLONE_PARENT`, so
 //!   the new process is the caller's child, not the server's.
 //!
-//! Several fork-server children for the same job (a pool's workers) cost the
-//! caller one request: the server's child forks the others with
-//! `CLONE_PARENT` before it runs anything (`start_children`), so that they
-//! too are the caller's children, and each tells its pid on its own
-//! connection, since only the process that forked it learns it. Each
-//! sibling so forked takes half of those still to fork, so `n` children take
-//! about `log2(n)` forks' time. `Fork` does not do this: a raw `clone` skips
-//! the C library's own work in a new child (its cached thread id, its
-//! robust-mutex list, the fork handlers), which a fork server's children,
-//! forked the same way, never relied on, but a forked program's may.
+//! Several children for the same job (a pool's workers) cost the caller
+//! one fork, or one request to the fork server (`start_children`): that
+//! child forks the others with `CLONE_PARENT`, so that they too are the
+//! caller's children, and each tells its pid on its own connection, since
+//! only the process that forked it learns it. Each sibling so forked takes
+//! half of those still to fork, so `n` children take about `log2(n)` forks'
+//! time.
+//!
+//! Why a raw `clone` may stand in for the C library's fork there:
+//! - The kernel is pointed at the child's thread-id word and robust-mutex
+//!   list as the C library's fork points it (`process::fork_sibling`).
+//! - No fork handler runs in a sibling, and none needs to: under `Fork` the
+//!   first child came from the C library's fork, which ran them; under the
+//!   fork server, from the server, a program diverted before `main`. Either
+//!   way it forks its siblings before any of the user's code runs in it, so
+//!   each starts from the state the first started from.
+//! - Only a single-threaded process can do it, so a child whose lifeline is
+//!   a thread forks its siblings before that thread starts. Otherwise the
+//!   job forks them when it is ready (`fork_late_siblings`): a pool worker
+//!   without an initializer once it has said so, so that the pool's first
+//!   task does not wait for those forks; with one, before it, since each
+//!   worker runs its own.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;

@@ -135,31 +135,88 @@ pub(crate) unsafe fn fork() -> std::io::Result<Forked> {
 /// sibling: a child of its parent, which reaps it. Runs no fork handlers.
 /// Refused where the system cannot ([`SIBLING_FORK`]).
 ///
+/// The kernel is pointed at the same two places of the child's memory as
+/// the C library's fork points it at: the word of the thread's record that
+/// holds its id (set to the child's, and cleared when it ends), and its
+/// list of robust mutexes, released by the kernel when the thread dies.
+/// Without them the child's record would keep the forker's id, which the
+/// C library stores as the owner of robust and priority-inheriting mutexes.
+/// Refused where the kernel does not tell where they are.
+///
 /// # Safety
 ///
 /// As for [`fork`]; and this process must be single-threaded.
 pub(crate) unsafe fn fork_sibling() -> std::io::Result<Forked> {
     #[cfg(portable)]
     return Err(std::io::ErrorKind::Unsupported.into());
-    // SAFETY: a raw clone with a null stack behaves like fork; the caller
-    // keeps the child's promises.
     #[cfg(not(portable))]
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            libc::CLONE_PARENT | libc::SIGCHLD,
-            std::ptr::null_mut::<libc::c_void>(),
-            std::ptr::null_mut::<libc::c_int>(),
-            std::ptr::null_mut::<libc::c_int>(),
-            0usize,
-        )
-    };
-    #[cfg(not(portable))]
-    match pid {
-        -1 => Err(std::io::Error::last_os_error()),
-        0 => Ok(Forked::Child),
-        pid => Ok(Forked::Parent(pid as u32)),
+    {
+        let mut id_word: *mut libc::c_int = std::ptr::null_mut();
+        // SAFETY: the kernel writes one pointer to `id_word`.
+        let found = unsafe { libc::prctl(libc::PR_GET_TID_ADDRESS, &mut id_word) } == 0;
+        if !found || id_word.is_null() {
+            return Err(std::io::ErrorKind::Unsupported.into());
+        }
+        let (mut robust, mut robust_len) = (std::ptr::null_mut::<libc::c_void>(), 0usize);
+        // SAFETY: the kernel writes the calling thread's list head and its size.
+        let listed = unsafe {
+            libc::syscall(libc::SYS_get_robust_list, 0, &mut robust, &mut robust_len)
+        };
+        if listed != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: a clone without a new stack behaves like fork; the caller
+        // keeps the child's promises.
+        let pid = unsafe { clone_parent(id_word) };
+        match pid {
+            -1 => Err(std::io::Error::last_os_error()),
+            0 => {
+                // The same address in the child's copy of this memory. It
+                // cannot fail: the head and size are the ones the kernel gave.
+                // SAFETY: a plain system call on this thread's own list.
+                unsafe { libc::syscall(libc::SYS_set_robust_list, robust, robust_len) };
+                Ok(Forked::Child)
+            }
+            pid => Ok(Forked::Parent(pid as u32)),
+        }
     }
+}
+
+/// `clone(CLONE_PARENT)` with the child's id written to `id_word`, and
+/// cleared there when it ends: `clone3`, or, where that is refused (before
+/// Linux 5.3, or by a container's system-call filter), the older call.
+///
+/// # Safety
+///
+/// As for [`fork_sibling`].
+#[cfg(not(portable))]
+unsafe fn clone_parent(id_word: *mut libc::c_int) -> libc::c_long {
+    let flags = libc::CLONE_PARENT | libc::CLONE_CHILD_SETTID | libc::CLONE_CHILD_CLEARTID;
+    // SAFETY: all zeros is a valid request (no pidfd, stack or tls).
+    let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
+    args.flags = flags as u64;
+    args.child_tid = id_word as u64;
+    // No exit signal: a child of the parent ends with this process's
+    // (`SIGCHLD`), and `clone3` refuses one with `CLONE_PARENT`.
+    let size = std::mem::size_of::<libc::clone_args>();
+    // SAFETY: `args` lives through the call; the caller keeps the rest.
+    let pid = unsafe { libc::syscall(libc::SYS_clone3, &mut args, size) };
+    if pid != -1 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ENOSYS) {
+        return pid;
+    }
+    let (stack, parent_id) = (std::ptr::null_mut::<libc::c_void>(), std::ptr::null_mut::<libc::c_int>());
+    // x86-64 takes the thread id's address before the (unused) tls; most
+    // others, aarch64 among them, after it.
+    // SAFETY: as above.
+    #[cfg(target_arch = "x86_64")]
+    return unsafe {
+        libc::syscall(libc::SYS_clone, flags | libc::SIGCHLD, stack, parent_id, id_word, 0usize)
+    };
+    // SAFETY: as above.
+    #[cfg(not(target_arch = "x86_64"))]
+    return unsafe {
+        libc::syscall(libc::SYS_clone, flags | libc::SIGCHLD, stack, parent_id, 0usize, id_word)
+    };
 }
 
 /// Has the system kill this (just forked) process when the thread of its
