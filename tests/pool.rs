@@ -497,7 +497,13 @@ fn each_worker_runs_the_initializer_itself_under_every_start_method() {
 
 /// Whether the C library's record of this thread holds its own id, as the
 /// kernel reports where that record is, and whether its robust-mutex list
-/// is registered: what the C library's fork sets up in a new child.
+/// is registered: what glibc's fork sets up in a new child, and multiproc's
+/// sibling forks too where it runs (`fork_sibling`).
+#[cfg(all(
+    target_os = "linux",
+    target_env = "gnu",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
 #[pool_task]
 fn c_library_knows_this_thread(_: u64) -> (u32, bool) {
     std::thread::sleep(Duration::from_millis(10));
@@ -514,6 +520,11 @@ fn c_library_knows_this_thread(_: u64) -> (u32, bool) {
     (std::process::id(), known && listed == 0 && !head.is_null())
 }
 
+#[cfg(all(
+    target_os = "linux",
+    target_env = "gnu",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
 #[test]
 fn every_forked_worker_is_set_up_as_the_c_librarys_fork_sets_up_a_child() {
     for method in multiproc::get_all_start_methods() {
@@ -533,6 +544,60 @@ fn every_forked_worker_is_set_up_as_the_c_librarys_fork_sets_up_a_child() {
             "{method:?}: {seen:?}"
         );
     }
+}
+
+/// A `Fork` pool of three built on this child's main thread, where each
+/// first worker forks its siblings once it is ready (or before its
+/// initializer), not before its job as under a test's thread: how many
+/// workers ran the calls, whether the C library knew each one's thread, and
+/// whether each ran its own initializer.
+#[cfg(all(
+    target_os = "linux",
+    target_env = "gnu",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+#[multiproc::process]
+fn fork_a_pool_on_the_main_thread() -> (usize, bool, bool) {
+    let forked = || {
+        Pool::builder()
+            .processes(3)
+            .start_method(StartMethod::Fork)
+            .fork_with_threads(true)
+    };
+    let seen = forked()
+        .build()
+        .unwrap()
+        .map_chunked(c_library_knows_this_thread, 0..30u64, 1)
+        .unwrap();
+    let initialized = forked()
+        .initializer(remember_pid, ())
+        .build()
+        .unwrap()
+        .map_chunked(initialized_here, 0..30u64, 1)
+        .unwrap();
+    let pids: HashSet<_> = seen.iter().map(|(pid, _)| pid).collect();
+    (
+        pids.len(),
+        seen.iter().all(|(_, set_up)| *set_up),
+        initialized.iter().all(|(_, here)| *here),
+    )
+}
+
+#[cfg(all(
+    target_os = "linux",
+    target_env = "gnu",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+#[test]
+fn workers_forked_late_by_their_sibling_are_set_up_and_initialized_each() {
+    let (workers, set_up, initialized) = fork_a_pool_on_the_main_thread
+        .spawn()
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(workers, 3);
+    assert!(set_up, "a worker's thread record holds another's id");
+    assert!(initialized, "a worker did not run its own initializer");
 }
 
 #[test]

@@ -647,7 +647,7 @@ pub(crate) fn run_job(conn: Conn, mut start: Start, lifeline: Lifeline) -> i32 {
 const ENV_WAIT_FOR_DEBUGGER: &std::ffi::CStr = c"MULTIPROC_WAIT_FOR_DEBUGGER";
 
 /// Stops this child, saying how to go on, if `MULTIPROC_WAIT_FOR_DEBUGGER` names it.
-fn wait_for_a_debugger() {
+pub(crate) fn wait_for_a_debugger() {
     // Not through `std::env`, whose lock a forked child may find held.
     let Some(wanted) = process::env_var(ENV_WAIT_FOR_DEBUGGER) else {
         return;

@@ -21,14 +21,22 @@
 //! half of those still to fork, so `n` children take about `log2(n)` forks'
 //! time.
 //!
-//! Why a raw `clone` may stand in for the C library's fork there:
-//! - The kernel is pointed at the child's thread-id word and robust-mutex
-//!   list as the C library's fork points it (`process::fork_sibling`).
-//! - No fork handler runs in a sibling, and none needs to: under `Fork` the
-//!   first child came from the C library's fork, which ran them; under the
-//!   fork server, from the server, a program diverted before `main`. Either
-//!   way it forks its siblings before any of the user's code runs in it, so
-//!   each starts from the state the first started from.
+//! Why a raw `clone` may stand in for the C library's fork there, and
+//! where it falls short:
+//! - With glibc on x86-64 and aarch64, the kernel is pointed at the child's
+//!   thread-id word and robust-mutex list as glibc's fork points it
+//!   (`process::fork_sibling`). Elsewhere (musl, other machines, a kernel
+//!   that does not tell where they are) the child's record of its thread
+//!   keeps the forker's id: a robust or priority-inheriting mutex of the C
+//!   library's, locked in a sibling, names the wrong owner.
+//! - No fork handler runs in a sibling. Under `Fork` the first child came
+//!   from the C library's fork, which ran them; under the fork server, from
+//!   the server, a program diverted before `main`. The first forks its
+//!   siblings before any of the user's code runs in it, so each starts from
+//!   the state the first started from, with what those handlers left there:
+//!   a handler that caches its process's pid leaves the first child's in
+//!   the siblings. multiproc's own child hooks run again in each sibling
+//!   (`forking::forget_parent`).
 //! - Only a single-threaded process can do it, so a child whose lifeline is
 //!   a thread forks its siblings before that thread starts. Otherwise the
 //!   job forks them when it is ready (`fork_late_siblings`): a pool worker
@@ -36,10 +44,11 @@
 //!   task does not wait for those forks; with one, before it, since each
 //!   worker runs its own.
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::sync::{Mutex, OnceLock};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -278,11 +287,12 @@ pub(crate) fn can_start_beside(launch: &Launch) -> bool {
 /// Starts a child for `start` and, beside it, one more for each of
 /// `siblings`: the same job under another identity, all at the cost of one
 /// fork here or one request to the fork server. That child forks the others
-/// with `CLONE_PARENT` before it runs anything, so they are this process's
-/// children too, and this process goes on while they are forked. Each sibling's connection is returned; its first message
-/// is the sibling's pid, which only the process that forked it learns. A
-/// sibling that could not be forked closes its connection before saying
-/// anything. For a `launch` that [`can_start_beside`].
+/// with `CLONE_PARENT`, so they are this process's children too: before its
+/// job if its lifeline is a thread, else when the job calls
+/// [`fork_late_siblings`]. Each sibling's connection is returned; its first
+/// message is the sibling's pid, which only the process that forked it
+/// learns. A sibling that could not be forked closes its connection before
+/// saying anything. For a `launch` that [`can_start_beside`].
 pub(crate) fn start_children(
     launch: &Launch,
     start: &Start,
@@ -299,7 +309,8 @@ pub(crate) fn start_children(
             end: child_end,
         });
     }
-    let (child, conn) = crate::forking::ours(|| match launch.method.unwrap_or_else(get_start_method) {
+    let method = launch.method.unwrap_or_else(get_start_method);
+    let (child, conn) = crate::forking::ours(|| match method {
         StartMethod::Fork => fork_here(launch, start, ends),
         _ => fork_server_launch(launch, start, ends),
     })?;
@@ -559,18 +570,29 @@ pub(crate) fn fork_late_siblings(conn: Conn) -> (Conn, bool) {
     };
     // A job that started a thread cannot fork: its parent sees the
     // siblings' connections close, and starts them itself.
-    if procfs::threads() != Some(1) {
+    if procfs::threads().is_some_and(|threads| threads > 1) {
         return (conn, false);
     }
     let (mut conn, mut forked) = (conn, false);
     while let Some(sibling) = siblings.pop() {
         let theirs = siblings.split_off(siblings.len() / 2);
+        // The parent says nothing first: a connection it can read from has
+        // been given up (its driver started another worker). A sibling
+        // forked for it could not tell its pid, and would never be reaped.
+        let given_up = wire::wait_readable(&[sibling.end.as_fd()], Some(Duration::ZERO));
+        if given_up.is_ok_and(|ready| !ready.is_empty()) {
+            siblings.extend(theirs);
+            continue;
+        }
         // SAFETY: this process is single-threaded (checked above); the child
         // goes on with the job, which ends in `_exit` like this process's.
         match unsafe { process::fork_sibling() } {
             Ok(process::Forked::Child) => {
                 // The kernel forgets the parent-death signal in a fork.
                 die_with(parent);
+                // What the forker may have learnt about itself since its own
+                // fork is not this process's.
+                crate::forking::forget_parent();
                 // The forker's connection and siblings are not this one's.
                 drop((conn, siblings));
                 bootstrap::identity::set_identity(sibling.identity);
@@ -579,6 +601,7 @@ pub(crate) fn fork_late_siblings(conn: Conn) -> (Conn, bool) {
                 if conn.send(&process::own_id()).is_err() {
                     process::exit_now(bootstrap::EXIT_NO_PARENT);
                 }
+                bootstrap::wait_for_a_debugger();
                 (siblings, forked) = (theirs, true);
             }
             Ok(process::Forked::Parent(_)) => drop((sibling.end, theirs)),

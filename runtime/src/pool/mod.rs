@@ -500,13 +500,13 @@ fn launch_workers(config: &WorkerConfig, processes: usize) -> Result<Vec<driver:
         while launched.len() < processes {
             let group = (processes - launched.len()).min(GROUP);
             let (first, siblings) = driver::launch_workers(config, group - 1)?;
-            // The first is readied here, before any driver thread exists:
-            // a thread started now would take the core this new child is
-            // queued on, and delay the pool's first result.
-            let first = match launched.is_empty() {
+            // Without an initializer, the first is readied here, before any
+            // driver thread exists: a thread started now would take the core
+            // this new child is queued on, and delay the pool's first result.
+            // (With one, `build` waits for every worker anyway.)
+            let first = match launched.is_empty() && config.initializer.is_none() {
                 true => match driver::worker_ready(first, None) {
                     Ok(worker) => driver::Launched::Ready(worker),
-                    Err(e) if config.initializer.is_some() => return Err(e),
                     Err(e) => driver::Launched::Failed(e),
                 },
                 false => driver::Launched::Now(first),
@@ -526,8 +526,8 @@ fn launch_workers(config: &WorkerConfig, processes: usize) -> Result<Vec<driver:
         .collect()
 }
 
-/// The most workers one request to the fork server starts: each holds two
-/// descriptors here until it is running.
+/// The most workers one fork (or request to the fork server) starts: each
+/// holds two descriptors here until it is running.
 const GROUP: usize = 64;
 
 /// A chunk size the caller gave, if it is one.

@@ -135,13 +135,12 @@ pub(crate) unsafe fn fork() -> std::io::Result<Forked> {
 /// sibling: a child of its parent, which reaps it. Runs no fork handlers.
 /// Refused where the system cannot ([`SIBLING_FORK`]).
 ///
-/// The kernel is pointed at the same two places of the child's memory as
-/// the C library's fork points it at: the word of the thread's record that
-/// holds its id (set to the child's, and cleared when it ends), and its
-/// list of robust mutexes, released by the kernel when the thread dies.
-/// Without them the child's record would keep the forker's id, which the
-/// C library stores as the owner of robust and priority-inheriting mutexes.
-/// Refused where the kernel does not tell where they are.
+/// With glibc on x86-64 and aarch64, the kernel is pointed at the same two
+/// places of the child's memory as glibc's own fork points it at
+/// ([`ThreadRecord`]), so that the child's record of its thread holds its
+/// own id. Elsewhere, or where the kernel does not tell where they are,
+/// that record keeps the forker's id, which the C library stores as the
+/// owner of robust and priority-inheriting mutexes.
 ///
 /// # Safety
 ///
@@ -151,30 +150,18 @@ pub(crate) unsafe fn fork_sibling() -> std::io::Result<Forked> {
     return Err(std::io::ErrorKind::Unsupported.into());
     #[cfg(not(portable))]
     {
-        let mut id_word: *mut libc::c_int = std::ptr::null_mut();
-        // SAFETY: the kernel writes one pointer to `id_word`.
-        let found = unsafe { libc::prctl(libc::PR_GET_TID_ADDRESS, &mut id_word) } == 0;
-        if !found || id_word.is_null() {
-            return Err(std::io::ErrorKind::Unsupported.into());
-        }
-        let (mut robust, mut robust_len) = (std::ptr::null_mut::<libc::c_void>(), 0usize);
-        // SAFETY: the kernel writes the calling thread's list head and its size.
-        let listed = unsafe {
-            libc::syscall(libc::SYS_get_robust_list, 0, &mut robust, &mut robust_len)
-        };
-        if listed != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
+        let record = ThreadRecord::of_this_thread();
+        let id_word = record.as_ref().map_or(std::ptr::null_mut(), |r| r.id_word);
         // SAFETY: a clone without a new stack behaves like fork; the caller
         // keeps the child's promises.
-        let pid = unsafe { clone_parent(id_word) };
-        match pid {
+        match unsafe { clone_parent(id_word) } {
             -1 => Err(std::io::Error::last_os_error()),
             0 => {
-                // The same address in the child's copy of this memory. It
-                // cannot fail: the head and size are the ones the kernel gave.
-                // SAFETY: a plain system call on this thread's own list.
-                unsafe { libc::syscall(libc::SYS_set_robust_list, robust, robust_len) };
+                if let Some(record) = record {
+                    // SAFETY: this process's copy of the forker's record,
+                    // at the same address, and its only thread.
+                    unsafe { record.take_in_child() };
+                }
                 Ok(Forked::Child)
             }
             pid => Ok(Forked::Parent(pid as u32)),
@@ -182,41 +169,94 @@ pub(crate) unsafe fn fork_sibling() -> std::io::Result<Forked> {
     }
 }
 
-/// `clone(CLONE_PARENT)` with the child's id written to `id_word`, and
-/// cleared there when it ends: `clone3`, or, where that is refused (before
-/// Linux 5.3, or by a container's system-call filter), the older call.
+/// Where glibc keeps the calling thread's id and its list of robust mutexes,
+/// as the kernel knows them: glibc's fork has the kernel write the child's
+/// id into the first (and clear it when the child ends), and registers the
+/// second, emptied, in the child. Not musl's: the address it gives the
+/// kernel is a lock of its own.
+#[cfg(not(portable))]
+struct ThreadRecord {
+    id_word: *mut libc::c_int,
+    /// The list's head, if the kernel has one of the size it defines.
+    robust: Option<*mut RobustListHead>,
+}
+
+/// The head of a thread's robust-mutex list, as `linux/futex.h` defines it.
+#[cfg(not(portable))]
+#[repr(C)]
+struct RobustListHead {
+    next: *mut libc::c_void,
+    futex_offset: libc::c_long,
+    list_op_pending: *mut libc::c_void,
+}
+
+#[cfg(not(portable))]
+impl ThreadRecord {
+    fn of_this_thread() -> Option<ThreadRecord> {
+        if !cfg!(all(
+            target_env = "gnu",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        )) {
+            return None;
+        }
+        let mut id_word: *mut libc::c_int = std::ptr::null_mut();
+        // SAFETY: the kernel writes one pointer to `id_word`.
+        let told = unsafe { libc::prctl(libc::PR_GET_TID_ADDRESS, &mut id_word) } == 0;
+        if !told || id_word.is_null() {
+            return None;
+        }
+        let (mut head, mut len) = (std::ptr::null_mut::<RobustListHead>(), 0usize);
+        // SAFETY: the kernel writes the calling thread's list head and its size.
+        let listed = unsafe { libc::syscall(libc::SYS_get_robust_list, 0, &mut head, &mut len) };
+        let robust = (listed == 0 && !head.is_null() && len == size_of::<RobustListHead>())
+            .then_some(head);
+        Some(ThreadRecord { id_word, robust })
+    }
+
+    /// In the child: empties and registers its copy of the robust list.
+    ///
+    /// # Safety
+    ///
+    /// In a child just forked with this record, single-threaded.
+    unsafe fn take_in_child(self) {
+        let Some(head) = self.robust else {
+            return;
+        };
+        // SAFETY: the head lives in this thread's record, which nothing else
+        // touches while this process has no other thread; an empty list
+        // points at its own head, as glibc's fork leaves it.
+        unsafe {
+            (*head).next = head.cast();
+            (*head).list_op_pending = std::ptr::null_mut();
+            libc::syscall(libc::SYS_set_robust_list, head, size_of::<RobustListHead>());
+        }
+    }
+}
+
+/// `clone(CLONE_PARENT)`, with the child's id written to `id_word` (and
+/// cleared there when it ends) unless that is null.
 ///
 /// # Safety
 ///
 /// As for [`fork_sibling`].
 #[cfg(not(portable))]
 unsafe fn clone_parent(id_word: *mut libc::c_int) -> libc::c_long {
-    let flags = libc::CLONE_PARENT | libc::CLONE_CHILD_SETTID | libc::CLONE_CHILD_CLEARTID;
-    // SAFETY: all zeros is a valid request (no pidfd, stack or tls).
-    let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
-    args.flags = flags as u64;
-    args.child_tid = id_word as u64;
-    // No exit signal: a child of the parent ends with this process's
-    // (`SIGCHLD`), and `clone3` refuses one with `CLONE_PARENT`.
-    let size = std::mem::size_of::<libc::clone_args>();
-    // SAFETY: `args` lives through the call; the caller keeps the rest.
-    let pid = unsafe { libc::syscall(libc::SYS_clone3, &mut args, size) };
-    if pid != -1 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ENOSYS) {
-        return pid;
+    let mut flags = libc::CLONE_PARENT | libc::SIGCHLD;
+    if !id_word.is_null() {
+        flags |= libc::CLONE_CHILD_SETTID | libc::CLONE_CHILD_CLEARTID;
     }
-    let (stack, parent_id) = (std::ptr::null_mut::<libc::c_void>(), std::ptr::null_mut::<libc::c_int>());
-    // x86-64 takes the thread id's address before the (unused) tls; most
-    // others, aarch64 among them, after it.
-    // SAFETY: as above.
+    let stack = std::ptr::null_mut::<libc::c_void>();
+    let parent_id = std::ptr::null_mut::<libc::c_int>();
+    // The argument order differs: x86-64 takes the id's address before the
+    // (unused) thread pointer, aarch64 after it. Elsewhere `id_word` is
+    // null (`ThreadRecord`), and every argument but the flags is zero (s390x,
+    // which takes the stack first, is not supported).
+    // SAFETY: the caller keeps the child's promises.
     #[cfg(target_arch = "x86_64")]
-    return unsafe {
-        libc::syscall(libc::SYS_clone, flags | libc::SIGCHLD, stack, parent_id, id_word, 0usize)
-    };
+    return unsafe { libc::syscall(libc::SYS_clone, flags, stack, parent_id, id_word, 0usize) };
     // SAFETY: as above.
     #[cfg(not(target_arch = "x86_64"))]
-    return unsafe {
-        libc::syscall(libc::SYS_clone, flags | libc::SIGCHLD, stack, parent_id, 0usize, id_word)
-    };
+    return unsafe { libc::syscall(libc::SYS_clone, flags, stack, parent_id, 0usize, id_word) };
 }
 
 /// Has the system kill this (just forked) process when the thread of its
@@ -361,7 +401,8 @@ pub(crate) unsafe fn clear_env() {
     // NUL-terminated and lives for the rest of the process.
     #[cfg(target_os = "macos")]
     unsafe {
-        let empty: &'static mut [*mut libc::c_char; 1] = Box::leak(Box::new([std::ptr::null_mut()]));
+        let empty: &'static mut [*mut libc::c_char; 1] =
+            Box::leak(Box::new([std::ptr::null_mut()]));
         *libc::_NSGetEnviron() = empty.as_mut_ptr();
     }
 }
