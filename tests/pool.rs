@@ -478,126 +478,106 @@ fn initialized_here(_: u64) -> (u32, bool) {
     (pid, INITIALIZED_IN.get() == Some(&pid))
 }
 
+/// A pool of three workers started by `method`, even beside other threads.
+fn three_workers(method: StartMethod) -> multiproc::PoolBuilder {
+    Pool::builder()
+        .processes(3)
+        .start_method(method)
+        .fork_with_threads(true)
+}
+
+/// Whether three workers answered, and each said yes.
+fn each_of_three_said_yes(seen: &[(u32, bool)]) -> bool {
+    let pids: HashSet<_> = seen.iter().map(|(pid, _)| pid).collect();
+    pids.len() == 3 && seen.iter().all(|(_, yes)| *yes)
+}
+
 #[test]
 fn each_worker_runs_the_initializer_itself_under_every_start_method() {
     for method in multiproc::get_all_start_methods() {
-        let pool = Pool::builder()
-            .processes(3)
-            .start_method(method)
-            .fork_with_threads(true)
+        let pool = three_workers(method)
             .initializer(remember_pid, ())
             .build()
             .unwrap();
         let seen = pool.map_chunked(initialized_here, 0..30u64, 1).unwrap();
-        let pids: HashSet<_> = seen.iter().map(|(pid, _)| pid).collect();
-        assert_eq!(pids.len(), 3, "{method:?}: {seen:?}");
-        assert!(seen.iter().all(|(_, here)| *here), "{method:?}: {seen:?}");
+        assert!(each_of_three_said_yes(&seen), "{method:?}: {seen:?}");
     }
 }
 
-/// Whether the C library's record of this thread holds its own id, as the
-/// kernel reports where that record is, and whether its robust-mutex list
-/// is registered: what glibc's fork sets up in a new child, and multiproc's
-/// sibling forks too where it runs (`fork_sibling`).
+/// What glibc's fork sets up in a new child, and multiproc's sibling forks
+/// too where they can (`fork_sibling`), checked in each worker.
 #[cfg(all(
     target_os = "linux",
     target_env = "gnu",
     any(target_arch = "x86_64", target_arch = "aarch64")
 ))]
-#[pool_task]
-fn c_library_knows_this_thread(_: u64) -> (u32, bool) {
-    std::thread::sleep(Duration::from_millis(10));
-    let mut id_word: *mut libc::c_int = std::ptr::null_mut();
-    // SAFETY: the kernel writes one pointer.
-    let found = unsafe { libc::prctl(libc::PR_GET_TID_ADDRESS, &mut id_word) } == 0;
-    // SAFETY: a plain query.
-    let own = unsafe { libc::gettid() };
-    // SAFETY: where set, the word lives as long as this thread.
-    let known = found && !id_word.is_null() && unsafe { *id_word } == own;
-    let (mut head, mut len) = (std::ptr::null_mut::<libc::c_void>(), 0usize);
-    // SAFETY: the kernel writes the list head and its size.
-    let listed = unsafe { libc::syscall(libc::SYS_get_robust_list, 0, &mut head, &mut len) };
-    (std::process::id(), known && listed == 0 && !head.is_null())
-}
+mod thread_record {
+    use super::*;
 
-#[cfg(all(
-    target_os = "linux",
-    target_env = "gnu",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
-#[test]
-fn every_forked_worker_is_set_up_as_the_c_librarys_fork_sets_up_a_child() {
-    for method in multiproc::get_all_start_methods() {
-        let pool = Pool::builder()
-            .processes(3)
-            .start_method(method)
-            .fork_with_threads(true)
+    /// Whether the C library's record of this thread holds its own id, as
+    /// the kernel reports where that record is, and whether its
+    /// robust-mutex list is registered.
+    #[pool_task]
+    fn c_library_knows_this_thread(_: u64) -> (u32, bool) {
+        std::thread::sleep(Duration::from_millis(10));
+        let mut id_word: *mut libc::c_int = std::ptr::null_mut();
+        // SAFETY: the kernel writes one pointer.
+        let found = unsafe { libc::prctl(libc::PR_GET_TID_ADDRESS, &mut id_word) } == 0;
+        // SAFETY: a plain query.
+        let own = unsafe { libc::gettid() };
+        // SAFETY: where set, the word lives as long as this thread.
+        let known = found && !id_word.is_null() && unsafe { *id_word } == own;
+        let (mut head, mut len) = (std::ptr::null_mut::<libc::c_void>(), 0usize);
+        // SAFETY: the kernel writes the list head and its size.
+        let listed = unsafe { libc::syscall(libc::SYS_get_robust_list, 0, &mut head, &mut len) };
+        (std::process::id(), known && listed == 0 && !head.is_null())
+    }
+
+    #[test]
+    fn every_forked_worker_is_set_up_as_the_c_librarys_fork_sets_up_a_child() {
+        for method in multiproc::get_all_start_methods() {
+            let pool = three_workers(method).build().unwrap();
+            let seen = pool
+                .map_chunked(c_library_knows_this_thread, 0..30u64, 1)
+                .unwrap();
+            assert!(each_of_three_said_yes(&seen), "{method:?}: {seen:?}");
+        }
+    }
+
+    /// `Fork` pools built on this child's main thread, where a first
+    /// worker forks its siblings once it is ready (or before its
+    /// initializer), not before its job as under a test's thread: whether
+    /// the C library knew each worker's thread, and whether each ran its
+    /// own initializer.
+    #[multiproc::process]
+    fn fork_pools_on_the_main_thread() -> (bool, bool) {
+        let set_up = three_workers(StartMethod::Fork)
             .build()
-            .unwrap();
-        let seen = pool
+            .unwrap()
             .map_chunked(c_library_knows_this_thread, 0..30u64, 1)
             .unwrap();
-        let pids: HashSet<_> = seen.iter().map(|(pid, _)| pid).collect();
-        assert_eq!(pids.len(), 3, "{method:?}: {seen:?}");
-        assert!(
-            seen.iter().all(|(_, set_up)| *set_up),
-            "{method:?}: {seen:?}"
-        );
+        let initialized = three_workers(StartMethod::Fork)
+            .initializer(remember_pid, ())
+            .build()
+            .unwrap()
+            .map_chunked(initialized_here, 0..30u64, 1)
+            .unwrap();
+        (
+            each_of_three_said_yes(&set_up),
+            each_of_three_said_yes(&initialized),
+        )
     }
-}
 
-/// A `Fork` pool of three built on this child's main thread, where each
-/// first worker forks its siblings once it is ready (or before its
-/// initializer), not before its job as under a test's thread: how many
-/// workers ran the calls, whether the C library knew each one's thread, and
-/// whether each ran its own initializer.
-#[cfg(all(
-    target_os = "linux",
-    target_env = "gnu",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
-#[multiproc::process]
-fn fork_a_pool_on_the_main_thread() -> (usize, bool, bool) {
-    let forked = || {
-        Pool::builder()
-            .processes(3)
-            .start_method(StartMethod::Fork)
-            .fork_with_threads(true)
-    };
-    let seen = forked()
-        .build()
-        .unwrap()
-        .map_chunked(c_library_knows_this_thread, 0..30u64, 1)
-        .unwrap();
-    let initialized = forked()
-        .initializer(remember_pid, ())
-        .build()
-        .unwrap()
-        .map_chunked(initialized_here, 0..30u64, 1)
-        .unwrap();
-    let pids: HashSet<_> = seen.iter().map(|(pid, _)| pid).collect();
-    (
-        pids.len(),
-        seen.iter().all(|(_, set_up)| *set_up),
-        initialized.iter().all(|(_, here)| *here),
-    )
-}
-
-#[cfg(all(
-    target_os = "linux",
-    target_env = "gnu",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
-#[test]
-fn workers_forked_late_by_their_sibling_are_set_up_and_initialized_each() {
-    let (workers, set_up, initialized) = fork_a_pool_on_the_main_thread
-        .spawn()
-        .unwrap()
-        .join()
-        .unwrap();
-    assert_eq!(workers, 3);
-    assert!(set_up, "a worker's thread record holds another's id");
-    assert!(initialized, "a worker did not run its own initializer");
+    #[test]
+    fn workers_forked_late_by_their_sibling_are_set_up_and_initialized_each() {
+        let (set_up, initialized) = fork_pools_on_the_main_thread
+            .spawn()
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(set_up, "a worker's thread record holds another's id");
+        assert!(initialized, "a worker did not run its own initializer");
+    }
 }
 
 #[test]
