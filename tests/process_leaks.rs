@@ -3,30 +3,12 @@
 
 mod common;
 
-use common::{open_fds, socket_dirs};
+use common::{open_fds, socket_dirs, zombie_children};
 use multiproc::process;
 
 #[process]
 fn echo(x: u32) -> u32 {
     x
-}
-
-fn zombie_children() -> usize {
-    let me = std::process::id().to_string();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
-        .filter(|stat| {
-            let fields: Vec<&str> = stat
-                .rsplit(')')
-                .next()
-                .unwrap_or("")
-                .split_whitespace()
-                .collect();
-            fields.first() == Some(&"Z") && fields.get(1) == Some(&me.as_str())
-        })
-        .count()
 }
 
 #[test]

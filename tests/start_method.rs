@@ -290,6 +290,36 @@ fn fork_and_forkserver_children_inherit_no_stray_descriptors() {
     }
 }
 
+#[pool_task]
+fn nap_briefly(_: u64) {
+    std::thread::sleep(Duration::from_millis(20));
+}
+
+#[test]
+fn forked_pool_workers_inherit_no_stray_descriptors() {
+    // As above, for a pool's workers: the first of them forks the others,
+    // which must not keep a copy of the parent's end either.
+    for method in methods().into_iter().filter(|&m| m != StartMethod::Spawn) {
+        let (here, there) = multiproc::pipe::<u8>().unwrap();
+        let pool = Pool::builder()
+            .processes(3)
+            .start_method(method)
+            .fork_with_threads(true)
+            .build()
+            .unwrap();
+        // Every worker started.
+        pool.map_chunked(nap_briefly, 0..6u64, 1).unwrap();
+        drop(here);
+        assert!(
+            matches!(
+                there.recv_timeout(Duration::from_secs(5)),
+                Err(Error::Disconnected)
+            ),
+            "{method:?}: a worker kept a copy of the dropped end"
+        );
+    }
+}
+
 /// The check above from a process with no other thread, where the parent
 /// lists the descriptors its forked child must close before it forks.
 /// Plain `Fork` (refused with other threads) shows there are none.
