@@ -514,48 +514,66 @@ fn each_worker_runs_the_initializer_itself_under_every_start_method() {
 mod thread_record {
     use super::*;
 
-    /// Whether the C library's record of this thread holds its own id, as
-    /// the kernel reports where that record is, and whether its
-    /// robust-mutex list is registered.
-    #[pool_task]
-    fn c_library_knows_this_thread(_: u64) -> (u32, bool) {
-        std::thread::sleep(Duration::from_millis(10));
+    /// Whether the C library's record of the calling thread holds its own
+    /// id, as the kernel reports where that record is.
+    fn id_word_is_own() -> bool {
         let mut id_word: *mut libc::c_int = std::ptr::null_mut();
         // SAFETY: the kernel writes one pointer.
         let found = unsafe { libc::prctl(libc::PR_GET_TID_ADDRESS, &mut id_word) } == 0;
         // SAFETY: a plain query.
         let own = unsafe { libc::gettid() };
         // SAFETY: where set, the word lives as long as this thread.
-        let known = found && !id_word.is_null() && unsafe { *id_word } == own;
+        found && !id_word.is_null() && unsafe { *id_word } == own
+    }
+
+    /// Whether the calling thread has a robust-mutex list registered
+    /// (glibc registers one for each thread, or only on first use).
+    fn robust_list_registered() -> bool {
         let (mut head, mut len) = (std::ptr::null_mut::<libc::c_void>(), 0usize);
         // SAFETY: the kernel writes the list head and its size.
         let listed = unsafe { libc::syscall(libc::SYS_get_robust_list, 0, &mut head, &mut len) };
-        (std::process::id(), known && listed == 0 && !head.is_null())
+        listed == 0 && !head.is_null()
+    }
+
+    /// This worker's pid, and whether its thread is set up as the calling
+    /// process's (`registered`) thread is.
+    #[pool_task]
+    fn set_up_like_glibcs_child(registered: bool) -> (u32, bool) {
+        std::thread::sleep(Duration::from_millis(10));
+        let set_up = id_word_is_own() && robust_list_registered() == registered;
+        (std::process::id(), set_up)
+    }
+
+    fn check(pool: &Pool) -> Vec<(u32, bool)> {
+        let registered = robust_list_registered();
+        pool.map_chunked(set_up_like_glibcs_child, vec![registered; 30], 1)
+            .unwrap()
     }
 
     #[test]
     fn every_forked_worker_is_set_up_as_the_c_librarys_fork_sets_up_a_child() {
         for method in multiproc::get_all_start_methods() {
-            let pool = three_workers(method).build().unwrap();
-            let seen = pool
-                .map_chunked(c_library_knows_this_thread, 0..30u64, 1)
-                .unwrap();
+            let seen = check(&three_workers(method).build().unwrap());
             assert!(each_of_three_said_yes(&seen), "{method:?}: {seen:?}");
         }
     }
 
-    /// `Fork` pools built on this child's main thread, where a first
-    /// worker forks its siblings once it is ready (or before its
-    /// initializer), not before its job as under a test's thread: whether
-    /// the C library knew each worker's thread, and whether each ran its
-    /// own initializer.
+    /// `Fork` pools built on this child's main thread, where a first worker
+    /// forks its siblings once it is ready (or before its initializer), not
+    /// before its job as under a test's thread: whether each worker was set
+    /// up, whether each ran its own initializer, and the numbers that end
+    /// the names of the first pool's workers (1, 2 and 3 when the first
+    /// forked the others; a driver that starts its own takes a new one).
     #[multiproc::process]
-    fn fork_pools_on_the_main_thread() -> (bool, bool) {
-        let set_up = three_workers(StartMethod::Fork)
-            .build()
-            .unwrap()
-            .map_chunked(c_library_knows_this_thread, 0..30u64, 1)
-            .unwrap();
+    fn fork_pools_on_the_main_thread() -> (bool, bool, Vec<u32>) {
+        let pool = three_workers(StartMethod::Fork).build().unwrap();
+        let set_up = check(&pool);
+        let mut numbers: Vec<u32> = multiproc::active_children()
+            .iter()
+            .filter_map(|child| child.name().rsplit(':').next()?.parse().ok())
+            .collect();
+        numbers.sort_unstable();
+        drop(pool);
         let initialized = three_workers(StartMethod::Fork)
             .initializer(remember_pid, ())
             .build()
@@ -565,16 +583,22 @@ mod thread_record {
         (
             each_of_three_said_yes(&set_up),
             each_of_three_said_yes(&initialized),
+            numbers,
         )
     }
 
     #[test]
     fn workers_forked_late_by_their_sibling_are_set_up_and_initialized_each() {
-        let (set_up, initialized) = fork_pools_on_the_main_thread
+        let (set_up, initialized, numbers) = fork_pools_on_the_main_thread
             .spawn()
             .unwrap()
             .join()
             .unwrap();
+        assert_eq!(
+            numbers,
+            [1, 2, 3],
+            "the first worker did not fork the others"
+        );
         assert!(set_up, "a worker's thread record holds another's id");
         assert!(initialized, "a worker did not run its own initializer");
     }

@@ -295,29 +295,51 @@ fn nap_briefly(_: u64) {
     std::thread::sleep(Duration::from_millis(20));
 }
 
+/// Whether every worker of a pool of three started by `method` let go of
+/// this process's end of a pipe once it is dropped.
+fn pool_workers_keep_no_copy_of_a_dropped_end(method: StartMethod) -> bool {
+    let (here, there) = multiproc::pipe::<u8>().unwrap();
+    let pool = Pool::builder()
+        .processes(3)
+        .start_method(method)
+        .fork_with_threads(true)
+        .build()
+        .unwrap();
+    // Every worker started.
+    pool.map_chunked(nap_briefly, 0..6u64, 1).unwrap();
+    drop(here);
+    matches!(
+        there.recv_timeout(Duration::from_secs(5)),
+        Err(Error::Disconnected)
+    )
+}
+
+/// The same from a child's main thread, where a forked pool's first worker
+/// forks the others once it is ready, not before its job.
+#[process]
+fn fork_a_pool_on_the_main_thread_and_drop_an_end() -> bool {
+    pool_workers_keep_no_copy_of_a_dropped_end(StartMethod::Fork)
+}
+
 #[test]
 fn forked_pool_workers_inherit_no_stray_descriptors() {
     // As above, for a pool's workers: the first of them forks the others,
     // which must not keep a copy of the parent's end either.
     for method in methods().into_iter().filter(|&m| m != StartMethod::Spawn) {
-        let (here, there) = multiproc::pipe::<u8>().unwrap();
-        let pool = Pool::builder()
-            .processes(3)
-            .start_method(method)
-            .fork_with_threads(true)
-            .build()
-            .unwrap();
-        // Every worker started.
-        pool.map_chunked(nap_briefly, 0..6u64, 1).unwrap();
-        drop(here);
         assert!(
-            matches!(
-                there.recv_timeout(Duration::from_secs(5)),
-                Err(Error::Disconnected)
-            ),
+            pool_workers_keep_no_copy_of_a_dropped_end(method),
             "{method:?}: a worker kept a copy of the dropped end"
         );
     }
+    let late = fork_a_pool_on_the_main_thread_and_drop_an_end
+        .spawn()
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(
+        late,
+        "a worker forked by its sibling kept a copy of the dropped end"
+    );
 }
 
 /// The check above from a process with no other thread, where the parent

@@ -23,19 +23,19 @@
 //!
 //! Why a raw `clone` may stand in for the C library's fork there, and
 //! where it falls short:
-//! - With glibc on x86-64 and aarch64, the kernel is pointed at the child's
-//!   thread-id word and robust-mutex list as glibc's fork points it
-//!   (`process::fork_sibling`). Elsewhere (musl, other machines, a kernel
-//!   that does not tell where they are) the child's record of its thread
-//!   keeps the forker's id: a robust or priority-inheriting mutex of the C
-//!   library's, locked in a sibling, names the wrong owner.
+//! - The kernel is pointed at the child's thread-id word and robust-mutex
+//!   list as glibc's fork points it (`process::fork_sibling`). Where that
+//!   cannot be done (musl, machines other than x86-64 and aarch64, a kernel
+//!   that does not tell where they are: `process::can_fork_siblings`), no
+//!   process forks a sibling: there is no fork server, and a forked pool
+//!   forks each worker itself.
 //! - No fork handler runs in a sibling. Under `Fork` the first child came
 //!   from the C library's fork, which ran them; under the fork server, from
-//!   the server, a program diverted before `main`. The first forks its
-//!   siblings before any of the user's code runs in it, so each starts from
-//!   the state the first started from, with what those handlers left there:
-//!   a handler that caches its process's pid leaves the first child's in
-//!   the siblings. multiproc's own child hooks run again in each sibling
+//!   the server, a program diverted before `main`. Only multiproc's code
+//!   runs in the first child before it forks its siblings, so each starts
+//!   from the state the first had after those handlers: a handler that
+//!   caches its process's pid leaves the first child's in the siblings.
+//!   multiproc's own child hooks run again in each sibling
 //!   (`forking::forget_parent`).
 //! - Only a single-threaded process can do it, so a child whose lifeline is
 //!   a thread forks its siblings before that thread starts. Otherwise the
@@ -166,9 +166,10 @@ pub fn set_start_method(method: StartMethod) -> Result<()> {
     }
 }
 
-/// The start methods this system has: all three on Linux; `Spawn` and
-/// `Fork` on macOS, where the fork server's children could not be its
-/// caller's (Linux's `clone(CLONE_PARENT)`).
+/// The start methods this system has: all three on Linux with glibc on
+/// x86-64 or aarch64; elsewhere `Spawn` and `Fork`, since the fork server's
+/// children could not be its caller's (Linux's `clone(CLONE_PARENT)`, with
+/// the child set up as the C library's fork would).
 ///
 /// # Examples
 ///
@@ -189,9 +190,10 @@ pub fn get_all_start_methods() -> Vec<StartMethod> {
 /// `method`, if this system has it.
 fn available(method: StartMethod) -> Result<StartMethod> {
     match method {
-        StartMethod::ForkServer if !process::SIBLING_FORK => Err(Error::InvalidArgument {
+        StartMethod::ForkServer if !process::can_fork_siblings() => Err(Error::InvalidArgument {
             argument: "method",
-            reason: "the fork server needs Linux (clone with CLONE_PARENT); \
+            reason: "the fork server needs Linux with glibc on x86-64 or aarch64, and a \
+                     kernel that tells where a thread's id is kept (PR_GET_TID_ADDRESS); \
                      use Spawn or Fork on this system",
         }),
         method => Ok(method),
@@ -276,9 +278,9 @@ pub(crate) fn start_child(launch: &Launch, start: &Start) -> Result<(OsChild, Co
 
 /// Whether [`start_children`] can start several children for `launch` at
 /// the cost of one: by a fork, here or in the fork server, on a system that
-/// can fork a sibling.
+/// can fork a sibling ([`process::can_fork_siblings`]).
 pub(crate) fn can_start_beside(launch: &Launch) -> bool {
-    process::SIBLING_FORK
+    process::can_fork_siblings()
         && launch.attach.is_none()
         && launch.executable.is_none()
         && launch.method.unwrap_or_else(get_start_method) != StartMethod::Spawn
@@ -568,9 +570,10 @@ pub(crate) fn fork_late_siblings(conn: Conn) -> (Conn, bool) {
     else {
         return (conn, false);
     };
-    // A job that started a thread cannot fork: its parent sees the
-    // siblings' connections close, and starts them itself.
-    if procfs::threads().is_some_and(|threads| threads > 1) {
+    // A process with another thread cannot fork a sibling (the user's fork
+    // handlers may have started one), nor one that cannot count them: the
+    // parent sees the siblings' connections close, and starts them itself.
+    if procfs::threads() != Some(1) {
         return (conn, false);
     }
     let (mut conn, mut forked) = (conn, false);
@@ -584,7 +587,7 @@ pub(crate) fn fork_late_siblings(conn: Conn) -> (Conn, bool) {
             siblings.extend(theirs);
             continue;
         }
-        // SAFETY: this process is single-threaded (checked above); the child
+        // SAFETY: this process is single-threaded (counted above); the child
         // goes on with the job, which ends in `_exit` like this process's.
         match unsafe { process::fork_sibling() } {
             Ok(process::Forked::Child) => {

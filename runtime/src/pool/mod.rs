@@ -487,9 +487,9 @@ impl std::fmt::Debug for Pool {
 
 /// Starts `processes` workers, or leaves them to their drivers. Forked
 /// workers (`Fork`, or the fork server) cost one fork or request per group
-/// of [`GROUP`]: the first of each forks the others once it is ready
-/// (`ChildProc::start_beside`), and each driver learns its worker's pid
-/// from the worker. A fork from another thread would need a lifeline thread
+/// of [`GROUP`]: the first of each forks the others
+/// (`ChildProc::start_beside`, `start::fork_late_siblings`), and each
+/// driver learns its worker's pid from the worker. A fork from another thread would need a lifeline thread
 /// in each child, so the forks here come before any driver thread exists.
 /// MPI ranks are attached in turn. Spawned workers are each an exec and a
 /// handshake, mostly waiting: each driver starts its own, side by side.

@@ -7,8 +7,8 @@
 //! and on Linux when built with `MULTIPROC_PORTABLE=1` set, so that its calls
 //! run through the whole suite here too. The portable backend uses what
 //! macOS has: POSIX shared memory, `/dev/fd`, no parent-death signal and no
-//! sibling fork (each says so in a constant, [`process::PARENT_DEATH_SIGNAL`]
-//! and [`process::SIBLING_FORK`]). The few calls only macOS has (its waits
+//! sibling fork ([`process::PARENT_DEATH_SIGNAL`] and
+//! [`process::can_fork_siblings`] say so). The few calls only macOS has (its waits
 //! on shared words, `proc_pidinfo`) sit behind the same functions, under
 //! `target_os = "macos"`. Each function says what it stands for, not how a
 //! system does it; `lib.rs` refuses other systems at compile time with one

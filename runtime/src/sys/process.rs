@@ -36,9 +36,25 @@ pub(crate) fn is_main_thread() -> bool {
 /// watches its parent's end of a connection instead.
 pub(crate) const PARENT_DEATH_SIGNAL: bool = cfg!(not(portable));
 
-/// Whether a single-threaded process can fork a child of its own parent
-/// ([`fork_sibling`]): Linux's `clone(CLONE_PARENT)`.
-pub(crate) const SIBLING_FORK: bool = cfg!(not(portable));
+/// Whether this process can fork a child of its own parent, set up as the
+/// C library's fork sets up a child ([`fork_sibling`]): Linux's
+/// `clone(CLONE_PARENT)`, with glibc on x86-64 or aarch64, where the kernel
+/// tells where glibc keeps a thread's id (`PR_GET_TID_ADDRESS`, which needs
+/// a kernel built with `CONFIG_CHECKPOINT_RESTORE`, as distributions' are).
+pub(crate) fn can_fork_siblings() -> bool {
+    #[cfg(portable)]
+    return false;
+    #[cfg(not(portable))]
+    {
+        static CAN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *CAN.get_or_init(|| {
+            cfg!(all(
+                target_env = "gnu",
+                any(target_arch = "x86_64", target_arch = "aarch64")
+            )) && ThreadRecord::of_this_thread().is_some()
+        })
+    }
+}
 
 /// The id of this process's parent; `None` if it has none to be seen
 /// (its parent lives in another pid namespace).
@@ -133,14 +149,11 @@ pub(crate) unsafe fn fork() -> std::io::Result<Forked> {
 
 /// Forks this process as [`fork`] does, but makes the child this process's
 /// sibling: a child of its parent, which reaps it. Runs no fork handlers.
-/// Refused where the system cannot ([`SIBLING_FORK`]).
-///
-/// With glibc on x86-64 and aarch64, the kernel is pointed at the same two
-/// places of the child's memory as glibc's own fork points it at
-/// ([`ThreadRecord`]), so that the child's record of its thread holds its
-/// own id. Elsewhere, or where the kernel does not tell where they are,
-/// that record keeps the forker's id, which the C library stores as the
-/// owner of robust and priority-inheriting mutexes.
+/// The kernel is pointed at the same two places of the child's memory as
+/// glibc's fork points it at ([`ThreadRecord`]), so that the C library's
+/// record of the child's thread holds the child's own id (which glibc's
+/// `raise`, and its robust and priority-inheriting mutexes, rely on).
+/// Refused where that cannot be done ([`can_fork_siblings`]).
 ///
 /// # Safety
 ///
@@ -151,17 +164,17 @@ pub(crate) unsafe fn fork_sibling() -> std::io::Result<Forked> {
     #[cfg(not(portable))]
     {
         let record = ThreadRecord::of_this_thread();
-        let id_word = record.as_ref().map_or(std::ptr::null_mut(), |r| r.id_word);
+        let Some(record) = record.filter(|_| can_fork_siblings()) else {
+            return Err(std::io::ErrorKind::Unsupported.into());
+        };
         // SAFETY: a clone without a new stack behaves like fork; the caller
         // keeps the child's promises.
-        match unsafe { clone_parent(id_word) } {
+        match unsafe { clone_parent(record.id_word) } {
             -1 => Err(std::io::Error::last_os_error()),
             0 => {
-                if let Some(record) = record {
-                    // SAFETY: this process's copy of the forker's record,
-                    // at the same address, and its only thread.
-                    unsafe { record.take_in_child() };
-                }
+                // SAFETY: this process's copy of the forker's record, at the
+                // same address, and its only thread.
+                unsafe { record.take_in_child() };
                 Ok(Forked::Child)
             }
             pid => Ok(Forked::Parent(pid as u32)),
@@ -172,8 +185,9 @@ pub(crate) unsafe fn fork_sibling() -> std::io::Result<Forked> {
 /// Where glibc keeps the calling thread's id and its list of robust mutexes,
 /// as the kernel knows them: glibc's fork has the kernel write the child's
 /// id into the first (and clear it when the child ends), and registers the
-/// second, emptied, in the child. Not musl's: the address it gives the
-/// kernel is a lock of its own.
+/// second, emptied, in the child (if the thread has one: glibc may register
+/// it only on first use). Only glibc's: musl gives the kernel the address
+/// of a lock of its own, and caches the thread id elsewhere.
 #[cfg(not(portable))]
 struct ThreadRecord {
     id_word: *mut libc::c_int,
@@ -193,12 +207,6 @@ struct RobustListHead {
 #[cfg(not(portable))]
 impl ThreadRecord {
     fn of_this_thread() -> Option<ThreadRecord> {
-        if !cfg!(all(
-            target_env = "gnu",
-            any(target_arch = "x86_64", target_arch = "aarch64")
-        )) {
-            return None;
-        }
         let mut id_word: *mut libc::c_int = std::ptr::null_mut();
         // SAFETY: the kernel writes one pointer to `id_word`.
         let told = unsafe { libc::prctl(libc::PR_GET_TID_ADDRESS, &mut id_word) } == 0;
@@ -233,24 +241,22 @@ impl ThreadRecord {
     }
 }
 
-/// `clone(CLONE_PARENT)`, with the child's id written to `id_word` (and
-/// cleared there when it ends) unless that is null.
+/// `clone(CLONE_PARENT)`, with the child's id written to `id_word`, and
+/// cleared there when it ends.
 ///
 /// # Safety
 ///
-/// As for [`fork_sibling`].
+/// As for [`fork_sibling`], on a machine [`can_fork_siblings`] allows.
 #[cfg(not(portable))]
 unsafe fn clone_parent(id_word: *mut libc::c_int) -> libc::c_long {
-    let mut flags = libc::CLONE_PARENT | libc::SIGCHLD;
-    if !id_word.is_null() {
-        flags |= libc::CLONE_CHILD_SETTID | libc::CLONE_CHILD_CLEARTID;
-    }
+    let flags = libc::CLONE_PARENT
+        | libc::CLONE_CHILD_SETTID
+        | libc::CLONE_CHILD_CLEARTID
+        | libc::SIGCHLD;
     let stack = std::ptr::null_mut::<libc::c_void>();
     let parent_id = std::ptr::null_mut::<libc::c_int>();
-    // The argument order differs: x86-64 takes the id's address before the
-    // (unused) thread pointer, aarch64 after it. Elsewhere `id_word` is
-    // null (`ThreadRecord`), and every argument but the flags is zero (s390x,
-    // which takes the stack first, is not supported).
+    // x86-64 takes the id's address before the (unused) thread pointer;
+    // aarch64, the only other machine allowed, after it.
     // SAFETY: the caller keeps the child's promises.
     #[cfg(target_arch = "x86_64")]
     return unsafe { libc::syscall(libc::SYS_clone, flags, stack, parent_id, id_word, 0usize) };
