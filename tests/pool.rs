@@ -6,6 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::three_workers;
 use multiproc::{AsyncResult, Error, Pool, StartMethod, pool_task};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -476,14 +479,6 @@ fn initialized_here(_: u64) -> (u32, bool) {
     std::thread::sleep(Duration::from_millis(10));
     let pid = std::process::id();
     (pid, INITIALIZED_IN.get() == Some(&pid))
-}
-
-/// A pool of three workers started by `method`, even beside other threads.
-fn three_workers(method: StartMethod) -> multiproc::PoolBuilder {
-    Pool::builder()
-        .processes(3)
-        .start_method(method)
-        .fork_with_threads(true)
 }
 
 /// Whether three workers answered, and each said yes.

@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::{open_fds, socket_dirs, zombie_children};
-use multiproc::{Pool, pool_task};
+use common::{open_fds, socket_dirs, three_workers, zombie_children};
+use multiproc::pool_task;
 
 #[pool_task]
 fn echo(x: u32) -> u32 {
@@ -17,12 +17,7 @@ fn echo(x: u32) -> u32 {
 fn pools_started_and_dropped_leak_no_fds_or_zombies_under_every_start_method() {
     for method in multiproc::get_all_start_methods() {
         let start = || {
-            let pool = Pool::builder()
-                .processes(3)
-                .start_method(method)
-                .fork_with_threads(true)
-                .build()
-                .unwrap();
+            let pool = three_workers(method).build().unwrap();
             assert_eq!(pool.map(echo, 0..6).unwrap(), (0..6).collect::<Vec<_>>());
         };
         // The first may start what lives on (the fork server).

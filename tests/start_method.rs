@@ -299,12 +299,7 @@ fn nap_briefly(_: u64) {
 /// this process's end of a pipe once it is dropped.
 fn pool_workers_keep_no_copy_of_a_dropped_end(method: StartMethod) -> bool {
     let (here, there) = multiproc::pipe::<u8>().unwrap();
-    let pool = Pool::builder()
-        .processes(3)
-        .start_method(method)
-        .fork_with_threads(true)
-        .build()
-        .unwrap();
+    let pool = common::three_workers(method).build().unwrap();
     // Every worker started.
     pool.map_chunked(nap_briefly, 0..6u64, 1).unwrap();
     drop(here);

@@ -91,3 +91,11 @@ pub fn zombie_children() -> usize {
         })
         .count()
 }
+
+/// A pool of three workers started by `method`, even beside other threads.
+pub fn three_workers(method: multiproc::StartMethod) -> multiproc::PoolBuilder {
+    multiproc::Pool::builder()
+        .processes(3)
+        .start_method(method)
+        .fork_with_threads(true)
+}
