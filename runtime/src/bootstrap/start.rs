@@ -491,12 +491,7 @@ impl InChild {
                         inherited: self.inherited.clone(),
                         siblings: theirs,
                     };
-                    let mut conn = Conn::new(sibling.end);
-                    // Only this process and its forker know its pid.
-                    if conn.send(&process::own_id()).is_err() {
-                        process::exit_now(bootstrap::EXIT_NO_PARENT);
-                    }
-                    child.run(conn)
+                    child.run(say_own_pid(sibling.end))
                 }
                 // Their ends are closed with the other inherited descriptors.
                 Ok(process::Forked::Parent(_)) => std::mem::forget((sibling.end, theirs)),
@@ -539,6 +534,16 @@ impl InChild {
         // Without running the parent's exit handlers.
         process::exit_now(code)
     }
+}
+
+/// In a sibling just forked: its first message on its connection `end`,
+/// its pid, which only it and its forker know. Exits if nobody listens.
+fn say_own_pid(end: UnixStream) -> Conn {
+    let mut conn = Conn::new(end);
+    if conn.send(&process::own_id()).is_err() {
+        process::exit_now(bootstrap::EXIT_NO_PARENT);
+    }
+    conn
 }
 
 /// Siblings left to the job to fork once it is ready ([`fork_late_siblings`]),
@@ -599,11 +604,7 @@ pub(crate) fn fork_late_siblings(conn: Conn) -> (Conn, bool) {
                 // The forker's connection and siblings are not this one's.
                 drop((conn, siblings));
                 bootstrap::identity::set_identity(sibling.identity);
-                conn = Conn::new(sibling.end);
-                // Only this process and its forker know its pid.
-                if conn.send(&process::own_id()).is_err() {
-                    process::exit_now(bootstrap::EXIT_NO_PARENT);
-                }
+                conn = say_own_pid(sibling.end);
                 bootstrap::wait_for_a_debugger();
                 (siblings, forked) = (theirs, true);
             }
