@@ -495,7 +495,8 @@ impl<Args: Serialize, R> ProcessBuilder<Args, R> {
 
 /// A child being forked by its sibling (`ChildProc::start_beside`), whose
 /// pid is not known yet. Dropped unstarted, it is killed and reaped as soon
-/// as its pid comes, so that it is never left a zombie.
+/// as its pid comes, so that it is never left a zombie; so is one given up
+/// for not saying its pid in time ([`give_up_sibling`]).
 pub(crate) struct Forking {
     conn: Option<Conn>,
     name: String,
@@ -508,8 +509,8 @@ impl Forking {
     pub(crate) fn started(mut self) -> Result<ChildProc> {
         // Taken first: a child that does not answer in time is not waited
         // for again on drop.
-        let mut conn = self.conn.take().ok_or(Error::Disconnected)?;
-        let pid = forked_pid(&mut conn, self.timeout)?;
+        let conn = self.conn.take().ok_or(Error::Disconnected)?;
+        let (pid, conn) = forked_pid(conn, self.timeout)?;
         Ok(ChildProc::started(
             OsChild::from_pid(pid),
             conn,
@@ -519,19 +520,45 @@ impl Forking {
     }
 }
 
-/// The pid a forked sibling says first on `conn`, within `timeout`.
-fn forked_pid(conn: &mut Conn, timeout: Duration) -> Result<u32> {
+/// The pid a forked sibling says first on `conn`, within `timeout`, and
+/// the connection; past that, the sibling is given up.
+fn forked_pid(mut conn: Conn, timeout: Duration) -> Result<(u32, Conn)> {
     if !conn.wait_readable(Some(timeout))? {
+        give_up_sibling(conn);
         return Err(Error::Timeout(timeout));
     }
-    conn.recv::<u32>()
+    Ok((conn.recv::<u32>()?, conn))
+}
+
+/// Stops waiting for a sibling that has not said its pid. Its forker takes
+/// the end of writing on `conn` as the sign to leave it unforked; but it may
+/// have looked just before, and fork it all the same. So `conn` stays open
+/// for reading, for a thread of its own to kill and reap that sibling once
+/// it says its pid, rather than leave it a zombie nobody knows; the thread
+/// ends at the end of the stream, which comes once the forker has passed
+/// the sibling by, or died.
+fn give_up_sibling(mut conn: Conn) {
+    conn.close_write();
+    // Counted before it starts, so that a fork right after sees it as ours.
+    let own = bootstrap::start::OwnThread::enter();
+    let _ = thread::Builder::new()
+        .name("multiproc-reaper".into())
+        .stack_size(64 << 10)
+        .spawn(move || {
+            let _own = own;
+            if let Ok(pid) = conn.recv::<u32>() {
+                let child = OsChild::from_pid(pid);
+                let _ = child.signal(Signal::KILL);
+                let _ = child.wait();
+            }
+        });
 }
 
 impl Drop for Forking {
     fn drop(&mut self) {
         // It answers within microseconds of its fork, or was never forked.
-        if let Some(mut conn) = self.conn.take()
-            && let Ok(pid) = forked_pid(&mut conn, self.timeout)
+        if let Some(conn) = self.conn.take()
+            && let Ok((pid, _)) = forked_pid(conn, self.timeout)
         {
             let child = OsChild::from_pid(pid);
             let _ = child.signal(Signal::KILL);
@@ -1130,5 +1157,37 @@ impl<R> Drop for Process<R> {
             let _ = self.hear();
         }
         let _ = self.child.reap();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sibling_forked_after_its_parent_gave_up_on_it_is_killed_and_reaped() {
+        let (ours, theirs) = wire::socket::pair().unwrap();
+        let forking = Forking {
+            conn: Some(Conn::new(ours)),
+            name: "late".into(),
+            timeout: Duration::from_millis(20),
+        };
+        assert!(matches!(forking.started(), Err(Error::Timeout(_))));
+        // What its forker looks at just before the fork: it was given up.
+        let mut theirs = Conn::new(theirs);
+        assert!(theirs.wait_readable(Some(Duration::ZERO)).unwrap());
+        // Forked all the same, having looked a moment earlier: a child of
+        // this process, which says its pid.
+        let mut late = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+        theirs.send(&late.id()).unwrap();
+        let pid = rustix::process::Pid::from_raw(late.id().cast_signed()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        // A zombie can still be signalled; a reaped child cannot.
+        while rustix::process::test_kill_process(pid).is_ok() {
+            assert!(Instant::now() < deadline, "the late sibling was not reaped");
+            thread::sleep(Duration::from_millis(5));
+        }
+        // Reaped by the reaper thread already.
+        assert!(late.wait().is_err());
     }
 }

@@ -586,7 +586,7 @@ pub(crate) fn fork_late_siblings(conn: Conn) -> (Conn, bool) {
         let theirs = siblings.split_off(siblings.len() / 2);
         // The parent says nothing first: a connection it can read from has
         // been given up (its driver started another worker). A sibling
-        // forked for it could not tell its pid, and would never be reaped.
+        // forked for it all the same would only be killed on arrival.
         let given_up = wire::wait_readable(&[sibling.end.as_fd()], Some(Duration::ZERO));
         if given_up.is_ok_and(|ready| !ready.is_empty()) {
             siblings.extend(theirs);
