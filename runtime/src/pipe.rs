@@ -189,11 +189,9 @@ impl<T> Connection<T> {
     /// answer often comes within microseconds, and waking from a blocking
     /// read costs tens of them on this kind of machine.
     fn waiting_reader(&self) -> Result<MutexGuard<'_, Conn>> {
-        let reader = self.reader()?;
+        let mut reader = self.reader()?;
         static SPINNER: wire::Spinner = wire::Spinner::new();
-        SPINNER.spin_until(wire::SPIN, || {
-            reader.wait_readable(Some(Duration::ZERO)).unwrap_or(true)
-        });
+        SPINNER.spin_until(wire::SPIN, || reader.try_fill());
         Ok(reader)
     }
 

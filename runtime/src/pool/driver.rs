@@ -432,7 +432,12 @@ pub(super) fn drive(
         Launched::Forking(forking) => {
             let started = forking.started().or_else(|e| match shared.is_terminated() {
                 true => Err(e),
-                false => launch_worker(config),
+                false => {
+                    // Every forked pool starting its workers one by one
+                    // would otherwise go unnoticed.
+                    log::debug!("pool slot {slot}: not forked beside the first worker ({e})");
+                    launch_worker(config)
+                }
             });
             (started, false)
         }

@@ -230,8 +230,33 @@ impl Conn {
         Ok(true)
     }
 
+    /// Whether something can be read without blocking: bytes already
+    /// buffered, or read now by one non-blocking `recvmsg` (kept for the next
+    /// receive), or the end of the stream or an error, which the next
+    /// receive reports. One call instead of a poll and then a read.
+    pub(crate) fn try_fill(&mut self) -> bool {
+        if self.start < self.end {
+            return true;
+        }
+        (self.start, self.end) = (0, 0);
+        if self.buffer.len() < FIRST_READ {
+            self.buffer.resize(FIRST_READ, 0);
+        }
+        match self.receive_with(0, socket::RECEIVE | rustix::net::RecvFlags::DONTWAIT) {
+            Ok(read) => {
+                self.end = read;
+                true
+            }
+            Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+        }
+    }
+
     /// One `recvmsg` into `buffer[at..]`, keeping any descriptors that come along.
     fn receive(&mut self, at: usize) -> io::Result<usize> {
+        self.receive_with(at, socket::RECEIVE)
+    }
+
+    fn receive_with(&mut self, at: usize, flags: rustix::net::RecvFlags) -> io::Result<usize> {
         let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(FDS_PER_SEND))];
         let mut control = RecvAncillaryBuffer::new(&mut space);
         let received = loop {
@@ -240,7 +265,7 @@ impl Conn {
                 &self.stream,
                 &mut iov,
                 &mut control,
-                socket::RECEIVE,
+                flags,
             ) {
                 Err(rustix::io::Errno::INTR) => {}
                 other => break other?,

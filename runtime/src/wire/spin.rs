@@ -45,7 +45,7 @@ impl Spinner {
     /// Spins until `ready()` or `budget` has passed, unless spinning here
     /// has stopped paying off or the machine has no core to spare; returns
     /// `ready()`.
-    pub(crate) fn spin_until(&self, budget: Duration, ready: impl Fn() -> bool) -> bool {
+    pub(crate) fn spin_until(&self, budget: Duration, mut ready: impl FnMut() -> bool) -> bool {
         if ready() {
             return true;
         }
