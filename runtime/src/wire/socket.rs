@@ -169,6 +169,19 @@ pub(crate) fn peek(socket: impl AsFd) -> Peeked {
     }
 }
 
+/// Reads what `socket` has, up to `buf.len()` bytes, without blocking:
+/// `None` if nothing has arrived, `Some(0)` at the end of the stream.
+pub(crate) fn try_read(socket: impl AsFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    loop {
+        match rustix::net::recv(&socket, &mut *buf, rustix::net::RecvFlags::DONTWAIT) {
+            Ok((read, _)) => return Ok(Some(read)),
+            Err(rustix::io::Errno::AGAIN) => return Ok(None),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
