@@ -128,8 +128,13 @@ fn lead_a_group_and_create(name: String, ready: multiproc::Event) {
 }
 
 #[test]
-fn ctrl_c_or_sigterm_to_the_process_group_leaves_no_block_behind() {
-    for (signal, tag) in [(libc::SIGINT, "sigint"), (libc::SIGTERM, "sigterm")] {
+fn ctrl_c_sigterm_or_sigkill_to_the_process_group_leaves_no_block_behind() {
+    let signals = [
+        (libc::SIGINT, "sigint"),
+        (libc::SIGTERM, "sigterm"),
+        (libc::SIGKILL, "sigkill"),
+    ];
+    for (signal, tag) in signals {
         let name = unique(tag);
         let ready = multiproc::Event::new().unwrap();
         let creator = lead_a_group_and_create

@@ -48,9 +48,12 @@ static TRACKER_JOB: bootstrap::JobKind = bootstrap::JobKind {
 };
 
 fn track(mut conn: Conn) -> i32 {
-    // It shares its creator's process group, and must outlive the signals a
-    // terminal sends the group (Ctrl-C, a hang-up, a kill of the job), as
-    // Python's resource tracker does: the creator's death is when it works.
+    // It must outlive the signals sent to its creator's process group (a
+    // terminal's Ctrl-C or hang-up, a kill of the job, `kill -9 -PGID`): the
+    // creator's death is when it works. So it leaves that group, which no
+    // signal can be ignored past, and, like Python's resource tracker,
+    // ignores those signals meant for itself alone.
+    process::leave_process_group();
     for signal in [Ignorable::Interrupt, Ignorable::Terminate, Ignorable::HangUp] {
         process::ignore(signal);
     }

@@ -423,6 +423,13 @@ pub(crate) unsafe fn close(fd: RawFd) {
     unsafe { libc::close(fd) };
 }
 
+/// Moves this process into a session and process group of its own, out of
+/// reach of the signals sent to its parent's group; `false` if it could
+/// not (it leads a group already).
+pub(crate) fn leave_process_group() -> bool {
+    rustix::process::setsid().is_ok()
+}
+
 /// The signals a process can be told to ignore.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Ignorable {
