@@ -292,7 +292,7 @@ impl Locked<'_> {
     /// mailbox refuses them.
     fn push(&self, item: &[u8], beside: &Beside) -> std::io::Result<bool> {
         let (segment, header) = (self.0, self.0.header());
-        let count = header.count.load(Ordering::Relaxed);
+        let mut count = header.count.load(Ordering::Relaxed);
         let maxsize = header.maxsize.load(Ordering::Relaxed);
         if maxsize > 0 && count >= maxsize {
             return Ok(false);
@@ -301,10 +301,13 @@ impl Locked<'_> {
             header.head.load(Ordering::Relaxed),
             header.tail.load(Ordering::Relaxed),
         );
-        if tail < head || tail - head > RING || tail > u64::MAX / 2 {
+        // Records start 8-aligned: from an unaligned tail, the marker
+        // that skips to the ring's start would run past its end.
+        let aligned = (head | tail) % 8 == 0;
+        if tail < head || tail - head > RING || tail > u64::MAX / 2 || !aligned {
             // Scribbled over by some process: start the ring afresh, as a
             // pop of a corrupted record does.
-            (head, tail) = (0, 0);
+            (head, tail, count) = (0, 0, 0);
             header.head.store(0, Ordering::Release);
             header.count.store(0, Ordering::Release);
             header.unreleased.store(0, Ordering::Relaxed);
@@ -1311,7 +1314,19 @@ mod tests {
         // Another process scribbles a head past the tail.
         q.segment.header().head.store(1 << 40, Ordering::Relaxed);
         q.put(filled(4, 9)).unwrap();
+        // Counted from nothing, as the ring was emptied.
+        assert_eq!(q.segment.header().count.load(Ordering::Relaxed), 1);
         expect(&q, &filled(4, 9));
+    }
+
+    #[test]
+    fn an_unaligned_tail_left_by_another_process_is_no_write_past_the_ring() {
+        let q = Queue::<ByteBuf>::new().unwrap();
+        let header = q.segment.header();
+        header.head.store(RING - 1, Ordering::Relaxed);
+        header.tail.store(RING - 1, Ordering::Relaxed);
+        q.put(filled(16, 7)).unwrap();
+        expect(&q, &filled(16, 7));
     }
 
     #[test]
