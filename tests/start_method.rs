@@ -546,6 +546,87 @@ fn restart_the_fork_server(restarts: u32) -> usize {
         .count()
 }
 
+/// Writes its pid to `path`, then hangs.
+#[process]
+fn mark_and_hang(path: std::path::PathBuf) {
+    let _ = std::fs::write(&path, std::process::id().to_string());
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+/// Starts its fork server and reports the server's pid; once `stopped` is
+/// set, asks the server, from another thread, for a child that marks
+/// `path`, sets `asked`, and hangs.
+#[process]
+fn ask_a_stopped_fork_server(
+    path: std::path::PathBuf,
+    report: Queue<u32>,
+    stopped: multiproc::Event,
+    asked: multiproc::Event,
+) {
+    read_mark
+        .builder()
+        .start_method(StartMethod::ForkServer)
+        .spawn()
+        .unwrap()
+        .join()
+        .unwrap();
+    // Now the fork server is this process's only child.
+    report.put(my_children()[0].unsigned_abs()).unwrap();
+    stopped.wait();
+    std::thread::spawn(move || {
+        mark_and_hang
+            .builder()
+            .start_method(StartMethod::ForkServer)
+            .spawn(path)
+    });
+    // Time for the request to be written, not a speed.
+    std::thread::sleep(Duration::from_millis(200));
+    asked.set();
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+#[test]
+fn a_fork_server_reading_a_request_after_its_owner_was_killed_starts_no_child() {
+    if !has_fork_server() {
+        return;
+    }
+    let dir = common::TempDir::new("late-request");
+    let mark = dir.0.join("mark");
+    let (report, stopped, asked) = (
+        Queue::new().unwrap(),
+        multiproc::Event::new().unwrap(),
+        multiproc::Event::new().unwrap(),
+    );
+    let owner = ask_a_stopped_fork_server
+        .builder()
+        .start_method(StartMethod::Spawn)
+        .spawn(mark.clone(), report.clone(), stopped.clone(), asked.clone())
+        .unwrap();
+    let server = report.get_timeout(Duration::from_secs(30)).unwrap() as libc::pid_t;
+    // SAFETY: stops the owner's fork server until the owner is dead.
+    unsafe { libc::kill(server, libc::SIGSTOP) };
+    stopped.set();
+    assert!(asked.wait_timeout(Duration::from_secs(30)));
+    owner.kill().unwrap();
+    let _ = owner.join();
+    // SAFETY: the server, continued, reads the request still queued.
+    unsafe { libc::kill(server, libc::SIGCONT) };
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline && !mark.exists() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let orphan = std::fs::read_to_string(&mark).ok();
+    if let Some(pid) = orphan.as_deref().and_then(|pid| pid.parse().ok()) {
+        // SAFETY: ends the orphan this test found, so that it does not hang on.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    assert!(
+        orphan.is_none(),
+        "a child started for an owner already dead"
+    );
+}
+
 #[test]
 fn restarting_the_fork_server_leaves_no_thread_behind() {
     if !has_fork_server() {

@@ -820,6 +820,11 @@ static FORK_SERVER_JOB: bootstrap::JobKind = bootstrap::JobKind {
 
 fn serve_forks(mut conn: Conn) -> i32 {
     bootstrap::install_panic_hook();
+    // The owner that started this server, as it said. Asked of the system at
+    // each request, it would be whoever adopted this server after the owner
+    // died: a child forked for a request still queued then would live on,
+    // tied to that process. Tied to the owner, it sees it gone, and exits.
+    let owner = bootstrap::identity::parent().map(|owner| owner.pid());
     while let Ok((frame, mut fds)) = conn.recv_frame_with_fds() {
         let request = wire::decode::<ForkRequest<Start>>(&frame, "a fork request");
         let answer = match request {
@@ -834,7 +839,7 @@ fn serve_forks(mut conn: Conn) -> i32 {
                     .zip(ends)
                     .map(|(identity, end)| Sibling { identity, end })
                     .collect();
-                match process::parent_id() {
+                match owner {
                     Some(owner) => fork_for_owner(child_end, start, siblings, owner),
                     None => Err("the fork server's owner is not to be seen".into()),
                 }
