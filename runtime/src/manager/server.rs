@@ -45,6 +45,9 @@ fn run_manager(owner: Conn, payload: &[u8], _: Vec<std::os::fd::OwnedFd>) -> i32
 }
 
 fn serve(mut owner: Conn, address: &Address, key: Vec<u8>) -> i32 {
+    // Ctrl-C reaches the whole process group; the owner decides what it
+    // means (as for Python's manager), and this server ends with the owner.
+    crate::sys::process::ignore(crate::sys::process::Ignorable::Interrupt);
     crate::bootstrap::send_panics_to_callers();
     let listener = match Listener::bind(address) {
         Ok((listener, bound)) => {
