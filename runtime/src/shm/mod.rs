@@ -20,8 +20,9 @@ use crate::sys::{futex, process};
 use crate::wire;
 
 /// The first look at whether a lock's owner died; later looks come at twice
-/// the previous interval, up to [`OWNER_CHECK_MAX`]. Nothing else needs a
-/// blocked waiter to wake: only a death has no one to announce it.
+/// the previous interval, up to [`OWNER_CHECK_MAX`]. Only a death has no one
+/// to announce it, so the change-waits look again that often too
+/// ([`nap`]).
 const OWNER_CHECK_FIRST: Duration = Duration::from_millis(10);
 /// The longest a waiter sleeps before looking whether the lock's owner died.
 pub(crate) const OWNER_CHECK_MAX: Duration = Duration::from_secs(1);
@@ -390,9 +391,26 @@ fn left(deadline: Option<Instant>) -> Option<Duration> {
     deadline.map(|d| d.saturating_duration_since(Instant::now()))
 }
 
+/// How long one sleep on a change lasts: until `deadline`, but never more
+/// than [`OWNER_CHECK_MAX`]. A process killed between changing what others
+/// wait for and waking them never wakes them; each looks again by then, as
+/// every caller loops until what it waits for holds.
+fn nap(deadline: Option<Instant>) -> Option<Duration> {
+    Some(left(deadline).map_or(OWNER_CHECK_MAX, |left| left.min(OWNER_CHECK_MAX)))
+}
+
 /// A lock in shared memory whose owner may die holding it.
 #[repr(C)]
 pub(crate) struct RobustLock(AtomicU64);
+
+#[cfg(test)]
+impl RobustLock {
+    /// Leaves the lock held by a process that has ended, as one killed
+    /// holding it does.
+    pub(crate) fn hold_for_the_dead(&self) {
+        self.0.store(u64::from(tests::reaped_pid()), Ordering::Relaxed);
+    }
+}
 
 impl RobustLock {
     /// The half of the word that holds the id and [`CONTENDED`]: the futex.
@@ -555,7 +573,8 @@ impl RobustLock {
 }
 
 /// Waits (at most until `until`) for `word` to move on from `seen`; a
-/// [`bump`] of `word` always ends the wait. `waiting` counts the sleepers.
+/// [`bump`] of `word` always ends the wait, and it ends on its own after
+/// [`OWNER_CHECK_MAX`] at most ([`nap`]). `waiting` counts the sleepers.
 pub(crate) fn wait_change(
     word: &AtomicU32,
     waiting: &AtomicU32,
@@ -570,7 +589,7 @@ pub(crate) fn wait_change(
     // Counted before the last look at `word`: see README.md.
     waiting.fetch_add(1, Ordering::SeqCst);
     if word.load(Ordering::SeqCst) == seen {
-        futex::wait(word.as_ptr(), seen, left(until));
+        futex::wait(word.as_ptr(), seen, nap(until));
     }
     waiting.fetch_sub(1, Ordering::SeqCst);
 }
@@ -583,9 +602,10 @@ pub(crate) fn bump(word: &AtomicU32, waiting: &AtomicU32, all: bool) {
     }
 }
 
-/// Waits (at most until `until`) while the futex word `word` holds `expected`.
+/// Waits (at most until `until`, and at most [`OWNER_CHECK_MAX`]) while the
+/// futex word `word` holds `expected`.
 pub(crate) fn wait_while_equal(word: &AtomicU32, expected: u32, until: Option<Instant>) {
-    futex::wait(word.as_ptr(), expected, left(until));
+    futex::wait(word.as_ptr(), expected, nap(until));
 }
 
 /// Wakes every sleeper on `word`.

@@ -58,7 +58,7 @@ fn in_forked_child(code: impl FnOnce() -> i32) -> i32 {
 }
 
 /// A process that has ended and been reaped.
-fn reaped_pid() -> u32 {
+pub(super) fn reaped_pid() -> u32 {
     let mut child = std::process::Command::new("true").spawn().unwrap();
     child.wait().unwrap();
     child.id()

@@ -35,14 +35,35 @@ const PASSED: u64 = 1;
 const BROKE: u64 = 2;
 
 impl BarrierWords {
+    /// Takes the lock. An owner that died holding it may have died ending a
+    /// generation, its outcome recorded and the barrier not yet moved on;
+    /// that is finished here.
+    fn take_lock(&self) {
+        if self.lock.lock(None) == Some(true) && self.ended(self.seq.load(Ordering::Relaxed)) {
+            self.move_on();
+        }
+    }
+
     /// Ends the current generation with `outcome` and wakes its waiters; the
     /// lock is held.
     fn end_generation(&self, outcome: u64) {
         let generation = self.seq.load(Ordering::Relaxed);
         self.outcomes[generation as usize % OUTCOMES]
             .store(u64::from(generation) << 2 | outcome, Ordering::Release);
+        self.move_on();
+    }
+
+    /// Starts the next generation and wakes the waiters of the last one.
+    fn move_on(&self) {
         self.arrived.store(0, Ordering::Relaxed);
         shm::bump(&self.seq, &self.seq_waiting, true);
+    }
+
+    /// Whether the outcome of `generation` is recorded: it ended, even if
+    /// the barrier has not moved on yet.
+    fn ended(&self, generation: u32) -> bool {
+        let outcome = self.outcomes[generation as usize % OUTCOMES].load(Ordering::Acquire);
+        outcome & (PASSED | BROKE) != 0 && outcome >> 2 == u64::from(generation)
     }
 
     /// Whether `generation`, which has ended, passed (rather than broke). A
@@ -171,7 +192,7 @@ impl Barrier {
 
     fn wait_until(&self, deadline: Option<Instant>) -> Result<u32> {
         let words = self.0.barrier();
-        let _ = words.lock.lock(None);
+        words.take_lock();
         if words.broken.load(Ordering::Acquire) != 0 {
             words.lock.unlock();
             return Err(Error::BrokenBarrier);
@@ -185,7 +206,9 @@ impl Barrier {
         }
         words.lock.unlock();
         loop {
-            if words.seq.load(Ordering::Acquire) != generation {
+            // Its outcome recorded is enough: the process ending it may have
+            // been killed before it moved the barrier on.
+            if words.seq.load(Ordering::Acquire) != generation || words.ended(generation) {
                 return if words.passed(generation) {
                     Ok(index)
                 } else {
@@ -195,7 +218,7 @@ impl Barrier {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 // A timeout breaks this generation for everyone, as in
                 // Python, unless it ended meanwhile.
-                let _ = words.lock.lock(None);
+                words.take_lock();
                 if words.seq.load(Ordering::Acquire) == generation {
                     words.broken.store(1, Ordering::Release);
                     words.end_generation(BROKE);
@@ -223,7 +246,7 @@ impl Barrier {
     /// Python: `barrier.abort()`.
     pub fn abort(&self) {
         let words = self.0.barrier();
-        let _ = words.lock.lock(None);
+        words.take_lock();
         words.broken.store(1, Ordering::Release);
         words.end_generation(BROKE);
         words.lock.unlock();
@@ -247,7 +270,7 @@ impl Barrier {
     /// Python: `barrier.reset()`.
     pub fn reset(&self) {
         let words = self.0.barrier();
-        let _ = words.lock.lock(None);
+        words.take_lock();
         if words.arrived.load(Ordering::Relaxed) > 0 {
             words.end_generation(BROKE);
         }
@@ -298,5 +321,54 @@ impl Barrier {
     /// Python: `barrier.broken`.
     pub fn is_broken(&self) -> bool {
         self.0.barrier().broken.load(Ordering::Acquire) != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Waits, in a thread, on a barrier of two; returns the thread once it
+    /// sleeps.
+    fn one_waiting(barrier: &Barrier) -> std::thread::JoinHandle<Result<u32>> {
+        let waiter = {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || barrier.wait())
+        };
+        while barrier.0.barrier().seq_waiting.load(Ordering::SeqCst) == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        waiter
+    }
+
+    #[test]
+    fn a_waiter_passes_once_its_generation_ended_even_if_the_barrier_never_moved_on() {
+        let barrier = Barrier::new(2).unwrap();
+        let waiter = one_waiting(&barrier);
+        // All that the last party leaves when killed between recording the
+        // outcome and moving the barrier on (but for its lock).
+        barrier.0.barrier().outcomes[0].store(PASSED, Ordering::Release);
+        // A bound for a hang, not a speed.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !waiter.is_finished() {
+            assert!(Instant::now() < deadline, "the waiter slept on");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(waiter.join().unwrap().is_ok());
+    }
+
+    #[test]
+    fn the_next_party_moves_on_a_generation_whose_ender_was_killed() {
+        let barrier = Barrier::new(2).unwrap();
+        let waiter = one_waiting(&barrier);
+        // The last party, killed holding the lock between recording the
+        // outcome and moving the barrier on.
+        let words = barrier.0.barrier();
+        words.arrived.store(2, Ordering::Relaxed);
+        words.outcomes[0].store(PASSED, Ordering::Release);
+        words.lock.hold_for_the_dead();
+        assert!(waiter.join().unwrap().is_ok());
+        // The next generation needs both its parties: one alone times out.
+        assert!(barrier.wait_timeout(Duration::from_millis(100)).is_err());
     }
 }

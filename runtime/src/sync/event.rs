@@ -158,3 +158,30 @@ impl Event {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_waiter_sees_an_event_set_by_a_process_killed_before_it_woke_anyone() {
+        let event = Event::new().unwrap();
+        let waiter = {
+            let event = event.clone();
+            std::thread::spawn(move || event.wait())
+        };
+        let words = event.0.words();
+        while words.waiting.load(Ordering::SeqCst) == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // What `set` does before its wake-up: all a process killed between
+        // the two leaves behind.
+        words.state.store(1, Ordering::Release);
+        // A bound for a hang, not a speed.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !waiter.is_finished() {
+            assert!(Instant::now() < deadline, "the waiter slept on");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
