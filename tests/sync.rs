@@ -197,6 +197,14 @@ fn a_shared_array_is_written_by_a_child() {
 }
 
 #[test]
+fn an_array_too_large_to_map_is_an_error_not_a_panic() {
+    assert!(multiproc::Array::<u64>::zeroed(usize::MAX / 4).is_err());
+    assert!(multiproc::RawArray::<u64>::zeroed(usize::MAX / 4).is_err());
+    // Sized without overflow, and still beyond any address space.
+    assert!(multiproc::Array::<u64>::zeroed(1 << 55).is_err());
+}
+
+#[test]
 fn a_value_whose_holder_died_is_taken_over_and_says_so() {
     let v = multiproc::Value::new(0u64).unwrap();
     let ready = Event::new().unwrap();

@@ -67,13 +67,19 @@ impl<T: Pod> Block<T> {
             })
     }
 
-    fn create(values: &[T]) -> Result<Block<T>> {
-        let shm = Shm::create("creating shared memory", Block::<T>::bytes(values.len())?)?;
-        let block = Block {
+    /// A block of `len` zeroes, as new shared memory is: nothing is built
+    /// first on the heap, so a length too large is an error, not an abort.
+    fn zeroed(len: usize) -> Result<Block<T>> {
+        let shm = Shm::create("creating shared memory", Block::<T>::bytes(len)?)?;
+        Ok(Block {
             shm: Arc::new(shm),
-            len: values.len(),
+            len,
             _data: PhantomData,
-        };
+        })
+    }
+
+    fn create(values: &[T]) -> Result<Block<T>> {
+        let block = Block::zeroed(values.len())?;
         // SAFETY: freshly created, so no other process can see it yet.
         unsafe { block.data_mut() }.copy_from_slice(values);
         Ok(block)
@@ -429,7 +435,7 @@ impl<T: Pod> Array<T> {
     ///
     /// Python: `multiprocessing.Array('i', 4)`.
     pub fn zeroed(len: usize) -> Result<Array<T>> {
-        Block::create(&vec![T::zeroed(); len]).map(Array)
+        Block::zeroed(len).map(Array)
     }
 
     /// The number of elements.
@@ -692,7 +698,7 @@ impl<T: Pod> RawArray<T> {
     ///
     /// Python: `multiprocessing.RawArray('H', 2)`.
     pub fn zeroed(len: usize) -> Result<RawArray<T>> {
-        Block::create(&vec![T::zeroed(); len]).map(RawArray)
+        Block::zeroed(len).map(RawArray)
     }
 
     /// The number of elements.

@@ -107,11 +107,15 @@ impl fmt::Debug for Condition {
 /// Python: the `with condition:` block.
 #[must_use = "the lock is released as soon as the guard is dropped"]
 #[derive(Debug)]
-pub struct ConditionGuard<'a>(&'a Condition);
+pub struct ConditionGuard<'a> {
+    condition: &'a Condition,
+    /// Held by this thread: elsewhere, `notify` and `wait` would take it again.
+    _same_thread: std::marker::PhantomData<*const ()>,
+}
 
 impl Drop for ConditionGuard<'_> {
     fn drop(&mut self) {
-        let page = self.0.0.condition();
+        let page = self.condition.0.condition();
         page.holder.store(0, Ordering::Relaxed);
         page.lock.unlock();
     }
@@ -186,7 +190,10 @@ impl Condition {
     fn held(&self) -> ConditionGuard<'_> {
         let page = self.0.condition();
         page.holder.store(shm::thread_owner(), Ordering::Relaxed);
-        ConditionGuard(self)
+        ConditionGuard {
+            condition: self,
+            _same_thread: std::marker::PhantomData,
+        }
     }
 
     /// Takes the condition's lock, waiting at most `timeout`; `None` if it stayed held.
