@@ -89,6 +89,54 @@ fn a_lock_whose_holder_died_is_taken_over_and_says_so() {
     let _ = holder.join();
 }
 
+/// Holds `lock` from a second thread, sets `ready`, and ends its main
+/// thread alone; the process lives on in the other. (Linux: elsewhere a
+/// process whose main thread ended does not show as ended.)
+#[cfg(target_os = "linux")]
+#[process]
+fn hold_lock_from_a_thread_and_end_the_main_one(lock: Lock, ready: Event) {
+    let held = ready.clone();
+    std::thread::spawn(move || {
+        let _guard = lock.acquire();
+        ready.set();
+        std::thread::sleep(Duration::from_secs(600));
+    });
+    // Once it holds the lock: this process then owns it.
+    held.wait();
+    // SAFETY: ends this thread alone, at once (the system call, not
+    // `pthread_exit`, which would unwind through Rust frames); nothing of
+    // its stack is used after.
+    unsafe { libc::syscall(libc::SYS_exit, 0) };
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_lock_held_by_a_process_whose_main_thread_ended_is_not_taken_over() {
+    let lock = Lock::new().unwrap();
+    let ready = Event::new().unwrap();
+    let holder = hold_lock_from_a_thread_and_end_the_main_one
+        .spawn(lock.clone(), ready.clone())
+        .unwrap();
+    assert!(ready.wait_timeout(Duration::from_secs(30)));
+    // Until its main thread shows as a zombie, as the system shows it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let stat = format!("/proc/{}/stat", holder.pid());
+    while !std::fs::read_to_string(&stat).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|s| s.trim_start().starts_with('Z'))
+    }) {
+        assert!(Instant::now() < deadline, "the main thread did not end");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Past the first looks at whether the owner died.
+    let taken_over = lock.acquire_timeout(Duration::from_millis(300)).is_some();
+    holder.kill().unwrap();
+    let _ = holder.join();
+    assert!(!taken_over, "taken from a live process");
+    assert!(lock.acquire().previous_owner_died());
+}
+
 #[test]
 fn an_event_wakes_a_waiting_child() {
     let ev = Event::new().unwrap();

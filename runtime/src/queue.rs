@@ -9,7 +9,10 @@
 //! the owner dead takes the lock over. The tail moves only after a record is
 //! fully written and the head only after it is fully read, so a process that
 //! dies inside the lock leaves no half item behind: a killed consumer loses
-//! at most the item it had already taken.
+//! at most the item it had already taken. The count of records and the bytes
+//! waiting beside the ring are stored apart from the record they count, so
+//! the process that takes the lock over from a dead one counts both again
+//! from the records (`Locked::recount`).
 //!
 //! The header also records which processes map the queue (and how often), and
 //! how many handles are on their way to another process, so that a `get` on
@@ -250,10 +253,11 @@ impl Segment {
     }
 
     fn lock(&self) -> Locked<'_> {
-        let header = self.header();
-        // A holder that died left nothing half-written visible (see the module doc).
-        let _ = header.lock.lock(None);
-        Locked(self)
+        let locked = Locked(self);
+        if self.header().lock.lock(None) == Some(true) {
+            locked.recount();
+        }
+        locked
     }
 }
 
@@ -417,11 +421,33 @@ impl Locked<'_> {
     /// Where the oldest record starts and its length word (with [`TAGGED`]),
     /// if the header and the record's length are consistent with the ring.
     fn oldest_record(&self) -> Option<(u64, u32)> {
+        self.record_at(self.0.header().head.load(Ordering::Relaxed))
+    }
+
+    /// Counts the records, and the bytes waiting beside the ring for them,
+    /// anew: a process killed inside the lock may have stored a record and
+    /// not yet its count, or the other way round. Records that do not fit
+    /// end the count, and the ring with them.
+    fn recount(&self) {
+        let header = self.0.header();
+        let (mut count, mut beside) = (0, 0);
+        let mut head = header.head.load(Ordering::Relaxed);
+        while let Some((at, len)) = self.record_at(head) {
+            count += 1;
+            if len & TAGGED != 0 {
+                beside += self.0.read_u64(at + 12);
+            }
+            head = at + padded(u64::from(len & !TAGGED));
+        }
+        header.tail.store(head.max(header.head.load(Ordering::Relaxed)), Ordering::Release);
+        header.count.store(count, Ordering::Release);
+        header.beside.store(beside, Ordering::Relaxed);
+    }
+
+    /// [`oldest_record`](Locked::oldest_record) for a record at `head`.
+    fn record_at(&self, mut head: u64) -> Option<(u64, u32)> {
         let (segment, header) = (self.0, self.0.header());
-        let (mut head, tail) = (
-            header.head.load(Ordering::Relaxed),
-            header.tail.load(Ordering::Relaxed),
-        );
+        let tail = header.tail.load(Ordering::Relaxed);
         let fits = |head: u64| head.is_multiple_of(8) && head < tail && tail - head <= RING;
         if !fits(head) {
             return None;
@@ -1327,6 +1353,28 @@ mod tests {
         header.tail.store(RING - 1, Ordering::Relaxed);
         q.put(filled(16, 7)).unwrap();
         expect(&q, &filled(16, 7));
+    }
+
+    #[test]
+    fn the_taker_of_a_dead_producers_lock_counts_the_records_again() {
+        let q = Queue::<ByteBuf>::new().unwrap();
+        q.put(filled(16, 1)).unwrap();
+        q.put(filled(16, 2)).unwrap();
+        // The second put stored its record but not its count, after
+        // storing bytes beside the ring for an item it never wrote, and
+        // was killed holding the lock.
+        let header = q.segment.header();
+        header.count.store(1, Ordering::Relaxed);
+        header.beside.store(RING, Ordering::Relaxed);
+        header.lock.hold_for_the_dead();
+        expect(&q, &filled(16, 1));
+        assert_eq!(
+            q.try_get().ok().flatten(),
+            Some(filled(16, 2)),
+            "the uncounted item was lost"
+        );
+        assert!(q.put_timeout(filled(16, 3), Duration::from_secs(5)).is_ok());
+        expect(&q, &filled(16, 3));
     }
 
     #[test]

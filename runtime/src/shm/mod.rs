@@ -223,6 +223,14 @@ thread_local! {
     static THREAD: std::cell::Cell<Owner> = const { std::cell::Cell::new(0) };
 }
 
+/// What a lock owner's id names, which decides when it has ended: a main
+/// thread that ends leaves its process running while other threads do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Whose {
+    Process,
+    Thread,
+}
+
 /// This process, as the owner of the locks it takes.
 pub(crate) fn process_owner() -> Owner {
     match PROCESS.load(Ordering::Relaxed) {
@@ -360,7 +368,7 @@ static OWNER_IDS_FORK: crate::forking::ForkHook = crate::forking::ForkHook {
 /// Whether process (or thread) `id` has ended: gone, a zombie waiting to be
 /// reaped, or, when `started` is given, replaced by a newer process that
 /// reuses its id.
-fn is_gone(id: u32, started: Option<u32>) -> bool {
+fn is_gone(id: u32, started: Option<u32>, whose: Whose) -> bool {
     let Some(pid) = process::pid(id) else {
         return true;
     };
@@ -369,21 +377,23 @@ fn is_gone(id: u32, started: Option<u32>) -> bool {
     }
     // Unseen (no /proc, a hidden one, or gone since the look above, which
     // the next look will tell): alive, as the look above said.
-    procfs::stat(Task::Id(id))
-        .is_some_and(|now| now.ended || started.is_some_and(|s| s != now.started))
+    procfs::stat(Task::Id(id)).is_some_and(|now| {
+        let ended = now.ended && !(whose == Whose::Process && now.other_threads);
+        ended || started.is_some_and(|s| s != now.started)
+    })
 }
 
 /// Whether process `pid` has ended (gone, or a zombie waiting to be reaped).
 pub(crate) fn process_gone(pid: u32) -> bool {
-    is_gone(pid, None)
+    is_gone(pid, None, Whose::Process)
 }
 
 /// Whether the owner recorded in a lock word has ended.
-pub(crate) fn owner_gone(owner: Owner) -> bool {
+pub(crate) fn owner_gone(owner: Owner, whose: Whose) -> bool {
     #[cfg(test)]
     tests::OWNER_LOOKS.with(|looks| looks.set(looks.get() + 1));
     let started = (owner >> 32) as u32;
-    is_gone((owner & WHOSE) as u32, (started != 0).then_some(started))
+    is_gone((owner & WHOSE) as u32, (started != 0).then_some(started), whose)
 }
 
 /// The time left until `deadline`, if there is one.
@@ -423,13 +433,18 @@ impl RobustLock {
     /// Takes the lock for this process (waiting at most until `deadline`).
     /// `None` on timeout; otherwise whether the previous owner died holding it.
     pub(crate) fn lock(&self, deadline: Option<Instant>) -> Option<bool> {
-        self.lock_as(process_owner(), deadline)
+        self.lock_as(process_owner(), Whose::Process, deadline)
     }
 
     /// [`lock`](RobustLock::lock) for the owner `me`: a process, or a thread
     /// for a re-entrant lock (thread ids share the pid space, so the same
     /// death check holds).
-    pub(crate) fn lock_as(&self, me: Owner, deadline: Option<Instant>) -> Option<bool> {
+    pub(crate) fn lock_as(
+        &self,
+        me: Owner,
+        whose: Whose,
+        deadline: Option<Instant>,
+    ) -> Option<bool> {
         if self
             .0
             .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
@@ -437,7 +452,7 @@ impl RobustLock {
         {
             return Some(false);
         }
-        self.lock_contended(me, deadline, OWNER_CHECK_MAX)
+        self.lock_contended(me, whose, deadline, OWNER_CHECK_MAX)
     }
 
     /// The slow path of [`lock_as`](RobustLock::lock_as); a blocked waiter
@@ -446,6 +461,7 @@ impl RobustLock {
     fn lock_contended(
         &self,
         me: Owner,
+        whose: Whose,
         deadline: Option<Instant>,
         check_max: Duration,
     ) -> Option<bool> {
@@ -477,7 +493,7 @@ impl RobustLock {
             // this thread sleeps, so the sleep stays bounded all the same.
             let owner = current & !CONTENDED;
             if expired || now >= check_at {
-                if owner != process_owner() && owner_gone(owner) {
+                if owner != process_owner() && owner_gone(owner, whose) {
                     // Its holder died inside; take over from the dead, once.
                     if self
                         .0

@@ -22,7 +22,7 @@ fn a_short_wait_for_a_live_owner_reads_nothing_from_proc() {
     let (taken, release) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
     std::thread::scope(|s| {
         s.spawn(|| {
-            lock.lock_as(thread_owner(), None);
+            lock.lock_as(thread_owner(), Whose::Thread, None);
             taken.wait();
             release.wait();
             std::thread::sleep(Duration::from_millis(2));
@@ -32,7 +32,7 @@ fn a_short_wait_for_a_live_owner_reads_nothing_from_proc() {
         let before = OWNER_LOOKS.with(std::cell::Cell::get);
         release.wait();
         // Held by another thread for about 2 ms: far less than the first look's 10.
-        assert_eq!(lock.lock_as(thread_owner(), None), Some(false));
+        assert_eq!(lock.lock_as(thread_owner(), Whose::Thread, None), Some(false));
         lock.unlock();
         assert_eq!(OWNER_LOOKS.with(std::cell::Cell::get), before, "looked in /proc");
     });
@@ -82,7 +82,7 @@ fn handoffs_between_sleeping_waiters_lose_no_wakeup() {
                 for _ in 0..ROUNDS {
                     // No owner check wakes a sleeper: only the release can.
                     let deadline = Instant::now() + Duration::from_secs(20);
-                    let taken = lock.lock_contended(process_owner(), Some(deadline), NEVER);
+                    let taken = lock.lock_contended(process_owner(), Whose::Process, Some(deadline), NEVER);
                     assert_eq!(taken, Some(false), "a waiter slept through a release");
                     // A read and a separate write: a lost update shows.
                     counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
@@ -117,6 +117,7 @@ fn a_live_owner_keeps_its_lock() {
     assert_eq!(
         lock.lock_as(
             other_thread,
+            Whose::Thread,
             Some(Instant::now() + Duration::from_millis(50))
         ),
         None
@@ -126,10 +127,10 @@ fn a_live_owner_keeps_its_lock() {
 #[test]
 fn a_reused_pid_does_not_pass_for_the_owner() {
     let me = process_owner();
-    assert!(!owner_gone(me));
+    assert!(!owner_gone(me, Whose::Process));
     // The same pid with another start time: a process that ended, whose pid
     // this one now has.
-    assert!(owner_gone(me ^ (1 << 40)));
+    assert!(owner_gone(me ^ (1 << 40), Whose::Process));
 }
 
 // On the portable backend a thread's end is seen only with its process's.
@@ -143,10 +144,10 @@ fn a_thread_owner_is_alive_while_its_thread_runs_and_gone_after() {
         finished.recv().unwrap();
     });
     let owner = done.recv().unwrap();
-    assert!(!owner_gone(owner));
+    assert!(!owner_gone(owner, Whose::Thread));
     finish.send(()).unwrap();
     thread.join().unwrap();
-    assert!(owner_gone(owner));
+    assert!(owner_gone(owner, Whose::Thread));
 }
 
 #[test]
@@ -309,7 +310,7 @@ fn an_owner_whose_proc_entry_cannot_be_read_is_alive() {
         if !hidden {
             return 3;
         }
-        i32::from(is_gone(parent, Some(1)) || process_gone(parent))
+        i32::from(is_gone(parent, Some(1), Whose::Process) || process_gone(parent))
     });
     assert_ne!(
         status, 1,

@@ -137,7 +137,7 @@ fn take_slot(page: &ConditionPage) -> Option<&Slot> {
         .or_else(|| {
             page.slots.iter().find(|slot| {
                 let owner = slot.owner.load(Ordering::Relaxed);
-                owner != me && shm::owner_gone(owner)
+                owner != me && shm::owner_gone(owner, shm::Whose::Process)
             })
         })?;
     slot.owner.store(me, Ordering::Relaxed);
@@ -405,7 +405,7 @@ impl Condition {
                 break;
             }
             let owner = slot.owner.load(Ordering::Relaxed);
-            if owner != me && shm::owner_gone(owner) {
+            if owner != me && shm::owner_gone(owner, shm::Whose::Process) {
                 slot.state.store(FREE, Ordering::Relaxed);
                 continue;
             }

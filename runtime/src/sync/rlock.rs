@@ -133,7 +133,7 @@ impl RLock {
                 _same_thread: std::marker::PhantomData,
             });
         }
-        words.lock.lock_as(me, deadline).map(|recovered| {
+        words.lock.lock_as(me, shm::Whose::Thread, deadline).map(|recovered| {
             // A dead owner may have left levels behind.
             words.max.store(0, Ordering::Release);
             RLockGuard {

@@ -58,6 +58,7 @@ pub(crate) fn can_fork_siblings() -> bool {
 
 /// The id of this process's parent; `None` if it has none to be seen
 /// (its parent lives in another pid namespace).
+#[cfg(any(not(portable), target_os = "macos"))]
 pub(crate) fn parent_id() -> Option<u32> {
     rustix::process::getppid().map(|pid| pid.as_raw_nonzero().get().unsigned_abs())
 }

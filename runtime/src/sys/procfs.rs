@@ -23,6 +23,9 @@ pub(crate) struct Stat {
     pub(crate) started: u32,
     /// Whether it has ended and waits to be reaped (a zombie), or is going.
     pub(crate) ended: bool,
+    /// Whether, though its main thread has ended (a zombie), other threads
+    /// of the process still run: the process has not ended then.
+    pub(crate) other_threads: bool,
 }
 
 /// The start time and state of `task`; `None` if it is not to be seen
@@ -37,13 +40,15 @@ pub(crate) fn stat(task: Task) -> Option<Stat> {
     }
     .ok()?;
     // The name (field 2) is in parentheses and may hold anything, ")" too.
-    let mut fields = text.get(text.rfind(')')? + 1..)?.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    // Field 22 of the file; the state was field 3.
-    let started = fields.nth(18)?.parse::<u64>().ok()?;
+    // From the state (field 3) on: the threads are field 20, the start 22.
+    let fields: Vec<&str> = text.get(text.rfind(')')? + 1..)?.split_whitespace().collect();
+    let state = fields.first()?.chars().next()?;
+    let threads = fields.get(17)?.parse::<u64>().ok()?;
+    let started = fields.get(19)?.parse::<u64>().ok()?;
     Some(Stat {
         started: started as u32,
         ended: matches!(state, 'Z' | 'X'),
+        other_threads: state == 'Z' && threads > 1,
     })
 }
 
@@ -62,6 +67,7 @@ pub(crate) fn stat(task: Task) -> Option<Stat> {
     Some(Stat {
         started: started as u32,
         ended: info.pbi_status == libc::SZOMB,
+        other_threads: false,
     })
 }
 
