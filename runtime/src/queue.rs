@@ -323,7 +323,9 @@ impl Locked<'_> {
         let to_end = RING - tail % RING;
         let skip = if need > to_end { to_end } else { 0 };
         let waiting_beside = header.beside.load(Ordering::Relaxed);
-        if tail - head + skip + need + waiting_beside + beside.bytes > RING {
+        // Saturating: another process may have left any count beside.
+        let used = (tail - head + skip + need).saturating_add(waiting_beside);
+        if used.saturating_add(beside.bytes) > RING {
             return Ok(false);
         }
         let mut len = u32::try_from(tag_len as usize + item.len()).unwrap_or(WRAP);
@@ -344,7 +346,7 @@ impl Locked<'_> {
         segment.write(tail, &len.to_le_bytes());
         segment.write(tail + 4 + tag_len, item);
         header.tail.store(tail + need, Ordering::Release);
-        header.count.store(count + 1, Ordering::Release);
+        header.count.store(count.saturating_add(1), Ordering::Release);
         header.unfinished.fetch_add(1, Ordering::AcqRel);
         Ok(true)
     }
@@ -405,7 +407,7 @@ impl Locked<'_> {
                 .store(head + padded(u64::from(len & !TAGGED)), Ordering::Release);
             // Up to this record's page, which it may still share with the next.
             let consumed = head - head % PAGE;
-            if consumed >= unreleased + RELEASE_STEP {
+            if consumed >= unreleased.saturating_add(RELEASE_STEP) {
                 header.unreleased.store(consumed, Ordering::Relaxed);
                 release = Some((unreleased, consumed));
             }
@@ -448,7 +450,10 @@ impl Locked<'_> {
     fn record_at(&self, mut head: u64) -> Option<(u64, u32)> {
         let (segment, header) = (self.0, self.0.header());
         let tail = header.tail.load(Ordering::Relaxed);
-        let fits = |head: u64| head.is_multiple_of(8) && head < tail && tail - head <= RING;
+        // Far from overflow, as a put keeps it: the sums below stay exact.
+        let fits = |head: u64| {
+            head.is_multiple_of(8) && head < tail && tail - head <= RING && tail <= u64::MAX / 2
+        };
         if !fits(head) {
             return None;
         }
@@ -1375,6 +1380,21 @@ mod tests {
         );
         assert!(q.put_timeout(filled(16, 3), Duration::from_secs(5)).is_ok());
         expect(&q, &filled(16, 3));
+    }
+
+    #[test]
+    fn a_tail_near_the_end_of_the_counter_is_an_error_not_an_overflow() {
+        let q = Queue::<ByteBuf>::new().unwrap();
+        q.put(filled(16, 7)).unwrap();
+        let header = q.segment.header();
+        let tail = u64::MAX - 7;
+        header.tail.store(tail, Ordering::Relaxed);
+        header.head.store(tail - 16, Ordering::Relaxed);
+        q.segment.write(tail - 16, &(u32::MAX >> 1).to_le_bytes());
+        assert!(matches!(q.get(), Err(Error::Codec { .. })));
+        // Bytes said to wait beside the ring past any sum: full, no overflow.
+        header.beside.store(u64::MAX, Ordering::Relaxed);
+        assert!(q.try_put(filled(4, 9)).is_err());
     }
 
     #[test]
