@@ -646,9 +646,7 @@ fn restarting_the_fork_server_leaves_no_thread_behind() {
 fn the_fork_server_is_offered_exactly_where_the_system_can_have_one() {
     // Linux's clone(CLONE_PARENT) makes a fork server's children its
     // caller's; the portable backend (macOS) has no such call.
-    let portable =
-        std::env::var("MULTIPROC_PORTABLE").is_ok_and(|v| v == "1") || !cfg!(target_os = "linux");
-    assert_eq!(has_fork_server(), !portable);
+    assert_eq!(has_fork_server(), !common::portable());
     if !has_fork_server() {
         let refused = multiproc::set_start_method(StartMethod::ForkServer).unwrap_err();
         assert!(refused.to_string().contains("fork server"), "{refused}");

@@ -386,7 +386,7 @@ fn here() -> Option<String> {
     Some(format!("{machine}\n{namespace}"))
 }
 
-/// The socket file in a [`TAG_NEARBY`] message (where rank 0 is, a newline,
+/// The socket in a [`TAG_NEARBY`] message (where rank 0 is, a newline,
 /// the path), if rank 0 is `here`.
 fn nearby_path<'m>(message: &'m [u8], here: &str) -> Option<&'m std::path::Path> {
     let (there, path) = std::str::from_utf8(message).ok()?.rsplit_once('\n')?;
@@ -785,7 +785,7 @@ fn link_nearby_ranks(
     if std::env::var_os(NEARBY_VAR).is_some_and(|v| v == "0") {
         return Ok(served);
     }
-    // The socket file goes once every rank has answered.
+    // The socket goes once every rank has answered.
     let (_path, listener, message) = match listen_nearby() {
         Ok(listening) => listening,
         Err(reason) => {
@@ -847,8 +847,8 @@ fn listen_nearby()
         .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
         .map_err(|e| format!("could not listen on {}: {e}", path.0.display()))?;
     let here = here().ok_or("MPI does not name this machine")?;
-    let file = path.0.to_str().ok_or("the socket file's path is not UTF-8")?;
-    let message = format!("{here}\n{file}");
+    let socket = path.0.to_str().ok_or("the socket's path is not UTF-8")?;
+    let message = format!("{here}\n{socket}");
     Ok((path, listener, message))
 }
 

@@ -16,6 +16,12 @@ pub fn socket_dirs(pid: u32) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Whether the runtime runs on its portable backend (the calls macOS has):
+/// on macOS, and on Linux when built with `MULTIPROC_PORTABLE=1`.
+pub fn portable() -> bool {
+    std::env::var("MULTIPROC_PORTABLE").is_ok_and(|v| v == "1") || !cfg!(target_os = "linux")
+}
+
 /// A fresh directory in the temporary directory, tagged with this
 /// process's pid, removed with what it holds when dropped (also when the
 /// test fails).

@@ -2,6 +2,10 @@
 //! child's diversion before `main`. See `README.md` beside this file.
 
 pub(crate) mod identity;
+/// Where sockets are files (macOS, the portable backend): the directory
+/// that holds them.
+#[cfg(portable)]
+pub(crate) mod private_dir;
 pub(crate) mod start;
 mod registry;
 pub(crate) mod setup;
@@ -10,12 +14,10 @@ use std::env;
 use std::ffi::OsString;
 use std::fs;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -384,7 +386,7 @@ pub(crate) fn launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn), 
         Some(exe) => exe.clone(),
         None => procfs::this_executable().map_err(spawn_err("finding the current executable"))?,
     };
-    let addr = SocketPath::new().map_err(spawn_err("creating a private socket directory"))?;
+    let addr = SocketPath::new().map_err(spawn_err("naming the bootstrap socket"))?;
     let listener =
         wire::socket::listen_local(&addr.0).map_err(spawn_err("binding the bootstrap socket"))?;
     listener
@@ -464,113 +466,59 @@ fn check_hello(stream: UnixStream, pid: u32, token: &str, deadline: Instant) -> 
     (hello.token == token && hello.pid == pid).then_some(conn)
 }
 
-fn random_token() -> std::io::Result<String> {
+pub(super) fn random_token() -> std::io::Result<String> {
     let mut bytes = [0u8; 16];
     process::random(&mut bytes)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// This process's private socket directory: created on first use with mode
-/// 0700, and removed when the process exits, as Python's `pymp-*` is. A
-/// forked child, which inherits its parent's entry, makes its own.
-static DIR: Mutex<Option<(PathBuf, u32)>> = Mutex::new(None);
-
-fn lock_dir() -> std::sync::MutexGuard<'static, Option<(PathBuf, u32)>> {
-    DIR.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-// Held across a fork; the child keeps its parent's directory, whose sockets
-// it may still use, and removes only its own.
-crate::forking::fork_hook!(
-    DIR_FORK,
-    order: 30,
-    holds: std::sync::MutexGuard<'static, Option<(PathBuf, u32)>> = lock_dir(),
-    forget: || {},
-);
-
-fn private_dir() -> std::io::Result<PathBuf> {
-    let mut slot = lock_dir();
-    let pid = std::process::id();
-    if let Some((dir, owner)) = &*slot
-        && *owner == pid
-    {
-        return Ok(dir.clone());
-    }
-    let mut base = env::temp_dir();
-    // A Unix socket path must fit in about 100 bytes.
-    if base.as_os_str().len() > 60 {
-        base = PathBuf::from("/tmp");
-    }
-    remove_dead_processes_dirs(&base);
-    let dir = base.join(format!("multiproc-{pid}-{}", &random_token()?[..12]));
-    fs::DirBuilder::new().mode(0o700).create(&dir)?;
-    if slot.is_none() {
-        extern "C" fn remove_at_exit() {
-            remove_private_dir();
-        }
-        process::at_exit(remove_at_exit);
-    }
-    *slot = Some((dir.clone(), pid));
-    Ok(dir)
-}
-
-/// Removes the private directories in `base` that this user's processes
-/// left behind when they were killed (SIGKILL runs no exit handler), so that
-/// they never pile up.
-fn remove_dead_processes_dirs(base: &Path) {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(entries) = fs::read_dir(base) else {
-        return;
-    };
-    let me = process::user_id();
-    for entry in entries.filter_map(Result::ok) {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("multiproc-"))
-            .and_then(|rest| rest.split_once('-'))
-            .filter(|(_, token)| token.len() == 12)
-            .and_then(|(pid, _)| pid.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let ours = entry.metadata().is_ok_and(|m| m.is_dir() && m.uid() == me);
-        if ours && crate::shm::process_gone(pid) {
-            let _ = fs::remove_dir_all(entry.path());
-        }
-    }
-}
-
-/// Removes this process's private directory, if it made one; called at exit,
-/// and by a forked child, which leaves with `_exit`.
-pub(crate) fn remove_private_dir() {
-    let Ok(slot) = DIR.try_lock() else {
-        return;
-    };
-    if let Some((dir, owner)) = &*slot
-        && *owner == std::process::id()
-    {
-        let _ = fs::remove_dir_all(dir);
-    }
-}
-
-/// A socket file in the private directory, removed on drop.
+/// Where a local socket listens, given up on drop. On Linux, a name in the
+/// abstract namespace, which no file backs: nothing is left in the temporary
+/// directory however this process ends (Ctrl-C and SIGKILL run no exit
+/// handler). Elsewhere, a socket file in the private directory.
 #[derive(Debug)]
 pub(crate) struct SocketPath(pub(crate) PathBuf);
 
 impl SocketPath {
     pub(crate) fn new() -> std::io::Result<SocketPath> {
+        #[cfg(not(portable))]
+        {
+            // Drawn once: names no other process can take first.
+            static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+            let token = match TOKEN.get() {
+                Some(token) => token,
+                None => {
+                    let drawn = random_token()?;
+                    TOKEN.get_or_init(|| drawn)
+                }
+            };
+            let name = format!("{}multiproc-{}-{token}", wire::socket::ABSTRACT, Self::unique());
+            Ok(SocketPath(PathBuf::from(name)))
+        }
+        #[cfg(portable)]
+        SocketPath::file()
+    }
+
+    /// A socket file in the private directory.
+    #[cfg(portable)]
+    fn file() -> std::io::Result<SocketPath> {
+        Ok(SocketPath(private_dir::get()?.join(Self::unique())))
+    }
+
+    /// A name for this process's next socket. The pid keeps the names of a
+    /// forked child apart from its parent's.
+    fn unique() -> String {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        // The pid keeps the names of a forked child apart from its parent's.
-        let name = format!("{}-{n}", std::process::id());
-        Ok(SocketPath(private_dir()?.join(name)))
+        format!("{}-{n}", std::process::id())
     }
 }
 
 impl Drop for SocketPath {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.0);
+        if !wire::socket::is_abstract(&self.0) {
+            let _ = fs::remove_file(&self.0);
+        }
     }
 }
 

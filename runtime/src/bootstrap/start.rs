@@ -530,7 +530,8 @@ impl InChild {
         }
         let code = bootstrap::run_job(conn, self.start, self.lifeline);
         flush_std();
-        bootstrap::remove_private_dir();
+        #[cfg(portable)]
+        bootstrap::private_dir::remove();
         // Without running the parent's exit handlers.
         process::exit_now(code)
     }

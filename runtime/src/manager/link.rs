@@ -22,7 +22,7 @@ type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 /// Where a manager listens.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub(crate) enum Address {
-    /// A socket file in the owner's private directory.
+    /// A local socket (`bootstrap::SocketPath`).
     Unix(PathBuf),
     /// `host:port`.
     Tcp(String),

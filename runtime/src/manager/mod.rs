@@ -2,7 +2,8 @@
 //! objects, and the typed proxies through which any process reaches them.
 //!
 //! Design: the server is a child process (job `Manager`) listening on a Unix
-//! socket in the owner's private directory, or on TCP for [`Manager::serve`].
+//! socket (`bootstrap::SocketPath`: on Linux a name in the abstract
+//! namespace), or on TCP for [`Manager::serve`].
 //! Every connection starts with a mutual HMAC-SHA256 challenge on the
 //! manager's key (`link`), then carries one request and one answer at a time
 //! (`protocol`). Each thread of each client process keeps one connection per

@@ -64,6 +64,7 @@ pub(crate) fn parent_id() -> Option<u32> {
 }
 
 /// The user this process acts as.
+#[cfg(portable)]
 pub(crate) fn user_id() -> u32 {
     rustix::process::geteuid().as_raw()
 }
@@ -453,6 +454,7 @@ pub(crate) fn ignore(signal: Ignorable) {
 }
 
 /// Runs `f` when the process exits through `exit` (or returning from `main`).
+#[cfg(any(portable, feature = "mpi"))]
 pub(crate) fn at_exit(f: extern "C" fn()) {
     // SAFETY: `f` is a plain function; the C library calls it once, at exit.
     unsafe { libc::atexit(f) };

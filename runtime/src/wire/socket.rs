@@ -1,5 +1,5 @@
 //! Every socket the crate makes, and the options it sets on them: the
-//! local stream pairs and socket files that connect a parent to its
+//! local stream pairs and listening sockets that connect a parent to its
 //! children, and the TCP connections of a remote manager.
 
 use std::io;
@@ -95,7 +95,7 @@ pub(crate) fn datagram_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((no_sigpipe(a)?, no_sigpipe(b)?))
 }
 
-/// Sets up a connection accepted on a local socket file.
+/// Sets up a connection accepted on a local listening socket.
 pub(crate) fn accepted_local(stream: UnixStream) -> io::Result<UnixStream> {
     no_sigpipe(stream)
 }
@@ -107,14 +107,51 @@ pub(crate) fn send_now(socket: impl AsFd, bytes: &[u8]) -> io::Result<usize> {
     Ok(rustix::net::send(socket, bytes, SEND)?)
 }
 
-/// A local socket file at `path` to accept connections on.
+/// A local socket at `path` to accept connections on: a socket file, or on
+/// Linux, for a path that starts with [`ABSTRACT`], a name in the abstract
+/// namespace, which no file backs.
 pub(crate) fn listen_local(path: &Path) -> io::Result<UnixListener> {
+    #[cfg(not(portable))]
+    if let Some(name) = abstract_name(path) {
+        use std::os::linux::net::SocketAddrExt;
+        let address = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
+        return UnixListener::bind_addr(&address);
+    }
     UnixListener::bind(path)
 }
 
-/// Connects to the local socket file at `path`.
+/// Connects to the local socket at `path` (as [`listen_local`] reads it).
 pub(crate) fn connect_local(path: &Path) -> io::Result<UnixStream> {
+    #[cfg(not(portable))]
+    if let Some(name) = abstract_name(path) {
+        use std::os::linux::net::SocketAddrExt;
+        let address = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
+        return no_sigpipe(UnixStream::connect_addr(&address)?);
+    }
     no_sigpipe(UnixStream::connect(path)?)
+}
+
+/// What starts a path that names a socket in Linux's abstract namespace, as
+/// `ss` shows them (the kernel's own mark, a zero byte, cannot travel in an
+/// environment variable).
+#[cfg(not(portable))]
+pub(crate) const ABSTRACT: &str = "@";
+
+#[cfg(not(portable))]
+fn abstract_name(path: &Path) -> Option<&[u8]> {
+    use std::os::unix::ffi::OsStrExt;
+    path.as_os_str().as_bytes().strip_prefix(ABSTRACT.as_bytes())
+}
+
+/// Whether `path` names a socket in the abstract namespace, not a file.
+pub(crate) fn is_abstract(path: &Path) -> bool {
+    #[cfg(not(portable))]
+    return abstract_name(path).is_some();
+    #[cfg(portable)]
+    {
+        let _ = path;
+        false
+    }
 }
 
 /// A TCP socket bound to `address` (`host:port`) to accept connections on.
