@@ -64,7 +64,6 @@ pub(crate) fn parent_id() -> Option<u32> {
 }
 
 /// The user this process acts as.
-#[cfg(portable)]
 pub(crate) fn user_id() -> u32 {
     rustix::process::geteuid().as_raw()
 }

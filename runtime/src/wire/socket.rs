@@ -95,8 +95,21 @@ pub(crate) fn datagram_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((no_sigpipe(a)?, no_sigpipe(b)?))
 }
 
-/// Sets up a connection accepted on a local listening socket.
+/// Sets up a connection accepted on a local listening socket. On Linux that
+/// socket is a name in the abstract namespace, which any user can reach
+/// (`/proc/net/unix` lists the names), so a peer of another user is
+/// refused, as the private directory's mode keeps it out where sockets are
+/// files.
 pub(crate) fn accepted_local(stream: UnixStream) -> io::Result<UnixStream> {
+    #[cfg(not(portable))]
+    if rustix::net::sockopt::socket_peercred(&stream)?.uid.as_raw()
+        != crate::sys::process::user_id()
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "a process of another user connected",
+        ));
+    }
     no_sigpipe(stream)
 }
 
@@ -222,6 +235,40 @@ pub(crate) fn try_read(socket: impl AsFd, buf: &mut [u8]) -> io::Result<Option<u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(not(portable))]
+    #[test]
+    fn a_peer_of_another_user_is_refused_and_one_of_this_user_accepted() {
+        // Only root can become another user.
+        if crate::sys::process::user_id() != 0 {
+            return;
+        }
+        use std::os::linux::net::SocketAddrExt;
+        let name = format!("{ABSTRACT}multiproc-test-peer-{}", std::process::id());
+        let listener = listen_local(Path::new(&name)).unwrap();
+        let address = std::os::unix::net::SocketAddr::from_abstract_name(&name[1..]).unwrap();
+        // SAFETY: the child makes system calls only (the address is built
+        // before the fork), and leaves with `_exit`.
+        match unsafe { libc::fork() } {
+            0 => unsafe {
+                let nobody = libc::setgid(65534) == 0 && libc::setuid(65534) == 0;
+                let connected = nobody && UnixStream::connect_addr(&address).is_ok();
+                libc::_exit(i32::from(!connected))
+            },
+            child => {
+                let (stream, _) = listener.accept().unwrap();
+                let mut status = 0;
+                // SAFETY: waits for the child just forked.
+                unsafe { libc::waitpid(child, &mut status, 0) };
+                assert_eq!(libc::WEXITSTATUS(status), 0, "the other user could not connect");
+                let refused = accepted_local(stream).unwrap_err();
+                assert_eq!(refused.kind(), io::ErrorKind::PermissionDenied);
+            }
+        }
+        let _own = connect_local(Path::new(&name)).unwrap();
+        let (stream, _) = listener.accept().unwrap();
+        assert!(accepted_local(stream).is_ok());
+    }
 
     #[test]
     fn a_tcp_connection_probes_an_idle_peer() {
