@@ -627,6 +627,78 @@ fn a_fork_server_reading_a_request_after_its_owner_was_killed_starts_no_child() 
     );
 }
 
+extern "C" fn ignore_ctrl_c(_: libc::c_int) {}
+
+/// Whether Ctrl-C would end this process (its default action).
+#[process]
+fn ctrl_c_ends_me() -> bool {
+    // SAFETY: reads the disposition by setting the default, which it was
+    // if the answer is yes.
+    unsafe { libc::signal(libc::SIGINT, libc::SIG_DFL) == libc::SIG_DFL }
+}
+
+/// Leads a process group and handles Ctrl-C itself; starts its fork server
+/// and, once `signalled` (after a Ctrl-C to the group), another child
+/// through it: whether the same server started it, and whether Ctrl-C
+/// would end that child.
+#[process]
+fn fork_server_through_ctrl_c(
+    ready: multiproc::Event,
+    signalled: multiproc::Event,
+) -> (bool, bool) {
+    let handler: extern "C" fn(libc::c_int) = ignore_ctrl_c;
+    // SAFETY: plain system calls on this child's own state; the handler
+    // does nothing.
+    unsafe {
+        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
+        assert_eq!(libc::setpgid(0, 0), 0);
+    }
+    let through_the_server = || {
+        ctrl_c_ends_me
+            .builder()
+            .start_method(StartMethod::ForkServer)
+            .spawn()
+            .unwrap()
+            .join()
+            .unwrap()
+    };
+    through_the_server();
+    // Now the fork server is this process's only child.
+    let server = my_children();
+    ready.set();
+    assert!(signalled.wait_timeout(Duration::from_secs(30)));
+    let ends = through_the_server();
+    (my_children() == server, ends)
+}
+
+#[test]
+fn ctrl_c_leaves_the_fork_server_of_a_program_that_handles_it() {
+    if !has_fork_server() {
+        return;
+    }
+    let (ready, signalled) = (
+        multiproc::Event::new().unwrap(),
+        multiproc::Event::new().unwrap(),
+    );
+    let program = fork_server_through_ctrl_c
+        .builder()
+        .start_method(StartMethod::Spawn)
+        .spawn(ready.clone(), signalled.clone())
+        .unwrap();
+    assert!(ready.wait_timeout(Duration::from_secs(30)));
+    // SAFETY: signals the process group the program leads, as a terminal would.
+    assert_eq!(
+        unsafe { libc::killpg(program.pid() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    // Time for the signal to land, not a speed.
+    std::thread::sleep(Duration::from_millis(100));
+    signalled.set();
+    let (same_server, child_ends) = program.join().unwrap();
+    assert!(same_server, "Ctrl-C ended the fork server");
+    assert!(child_ends, "the fork server's child does not end on Ctrl-C");
+}
+
 #[test]
 fn restarting_the_fork_server_leaves_no_thread_behind() {
     if !has_fork_server() {

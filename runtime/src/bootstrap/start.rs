@@ -826,6 +826,10 @@ fn serve_forks(mut conn: Conn) -> i32 {
     // died: a child forked for a request still queued then would live on,
     // tied to that process. Tied to the owner, it sees it gone, and exits.
     let owner = bootstrap::identity::parent().map(|owner| owner.pid());
+    // Ctrl-C reaches the whole process group; the owner decides what it
+    // means (as for Python's fork server), and this server ends with the
+    // owner. Its children do again what it did.
+    let interrupt = process::ignore(process::Ignorable::Interrupt);
     while let Ok((frame, mut fds)) = conn.recv_frame_with_fds() {
         let request = wire::decode::<ForkRequest<Start>>(&frame, "a fork request");
         let answer = match request {
@@ -841,7 +845,9 @@ fn serve_forks(mut conn: Conn) -> i32 {
                     .map(|(identity, end)| Sibling { identity, end })
                     .collect();
                 match owner {
-                    Some(owner) => fork_for_owner(child_end, start, siblings, owner),
+                    Some(owner) => {
+                        fork_for_owner(child_end, start, siblings, owner, interrupt)
+                    }
                     None => Err("the fork server's owner is not to be seen".into()),
                 }
             }
@@ -862,6 +868,7 @@ fn fork_for_owner(
     start: Start,
     siblings: Vec<Sibling>,
     owner: u32,
+    interrupt: process::Disposition,
 ) -> std::result::Result<u32, String> {
     // This process is single-threaded, so the list stays exact.
     let inherited = inherited_fds(&start);
@@ -869,6 +876,7 @@ fn fork_for_owner(
     match unsafe { process::fork_sibling() }.map_err(|e| e.to_string())? {
         process::Forked::Child => {
             let _unwinding = ExitOnUnwind;
+            process::restore(process::Ignorable::Interrupt, interrupt);
             // The lifeline without a thread: killed when the owner's thread
             // that started this server dies, which lives as long as the owner.
             let child = InChild {

@@ -440,16 +440,32 @@ pub(crate) enum Ignorable {
     BrokenPipe,
 }
 
-/// Has this process ignore `signal` from now on.
-pub(crate) fn ignore(signal: Ignorable) {
-    let signal = match signal {
-        Ignorable::Interrupt => libc::SIGINT,
-        Ignorable::Terminate => libc::SIGTERM,
-        Ignorable::HangUp => libc::SIGHUP,
-        Ignorable::BrokenPipe => libc::SIGPIPE,
-    };
+/// What a process does on a signal, as [`ignore`] found it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Disposition(libc::sighandler_t);
+
+impl Ignorable {
+    fn number(self) -> libc::c_int {
+        match self {
+            Ignorable::Interrupt => libc::SIGINT,
+            Ignorable::Terminate => libc::SIGTERM,
+            Ignorable::HangUp => libc::SIGHUP,
+            Ignorable::BrokenPipe => libc::SIGPIPE,
+        }
+    }
+}
+
+/// Has this process ignore `signal` from now on; what it did before.
+pub(crate) fn ignore(signal: Ignorable) -> Disposition {
     // SAFETY: setting a signal's disposition to "ignore" has no preconditions.
-    unsafe { libc::signal(signal, libc::SIG_IGN) };
+    Disposition(unsafe { libc::signal(signal.number(), libc::SIG_IGN) })
+}
+
+/// Has this process do on `signal` what it did before [`ignore`].
+pub(crate) fn restore(signal: Ignorable, before: Disposition) {
+    // SAFETY: `before` was this process's own disposition (a handler of this
+    // executable, or a default), so it is valid here, or in a fork of it.
+    unsafe { libc::signal(signal.number(), before.0) };
 }
 
 /// Runs `f` when the process exits through `exit` (or returning from `main`).
