@@ -24,6 +24,27 @@ fn send_then_sleep(conn: Connection<u32>) {
     std::thread::sleep(Duration::from_secs(600));
 }
 
+/// Receives a descriptor when it can open none: whether that receive is
+/// an error (`Some(true)`), rather than one that waits for ever (`None`).
+#[process]
+fn receive_a_descriptor_with_none_left(conn: Connection<Fd>) -> Option<bool> {
+    // SAFETY: plain system calls on this child's own descriptors and
+    // limits; the duplicate is closed at once.
+    unsafe {
+        // The lowest free number: every one below it is open.
+        let free = libc::dup(0);
+        libc::close(free);
+        let mut limit = std::mem::zeroed::<libc::rlimit>();
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        limit.rlim_cur = free as libc::rlim_t;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+    }
+    let (said, heard) = std::sync::mpsc::channel();
+    std::thread::spawn(move || said.send(conn.recv().is_err()));
+    // A bound for a hang, not a speed.
+    heard.recv_timeout(Duration::from_secs(20)).ok()
+}
+
 #[process]
 fn write_to(file: Fd, text: String) {
     std::fs::File::from(file)
@@ -50,6 +71,15 @@ fn contents(mut file: std::fs::File) -> String {
     file.rewind().unwrap();
     file.read_to_string(&mut text).unwrap();
     text
+}
+
+#[test]
+fn a_descriptor_that_cannot_be_received_is_an_error_not_a_hang() {
+    let (here, there) = multiproc::pipe::<Fd>().unwrap();
+    let child = receive_a_descriptor_with_none_left.spawn(there).unwrap();
+    here.send(Fd::from(std::fs::File::open("/dev/null").unwrap()))
+        .unwrap();
+    assert_eq!(child.join().unwrap(), Some(true));
 }
 
 #[test]

@@ -437,7 +437,8 @@ impl Locked<'_> {
         while let Some((at, len)) = self.record_at(head) {
             count += 1;
             if len & TAGGED != 0 {
-                beside += self.0.read_u64(at + 12);
+                // Saturating: another process may have written anything there.
+                beside = self.0.read_u64(at + 12).saturating_add(beside);
             }
             head = at + padded(u64::from(len & !TAGGED));
         }

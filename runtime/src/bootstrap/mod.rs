@@ -483,15 +483,9 @@ impl SocketPath {
     pub(crate) fn new() -> std::io::Result<SocketPath> {
         #[cfg(not(portable))]
         {
-            // Drawn once: names no other process can take first.
-            static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-            let token = match TOKEN.get() {
-                Some(token) => token,
-                None => {
-                    let drawn = random_token()?;
-                    TOKEN.get_or_init(|| drawn)
-                }
-            };
+            // Drawn for each: any user sees the names (`/proc/net/unix`),
+            // and none may learn the next one to take it first.
+            let token = random_token()?;
             let name = format!("{}multiproc-{}-{token}", wire::socket::ABSTRACT, Self::unique());
             Ok(SocketPath(PathBuf::from(name)))
         }
@@ -663,6 +657,17 @@ fn watch_parent(conn: &Conn) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(not(portable))]
+    #[test]
+    fn no_socket_name_tells_the_next_one() {
+        let random = |path: &SocketPath| {
+            let name = path.0.to_str().unwrap().to_owned();
+            name.rsplit('-').next().unwrap().to_owned()
+        };
+        let (first, next) = (SocketPath::new().unwrap(), SocketPath::new().unwrap());
+        assert_ne!(random(&first), random(&next));
+    }
 
     #[test]
     fn every_kind_of_child_job_registers_itself_under_its_own_name() {

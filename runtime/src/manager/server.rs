@@ -66,10 +66,15 @@ fn serve(mut owner: Conn, address: &Address, key: Vec<u8>) -> i32 {
     let table = Arc::new(Table::default());
     let key: Arc<[u8]> = key.into();
     loop {
-        let Ok(link) = listener.accept() else {
-            // Out of descriptors, say: give the clients time to leave.
-            std::thread::sleep(Duration::from_millis(10));
-            continue;
+        let link = match listener.accept() {
+            Ok(link) => link,
+            // Another user's process, refused: no reason to slow the others.
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => continue,
+            Err(_) => {
+                // Out of descriptors, say: give the clients time to leave.
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
         };
         let (table, key) = (Arc::clone(&table), Arc::clone(&key));
         let spawned = std::thread::Builder::new()

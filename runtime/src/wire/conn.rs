@@ -47,6 +47,9 @@ pub(crate) struct Conn {
     end: usize,
     /// Received descriptors not yet claimed by a frame.
     fds: VecDeque<OwnedFd>,
+    /// What went wrong in a receive that [`try_fill`](Conn::try_fill) made,
+    /// for the next receive to report: bytes may have gone with it.
+    failed: Option<io::Error>,
 }
 
 impl Conn {
@@ -62,6 +65,7 @@ impl Conn {
             buffer: buffered,
             start: 0,
             fds: VecDeque::new(),
+            failed: None,
         }
     }
 
@@ -216,7 +220,11 @@ impl Conn {
             if self.buffer.len() < n.max(FIRST_READ) {
                 self.buffer.resize(n.max(FIRST_READ), 0);
             }
-            match self.receive(self.end) {
+            let received = match self.failed.take() {
+                Some(failed) => Err(failed),
+                None => self.receive(self.end),
+            };
+            match received {
                 Ok(0) => return Ok(false),
                 Ok(read) => self.end += read,
                 Err(e) if is_disconnect(&e) => return Ok(false),
@@ -233,7 +241,8 @@ impl Conn {
     /// Whether something can be read without blocking: bytes already
     /// buffered, or read now by one non-blocking `recvmsg` (kept for the next
     /// receive), or the end of the stream or an error, which the next
-    /// receive reports. One call instead of a poll and then a read.
+    /// receive reports (an error is kept for it: its `recvmsg` may have taken
+    /// bytes). One call instead of a poll and then a read.
     pub(crate) fn try_fill(&mut self) -> bool {
         if self.start < self.end {
             return true;
@@ -247,7 +256,11 @@ impl Conn {
                 self.end = read;
                 true
             }
-            Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+            Err(e) => {
+                self.failed = Some(e);
+                true
+            }
         }
     }
 

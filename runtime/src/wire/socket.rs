@@ -95,21 +95,11 @@ pub(crate) fn datagram_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((no_sigpipe(a)?, no_sigpipe(b)?))
 }
 
-/// Sets up a connection accepted on a local listening socket. On Linux that
-/// socket is a name in the abstract namespace, which any user can reach
-/// (`/proc/net/unix` lists the names), so a peer of another user is
-/// refused, as the private directory's mode keeps it out where sockets are
-/// files.
+/// Sets up a connection accepted on a local listening socket: on Linux,
+/// one from a process of this user only ([`same_user`]).
 pub(crate) fn accepted_local(stream: UnixStream) -> io::Result<UnixStream> {
     #[cfg(not(portable))]
-    if rustix::net::sockopt::socket_peercred(&stream)?.uid.as_raw()
-        != crate::sys::process::user_id()
-    {
-        return Err(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            "a process of another user connected",
-        ));
-    }
+    let stream = same_user(stream)?;
     no_sigpipe(stream)
 }
 
@@ -139,9 +129,26 @@ pub(crate) fn connect_local(path: &Path) -> io::Result<UnixStream> {
     if let Some(name) = abstract_name(path) {
         use std::os::linux::net::SocketAddrExt;
         let address = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
-        return no_sigpipe(UnixStream::connect_addr(&address)?);
+        // Once its listener is gone, another user may take the name.
+        return same_user(UnixStream::connect_addr(&address)?).and_then(no_sigpipe);
     }
     no_sigpipe(UnixStream::connect(path)?)
+}
+
+/// `stream`, if the process at its other end acts as the same user as this
+/// one: a name in the abstract namespace can be reached, and taken once
+/// free, by any user (`/proc/net/unix` lists them), where a socket file in
+/// the private directory keeps others out by its mode.
+#[cfg(not(portable))]
+fn same_user(stream: UnixStream) -> io::Result<UnixStream> {
+    if rustix::net::sockopt::socket_peercred(&stream)?.uid.as_raw() != crate::sys::process::user_id()
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "a process of another user is at the other end",
+        ));
+    }
+    Ok(stream)
 }
 
 /// What starts a path that names a socket in Linux's abstract namespace, as
@@ -268,6 +275,44 @@ mod tests {
         let _own = connect_local(Path::new(&name)).unwrap();
         let (stream, _) = listener.accept().unwrap();
         assert!(accepted_local(stream).is_ok());
+    }
+
+    #[cfg(not(portable))]
+    #[test]
+    fn a_name_another_user_listens_on_is_refused() {
+        // Only root can become another user.
+        if crate::sys::process::user_id() != 0 {
+            return;
+        }
+        use std::io::{Read, Write};
+        use std::os::linux::net::SocketAddrExt;
+        let name = format!("{ABSTRACT}multiproc-test-taken-{}", std::process::id());
+        let address = std::os::unix::net::SocketAddr::from_abstract_name(&name[1..]).unwrap();
+        let (mut listening, mut listens) = std::io::pipe().unwrap();
+        let (mut done, mut finished) = std::io::pipe().unwrap();
+        // SAFETY: the child makes system calls only (the address is built
+        // before the fork), and leaves with `_exit`.
+        match unsafe { libc::fork() } {
+            0 => unsafe {
+                let nobody = libc::setgid(65534) == 0 && libc::setuid(65534) == 0;
+                let _listener = UnixListener::bind_addr(&address);
+                let said = nobody && _listener.is_ok() && listens.write(&[1]).is_ok();
+                let _ = done.read(&mut [0]);
+                libc::_exit(i32::from(!said))
+            },
+            child => {
+                drop(listens);
+                let mut byte = [0];
+                let ready = listening.read(&mut byte).unwrap() == 1;
+                let connected = connect_local(Path::new(&name));
+                let _ = finished.write(&[1]);
+                let mut status = 0;
+                // SAFETY: waits for the child just forked.
+                unsafe { libc::waitpid(child, &mut status, 0) };
+                assert!(ready, "the other user could not listen");
+                assert_eq!(connected.unwrap_err().kind(), io::ErrorKind::PermissionDenied);
+            }
+        }
     }
 
     #[test]
