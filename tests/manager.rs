@@ -966,20 +966,12 @@ fn a_managed_object_can_use_a_proxy_to_its_own_manager() {
     assert_eq!(holder.count().unwrap(), 1);
 }
 
-extern "C" fn ignore_ctrl_c(_: libc::c_int) {}
-
 /// Leads a process group, handles Ctrl-C itself, as a program that stops
 /// cleanly on it does, and starts a manager; once `signalled`, whether the
 /// manager still answers.
 #[process]
 fn handle_ctrl_c_beside_a_manager(ready: multiproc::Event, signalled: multiproc::Event) -> bool {
-    let handler: extern "C" fn(libc::c_int) = ignore_ctrl_c;
-    // SAFETY: plain system calls on this child's own state; the handler
-    // does nothing.
-    unsafe {
-        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
-        assert_eq!(libc::setpgid(0, 0), 0);
-    }
+    common::lead_a_group_that_handles_ctrl_c();
     let manager = Manager::start().unwrap();
     let d = manager.dict::<u32, u32>().unwrap();
     ready.set();
@@ -997,13 +989,6 @@ fn ctrl_c_to_a_program_that_handles_it_leaves_its_manager_serving() {
         .spawn(ready.clone(), signalled.clone())
         .unwrap();
     assert!(ready.wait_timeout(Duration::from_secs(30)));
-    // SAFETY: signals the process group the program leads, as a terminal would.
-    assert_eq!(
-        unsafe { libc::killpg(program.pid() as libc::pid_t, libc::SIGINT) },
-        0
-    );
-    // Time for the signal to land, not a speed.
-    std::thread::sleep(Duration::from_millis(100));
-    signalled.set();
+    common::ctrl_c_to_the_group_of(program.pid(), &signalled);
     assert!(program.join().unwrap(), "Ctrl-C stopped the manager");
 }

@@ -627,8 +627,6 @@ fn a_fork_server_reading_a_request_after_its_owner_was_killed_starts_no_child() 
     );
 }
 
-extern "C" fn ignore_ctrl_c(_: libc::c_int) {}
-
 /// Whether Ctrl-C would end this process (its default action).
 #[process]
 fn ctrl_c_ends_me() -> bool {
@@ -646,13 +644,7 @@ fn fork_server_through_ctrl_c(
     ready: multiproc::Event,
     signalled: multiproc::Event,
 ) -> (bool, bool) {
-    let handler: extern "C" fn(libc::c_int) = ignore_ctrl_c;
-    // SAFETY: plain system calls on this child's own state; the handler
-    // does nothing.
-    unsafe {
-        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
-        assert_eq!(libc::setpgid(0, 0), 0);
-    }
+    common::lead_a_group_that_handles_ctrl_c();
     let through_the_server = || {
         ctrl_c_ends_me
             .builder()
@@ -686,14 +678,7 @@ fn ctrl_c_leaves_the_fork_server_of_a_program_that_handles_it() {
         .spawn(ready.clone(), signalled.clone())
         .unwrap();
     assert!(ready.wait_timeout(Duration::from_secs(30)));
-    // SAFETY: signals the process group the program leads, as a terminal would.
-    assert_eq!(
-        unsafe { libc::killpg(program.pid() as libc::pid_t, libc::SIGINT) },
-        0
-    );
-    // Time for the signal to land, not a speed.
-    std::thread::sleep(Duration::from_millis(100));
-    signalled.set();
+    common::ctrl_c_to_the_group_of(program.pid(), &signalled);
     let (same_server, child_ends) = program.join().unwrap();
     assert!(same_server, "Ctrl-C ended the fork server");
     assert!(child_ends, "the fork server's child does not end on Ctrl-C");

@@ -16,6 +16,33 @@ pub fn socket_dirs(pid: u32) -> Vec<PathBuf> {
         .collect()
 }
 
+extern "C" fn ignore_ctrl_c(_: libc::c_int) {}
+
+/// In a test's child: leads a process group of its own and handles Ctrl-C
+/// itself (doing nothing), as a program that stops cleanly on it does.
+pub fn lead_a_group_that_handles_ctrl_c() {
+    let handler: extern "C" fn(libc::c_int) = ignore_ctrl_c;
+    // SAFETY: plain system calls on this process's own state; the handler
+    // does nothing.
+    unsafe {
+        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
+        assert_eq!(libc::setpgid(0, 0), 0);
+    }
+}
+
+/// Sends Ctrl-C to the process group `leader` leads, as a terminal would,
+/// and sets `signalled` once it has landed.
+pub fn ctrl_c_to_the_group_of(leader: u32, signalled: &multiproc::Event) {
+    // SAFETY: signals a process group this test started.
+    assert_eq!(
+        unsafe { libc::killpg(leader as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    // Time for the signal to land, not a speed.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    signalled.set();
+}
+
 /// Whether the runtime runs on its portable backend (the calls macOS has):
 /// on macOS, and on Linux when built with `MULTIPROC_PORTABLE=1`.
 pub fn portable() -> bool {
