@@ -243,35 +243,52 @@ pub(crate) fn try_read(socket: impl AsFd, buf: &mut [u8]) -> io::Result<Option<u
 mod tests {
     use super::*;
 
+    /// A name in the abstract namespace for test `tag`, and its address.
     #[cfg(not(portable))]
-    #[test]
-    fn a_peer_of_another_user_is_refused_and_one_of_this_user_accepted() {
-        // Only root can become another user.
-        if crate::sys::process::user_id() != 0 {
-            return;
-        }
+    fn test_name(tag: &str) -> (String, std::os::unix::net::SocketAddr) {
         use std::os::linux::net::SocketAddrExt;
-        let name = format!("{ABSTRACT}multiproc-test-peer-{}", std::process::id());
-        let listener = listen_local(Path::new(&name)).unwrap();
+        let name = format!("{ABSTRACT}multiproc-test-{tag}-{}", std::process::id());
         let address = std::os::unix::net::SocketAddr::from_abstract_name(&name[1..]).unwrap();
-        // SAFETY: the child makes system calls only (the address is built
+        (name, address)
+    }
+
+    /// Runs `child` in a forked child that has become the user `nobody`;
+    /// returns the child's pid. Only root can become another user.
+    #[cfg(not(portable))]
+    fn fork_as_nobody(child: impl FnOnce() -> bool) -> libc::pid_t {
+        // SAFETY: the child makes system calls only (what it needs is built
         // before the fork), and leaves with `_exit`.
         match unsafe { libc::fork() } {
             0 => unsafe {
                 let nobody = libc::setgid(65534) == 0 && libc::setuid(65534) == 0;
-                let connected = nobody && UnixStream::connect_addr(&address).is_ok();
-                libc::_exit(i32::from(!connected))
+                libc::_exit(i32::from(!(nobody && child())))
             },
-            child => {
-                let (stream, _) = listener.accept().unwrap();
-                let mut status = 0;
-                // SAFETY: waits for the child just forked.
-                unsafe { libc::waitpid(child, &mut status, 0) };
-                assert_eq!(libc::WEXITSTATUS(status), 0, "the other user could not connect");
-                let refused = accepted_local(stream).unwrap_err();
-                assert_eq!(refused.kind(), io::ErrorKind::PermissionDenied);
-            }
+            pid => pid,
         }
+    }
+
+    /// Whether the child `pid` exited with 0, once it has.
+    #[cfg(not(portable))]
+    fn exited_well(pid: libc::pid_t) -> bool {
+        let mut status = 0;
+        // SAFETY: waits for a child this test forked.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        libc::WEXITSTATUS(status) == 0
+    }
+
+    #[cfg(not(portable))]
+    #[test]
+    fn a_peer_of_another_user_is_refused_and_one_of_this_user_accepted() {
+        if crate::sys::process::user_id() != 0 {
+            return;
+        }
+        let (name, address) = test_name("peer");
+        let listener = listen_local(Path::new(&name)).unwrap();
+        let child = fork_as_nobody(|| UnixStream::connect_addr(&address).is_ok());
+        let (stream, _) = listener.accept().unwrap();
+        assert!(exited_well(child), "the other user could not connect");
+        let refused = accepted_local(stream).unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::PermissionDenied);
         let _own = connect_local(Path::new(&name)).unwrap();
         let (stream, _) = listener.accept().unwrap();
         assert!(accepted_local(stream).is_ok());
@@ -280,39 +297,26 @@ mod tests {
     #[cfg(not(portable))]
     #[test]
     fn a_name_another_user_listens_on_is_refused() {
-        // Only root can become another user.
         if crate::sys::process::user_id() != 0 {
             return;
         }
         use std::io::{Read, Write};
-        use std::os::linux::net::SocketAddrExt;
-        let name = format!("{ABSTRACT}multiproc-test-taken-{}", std::process::id());
-        let address = std::os::unix::net::SocketAddr::from_abstract_name(&name[1..]).unwrap();
+        let (name, address) = test_name("taken");
         let (mut listening, mut listens) = std::io::pipe().unwrap();
         let (mut done, mut finished) = std::io::pipe().unwrap();
-        // SAFETY: the child makes system calls only (the address is built
-        // before the fork), and leaves with `_exit`.
-        match unsafe { libc::fork() } {
-            0 => unsafe {
-                let nobody = libc::setgid(65534) == 0 && libc::setuid(65534) == 0;
-                let _listener = UnixListener::bind_addr(&address);
-                let said = nobody && _listener.is_ok() && listens.write(&[1]).is_ok();
-                let _ = done.read(&mut [0]);
-                libc::_exit(i32::from(!said))
-            },
-            child => {
-                drop(listens);
-                let mut byte = [0];
-                let ready = listening.read(&mut byte).unwrap() == 1;
-                let connected = connect_local(Path::new(&name));
-                let _ = finished.write(&[1]);
-                let mut status = 0;
-                // SAFETY: waits for the child just forked.
-                unsafe { libc::waitpid(child, &mut status, 0) };
-                assert!(ready, "the other user could not listen");
-                assert_eq!(connected.unwrap_err().kind(), io::ErrorKind::PermissionDenied);
-            }
-        }
+        let child = fork_as_nobody(|| {
+            let listener = UnixListener::bind_addr(&address);
+            let said = listener.is_ok() && listens.write(&[1]).is_ok();
+            let _ = done.read(&mut [0]);
+            said
+        });
+        drop(listens);
+        let ready = listening.read(&mut [0]).unwrap() == 1;
+        let connected = connect_local(Path::new(&name));
+        let _ = finished.write(&[1]);
+        let listened = exited_well(child);
+        assert!(ready && listened, "the other user could not listen");
+        assert_eq!(connected.unwrap_err().kind(), io::ErrorKind::PermissionDenied);
     }
 
     #[test]
