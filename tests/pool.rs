@@ -978,3 +978,99 @@ fn a_map_of_a_terminated_pool_fails_with_the_pools_error_not_an_items() {
     let got = pending.get();
     assert!(matches!(got, Err(Error::PoolTerminated)), "{got:?}");
 }
+
+// `apply` runs its call from the calling thread on a worker whose driver
+// is idle; these hold whichever way the call goes.
+
+#[test]
+fn applies_count_towards_max_tasks_per_child() {
+    let pool = Pool::builder()
+        .processes(1)
+        .max_tasks_per_child(2)
+        .build()
+        .unwrap();
+    let pids: Vec<u32> = (0..10)
+        .map(|i| pool.apply(pid_of_worker, (i,)).unwrap())
+        .collect();
+    let mut runs = std::collections::HashMap::new();
+    for pid in &pids {
+        *runs.entry(pid).or_insert(0) += 1;
+    }
+    assert_eq!(runs.len(), 5, "{pids:?}");
+    assert!(runs.values().all(|&n| n == 2), "{pids:?}");
+}
+
+#[test]
+fn concurrent_applies_each_get_their_own_answer() {
+    let pool = Pool::new(2).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let pool = &pool;
+            s.spawn(move || {
+                for i in 0..300u64 {
+                    let x = t * 1000 + i;
+                    assert_eq!(pool.apply(square, (x,)).unwrap(), x * x);
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn a_worker_killed_during_an_apply_fails_that_call_and_is_replaced() {
+    let pool = Pool::new(1).unwrap();
+    let victim = pool.apply(pid_of_worker, (0,)).unwrap();
+    let result = std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(200));
+            rustix::process::kill_process(
+                rustix::process::Pid::from_raw(victim as i32).unwrap(),
+                rustix::process::Signal::KILL,
+            )
+            .unwrap();
+        });
+        pool.apply(nap, (10_000,))
+    });
+    let Err(Error::WorkerLost { reason, .. }) = &result else {
+        panic!("expected a lost worker, got {result:?}");
+    };
+    assert!(reason.contains("SIGKILL"), "{reason}");
+    let replacement = pool.apply(pid_of_worker, (0,)).unwrap();
+    assert_ne!(replacement, victim);
+}
+
+#[test]
+fn terminate_from_another_thread_ends_an_apply_in_progress() {
+    let pool = Pool::new(1).unwrap();
+    let pids = worker_pids(&pool);
+    let result = std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(200));
+            pool.terminate();
+        });
+        pool.apply(nap, (10_000,))
+    });
+    assert!(matches!(result, Err(Error::PoolTerminated)), "{result:?}");
+    for pid in pids {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "worker {pid} survived"
+        );
+    }
+}
+
+#[test]
+fn work_submitted_during_a_long_apply_goes_to_the_other_workers() {
+    let pool = Pool::new(2).unwrap();
+    worker_pids(&pool);
+    let (busy, others) = std::thread::scope(|s| {
+        let long = s.spawn(|| pool.apply(nap_then_tell_pid, (1_000,)).unwrap());
+        std::thread::sleep(Duration::from_millis(100));
+        let others = pool.map_chunked(pid_of_worker, 0..20u64, 1).unwrap();
+        (long.join().unwrap(), others)
+    });
+    assert!(
+        others.iter().all(|&pid| pid != busy),
+        "a task waited for the worker running the long apply: {busy} in {others:?}"
+    );
+}

@@ -13,7 +13,7 @@ use super::worker::{RunChunk, Started};
 use crate::bootstrap::{self, CallSpec, Job, Launch};
 use crate::error::{Error, Result};
 use crate::process::{ChildProc, Forking, status_text};
-use crate::wire::{SPIN, Spinner, push_message, set_fd_count};
+use crate::wire::{Conn, SPIN, Spinner, push_message, set_fd_count};
 use std::os::fd::OwnedFd;
 
 /// How the pool's workers are started; shared by every driver for respawns.
@@ -82,6 +82,8 @@ pub(super) struct Dispatch {
     /// result its worker owed, so a caller that submits upon that result
     /// finds it counted.
     hungry: AtomicUsize,
+    /// `max_tasks_per_child`, which a caller running chunks itself keeps too.
+    max_tasks: Option<usize>,
 }
 
 /// This driver's place in [`Dispatch::hungry`].
@@ -123,6 +125,48 @@ struct State {
     /// Drivers waiting on `work`: with none, queueing work signals nobody,
     /// which spares a system call per chunk.
     idle: usize,
+    /// Each slot's worker while its driver waits for work.
+    lent: Vec<Lent>,
+}
+
+/// A slot's worker as its driver lends it while waiting for work: a caller
+/// that would only wait for the result of one call runs that call on it
+/// itself ([`Dispatch::run_here`]), which spares two hand-offs between
+/// threads, each a wake-up that costs more than the whole round trip to the
+/// worker. The driver takes its worker back before it takes work.
+#[derive(Default)]
+enum Lent {
+    /// With its driver (or the slot has none).
+    #[default]
+    Kept,
+    /// Free for a caller; `sent` chunks so far.
+    Free { worker: ChildProc, sent: usize },
+    /// A caller runs a chunk on it.
+    Borrowed,
+    /// Back from a caller whose chunk the worker did not answer.
+    Failed {
+        worker: ChildProc,
+        sent: usize,
+        chunk: Chunk,
+    },
+}
+
+/// What a driver gets back when it takes its lent worker again.
+struct Reclaimed {
+    worker: ChildProc,
+    sent: usize,
+    /// The chunk a caller ran on it and lost: the worker died.
+    failed: Option<Chunk>,
+}
+
+/// What [`Dispatch::take`] found.
+enum Took {
+    /// Chunks to send, or none while the worker still has some.
+    More,
+    /// Nothing for a worker that has nothing: time to wait, lending it.
+    Idle,
+    /// The pool is closed and drained, or terminated.
+    Done,
 }
 
 /// Why a driver stopped serving one worker.
@@ -133,6 +177,9 @@ enum End {
     Recycle,
     /// The worker died.
     Died,
+    /// Nothing in flight and nothing to take: the driver lends its worker
+    /// while it waits.
+    Idle,
 }
 
 impl Dispatch {
@@ -140,10 +187,14 @@ impl Dispatch {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(super) fn new(slots: usize) -> Arc<Dispatch> {
-        let shared = Dispatch::default();
+    pub(super) fn new(slots: usize, max_tasks: Option<usize>) -> Arc<Dispatch> {
+        let shared = Dispatch {
+            max_tasks,
+            ..Dispatch::default()
+        };
         let mut state = shared.lock();
         state.pids = vec![None; slots];
+        state.lent = (0..slots).map(|_| Lent::Kept).collect();
         state.live = slots;
         drop(state);
         // Each driver starts hungry (`drive`).
@@ -167,13 +218,8 @@ impl Dispatch {
         let added = chunks.len();
         state.pending.extend(chunks);
         self.queued.store(state.pending.len(), Ordering::Release);
-        let idle = state.idle;
-        drop(state);
-        match (idle, added) {
-            (0, _) => {}
-            (_, 1) if self.spinning.load(Ordering::Acquire) => {}
-            (_, 1) => self.work.notify_one(),
-            _ => self.work.notify_all(),
+        if !(added == 1 && self.spinning.load(Ordering::Acquire)) {
+            self.signal(&state, added);
         }
         Ok(())
     }
@@ -196,64 +242,171 @@ impl Dispatch {
     }
 
     /// Moves up to `room` chunks to `batch`, for a worker that has `queued`
-    /// already; waits for one if it has none. Taking beyond [`MIN_IN_FLIGHT`]
-    /// is refused unless there is plenty left for the others, and taking
-    /// beyond one while another driver waits with none. Returns
-    /// whether the pool is done: closed and drained, or terminated.
-    fn take(&self, batch: &mut Vec<Chunk>, queued: usize, room: usize) -> bool {
+    /// already. Taking beyond [`MIN_IN_FLIGHT`] is refused unless there is
+    /// plenty left for the others, and taking beyond one while another
+    /// driver waits with none. A driver whose worker has nothing queued
+    /// spins a while for work first, if no other does.
+    fn take(&self, batch: &mut Vec<Chunk>, queued: usize, room: usize) -> Took {
         if queued == 0 && !self.spinning.swap(true, Ordering::AcqRel) {
             static SPINNER: Spinner = Spinner::new();
             SPINNER.spin_until(SPIN, || self.queued.load(Ordering::Acquire) > 0);
             // Cleared before the lock is taken: a chunk queued from here on
-            // either is seen below or signals this driver once it sleeps.
+            // is either seen below or signals this driver once it waits in
+            // `reclaim`, which looks at the queue first.
             self.spinning.store(false, Ordering::Release);
         }
         let mut state = self.lock();
+        if state.terminated {
+            return Took::Done;
+        }
+        let before = batch.len();
+        while batch.len() - before < room {
+            let holding = queued + batch.len() - before;
+            if holding >= MIN_IN_FLIGHT && state.pending.len() <= state.live * MIN_IN_FLIGHT {
+                break;
+            }
+            // A worker that has work already takes no more while another
+            // driver's worker has none: two long tasks on two workers
+            // must not both queue at the first, nor the task after a
+            // long one wait behind it.
+            let others = self
+                .hungry
+                .load(Ordering::Acquire)
+                .saturating_sub(usize::from(queued == 0));
+            if holding > 0 && others > 0 {
+                break;
+            }
+            match state.pending.pop_front() {
+                Some(chunk) => batch.push(chunk),
+                None => break,
+            }
+        }
+        if batch.len() > before {
+            self.queued.store(state.pending.len(), Ordering::Release);
+            // What is left may have been queued unsignalled, for a
+            // spinning driver that took only part of it.
+            if !state.pending.is_empty() {
+                self.signal(&state, 1);
+            }
+            return Took::More;
+        }
+        match (state.pending.is_empty() && state.closed, queued) {
+            (true, _) => Took::Done,
+            (false, 0) => Took::Idle,
+            (false, _) => Took::More,
+        }
+    }
+
+    /// Wakes drivers waiting for work, for `added` chunks. A driver woken
+    /// while its worker is borrowed cannot take work, so then every one is.
+    fn signal(&self, state: &State, added: usize) {
+        let borrowed = state.lent.iter().any(|lent| matches!(lent, Lent::Borrowed));
+        match (state.idle, added) {
+            (0, _) => {}
+            (_, 1) if !borrowed => self.work.notify_one(),
+            _ => self.work.notify_all(),
+        }
+    }
+
+    /// Lends `worker` (which has run `sent` chunks) to callers, and waits
+    /// until its driver should take it back: there is work, the pool is
+    /// closed or terminated, the worker is to be replaced, or a caller lost
+    /// a chunk on it. Callers leave alone a worker behind a relay (an MPI
+    /// rank), whose relay keeps a chunk ahead of it.
+    fn lend(&self, slot: usize, worker: ChildProc, sent: usize) -> Reclaimed {
+        let mut state = self.lock();
+        state.lent[slot] = Lent::Free { worker, sent };
+        self.reclaim(slot, state)
+    }
+
+    /// Whether a worker that has run `sent` chunks has reached
+    /// `max_tasks_per_child`, and is to be replaced.
+    fn spent(&self, sent: usize) -> bool {
+        self.max_tasks.is_some_and(|max| sent >= max)
+    }
+
+    /// Lends a ready worker before its driver starts (`Launched::Lent`).
+    pub(super) fn lend_ready(&self, slot: usize, worker: ChildProc) {
+        let mut state = self.lock();
+        state.pids[slot] = worker.pid();
+        state.lent[slot] = Lent::Free { worker, sent: 0 };
+    }
+
+    fn reclaim(&self, slot: usize, mut state: MutexGuard<'_, State>) -> Reclaimed {
         loop {
-            if state.terminated {
-                return true;
-            }
-            let before = batch.len();
-            while batch.len() - before < room {
-                let holding = queued + batch.len() - before;
-                if holding >= MIN_IN_FLIGHT && state.pending.len() <= state.live * MIN_IN_FLIGHT {
-                    break;
+            let wanted = !state.pending.is_empty() || state.closed || state.terminated;
+            match std::mem::take(&mut state.lent[slot]) {
+                Lent::Free { worker, sent } if wanted || self.spent(sent) => {
+                    return Reclaimed {
+                        worker,
+                        sent,
+                        failed: None,
+                    };
                 }
-                // A worker that has work already takes no more while another
-                // driver's worker has none: two long tasks on two workers
-                // must not both queue at the first, nor the task after a
-                // long one wait behind it.
-                let others = self
-                    .hungry
-                    .load(Ordering::Acquire)
-                    .saturating_sub(usize::from(queued == 0));
-                if holding > 0 && others > 0 {
-                    break;
+                Lent::Failed {
+                    worker,
+                    sent,
+                    chunk,
+                } => {
+                    return Reclaimed {
+                        worker,
+                        sent,
+                        failed: Some(chunk),
+                    };
                 }
-                match state.pending.pop_front() {
-                    Some(chunk) => batch.push(chunk),
-                    None => break,
-                }
-            }
-            if batch.len() > before {
-                self.queued.store(state.pending.len(), Ordering::Release);
-                // What is left may have been queued unsignalled, for a
-                // spinning driver that took only part of it.
-                if !state.pending.is_empty() && state.idle > 0 {
-                    self.work.notify_one();
-                }
-                return false;
-            }
-            if state.pending.is_empty() && state.closed {
-                return true;
-            }
-            if queued > 0 {
-                return false;
+                other => state.lent[slot] = other,
             }
             state.idle += 1;
             state = self.work.wait(state).unwrap_or_else(|e| e.into_inner());
             state.idle -= 1;
         }
+    }
+
+    /// Runs `chunk` on a worker lent by its driver, from this thread, and
+    /// delivers its results; gives it back if no worker is free.
+    pub(super) fn run_here(&self, chunk: Chunk) -> Option<Chunk> {
+        let mut state = self.lock();
+        let free = state.lent.iter().position(|lent| match lent {
+            Lent::Free { worker, sent } => !worker.relayed() && !self.spent(*sent),
+            _ => false,
+        });
+        let Some(slot) = free.filter(|_| !state.closed && !state.terminated) else {
+            return Some(chunk);
+        };
+        let Lent::Free { mut worker, sent } = std::mem::replace(&mut state.lent[slot], Lent::Borrowed)
+        else {
+            return Some(chunk);
+        };
+        drop(state);
+        // Busy now, as far as the other drivers' sharing goes (`take`).
+        self.hungry.fetch_sub(1, Ordering::AcqRel);
+        let name: Arc<str> = Arc::from(worker.name());
+        let answer = exchange(&mut worker.conn, &chunk, sent == 0);
+        self.hungry.fetch_add(1, Ordering::AcqRel);
+        let mut state = self.lock();
+        let sent = sent + 1;
+        match answer {
+            Ok(results) => {
+                state.lent[slot] = Lent::Free { worker, sent };
+                // Its driver may be waiting for it, or must replace it.
+                if !state.pending.is_empty() || state.closed || state.terminated || self.spent(sent)
+                {
+                    self.work.notify_all();
+                }
+                drop(state);
+                chunk.deliver(name, results);
+            }
+            // Its driver finds out why, and retries or fails the chunk.
+            Err(_) => {
+                state.lent[slot] = Lent::Failed {
+                    worker,
+                    sent,
+                    chunk,
+                };
+                self.work.notify_all();
+            }
+        }
+        None
     }
 
     /// Records the pid of a slot's worker; returns whether the pool was terminated.
@@ -396,8 +549,9 @@ pub(super) fn worker_ready(
 pub(super) enum Launched {
     /// Started, not yet known to be ready.
     Now(ChildProc),
-    /// Started and ready: the caller waited for it.
-    Ready(ChildProc),
+    /// Started and ready: `build` waited for it, and lent it
+    /// ([`Dispatch::lend_ready`]).
+    Lent,
     /// Started, and died or failed before it was ready.
     Failed(Error),
     /// For the driver to start.
@@ -423,14 +577,15 @@ pub(super) fn drive(
         shared,
         hungry: true,
     };
-    let (first, is_ready) = match first {
-        Launched::Now(worker) => (Ok(worker), false),
-        Launched::Ready(worker) => (Ok(worker), true),
-        Launched::Failed(e) => (Err(e), false),
-        Launched::Later => (launch_worker(config), false),
+    let first = match first {
+        Launched::Lent => Ok(None),
+        Launched::Now(worker) => Ok(Some(worker)),
+        Launched::Failed(e) => Err(e),
+        Launched::Later => launch_worker(config).map(Some),
         // A worker that its sibling could not fork is started here.
-        Launched::Forking(forking) => {
-            let started = forking.started().or_else(|e| match shared.is_terminated() {
+        Launched::Forking(forking) => forking
+            .started()
+            .or_else(|e| match shared.is_terminated() {
                 true => Err(e),
                 false => {
                     // Every forked pool starting its workers one by one
@@ -438,25 +593,24 @@ pub(super) fn drive(
                     log::debug!("pool slot {slot}: not forked beside the first worker ({e})");
                     launch_worker(config)
                 }
-            });
-            (started, false)
-        }
+            })
+            .map(Some),
     };
     let first = first.and_then(|worker| {
+        let Some(worker) = worker else {
+            return Ok(None);
+        };
         if shared.set_pid(slot, worker.pid()) {
             let _ = worker.signal(Signal::KILL);
         }
-        match is_ready {
-            true => Ok(worker),
-            false => worker_ready(worker, Some((shared, slot))),
-        }
+        worker_ready(worker, Some((shared, slot))).map(Some)
     });
-    let mut worker = match first {
-        Ok(worker) => {
-            if !is_ready {
-                let _ = ready.send(Ok(()));
-            }
-            worker
+    let mut back = match first {
+        // `build` waited for it, and lent it.
+        Ok(None) => shared.reclaim(slot, shared.lock()),
+        Ok(Some(worker)) => {
+            let _ = ready.send(Ok(()));
+            Reclaimed::fresh(worker)
         }
         Err(e) => {
             hunger.set(false);
@@ -470,10 +624,7 @@ pub(super) fn drive(
     };
     drop(ready);
     let broken = loop {
-        if shared.set_pid(slot, worker.pid()) {
-            let _ = worker.signal(Signal::KILL);
-        }
-        let end = serve(shared, config, slot, &mut worker, &mut hunger);
+        let (mut worker, end) = serve_lending(shared, config, slot, back, &mut hunger);
         hunger.set(false);
         shared.set_pid(slot, None);
         // The worker is idle (or dead): end of input lets it exit on its own.
@@ -483,11 +634,47 @@ pub(super) fn drive(
             break None;
         }
         match respawn(shared, config, slot) {
-            Ok(next) => worker = next,
+            Ok(next) => back = Reclaimed::fresh(next),
             Err(reason) => break Some(reason),
         }
     };
     shared.retire(broken);
+}
+
+impl Reclaimed {
+    fn fresh(worker: ChildProc) -> Reclaimed {
+        Reclaimed {
+            worker,
+            sent: 0,
+            failed: None,
+        }
+    }
+}
+
+/// Serves one worker, lending it whenever there is nothing for it to do,
+/// until its driver must stop serving it; returns it and why.
+fn serve_lending(
+    shared: &Dispatch,
+    config: &WorkerConfig,
+    slot: usize,
+    mut back: Reclaimed,
+    hunger: &mut Hunger<'_>,
+) -> (ChildProc, End) {
+    loop {
+        let Reclaimed {
+            mut worker,
+            mut sent,
+            failed,
+        } = back;
+        if let Some(chunk) = failed {
+            let end = lost(shared, config, slot, &mut worker, VecDeque::from([chunk]));
+            return (worker, end);
+        }
+        match serve(shared, config, slot, &mut worker, &mut sent, hunger) {
+            End::Idle => back = shared.lend(slot, worker, sent),
+            end => return (worker, end),
+        }
+    }
 }
 
 fn respawn(
@@ -558,11 +745,11 @@ fn serve(
     config: &WorkerConfig,
     slot: usize,
     worker: &mut ChildProc,
+    sent: &mut usize,
     hunger: &mut Hunger<'_>,
 ) -> End {
     let name: Arc<str> = Arc::from(worker.name());
     let mut inflight: VecDeque<Chunk> = VecDeque::new();
-    let mut sent = 0;
     // Exponential average of the time between results while the worker is
     // busy; unknown (two in flight) until the first result.
     let mut per_chunk = None;
@@ -577,35 +764,26 @@ fn serve(
         }
         let room = in_flight_limit(per_chunk, !worker.relayed())
             .saturating_sub(queued)
-            .min(config.max_tasks_per_child.map_or(usize::MAX, |m| m - sent));
-        let finished = room > 0 && shared.take(&mut batch, queued, room);
-        sent += batch.len();
+            .min(config.max_tasks_per_child.map_or(usize::MAX, |m| m.saturating_sub(*sent)));
+        let took = match room {
+            0 => Took::More,
+            _ => shared.take(&mut batch, queued, room),
+        };
+        if matches!(took, Took::Idle) {
+            return End::Idle;
+        }
+        let finished = matches!(took, Took::Done);
+        *sent += batch.len();
         if !batch.is_empty() {
             if inflight.is_empty() {
                 busy_since = Instant::now();
             }
             hunger.set(false);
-            let mut frames = Vec::new();
-            let encoded = batch.iter().try_for_each(|c| {
-                let chunk = RunChunk {
-                    key: c.key,
-                    items: &c.items,
-                };
-                let start = frames.len();
-                push_message(&mut frames, &chunk)?;
-                set_fd_count(&mut frames[start..], c.fds.len())
-            });
-            // Duplicates travel, so that a chunk sent again after a crash still has its own.
-            let fds: std::io::Result<Vec<OwnedFd>> = batch
-                .iter()
-                .flat_map(|c| &c.fds)
-                .map(OwnedFd::try_clone)
-                .collect();
+            let framed = frames_of(&batch);
             // In flight before the first byte goes out: a result can come
             // back while the rest of the batch is still being written.
             inflight.extend(batch.drain(..));
-            let sent = encoded.and_then(|()| {
-                let fds = fds.map_err(Error::io("duplicating a descriptor"))?;
+            let written = framed.and_then(|(frames, fds)| {
                 let mut drain = |conn: &mut crate::wire::Conn| {
                     let results = conn.recv_frame_with_fds()?;
                     if let Some(chunk) = inflight.pop_front() {
@@ -618,7 +796,7 @@ fn serve(
                     .conn
                     .send_framed_draining(&frames, &fds, Some(&mut drain))
             });
-            if sent.is_err() {
+            if written.is_err() {
                 return lost(shared, config, slot, worker, inflight);
             }
         }
@@ -646,6 +824,45 @@ fn serve(
             }
         }
     }
+}
+
+/// The frames that send `batch` to a worker, and the descriptors that go
+/// with them: duplicates, so that a chunk sent again after a crash still
+/// has its own.
+fn frames_of(batch: &[Chunk]) -> Result<(Vec<u8>, Vec<OwnedFd>)> {
+    let mut frames = Vec::new();
+    for c in batch {
+        let chunk = RunChunk {
+            key: c.key,
+            items: &c.items,
+        };
+        let start = frames.len();
+        push_message(&mut frames, &chunk)?;
+        set_fd_count(&mut frames[start..], c.fds.len())?;
+    }
+    let fds = batch
+        .iter()
+        .flat_map(|c| &c.fds)
+        .map(OwnedFd::try_clone)
+        .collect::<std::io::Result<_>>()
+        .map_err(Error::io("duplicating a descriptor"))?;
+    Ok((frames, fds))
+}
+
+/// Sends `chunk` to a worker that has nothing else in flight and waits for
+/// its results, spinning a while first (but for a worker's `first` chunk,
+/// see `worker::serve_started`): a short call's answer comes back sooner
+/// than this thread would wake.
+fn exchange(conn: &mut Conn, chunk: &Chunk, first: bool) -> Result<(Vec<u8>, Vec<OwnedFd>)> {
+    let (frames, fds) = frames_of(std::slice::from_ref(chunk))?;
+    // A worker reads a whole chunk before it answers, so nothing needs
+    // draining while this one is written.
+    conn.send_framed_draining(&frames, &fds, None)?;
+    static ANSWERS: Spinner = Spinner::new();
+    if !first {
+        ANSWERS.spin_until(SPIN, || conn.try_fill());
+    }
+    conn.recv_frame_with_fds()
 }
 
 /// The worker died: its running chunk fails (or is retried); the chunks it

@@ -359,13 +359,13 @@ impl PoolBuilder {
             retries: self.retries,
             launch: self.launch,
         });
-        let workers = launch_workers(&config, processes)?;
+        let shared = Dispatch::new(processes, config.max_tasks_per_child);
+        let workers = launch_workers(&config, &shared, processes)?;
         // Their drivers report nothing more.
         let readied = workers
             .iter()
-            .filter(|worker| matches!(worker, driver::Launched::Ready(_)))
+            .filter(|worker| matches!(worker, driver::Launched::Lent))
             .count();
-        let shared = Dispatch::new(processes);
         let running = Arc::new(Running::default());
         let (ready, readiness) = std::sync::mpsc::channel();
         let drivers = workers
@@ -489,41 +489,51 @@ impl std::fmt::Debug for Pool {
 /// workers (`Fork`, or the fork server) cost one fork or request per group
 /// of [`GROUP`]: the first of each forks the others
 /// (`ChildProc::start_beside`, `start::fork_late_siblings`), and each
-/// driver learns its worker's pid from the worker. A fork from another thread would need a lifeline thread
-/// in each child, so the forks here come before any driver thread exists.
-/// MPI ranks are attached in turn. Spawned workers are each an exec and a
-/// handshake, mostly waiting: each driver starts its own, side by side.
-fn launch_workers(config: &WorkerConfig, processes: usize) -> Result<Vec<driver::Launched>> {
+/// driver learns its worker's pid from the worker. A fork from another
+/// thread would need a lifeline thread in each child, so the forks here
+/// come before any driver thread exists. MPI ranks are attached in turn.
+/// Spawned workers are each an exec and a handshake, mostly waiting: each
+/// driver starts its own, side by side.
+fn launch_workers(
+    config: &WorkerConfig,
+    shared: &Dispatch,
+    processes: usize,
+) -> Result<Vec<driver::Launched>> {
     let launch = &config.launch;
-    if crate::bootstrap::start::can_start_beside(launch) {
-        let mut launched = Vec::with_capacity(processes);
-        while launched.len() < processes {
-            let group = (processes - launched.len()).min(GROUP);
-            let (first, siblings) = driver::launch_workers(config, group - 1)?;
-            // Without an initializer, the first is readied here, before any
-            // driver thread exists: a thread started now would take the core
-            // this new child is queued on, and delay the pool's first result.
-            // (With one, `build` waits for every worker anyway.)
-            let first = match launched.is_empty() && config.initializer.is_none() {
-                true => match driver::worker_ready(first, None) {
-                    Ok(worker) => driver::Launched::Ready(worker),
-                    Err(e) => driver::Launched::Failed(e),
-                },
-                false => driver::Launched::Now(first),
-            };
-            launched.push(first);
-            launched.extend(siblings.into_iter().map(driver::Launched::Forking));
-        }
-        return Ok(launched);
+    if !crate::bootstrap::start::can_start_beside(launch) {
+        let spawned = launch.executable.is_some()
+            || launch.method.unwrap_or_else(crate::get_start_method) == crate::StartMethod::Spawn;
+        return (0..processes)
+            .map(|_| match launch.attach.is_none() && spawned {
+                true => Ok(driver::Launched::Later),
+                false => driver::launch_worker(config).map(driver::Launched::Now),
+            })
+            .collect();
     }
-    let spawned = launch.executable.is_some()
-        || launch.method.unwrap_or_else(crate::get_start_method) == crate::StartMethod::Spawn;
-    (0..processes)
-        .map(|_| match launch.attach.is_none() && spawned {
-            true => Ok(driver::Launched::Later),
-            false => driver::launch_worker(config).map(driver::Launched::Now),
-        })
-        .collect()
+    let mut launched = Vec::with_capacity(processes);
+    while launched.len() < processes {
+        let group = (processes - launched.len()).min(GROUP);
+        let (first, siblings) = driver::launch_workers(config, group - 1)?;
+        // Without an initializer, the first is readied here, before any
+        // driver thread exists: a thread started now would take the core
+        // this new child is queued on, and delay the pool's first result.
+        // It is lent at once, so that the pool's first call can run on it
+        // before its driver does (`Dispatch::run_here`). (With an
+        // initializer, `build` waits for every worker anyway.)
+        let first = match launched.is_empty() && config.initializer.is_none() {
+            true => match driver::worker_ready(first, None) {
+                Ok(worker) => {
+                    shared.lend_ready(0, worker);
+                    driver::Launched::Lent
+                }
+                Err(e) => driver::Launched::Failed(e),
+            },
+            false => driver::Launched::Now(first),
+        };
+        launched.push(first);
+        launched.extend(siblings.into_iter().map(driver::Launched::Forking));
+    }
+    Ok(launched)
 }
 
 /// The most workers one fork (or request to the fork server) starts: each
@@ -686,23 +696,29 @@ impl Pool {
         self.drivers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues every chunk of one call and returns the collector of its results.
+    /// Queues every chunk of one call and returns the collector of its
+    /// results. With `here`, a call of one chunk runs on a worker whose
+    /// driver is idle, from this thread, if there is one
+    /// (`Dispatch::run_here`): for a caller that would only wait for it.
     fn submit_all<A: Serialize>(
         &self,
         key: &'static str,
         items: impl IntoIterator<Item = A>,
         chunksize: Option<usize>,
+        here: bool,
     ) -> Result<Arc<Collector>> {
         bootstrap::lookup(key)?;
         let items = items.into_iter();
         // The chunk size depends on the number of items: an input that does
         // not know it exactly is read in full first, as Python does.
         match items.size_hint() {
-            (len, Some(upper)) if len == upper => self.submit_known(key, items, len, chunksize),
+            (len, Some(upper)) if len == upper => {
+                self.submit_known(key, items, len, chunksize, here)
+            }
             _ => {
                 let items: Vec<A> = items.collect();
                 let len = items.len();
-                self.submit_known(key, items.into_iter(), len, chunksize)
+                self.submit_known(key, items.into_iter(), len, chunksize, here)
             }
         }
     }
@@ -714,6 +730,7 @@ impl Pool {
         mut items: impl Iterator<Item = A>,
         len: usize,
         chunksize: Option<usize>,
+        here: bool,
     ) -> Result<Arc<Collector>> {
         let fixed = chunksize.map(valid_chunksize).transpose()?;
         let sizes = chunk_sizes(len, self.processes, fixed);
@@ -740,7 +757,14 @@ impl Pool {
                 collector.set_len(index + 1);
             }
             let sink = Arc::clone(&collector) as Arc<dyn Sink>;
-            self.shared.submit(vec![chunk(key, encoded, index, sink)])?;
+            let chunk = chunk(key, encoded, index, sink);
+            let left = match here && count == 1 {
+                true => self.shared.run_here(chunk),
+                false => Some(chunk),
+            };
+            if let Some(chunk) = left {
+                self.shared.submit(vec![chunk])?;
+            }
             index += 1;
         }
         if index < count {
@@ -756,7 +780,7 @@ impl Pool {
         items: impl IntoIterator<Item = A>,
         chunksize: Option<usize>,
     ) -> Result<AsyncResult<Vec<R>>> {
-        let collector = self.submit_all(key, items, chunksize)?;
+        let collector = self.submit_all(key, items, chunksize, false)?;
         Ok(AsyncResult::new(collector, decode_all))
     }
 
@@ -959,7 +983,8 @@ impl Pool {
     ///
     /// Python: `pool.apply(add, (1, 2))`.
     pub fn apply<T: PoolTask>(&self, task: T, args: T::Args) -> Result<T::Output> {
-        self.apply_async(task, args)?.get()
+        let collector = self.submit_all(task.key(), vec![args], Some(1), true)?;
+        AsyncResult::new(collector, decode_one).get()
     }
 
     /// Starts one call of `task` in a worker and returns at once.
@@ -987,7 +1012,7 @@ impl Pool {
         task: T,
         args: T::Args,
     ) -> Result<AsyncResult<T::Output>> {
-        let collector = self.submit_all(task.key(), vec![args], Some(1))?;
+        let collector = self.submit_all(task.key(), vec![args], Some(1), false)?;
         Ok(AsyncResult::new(collector, decode_one))
     }
 

@@ -92,6 +92,11 @@ fn say_started(mut conn: Conn, initializer: Option<CallSpec>) -> Option<Conn> {
     (conn.send(&started).is_ok() && matches!(started, Started::Ready)).then_some(conn)
 }
 
+/// How long a worker spins for its next chunk before it blocks: enough for
+/// a caller to take one answer and send the next call, and short, since a
+/// worker may share its core with that caller.
+const NEXT_CHUNK_SPIN: std::time::Duration = std::time::Duration::from_micros(20);
+
 /// [`serve_chunks`] once the parent knows the worker is ready.
 fn serve_started(mut conn: Conn, relay: Option<BorrowedFd<'_>>) -> i32 {
     // Single-threaded: the parent never blocks writing to a worker that is
@@ -99,12 +104,24 @@ fn serve_started(mut conn: Conn, relay: Option<BorrowedFd<'_>>) -> i32 {
     // process may block on either direction.
     let mut frame_out = Vec::new();
     let mut cached: Option<&'static Entry> = None;
+    let mut served = 0usize;
     // Each chunk's results go out before the next chunk starts, so that when
     // this process dies the parent knows exactly which chunk it was running.
     loop {
         if relay.is_some_and(|relay| stopped(&conn, relay)) {
             return 0;
         }
+        // The next chunk often follows within microseconds (a caller that
+        // runs its calls on this worker itself, `Dispatch::run_here`), and
+        // waking from a blocking read costs more than the round trip. Not
+        // before the first: a process just forked may share its parent's
+        // core until the scheduler moves it, and a spin there would keep
+        // the parent from sending it anything.
+        static CHUNKS: wire::Spinner = wire::Spinner::new();
+        if served > 0 {
+            CHUNKS.spin_until(NEXT_CHUNK_SPIN, || conn.try_fill());
+        }
+        served += 1;
         let Ok((frame, fds)) = conn.recv_frame_with_fds() else {
             return 0;
         };
