@@ -6,6 +6,7 @@
 mod common;
 
 use std::process::Command;
+use std::time::Duration;
 
 use multiproc::{StartMethod, process};
 
@@ -17,10 +18,10 @@ fn inc(x: u64) -> u64 {
     x + 1
 }
 
-/// Median time from starting a pool of `processes` workers to its first
-/// `apply` result; the pool's shutdown is not timed.
-fn pool_to_first_result(method: StartMethod, processes: usize) -> std::time::Duration {
-    let mut times: Vec<_> = (0..15)
+/// Median time, over `times` pools, from starting a pool of `processes`
+/// workers to its first `apply` result; the pool's shutdown is not timed.
+fn pool_to_first_result(method: StartMethod, processes: usize, times: usize) -> Duration {
+    let mut times: Vec<_> = (0..times)
         .map(|_| {
             let started = std::time::Instant::now();
             let pool = multiproc::Pool::builder()
@@ -64,7 +65,7 @@ fn main() {
         }
     });
     let ours = |method, per_round| {
-        common::median_of_rounds(5, per_round, || {
+        common::median_of_rounds(1, per_round, || {
             noop.builder()
                 .start_method(method)
                 .spawn()
@@ -73,21 +74,43 @@ fn main() {
                 .unwrap()
         })
     };
-    // Each method's pool right after its single processes, Fork first: a
-    // program that only forks has no fork server's thread when it forks.
+    // Each method's pools in turn with its single processes, round by
+    // round, so that both are timed in the same state of the machine and
+    // of this process (which forks slower once it has run threads); Fork
+    // first: a program that only forks has no fork server's thread when it
+    // forks. The ratio is the median of the rounds' ratios.
     let cores = multiproc::cpu_count();
     let pools: Vec<_> = [
-        (StartMethod::Fork, 200),
-        (StartMethod::ForkServer, 200),
-        (StartMethod::Spawn, 100),
+        (StartMethod::Fork, 40),
+        (StartMethod::ForkServer, 40),
+        (StartMethod::Spawn, 20),
     ]
     .into_iter()
     .map(|(method, per_round)| {
-        let one = ours(method, per_round);
-        (method, one, pool_to_first_result(method, cores))
+        let rounds: Vec<_> = (0..5)
+            .map(|_| {
+                (
+                    ours(method, per_round),
+                    pool_to_first_result(method, cores, 3),
+                )
+            })
+            .collect();
+        let median = |mut values: Vec<f64>| {
+            values.sort_by(f64::total_cmp);
+            values[values.len() / 2]
+        };
+        let one = median(rounds.iter().map(|r| r.0.as_secs_f64()).collect());
+        let pool = median(rounds.iter().map(|r| r.1.as_secs_f64()).collect());
+        let ratio = median(
+            rounds
+                .iter()
+                .map(|r| r.1.as_secs_f64() / r.0.as_secs_f64())
+                .collect(),
+        );
+        (method, Duration::from_secs_f64(one), pool, ratio)
     })
     .collect();
-    let [(_, fork, _), (_, forkserver, _), (_, spawn, _)] = pools[..] else {
+    let [(_, fork, ..), (_, forkserver, ..), (_, spawn, ..)] = pools[..] else {
         unreachable!("three methods")
     };
     let python = common::Twin::run("spawn.py");
@@ -110,14 +133,13 @@ fn main() {
         "spawn",
         python.get("spawn"),
     );
-    for (method, one, pool) in pools {
+    for (method, _, pool, ratio) in pools {
         let name = method.name();
         println!(
-            "| Pool of {cores} to its first apply result, {name} (goal: at most 1.5x one spawn+join) | {:.2} ms ({:.2}x one spawn+join) | Python {name}: {:.2} ms | {:.1}x |",
-            pool.as_secs_f64() * 1e3,
-            pool.as_secs_f64() / one.as_secs_f64(),
+            "| Pool of {cores} to its first apply result, {name} (goal: at most 1.5x one spawn+join) | {:.2} ms ({ratio:.2}x one spawn+join, timed in turn) | Python {name}: {:.2} ms | {:.1}x |",
+            pool * 1e3,
             python.get(&format!("pool_{name}")) * 1e3,
-            python.get(&format!("pool_{name}")) / pool.as_secs_f64(),
+            python.get(&format!("pool_{name}")) / pool,
         );
     }
     println!(
