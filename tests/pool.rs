@@ -980,7 +980,90 @@ fn a_map_of_a_terminated_pool_fails_with_the_pools_error_not_an_items() {
 }
 
 // `apply` runs its call from the calling thread on a worker whose driver
-// is idle; these hold whichever way the call goes.
+// is idle.
+
+/// Writes its worker's pid to `marker`, naps, and tells that pid.
+#[pool_task]
+fn mark_then_nap(marker: std::path::PathBuf, ms: u64) -> u32 {
+    let partial = marker.with_extension("partial");
+    std::fs::write(&partial, std::process::id().to_string()).unwrap();
+    std::fs::rename(&partial, &marker).unwrap();
+    std::thread::sleep(Duration::from_millis(ms));
+    std::process::id()
+}
+
+/// Waits until a task has written its pid to `marker` (at most a
+/// minute), and returns it.
+fn wait_for(marker: &std::path::Path) -> u32 {
+    for _ in 0..6000 {
+        if let Ok(pid) = std::fs::read_to_string(marker) {
+            return pid.parse().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("{} never appeared", marker.display());
+}
+
+/// The time on the machine's monotonic clock, after a nap.
+#[pool_task]
+fn clock_after_nap(ms: u64) -> u128 {
+    std::thread::sleep(Duration::from_millis(ms));
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    now.tv_sec as u128 * 1_000_000_000 + now.tv_nsec as u128
+}
+
+#[test]
+fn an_apply_runs_after_the_calls_queued_before_it() {
+    for _ in 0..20 {
+        let pool = Pool::new(1).unwrap();
+        let first = pool.apply_async(clock_after_nap, (20,)).unwrap();
+        let second = pool.apply(clock_after_nap, (0,)).unwrap();
+        assert!(
+            first.get().unwrap() < second,
+            "the apply overtook a queued call"
+        );
+    }
+}
+
+/// The pool threads of this process after `applies` calls of `apply` on a
+/// new forked pool of two, and after one `map` more.
+#[multiproc::process]
+fn pool_threads_after_applies(applies: u64) -> (usize, usize) {
+    let threads = || {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|task| std::fs::read_to_string(task.unwrap().path().join("comm")).ok())
+            .filter(|name| name.starts_with("multiproc-pool"))
+            .count()
+    };
+    let pool = Pool::builder()
+        .processes(2)
+        .start_method(StartMethod::Fork)
+        .fork_with_threads(true)
+        .build()
+        .unwrap();
+    for x in 0..applies {
+        assert_eq!(pool.apply(square, (x,)).unwrap(), x * x);
+    }
+    let after_applies = threads();
+    assert_eq!(pool.map(square, 0..4u64).unwrap(), [0, 1, 4, 9]);
+    (after_applies, threads())
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_forked_pool_serving_only_applies_runs_no_thread_of_its_own() {
+    let (after_applies, after_map) = pool_threads_after_applies
+        .spawn(100)
+        .unwrap()
+        .join()
+        .unwrap();
+    // The portable backend cannot fork a pool's workers beside each other,
+    // and starts their drivers with the pool.
+    let expected = if common::portable() { 2 } else { 0 };
+    assert_eq!(after_applies, expected);
+    assert_eq!(after_map, 2);
+}
 
 #[test]
 fn applies_count_towards_max_tasks_per_child() {
@@ -1018,54 +1101,51 @@ fn concurrent_applies_each_get_their_own_answer() {
 
 #[test]
 fn a_worker_killed_during_an_apply_fails_that_call_and_is_replaced() {
+    let dir = common::TempDir::new("apply-kill");
+    let marker = dir.0.join("started");
     let pool = Pool::new(1).unwrap();
-    let victim = pool.apply(pid_of_worker, (0,)).unwrap();
     let result = std::thread::scope(|s| {
-        s.spawn(|| {
-            std::thread::sleep(Duration::from_millis(200));
-            rustix::process::kill_process(
-                rustix::process::Pid::from_raw(victim as i32).unwrap(),
-                rustix::process::Signal::KILL,
-            )
-            .unwrap();
-        });
-        pool.apply(nap, (10_000,))
+        let call = s.spawn(|| pool.apply(mark_then_nap, (marker.clone(), 60_000)));
+        let victim = wait_for(&marker);
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(victim as i32).unwrap(),
+            rustix::process::Signal::KILL,
+        )
+        .unwrap();
+        (victim, call.join().unwrap())
     });
-    let Err(Error::WorkerLost { reason, .. }) = &result else {
-        panic!("expected a lost worker, got {result:?}");
-    };
-    assert!(reason.contains("SIGKILL"), "{reason}");
+    let (victim, result) = result;
+    assert!(
+        matches!(result, Err(Error::WorkerLost { .. })),
+        "expected a lost worker, got {result:?}"
+    );
     let replacement = pool.apply(pid_of_worker, (0,)).unwrap();
     assert_ne!(replacement, victim);
 }
 
 #[test]
 fn terminate_from_another_thread_ends_an_apply_in_progress() {
+    let dir = common::TempDir::new("apply-terminate");
+    let marker = dir.0.join("started");
     let pool = Pool::new(1).unwrap();
-    let pids = worker_pids(&pool);
     let result = std::thread::scope(|s| {
-        s.spawn(|| {
-            std::thread::sleep(Duration::from_millis(200));
-            pool.terminate();
-        });
-        pool.apply(nap, (10_000,))
+        let call = s.spawn(|| pool.apply(mark_then_nap, (marker.clone(), 60_000)));
+        wait_for(&marker);
+        pool.terminate();
+        call.join().unwrap()
     });
     assert!(matches!(result, Err(Error::PoolTerminated)), "{result:?}");
-    for pid in pids {
-        assert!(
-            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-            "worker {pid} survived"
-        );
-    }
 }
 
 #[test]
 fn work_submitted_during_a_long_apply_goes_to_the_other_workers() {
+    let dir = common::TempDir::new("apply-spread");
+    let marker = dir.0.join("started");
     let pool = Pool::new(2).unwrap();
     worker_pids(&pool);
     let (busy, others) = std::thread::scope(|s| {
-        let long = s.spawn(|| pool.apply(nap_then_tell_pid, (1_000,)).unwrap());
-        std::thread::sleep(Duration::from_millis(100));
+        let long = s.spawn(|| pool.apply(mark_then_nap, (marker.clone(), 1_000)).unwrap());
+        wait_for(&marker);
         let others = pool.map_chunked(pid_of_worker, 0..20u64, 1).unwrap();
         (long.join().unwrap(), others)
     });

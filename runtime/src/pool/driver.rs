@@ -20,7 +20,6 @@ use std::os::fd::OwnedFd;
 #[derive(Debug)]
 pub(super) struct WorkerConfig {
     pub(super) initializer: Option<CallSpec>,
-    pub(super) max_tasks_per_child: Option<usize>,
     pub(super) retries: u32,
     pub(super) launch: Launch,
 }
@@ -82,7 +81,7 @@ pub(super) struct Dispatch {
     /// result its worker owed, so a caller that submits upon that result
     /// finds it counted.
     hungry: AtomicUsize,
-    /// `max_tasks_per_child`, which a caller running chunks itself keeps too.
+    /// `max_tasks_per_child`, kept by drivers and by callers running chunks.
     max_tasks: Option<usize>,
 }
 
@@ -151,6 +150,16 @@ enum Lent {
     },
 }
 
+/// What became of a chunk offered to [`Dispatch::run_here`].
+pub(super) enum RanHere {
+    /// Its results (or why there are none) went to its sink.
+    Delivered,
+    /// Its worker did not answer: its driver retries or fails it.
+    ForDriver,
+    /// No worker was free.
+    NotRun(Chunk),
+}
+
 /// What a driver gets back when it takes its lent worker again.
 struct Reclaimed {
     worker: ChildProc,
@@ -161,8 +170,8 @@ struct Reclaimed {
 
 /// What [`Dispatch::take`] found.
 enum Took {
-    /// Chunks to send, or none while the worker still has some.
-    More,
+    /// Work to go on with: chunks taken, or some still in flight.
+    Work,
     /// Nothing for a worker that has nothing: time to wait, lending it.
     Idle,
     /// The pool is closed and drained, or terminated.
@@ -288,12 +297,12 @@ impl Dispatch {
             if !state.pending.is_empty() {
                 self.signal(&state, 1);
             }
-            return Took::More;
+            return Took::Work;
         }
         match (state.pending.is_empty() && state.closed, queued) {
             (true, _) => Took::Done,
             (false, 0) => Took::Idle,
-            (false, _) => Took::More,
+            (false, _) => Took::Work,
         }
     }
 
@@ -311,18 +320,23 @@ impl Dispatch {
     /// Lends `worker` (which has run `sent` chunks) to callers, and waits
     /// until its driver should take it back: there is work, the pool is
     /// closed or terminated, the worker is to be replaced, or a caller lost
-    /// a chunk on it. Callers leave alone a worker behind a relay (an MPI
-    /// rank), whose relay keeps a chunk ahead of it.
+    /// a chunk on it. Callers leave alone an MPI rank served through the
+    /// relay, which keeps a chunk ahead of it; a rank linked to its driver's
+    /// socket is lent like a local worker.
     fn lend(&self, slot: usize, worker: ChildProc, sent: usize) -> Reclaimed {
         let mut state = self.lock();
         state.lent[slot] = Lent::Free { worker, sent };
         self.reclaim(slot, state)
     }
 
-    /// Whether a worker that has run `sent` chunks has reached
-    /// `max_tasks_per_child`, and is to be replaced.
+    /// How many more chunks a worker that has run `sent` may run before it
+    /// is replaced (`max_tasks_per_child`).
+    fn tasks_left(&self, sent: usize) -> usize {
+        self.max_tasks.map_or(usize::MAX, |max| max.saturating_sub(sent))
+    }
+
     fn spent(&self, sent: usize) -> bool {
-        self.max_tasks.is_some_and(|max| sent >= max)
+        self.tasks_left(sent) == 0
     }
 
     /// Lends a ready worker before its driver starts (`Launched::Lent`).
@@ -363,28 +377,46 @@ impl Dispatch {
     }
 
     /// Runs `chunk` on a worker lent by its driver, from this thread, and
-    /// delivers its results; gives it back if no worker is free.
-    pub(super) fn run_here(&self, chunk: Chunk) -> Option<Chunk> {
+    /// delivers its results.
+    pub(super) fn run_here(&self, chunk: Chunk) -> RanHere {
         let mut state = self.lock();
+        // Not past queued work, which keeps its turn; and a driver woken
+        // for that work must find its worker there.
+        if !state.pending.is_empty() || state.closed || state.terminated {
+            return RanHere::NotRun(chunk);
+        }
         let free = state.lent.iter().position(|lent| match lent {
             Lent::Free { worker, sent } => !worker.relayed() && !self.spent(*sent),
             _ => false,
         });
-        let Some(slot) = free.filter(|_| !state.closed && !state.terminated) else {
-            return Some(chunk);
+        let Some(slot) = free else {
+            return RanHere::NotRun(chunk);
         };
-        let Lent::Free { mut worker, sent } = std::mem::replace(&mut state.lent[slot], Lent::Borrowed)
-        else {
-            return Some(chunk);
+        let (mut worker, sent) = match std::mem::replace(&mut state.lent[slot], Lent::Borrowed) {
+            Lent::Free { worker, sent } => (worker, sent),
+            other => {
+                state.lent[slot] = other;
+                return RanHere::NotRun(chunk);
+            }
         };
-        drop(state);
         // Busy now, as far as the other drivers' sharing goes (`take`).
         self.hungry.fetch_sub(1, Ordering::AcqRel);
+        drop(state);
         let name: Arc<str> = Arc::from(worker.name());
         let answer = exchange(&mut worker.conn, &chunk, sent == 0);
-        self.hungry.fetch_add(1, Ordering::AcqRel);
         let mut state = self.lock();
+        self.hungry.fetch_add(1, Ordering::AcqRel);
         let sent = sent + 1;
+        // Its slot abandoned meanwhile (`abandon`), no driver takes it back.
+        if !matches!(state.lent[slot], Lent::Borrowed) {
+            drop(state);
+            drop(worker);
+            match answer {
+                Ok(results) => chunk.deliver(name, results),
+                Err(e) => chunk.lose(Lost::NoWorkers(e.to_string())),
+            }
+            return RanHere::Delivered;
+        }
         match answer {
             Ok(results) => {
                 state.lent[slot] = Lent::Free { worker, sent };
@@ -395,18 +427,20 @@ impl Dispatch {
                 }
                 drop(state);
                 chunk.deliver(name, results);
+                RanHere::Delivered
             }
             // Its driver finds out why, and retries or fails the chunk.
-            Err(_) => {
+            Err(e) => {
+                log::debug!("pool slot {slot}: a call run from its caller failed: {e}");
                 state.lent[slot] = Lent::Failed {
                     worker,
                     sent,
                     chunk,
                 };
                 self.work.notify_all();
+                RanHere::ForDriver
             }
         }
-        None
     }
 
     /// Records the pid of a slot's worker; returns whether the pool was terminated.
@@ -418,6 +452,17 @@ impl Dispatch {
 
     fn is_terminated(&self) -> bool {
         self.lock().terminated
+    }
+
+    /// Retires a slot whose driver never started: its worker, if lent, is
+    /// killed and reaped (on drop), and a chunk a caller lost on it fails.
+    pub(super) fn abandon(&self, slot: usize, reason: String) {
+        log::warn!("pool slot {slot}: {reason}");
+        let lent = std::mem::take(&mut self.lock().lent[slot]);
+        if let Lent::Failed { chunk, .. } = lent {
+            chunk.lose(Lost::NoWorkers(reason.clone()));
+        }
+        self.retire(Some(reason));
     }
 
     /// A driver has stopped, for good. When the last one stops, whatever is
@@ -764,9 +809,9 @@ fn serve(
         }
         let room = in_flight_limit(per_chunk, !worker.relayed())
             .saturating_sub(queued)
-            .min(config.max_tasks_per_child.map_or(usize::MAX, |m| m.saturating_sub(*sent)));
+            .min(shared.tasks_left(*sent));
         let took = match room {
-            0 => Took::More,
+            0 => Took::Work,
             _ => shared.take(&mut batch, queued, room),
         };
         if matches!(took, Took::Idle) {

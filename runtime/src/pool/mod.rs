@@ -26,7 +26,7 @@ use crate::bootstrap::{self, CallSpec, Launch};
 use crate::error::{Error, Result};
 use crate::task::Task;
 use crate::wire;
-use driver::{Chunk, Dispatch, WorkerConfig};
+use driver::{Chunk, Dispatch, RanHere, WorkerConfig};
 use results::{Collector, Encoded, Inbox, Sink, decode_all, decode_one};
 use crate::wire::push_prefixed;
 
@@ -355,48 +355,17 @@ impl PoolBuilder {
         };
         let config = Arc::new(WorkerConfig {
             initializer: initializer.transpose()?,
-            max_tasks_per_child: self.max_tasks_per_child,
             retries: self.retries,
             launch: self.launch,
         });
-        let shared = Dispatch::new(processes, config.max_tasks_per_child);
+        let shared = Dispatch::new(processes, self.max_tasks_per_child);
         let workers = launch_workers(&config, &shared, processes)?;
         // Their drivers report nothing more.
         let readied = workers
             .iter()
             .filter(|worker| matches!(worker, driver::Launched::Lent))
             .count();
-        let running = Arc::new(Running::default());
         let (ready, readiness) = std::sync::mpsc::channel();
-        let drivers = workers
-            .into_iter()
-            .enumerate()
-            .map(|(slot, worker)| {
-                let (shared, config) = (Arc::clone(&shared), Arc::clone(&config));
-                let ready = ready.clone();
-                let own = crate::bootstrap::start::OwnThread::enter();
-                let running = Running::enter(&running);
-                std::thread::Builder::new()
-                    .name(format!("multiproc-pool-{slot}"))
-                    .spawn(move || {
-                        let _own = own;
-                        let _running = running;
-                        driver::drive(&shared, &config, slot, worker, ready);
-                    })
-                    .map_err(Error::io("starting a pool thread"))
-            })
-            .collect::<Result<Vec<_>>>();
-        drop(ready);
-        let pool = Pool {
-            passes_fds: config.launch.passes_fds(),
-            shared,
-            drivers: Mutex::new(Vec::new()),
-            running,
-            processes,
-            progress: self.progress,
-        };
-        // On error, dropping `pool` terminates the drivers already started.
-        *pool.lock_drivers() = drivers?;
         // Each driver reports once: its worker ready, or why it is not (a
         // driver that ended without a word lost its thread). One ready worker
         // is enough to take tasks, and the others join as they start; an
@@ -405,14 +374,29 @@ impl PoolBuilder {
             Some(_) => processes,
             None => 1,
         };
-        let ended = || Error::Spawn {
-            what: "starting a pool worker".into(),
-            source: std::io::Error::other("the pool thread ended"),
+        let pool = Pool {
+            passes_fds: config.launch.passes_fds(),
+            shared,
+            drivers: Mutex::new(Vec::new()),
+            unstarted: Mutex::new(Some(Unstarted {
+                workers,
+                config: Arc::clone(&config),
+                ready,
+            })),
+            running: Arc::new(Running::default()),
+            processes,
+            progress: self.progress,
         };
         let (mut ready, mut failure) = (readied, None);
         if ready == wanted {
             return Ok(pool);
         }
+        // On error, dropping `pool` terminates the drivers already started.
+        pool.start_drivers()?;
+        let ended = || Error::Spawn {
+            what: "starting a pool worker".into(),
+            source: std::io::Error::other("the pool thread ended"),
+        };
         for _ in readied..processes {
             match readiness.recv() {
                 Ok(Ok(())) => ready += 1,
@@ -467,6 +451,12 @@ impl PoolBuilder {
 pub struct Pool {
     shared: Arc<Dispatch>,
     drivers: Mutex<Vec<JoinHandle<()>>>,
+    /// The driver threads' work, until they start: with its first worker
+    /// ready and lent, `build` returns without them, and they start with
+    /// the first call that needs one (`start_drivers`): an `apply` that
+    /// runs on a lent worker needs none, and starting threads takes longer
+    /// than that call.
+    unstarted: Mutex<Option<Unstarted>>,
     /// How many driver threads have not ended yet, for `join_timeout`.
     running: Arc<Running>,
     processes: usize,
@@ -483,6 +473,13 @@ impl std::fmt::Debug for Pool {
             .field("processes", &self.processes)
             .finish_non_exhaustive()
     }
+}
+
+/// What the driver threads of a pool need to start.
+struct Unstarted {
+    workers: Vec<driver::Launched>,
+    config: Arc<WorkerConfig>,
+    ready: std::sync::mpsc::Sender<Result<()>>,
 }
 
 /// Starts `processes` workers, or leaves them to their drivers. Forked
@@ -696,6 +693,49 @@ impl Pool {
         self.drivers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Starts the driver threads, one per slot, unless they run already.
+    fn start_drivers(&self) -> Result<()> {
+        let unstarted = self.unstarted.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let Some(Unstarted {
+            workers,
+            config,
+            ready,
+        }) = unstarted
+        else {
+            return Ok(());
+        };
+        let mut drivers = self.lock_drivers();
+        let mut failed = None;
+        for (slot, worker) in workers.into_iter().enumerate() {
+            if let Some(e) = &failed {
+                self.shared.abandon(slot, format!("its thread did not start: {e}"));
+                continue;
+            }
+            let (shared, config) = (Arc::clone(&self.shared), Arc::clone(&config));
+            let ready = ready.clone();
+            let own = crate::bootstrap::start::OwnThread::enter();
+            let running = Running::enter(&self.running);
+            let driver = std::thread::Builder::new()
+                .name(format!("multiproc-pool-{slot}"))
+                .spawn(move || {
+                    let _own = own;
+                    let _running = running;
+                    driver::drive(&shared, &config, slot, worker, ready);
+                });
+            match driver {
+                Ok(driver) => drivers.push(driver),
+                Err(e) => {
+                    self.shared.abandon(slot, format!("its thread did not start: {e}"));
+                    failed = Some(e);
+                }
+            }
+        }
+        match failed {
+            Some(e) => Err(Error::io("starting a pool thread")(e)),
+            None => Ok(()),
+        }
+    }
+
     /// Queues every chunk of one call and returns the collector of its
     /// results. With `here`, a call of one chunk runs on a worker whose
     /// driver is idle, from this thread, if there is one
@@ -758,12 +798,18 @@ impl Pool {
             }
             let sink = Arc::clone(&collector) as Arc<dyn Sink>;
             let chunk = chunk(key, encoded, index, sink);
-            let left = match here && count == 1 {
+            let ran = match here && count == 1 {
                 true => self.shared.run_here(chunk),
-                false => Some(chunk),
+                false => RanHere::NotRun(chunk),
             };
-            if let Some(chunk) = left {
-                self.shared.submit(vec![chunk])?;
+            // A call that ran on a lent worker needs no driver (yet).
+            match ran {
+                RanHere::Delivered => {}
+                RanHere::ForDriver => self.start_drivers()?,
+                RanHere::NotRun(chunk) => {
+                    self.start_drivers()?;
+                    self.shared.submit(vec![chunk])?;
+                }
             }
             index += 1;
         }
@@ -983,8 +1029,7 @@ impl Pool {
     ///
     /// Python: `pool.apply(add, (1, 2))`.
     pub fn apply<T: PoolTask>(&self, task: T, args: T::Args) -> Result<T::Output> {
-        let collector = self.submit_all(task.key(), vec![args], Some(1), true)?;
-        AsyncResult::new(collector, decode_one).get()
+        self.submit_one(task, args, true)?.get()
     }
 
     /// Starts one call of `task` in a worker and returns at once.
@@ -1012,7 +1057,18 @@ impl Pool {
         task: T,
         args: T::Args,
     ) -> Result<AsyncResult<T::Output>> {
-        let collector = self.submit_all(task.key(), vec![args], Some(1), false)?;
+        self.submit_one(task, args, false)
+    }
+
+    /// Submits one call; with `here`, runs it from this thread if a worker
+    /// is free (`submit_all`).
+    fn submit_one<T: PoolTask>(
+        &self,
+        task: T,
+        args: T::Args,
+        here: bool,
+    ) -> Result<AsyncResult<T::Output>> {
+        let collector = self.submit_all(task.key(), vec![args], Some(1), here)?;
         Ok(AsyncResult::new(collector, decode_one))
     }
 
@@ -1029,6 +1085,7 @@ impl Pool {
             (low, Some(high)) if low == high => Some(low),
             _ => None,
         };
+        self.start_drivers()?;
         let mut items = items;
         let (shared, passes_fds) = (&self.shared, self.passes_fds);
         let ahead = (4 * self.processes).max(256 / chunksize);
@@ -1193,6 +1250,9 @@ impl Pool {
     ///
     /// Python: `pool.close()`.
     pub fn close(&self) {
+        // They drain the queue, then end. Those that cannot start leave
+        // their slots abandoned.
+        let _ = self.start_drivers();
         self.shared.close();
     }
 
@@ -1281,6 +1341,8 @@ impl Pool {
     ///
     /// Python: `pool.terminate()`.
     pub fn terminate(&self) {
+        // They reap the workers.
+        let _ = self.start_drivers();
         self.shared.terminate();
         self.wait_for_drivers(None);
     }

@@ -104,7 +104,7 @@ fn serve_started(mut conn: Conn, relay: Option<BorrowedFd<'_>>) -> i32 {
     // process may block on either direction.
     let mut frame_out = Vec::new();
     let mut cached: Option<&'static Entry> = None;
-    let mut served = 0usize;
+    let mut first = true;
     // Each chunk's results go out before the next chunk starts, so that when
     // this process dies the parent knows exactly which chunk it was running.
     loop {
@@ -117,11 +117,12 @@ fn serve_started(mut conn: Conn, relay: Option<BorrowedFd<'_>>) -> i32 {
         // before the first: a process just forked may share its parent's
         // core until the scheduler moves it, and a spin there would keep
         // the parent from sending it anything.
+        // (An MPI rank has waited in `stopped` already.)
         static CHUNKS: wire::Spinner = wire::Spinner::new();
-        if served > 0 {
+        if !first && relay.is_none() {
             CHUNKS.spin_until(NEXT_CHUNK_SPIN, || conn.try_fill());
         }
-        served += 1;
+        first = false;
         let Ok((frame, fds)) = conn.recv_frame_with_fds() else {
             return 0;
         };
