@@ -1015,27 +1015,25 @@ fn clock_after_nap(ms: u64) -> u128 {
 #[test]
 fn an_apply_runs_after_the_calls_queued_before_it() {
     for _ in 0..20 {
-        let pool = Pool::new(1).unwrap();
-        let first = pool.apply_async(clock_after_nap, (20,)).unwrap();
-        let second = pool.apply(clock_after_nap, (0,)).unwrap();
-        assert!(
-            first.get().unwrap() < second,
-            "the apply overtook a queued call"
-        );
+        let (first, second) = bounded(|| {
+            let pool = Pool::new(1).unwrap();
+            let first = pool.apply_async(clock_after_nap, (20,)).unwrap();
+            let second = pool.apply(clock_after_nap, (0,)).unwrap();
+            (first.get().unwrap(), second)
+        });
+        assert!(first < second, "the apply overtook a queued call");
     }
 }
 
-/// The pool threads of this process after `applies` calls of `apply` on a
-/// new forked pool of two, and after one `map` more.
+/// How many more threads this process has after `applies` calls of
+/// `apply` on a new forked pool of two, and after one `map` more, than
+/// before the pool.
 #[multiproc::process]
-fn pool_threads_after_applies(applies: u64) -> (usize, usize) {
-    let threads = || {
-        std::fs::read_dir("/proc/self/task")
-            .unwrap()
-            .filter_map(|task| std::fs::read_to_string(task.unwrap().path().join("comm")).ok())
-            .filter(|name| name.starts_with("multiproc-pool"))
-            .count()
-    };
+fn threads_after_applies(applies: u64) -> (usize, usize) {
+    // Counted as tasks, not by name: a thread just started may not have
+    // named itself yet.
+    let threads = || std::fs::read_dir("/proc/self/task").unwrap().count();
+    let before = threads();
     let pool = Pool::builder()
         .processes(2)
         .start_method(StartMethod::Fork)
@@ -1045,24 +1043,75 @@ fn pool_threads_after_applies(applies: u64) -> (usize, usize) {
     for x in 0..applies {
         assert_eq!(pool.apply(square, (x,)).unwrap(), x * x);
     }
-    let after_applies = threads();
+    let after_applies = threads() - before;
     assert_eq!(pool.map(square, 0..4u64).unwrap(), [0, 1, 4, 9]);
-    (after_applies, threads())
+    (after_applies, threads() - before)
 }
 
 #[test]
 #[cfg(target_os = "linux")]
 fn a_forked_pool_serving_only_applies_runs_no_thread_of_its_own() {
-    let (after_applies, after_map) = pool_threads_after_applies
-        .spawn(100)
-        .unwrap()
-        .join()
-        .unwrap();
-    // The portable backend cannot fork a pool's workers beside each other,
-    // and starts their drivers with the pool.
-    let expected = if common::portable() { 2 } else { 0 };
-    assert_eq!(after_applies, expected);
+    let (after_applies, after_map) = threads_after_applies.spawn(100).unwrap().join().unwrap();
+    // Where a pool's workers cannot be forked beside each other (which the
+    // fork server needs too), each driver starts its own, with the pool.
+    let beside = multiproc::get_all_start_methods().contains(&StartMethod::ForkServer);
+    assert_eq!(after_applies, if beside { 0 } else { 2 });
     assert_eq!(after_map, 2);
+}
+
+/// The pids of this process's children.
+fn own_children() -> Vec<u32> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.unwrap().path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .map(|pid| pid.parse().unwrap())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
+/// The children of this process with a forked pool of two that has run
+/// one `apply`, and which of them are still there once it is dropped.
+#[multiproc::process]
+fn children_of_a_dropped_pool() -> (Vec<u32>, Vec<u32>) {
+    let pool = Pool::builder()
+        .processes(2)
+        .start_method(StartMethod::Fork)
+        .fork_with_threads(true)
+        .build()
+        .unwrap();
+    assert_eq!(pool.apply(square, (3,)).unwrap(), 9);
+    // The first worker forks the second once it is ready: before it
+    // answers that call, so both exist by now.
+    let children = own_children();
+    drop(pool);
+    let left = children
+        .iter()
+        .copied()
+        .filter(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
+        .collect();
+    (children, left)
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn dropping_a_pool_whose_drivers_never_started_reaps_every_worker() {
+    let (children, left) = children_of_a_dropped_pool.spawn().unwrap().join().unwrap();
+    assert_eq!(children.len(), 2, "{children:?}");
+    assert!(left.is_empty(), "left behind: {left:?} of {children:?}");
+}
+
+/// Runs `f` on a thread of its own and returns what it returns, or fails
+/// the test after a minute: a regression here must not hang the suite.
+fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the call did not end within a minute")
 }
 
 #[test]
@@ -1103,18 +1152,18 @@ fn concurrent_applies_each_get_their_own_answer() {
 fn a_worker_killed_during_an_apply_fails_that_call_and_is_replaced() {
     let dir = common::TempDir::new("apply-kill");
     let marker = dir.0.join("started");
-    let pool = Pool::new(1).unwrap();
-    let result = std::thread::scope(|s| {
-        let call = s.spawn(|| pool.apply(mark_then_nap, (marker.clone(), 60_000)));
-        let victim = wait_for(&marker);
-        rustix::process::kill_process(
-            rustix::process::Pid::from_raw(victim as i32).unwrap(),
-            rustix::process::Signal::KILL,
-        )
-        .unwrap();
-        (victim, call.join().unwrap())
-    });
-    let (victim, result) = result;
+    let pool = Arc::new(Pool::new(1).unwrap());
+    let call = {
+        let (pool, marker) = (Arc::clone(&pool), marker.clone());
+        std::thread::spawn(move || bounded(move || pool.apply(mark_then_nap, (marker, 60_000))))
+    };
+    let victim = wait_for(&marker);
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(victim as i32).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    let result = call.join().unwrap();
     assert!(
         matches!(result, Err(Error::WorkerLost { .. })),
         "expected a lost worker, got {result:?}"
@@ -1127,14 +1176,19 @@ fn a_worker_killed_during_an_apply_fails_that_call_and_is_replaced() {
 fn terminate_from_another_thread_ends_an_apply_in_progress() {
     let dir = common::TempDir::new("apply-terminate");
     let marker = dir.0.join("started");
-    let pool = Pool::new(1).unwrap();
-    let result = std::thread::scope(|s| {
-        let call = s.spawn(|| pool.apply(mark_then_nap, (marker.clone(), 60_000)));
-        wait_for(&marker);
-        pool.terminate();
-        call.join().unwrap()
-    });
+    let pool = Arc::new(Pool::new(1).unwrap());
+    let call = {
+        let (pool, marker) = (Arc::clone(&pool), marker.clone());
+        std::thread::spawn(move || bounded(move || pool.apply(mark_then_nap, (marker, 60_000))))
+    };
+    let worker = wait_for(&marker);
+    pool.terminate();
+    let result = call.join().unwrap();
     assert!(matches!(result, Err(Error::PoolTerminated)), "{result:?}");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{worker}")).exists(),
+        "worker {worker} survived"
+    );
 }
 
 #[test]

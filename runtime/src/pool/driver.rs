@@ -458,7 +458,14 @@ impl Dispatch {
     /// killed and reaped (on drop), and a chunk a caller lost on it fails.
     pub(super) fn abandon(&self, slot: usize, reason: String) {
         log::warn!("pool slot {slot}: {reason}");
-        let lent = std::mem::take(&mut self.lock().lent[slot]);
+        let mut state = self.lock();
+        let lent = std::mem::take(&mut state.lent[slot]);
+        // Its worker is reaped here (or by a caller that borrowed it), not
+        // by `terminate`, which must not signal a pid that may be reused.
+        state.pids[slot] = None;
+        // Counted hungry from the start (`Dispatch::new`), it never takes work.
+        self.hungry.fetch_sub(1, Ordering::AcqRel);
+        drop(state);
         if let Lent::Failed { chunk, .. } = lent {
             chunk.lose(Lost::NoWorkers(reason.clone()));
         }

@@ -694,13 +694,15 @@ impl Pool {
     }
 
     /// Starts the driver threads, one per slot, unless they run already.
+    /// Another caller waits until they are all counted running, so that its
+    /// `join_timeout` cannot miss them.
     fn start_drivers(&self) -> Result<()> {
-        let unstarted = self.unstarted.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let mut unstarted = self.unstarted.lock().unwrap_or_else(|e| e.into_inner());
         let Some(Unstarted {
             workers,
             config,
             ready,
-        }) = unstarted
+        }) = unstarted.take()
         else {
             return Ok(());
         };
@@ -805,7 +807,11 @@ impl Pool {
             // A call that ran on a lent worker needs no driver (yet).
             match ran {
                 RanHere::Delivered => {}
-                RanHere::ForDriver => self.start_drivers()?,
+                // Its outcome reaches the collector either way: from its
+                // driver, or as lost with its slot, if that cannot start.
+                RanHere::ForDriver => {
+                    let _ = self.start_drivers();
+                }
                 RanHere::NotRun(chunk) => {
                     self.start_drivers()?;
                     self.shared.submit(vec![chunk])?;
