@@ -1025,6 +1025,15 @@ fn an_apply_runs_after_the_calls_queued_before_it() {
     }
 }
 
+fn forked_pool_of_two() -> Pool {
+    Pool::builder()
+        .processes(2)
+        .start_method(StartMethod::Fork)
+        .fork_with_threads(true)
+        .build()
+        .unwrap()
+}
+
 /// How many more threads this process has after `applies` calls of
 /// `apply` on a new forked pool of two, and after one `map` more, than
 /// before the pool.
@@ -1034,12 +1043,7 @@ fn threads_after_applies(applies: u64) -> (usize, usize) {
     // named itself yet.
     let threads = || std::fs::read_dir("/proc/self/task").unwrap().count();
     let before = threads();
-    let pool = Pool::builder()
-        .processes(2)
-        .start_method(StartMethod::Fork)
-        .fork_with_threads(true)
-        .build()
-        .unwrap();
+    let pool = forked_pool_of_two();
     for x in 0..applies {
         assert_eq!(pool.apply(square, (x,)).unwrap(), x * x);
     }
@@ -1076,12 +1080,7 @@ fn own_children() -> Vec<u32> {
 /// one `apply`, and which of them are still there once it is dropped.
 #[multiproc::process]
 fn children_of_a_dropped_pool() -> (Vec<u32>, Vec<u32>) {
-    let pool = Pool::builder()
-        .processes(2)
-        .start_method(StartMethod::Fork)
-        .fork_with_threads(true)
-        .build()
-        .unwrap();
+    let pool = forked_pool_of_two();
     assert_eq!(pool.apply(square, (3,)).unwrap(), 9);
     // The first worker forks the second once it is ready: before it
     // answers that call, so both exist by now.
@@ -1148,18 +1147,39 @@ fn concurrent_applies_each_get_their_own_answer() {
     });
 }
 
-#[test]
-fn a_worker_killed_during_an_apply_fails_that_call_and_is_replaced() {
-    let dir = common::TempDir::new("apply-kill");
+/// A pool of one worker, with an `apply` of a minute-long task running on
+/// another thread (bounded), and that worker's pid.
+struct LongApply {
+    pool: Arc<Pool>,
+    call: std::thread::JoinHandle<multiproc::Result<u32>>,
+    worker: u32,
+    _dir: common::TempDir,
+}
+
+fn long_apply(tag: &str) -> LongApply {
+    let dir = common::TempDir::new(tag);
     let marker = dir.0.join("started");
     let pool = Arc::new(Pool::new(1).unwrap());
     let call = {
         let (pool, marker) = (Arc::clone(&pool), marker.clone());
         std::thread::spawn(move || bounded(move || pool.apply(mark_then_nap, (marker, 60_000))))
     };
-    let victim = wait_for(&marker);
+    let worker = wait_for(&marker);
+    LongApply {
+        pool,
+        call,
+        worker,
+        _dir: dir,
+    }
+}
+
+#[test]
+fn a_worker_killed_during_an_apply_fails_that_call_and_is_replaced() {
+    let LongApply {
+        pool, call, worker, ..
+    } = long_apply("apply-kill");
     rustix::process::kill_process(
-        rustix::process::Pid::from_raw(victim as i32).unwrap(),
+        rustix::process::Pid::from_raw(worker as i32).unwrap(),
         rustix::process::Signal::KILL,
     )
     .unwrap();
@@ -1169,19 +1189,14 @@ fn a_worker_killed_during_an_apply_fails_that_call_and_is_replaced() {
         "expected a lost worker, got {result:?}"
     );
     let replacement = pool.apply(pid_of_worker, (0,)).unwrap();
-    assert_ne!(replacement, victim);
+    assert_ne!(replacement, worker);
 }
 
 #[test]
 fn terminate_from_another_thread_ends_an_apply_in_progress() {
-    let dir = common::TempDir::new("apply-terminate");
-    let marker = dir.0.join("started");
-    let pool = Arc::new(Pool::new(1).unwrap());
-    let call = {
-        let (pool, marker) = (Arc::clone(&pool), marker.clone());
-        std::thread::spawn(move || bounded(move || pool.apply(mark_then_nap, (marker, 60_000))))
-    };
-    let worker = wait_for(&marker);
+    let LongApply {
+        pool, call, worker, ..
+    } = long_apply("apply-terminate");
     pool.terminate();
     let result = call.join().unwrap();
     assert!(matches!(result, Err(Error::PoolTerminated)), "{result:?}");
