@@ -178,6 +178,14 @@ enum Took {
     Done,
 }
 
+impl State {
+    /// Whether the drivers have something to do that needs their workers:
+    /// queued work, or the pool's end (closed or terminated).
+    fn drivers_wanted(&self) -> bool {
+        !self.pending.is_empty() || self.closed || self.terminated
+    }
+}
+
 /// Why a driver stopped serving one worker.
 enum End {
     /// The pool is closed and drained, or terminated.
@@ -348,7 +356,7 @@ impl Dispatch {
 
     fn reclaim(&self, slot: usize, mut state: MutexGuard<'_, State>) -> Reclaimed {
         loop {
-            let wanted = !state.pending.is_empty() || state.closed || state.terminated;
+            let wanted = state.drivers_wanted();
             match std::mem::take(&mut state.lent[slot]) {
                 Lent::Free { worker, sent } if wanted || self.spent(sent) => {
                     return Reclaimed {
@@ -382,7 +390,7 @@ impl Dispatch {
         let mut state = self.lock();
         // Not past queued work, which keeps its turn; and a driver woken
         // for that work must find its worker there.
-        if !state.pending.is_empty() || state.closed || state.terminated {
+        if state.drivers_wanted() {
             return RanHere::NotRun(chunk);
         }
         let free = state.lent.iter().position(|lent| match lent {
@@ -421,8 +429,7 @@ impl Dispatch {
             Ok(results) => {
                 state.lent[slot] = Lent::Free { worker, sent };
                 // Its driver may be waiting for it, or must replace it.
-                if !state.pending.is_empty() || state.closed || state.terminated || self.spent(sent)
-                {
+                if state.drivers_wanted() || self.spent(sent) {
                     self.work.notify_all();
                 }
                 drop(state);
