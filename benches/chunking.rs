@@ -127,20 +127,19 @@ fn against_sizes(
             let of = &times[others.len() + i];
             Picked {
                 size: sizes[i],
-                seconds: median(of.clone()),
-                default_over: median(times[0].iter().zip(of).map(|(d, t)| d / t).collect()),
+                seconds: common::median(of.clone()),
+                default_over: common::median(times[0].iter().zip(of).map(|(d, t)| d / t).collect()),
             }
         })
         .collect();
     (
-        times.into_iter().take(others.len()).map(median).collect(),
+        times
+            .into_iter()
+            .take(others.len())
+            .map(common::median)
+            .collect(),
         picked,
     )
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 /// The hand-picked size the default trails most.

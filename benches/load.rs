@@ -160,11 +160,6 @@ fn human(secs: f64) -> String {
 /// mode decide the figure.
 const ROUNDS: usize = 11;
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 fn main() {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     common::header("Python / multiproc (median; mean)");
@@ -182,7 +177,7 @@ fn main() {
             let figure = |f: &dyn Fn(usize) -> (f64, f64)| {
                 let rounds: Vec<(f64, f64)> = (0..ROUNDS).map(f).collect();
                 (
-                    median(rounds.iter().map(|r| r.0).collect()),
+                    common::median(rounds.iter().map(|r| r.0).collect()),
                     rounds.iter().map(|r| r.1).sum::<f64>() / ROUNDS as f64,
                 )
             };

@@ -107,18 +107,13 @@ fn round(pool: &Pool, steps: u64) -> Duration {
     started.elapsed()
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 /// The median round of `pool` on tasks of each of [`LENGTHS`], in seconds.
 fn rounds(pool: &Pool, per_ms: u64) -> Vec<f64> {
     pin_lone_worker(pool);
     LENGTHS
         .iter()
         .map(|length| {
-            median(
+            common::median(
                 (0..ROUNDS)
                     .map(|_| round(pool, per_ms * length).as_secs_f64())
                     .collect(),
@@ -272,9 +267,9 @@ fn main() {
                     .fold((f64::MAX, f64::MIN), |(l, h), &r| (l.min(r), h.max(r)));
                 println!(
                     "| countdown map of {TASKS} tasks of {length} ms, {workers} worker(s), {label} ({target}) | MPI {:.1} tasks/s | local Pool {:.1} tasks/s | {:.2} (range {low:.2}–{high:.2} over {RUNS} runs) |",
-                    TASKS as f64 / median(mpi.clone()),
-                    TASKS as f64 / median(local.clone()),
-                    median(ratios.clone()),
+                    TASKS as f64 / common::median(mpi.clone()),
+                    TASKS as f64 / common::median(local.clone()),
+                    common::median(ratios.clone()),
                 );
             }
         }
@@ -286,7 +281,7 @@ fn main() {
                 let runs = idle
                     .iter()
                     .filter(|i| i.0 == workers && i.1 == way as usize);
-                median(runs.map(f).collect())
+                common::median(runs.map(f).collect())
             };
             println!(
                 "| an idle MPI pool of {workers} worker(s), {label}, CPU per second of idling | each worker rank {:.2} ms, rank 0 (the relay) {:.2} ms | | |",

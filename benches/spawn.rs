@@ -95,13 +95,9 @@ fn main() {
                 )
             })
             .collect();
-        let median = |mut values: Vec<f64>| {
-            values.sort_by(f64::total_cmp);
-            values[values.len() / 2]
-        };
-        let one = median(rounds.iter().map(|r| r.0.as_secs_f64()).collect());
-        let pool = median(rounds.iter().map(|r| r.1.as_secs_f64()).collect());
-        let ratio = median(
+        let one = common::median(rounds.iter().map(|r| r.0.as_secs_f64()).collect());
+        let pool = common::median(rounds.iter().map(|r| r.1.as_secs_f64()).collect());
+        let ratio = common::median(
             rounds
                 .iter()
                 .map(|r| r.1.as_secs_f64() / r.0.as_secs_f64())

@@ -5,6 +5,12 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// The middle value (the upper one of an even count).
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
 /// Median of `rounds` medians, each over `per_round` timings of `f`.
 pub fn median_of_rounds(rounds: usize, per_round: usize, mut f: impl FnMut()) -> Duration {
     let mut medians: Vec<Duration> = (0..rounds)
