@@ -234,7 +234,7 @@ fn main() {
 
     let tiny = [1000usize, 10_000, 62_500, 125_000, 250_000];
     let (times, picked) = against_sizes(
-        21,
+        61,
         &mut [&mut || {
             pool.map(inc, 0..1_000_000u64).unwrap();
         }],

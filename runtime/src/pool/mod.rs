@@ -548,34 +548,85 @@ fn valid_chunksize(size: usize) -> Result<usize> {
     Ok(size)
 }
 
-/// The default chunk sizes, in order, for a call of `len` items.
+/// How a call of `len` items is cut into chunks, one chunk at a time.
 ///
-/// The first half of the items go in chunks of `len / (8 * processes)`:
-/// Python's rule with twice as many chunks, so that encoding, running and
-/// decoding overlap. Then each chunk takes a quarter of a worker's share of
-/// what is left, down to a sixty-fourth of the first size, so that the last
-/// chunks are short and no worker runs a long one alone at the end, however
-/// uneven the items (files sorted by path cluster the big ones). A call of at most
-/// 32 items per worker goes one item per chunk: a chunk of two already
-/// doubles the time of its worker when one of them is long.
+/// By default, the first half of the items go in chunks of
+/// `len / (8 * processes)`: Python's rule with twice as many chunks, so that
+/// encoding, running and decoding overlap. Then each chunk takes a quarter
+/// of a worker's share of what is left, down to a sixty-fourth of the first
+/// size, so that the last chunks are short and no worker runs a long one
+/// alone at the end, however uneven the items (files sorted by path cluster
+/// the big ones). Each chunk costs a round trip, so no chunk is cut shorter
+/// than the floor its caller gives ([`pace_floor`]). A call of at most 32
+/// items per worker goes one item per chunk: a chunk of two already doubles
+/// the time of its worker when one of them is long.
 /// With a `fixed` size, every chunk has it.
-fn chunk_sizes(
-    len: usize,
+#[derive(Clone)]
+struct Chunking {
+    left: usize,
+    first: usize,
+    last: usize,
     processes: usize,
-    fixed: Option<usize>,
-) -> impl Iterator<Item = usize> + Clone {
-    let first = len.div_ceil(processes * 8).max(1);
-    let (first, last) = match (fixed, len <= 32 * processes) {
-        (Some(size), _) => (size, size),
-        (None, true) => (1, 1),
-        (None, false) => (first, (first / 64).max(1)),
-    };
-    let mut left = len;
-    std::iter::from_fn(move || {
-        let size = left.div_ceil(processes * 4).clamp(last, first).min(left);
-        left -= size;
+}
+
+impl Chunking {
+    fn new(len: usize, processes: usize, fixed: Option<usize>) -> Chunking {
+        let (first, last) = match (fixed, len <= 32 * processes) {
+            (Some(size), _) => (size, size),
+            (None, true) => (1, 1),
+            (None, false) => {
+                let first = len.div_ceil(processes * 8).max(1);
+                (first, (first / 64).max(1))
+            }
+        };
+        Chunking {
+            left: len,
+            first,
+            last,
+            processes,
+        }
+    }
+
+    /// The size of the next chunk, at least `floor` items where the
+    /// schedule has that many and the call that many left.
+    fn next(&mut self, floor: usize) -> Option<usize> {
+        let shortest = self.last.max(floor.min(self.first));
+        let size = self
+            .left
+            .div_ceil(self.processes * 4)
+            .clamp(shortest, self.first)
+            .min(self.left);
+        self.left -= size;
         (size > 0).then_some(size)
-    })
+    }
+
+    /// How many chunks the call takes without a floor: the most it can take.
+    fn count(mut self) -> usize {
+        match self.first == self.last {
+            true => self.left.div_ceil(self.first),
+            false => std::iter::from_fn(|| self.next(0)).count(),
+        }
+    }
+
+    /// Whether a floor can change the sizes: only the default's can.
+    fn tapers(&self) -> bool {
+        self.first > self.last
+    }
+}
+
+/// The shortest time a chunk should take once the pace of a call is known:
+/// a round trip to a worker costs 5 to 50 µs, more on a busy machine, so a
+/// chunk of this takes at least twenty times that.
+const SHORTEST_CHUNK: Duration = Duration::from_millis(1);
+
+/// How many items one of `processes` workers runs in [`SHORTEST_CHUNK`], at
+/// the pace of a call that has `done` items back after `since`; 0 before any
+/// are back. An underestimate, since `since` also counts the time before
+/// the first chunk arrived: it errs towards the shorter chunks that keep
+/// the end even.
+fn pace_floor(done: usize, since: Duration, processes: usize) -> usize {
+    let per_worker = done as f64 / since.as_secs_f64().max(f64::MIN_POSITIVE) / processes as f64;
+    (per_worker * SHORTEST_CHUNK.as_secs_f64()) as usize
 }
 
 /// Encodes up to `size` items of `items` as one chunk; `None` when `items`
@@ -775,11 +826,8 @@ impl Pool {
         here: bool,
     ) -> Result<Arc<Collector>> {
         let fixed = chunksize.map(valid_chunksize).transpose()?;
-        let sizes = chunk_sizes(len, self.processes, fixed);
-        let count = match fixed {
-            Some(size) => len.div_ceil(size),
-            None => sizes.clone().count(),
-        };
+        let mut chunking = Chunking::new(len, self.processes, fixed);
+        let count = chunking.clone().count();
         // No bar for a single call (`apply`).
         let bar = progress::Bar::new(self.progress && len > 1, Some(len));
         let collector = Collector::new(count, bar);
@@ -787,11 +835,15 @@ impl Pool {
         // once. An iterator may yield more or fewer items than its size hint
         // promised; the collector is resized to what it did yield, and items
         // beyond the schedule go in chunks of its last size.
+        let started = Instant::now();
         let mut index = 0;
         let mut size = fixed.unwrap_or(1);
-        let mut sizes = sizes.fuse();
         loop {
-            size = sizes.next().unwrap_or(size);
+            let floor = match chunking.tapers() {
+                true => pace_floor(collector.calls_arrived(), started.elapsed(), self.processes),
+                false => 0,
+            };
+            size = chunking.next(floor).unwrap_or(size);
             let Some(encoded) = encode_chunk(&mut items, size, self.passes_fds) else {
                 break;
             };
@@ -842,8 +894,9 @@ impl Pool {
     /// know its exact length is read in full first. The first half of the
     /// items goes in chunks of an eighth of a worker's share, and the chunks
     /// after shrink with what is left, so that no worker runs a long last
-    /// chunk alone however uneven the items; up to 32 items per worker go one
-    /// at a time. [`map_chunked`](Pool::map_chunked) fixes the size instead.
+    /// chunk alone however uneven the items, but not below a millisecond's
+    /// work at the pace of the results already back; up to 32 items per
+    /// worker go one at a time. [`map_chunked`](Pool::map_chunked) fixes the size instead.
     ///
     /// # Errors
     ///
@@ -1413,13 +1466,21 @@ impl Drop for Pool {
 
 #[cfg(test)]
 mod tests {
-    use super::chunk_sizes;
+    use std::time::Duration;
+
+    use super::{Chunking, pace_floor};
+
+    fn sizes(len: usize, processes: usize, fixed: Option<usize>, floor: usize) -> Vec<usize> {
+        let mut chunking = Chunking::new(len, processes, fixed);
+        std::iter::from_fn(|| chunking.next(floor)).collect()
+    }
 
     #[test]
     fn default_chunks_cover_every_item_and_shrink_towards_the_end() {
-        for (len, processes) in [(1_000_000, 2), (16_000, 2), (16_000, 8), (65, 2), (1000, 3)] {
-            let sizes: Vec<usize> = chunk_sizes(len, processes, None).collect();
+        for (len, processes) in [(1_000_000usize, 2), (16_000, 2), (16_000, 8), (65, 2), (1000, 3)] {
+            let sizes = sizes(len, processes, None, 0);
             assert_eq!(sizes.iter().sum::<usize>(), len, "{len} on {processes}");
+            assert_eq!(sizes.len(), Chunking::new(len, processes, None).count());
             let first = len.div_ceil(8 * processes);
             assert_eq!(sizes[0], first);
             assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{sizes:?}");
@@ -1429,15 +1490,39 @@ mod tests {
     }
 
     #[test]
+    fn the_end_of_a_call_is_cut_no_shorter_than_its_floor() {
+        let floored = sizes(1_000_000, 2, None, 30_000);
+        assert_eq!(floored.iter().sum::<usize>(), 1_000_000);
+        assert_eq!(floored[0], 62_500);
+        // Only the very last chunk may hold fewer: what was left.
+        let (_, all_but_last) = floored.split_last().unwrap();
+        assert!(all_but_last.iter().all(|&size| size >= 30_000), "{floored:?}");
+        assert!(floored.len() < Chunking::new(1_000_000, 2, None).count());
+        // A floor above the first size keeps every chunk at the first size.
+        let capped = sizes(1_000_000, 2, None, 10_000_000);
+        assert_eq!(capped, [62_500; 16]);
+    }
+
+    #[test]
+    fn the_floor_is_a_millisecond_of_one_workers_work_at_the_pace_so_far() {
+        assert_eq!(pace_floor(0, Duration::from_millis(5), 2), 0);
+        assert_eq!(pace_floor(0, Duration::ZERO, 2), 0);
+        // 200,000 calls back after 4 ms on 2 workers: 25 a microsecond each.
+        assert_eq!(pace_floor(200_000, Duration::from_millis(4), 2), 25_000);
+    }
+
+    #[test]
     fn a_small_call_goes_one_item_per_chunk() {
-        assert!(chunk_sizes(64, 2, None).all(|size| size == 1));
-        assert_eq!(chunk_sizes(64, 2, None).count(), 64);
-        assert_eq!(chunk_sizes(0, 2, None).count(), 0);
+        assert!(sizes(64, 2, None, 1000).iter().all(|&size| size == 1));
+        assert_eq!(sizes(64, 2, None, 0).len(), 64);
+        assert_eq!(Chunking::new(64, 2, None).count(), 64);
+        assert!(sizes(0, 2, None, 0).is_empty());
     }
 
     #[test]
     fn a_fixed_chunk_size_is_kept_to_the_last_chunk() {
-        let sizes: Vec<usize> = chunk_sizes(10, 2, Some(4)).collect();
-        assert_eq!(sizes, [4, 4, 2]);
+        assert_eq!(sizes(10, 2, Some(4), 0), [4, 4, 2]);
+        assert_eq!(sizes(10, 2, Some(4), 8), [4, 4, 2]);
+        assert_eq!(Chunking::new(10, 2, Some(4)).count(), 3);
     }
 }

@@ -194,6 +194,9 @@ pub(super) struct Collector {
     done_one: Condvar,
     /// Chunks arrived so far, readable without the lock.
     arrived: AtomicUsize,
+    /// Calls in the chunks arrived so far: the pace of a call still being
+    /// cut into chunks.
+    calls: AtomicUsize,
     /// Advanced by each chunk's number of calls.
     progress: Bar,
 }
@@ -264,6 +267,11 @@ impl Collector {
         }
     }
 
+    /// How many calls have their results here.
+    pub(super) fn calls_arrived(&self) -> usize {
+        self.calls.load(Ordering::Relaxed)
+    }
+
     /// A collector of `chunks` chunks that advances `progress` as they come.
     pub(super) fn new(chunks: usize, progress: Bar) -> Arc<Collector> {
         let state = Collected {
@@ -283,11 +291,13 @@ impl Sink for Collector {
     fn deliver(&self, index: usize, result: ChunkResult) {
         let mut state = lock(&self.state);
         if let Some(slot) = state.chunks.get_mut(index) {
-            self.progress.advance(result.count);
+            let count = result.count;
+            self.progress.advance(count);
             let failed = result.failed();
             if slot.replace(Arc::new(result)).is_none() {
                 state.remaining -= 1;
                 self.arrived.fetch_add(1, Ordering::Release);
+                self.calls.fetch_add(count as usize, Ordering::Relaxed);
             }
             state.failures |= failed;
         }
