@@ -174,3 +174,20 @@ fn a_block_of_no_bytes_is_an_error() {
         "a block was made anyway"
     );
 }
+
+/// Sparse, the block would be created, and a write to its last page killed
+/// by SIGBUS.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_block_larger_than_dev_shm_has_room_for_is_an_error_not_a_later_sigbus() {
+    let shm = rustix::fs::statvfs("/dev/shm").unwrap();
+    let room = shm.f_blocks * shm.f_frsize;
+    assert!(room > 0, "/dev/shm has no size limit here");
+    let name = unique("too-big");
+    let created = SharedMemory::create(&name, room as usize + 4096);
+    assert!(matches!(created, Err(Error::Io { .. })), "{created:?}");
+    assert!(matches!(
+        SharedMemory::open(&name),
+        Err(Error::NoSuchSharedMemory { .. })
+    ));
+}

@@ -188,7 +188,10 @@ impl SharedMemory {
     ///
     /// [`Error::InvalidArgument`] if `len` is 0, or the name too long (macOS
     /// keeps 31 bytes, of which multiproc's prefix takes 11); [`Error::Io`] if
-    /// the name is taken or the memory cannot be created.
+    /// the name is taken or the memory cannot be created. On Linux the
+    /// memory is taken when the block is created, so a block larger than
+    /// `/dev/shm` has room for is this error, where Python's is created and
+    /// a later write to it is killed by SIGBUS.
     ///
     /// # Examples
     ///
@@ -309,7 +312,8 @@ impl SharedMemory {
     ///
     /// The copy is made a word at a time with atomic loads, so a write racing
     /// it from another thread or process may leave it torn (as with Python's
-    /// buffer), but is never undefined behaviour.
+    /// buffer), but is never undefined behaviour, whatever the ranges of the
+    /// two copies.
     ///
     /// # Errors
     ///
@@ -330,9 +334,10 @@ impl SharedMemory {
     /// Python: `bytes(shm.buf[offset:offset + n])`.
     pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
         self.check(offset, buf.len())?;
-        // SAFETY: in bounds (checked). The copy is atomic per word or byte,
-        // so a racing writer makes it torn, never undefined.
-        unsafe { crate::shm::atomic_read(self.0.map.as_ptr().add(offset), buf) };
+        // SAFETY: in bounds (checked) of the mapping, the region every copy
+        // of this block uses. The copy is atomic per word or byte, so a
+        // racing writer makes it torn, never undefined.
+        unsafe { crate::shm::atomic_read(self.0.map.as_ptr(), self.len(), offset, buf) };
         Ok(())
     }
 
@@ -357,7 +362,7 @@ impl SharedMemory {
     pub fn write(&self, offset: usize, bytes: &[u8]) -> Result<()> {
         self.check(offset, bytes.len())?;
         // SAFETY: as for `read`.
-        unsafe { crate::shm::atomic_write(bytes, self.0.map.as_mut_ptr().add(offset)) };
+        unsafe { crate::shm::atomic_write(self.0.map.as_mut_ptr(), self.len(), offset, bytes) };
         Ok(())
     }
 

@@ -590,11 +590,14 @@ impl<T: Pod> Block<T> {
     fn read_raw(&self, i: usize) -> Option<T> {
         (i < self.len).then(|| {
             let mut value = T::zeroed();
-            // SAFETY: element i lies inside the segment; the copy is atomic
+            // SAFETY: element i lies inside the segment, and every copy of
+            // it covers the whole element, its region; the copy is atomic
             // per word or byte, so racing writers make it torn, not undefined.
             unsafe {
                 shm::atomic_read(
                     self.element(i).cast::<u8>(),
+                    size_of::<T>(),
+                    0,
                     bytemuck::bytes_of_mut(&mut value),
                 );
             }
@@ -609,7 +612,14 @@ impl<T: Pod> Block<T> {
             return false;
         }
         // SAFETY: element i lies inside the segment; atomic, as in `read_raw`.
-        unsafe { shm::atomic_write(bytemuck::bytes_of(&value), self.element(i).cast::<u8>()) };
+        unsafe {
+            shm::atomic_write(
+                self.element(i).cast::<u8>(),
+                size_of::<T>(),
+                0,
+                bytemuck::bytes_of(&value),
+            );
+        }
         true
     }
 }

@@ -8,7 +8,7 @@
 //! over and is told so, like a robust mutex's `EOWNERDEAD`.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use memmap2::MmapRaw;
@@ -146,59 +146,122 @@ pub(crate) fn map_frozen(fd: &OwnedFd, len: usize) -> std::io::Result<memmap2::M
     unsafe { memmap2::MmapOptions::new().len(len).map_copy_read_only(fd) }
 }
 
-/// Copies `dst.len()` bytes from shared memory at `src` with atomic loads, so
-/// that a racing writer in another thread or process makes the copy torn,
-/// never undefined.
+/// Copies `dst.len()` bytes from `offset` in a region of shared memory (the
+/// `len` bytes from `region`) with atomic loads, so that a racing writer in
+/// another thread or process makes the copy torn, never undefined. Each
+/// byte is loaded through the atomic [`pieces`] gives it.
 ///
 /// # Safety
 ///
-/// `src..src + dst.len()` must lie inside a live mapping.
-pub(crate) unsafe fn atomic_read(src: *const u8, dst: &mut [u8]) {
-    const WORD: usize = size_of::<usize>();
-    let mut at = 0;
-    while at < dst.len() {
-        // SAFETY: in bounds (the caller's range); atomics of each width may
-        // be made at any address aligned for them.
-        let src = unsafe { src.add(at) };
-        if src.addr() % WORD == 0 && dst.len() - at >= WORD {
-            // SAFETY: aligned and in bounds, as checked.
-            let word = unsafe { &*src.cast::<std::sync::atomic::AtomicUsize>() };
-            dst[at..at + WORD].copy_from_slice(&word.load(Ordering::Relaxed).to_ne_bytes());
-            at += WORD;
+/// `region..region + len` must lie inside a live mapping, and every racing
+/// access to it must go through these functions with the same region.
+pub(crate) unsafe fn atomic_read(region: *const u8, len: usize, offset: usize, dst: &mut [u8]) {
+    let mut done = 0;
+    for piece in pieces(region.addr() % WORD, len, offset, dst.len()) {
+        // SAFETY: the piece lies inside the region and is aligned for its
+        // width (`pieces`); atomics of each width may be made at any address
+        // aligned for them.
+        let at = unsafe { region.add(piece.at) };
+        let out = &mut dst[done..done + piece.count];
+        if piece.width == WORD {
+            // SAFETY: as above.
+            let word = unsafe { &*at.cast::<AtomicUsize>() };
+            let bytes = word.load(Ordering::Relaxed).to_ne_bytes();
+            out.copy_from_slice(&bytes[piece.skip..piece.skip + piece.count]);
         } else {
-            // SAFETY: in bounds; a byte is always aligned.
-            let byte = unsafe { &*src.cast::<std::sync::atomic::AtomicU8>() };
-            dst[at] = byte.load(Ordering::Relaxed);
-            at += 1;
+            // SAFETY: as above.
+            out[0] = unsafe { &*at.cast::<AtomicU8>() }.load(Ordering::Relaxed);
         }
+        done += piece.count;
     }
 }
 
-/// Copies `src` into shared memory at `dst` with atomic stores (see [`atomic_read`]).
+/// Copies `src` to `offset` in a region of shared memory with atomic stores
+/// (see [`atomic_read`]). Where it covers only part of a word, it stores
+/// into the word with a compare-exchange that keeps the other bytes.
 ///
 /// # Safety
 ///
-/// `dst..dst + src.len()` must lie inside a live, writable mapping.
-pub(crate) unsafe fn atomic_write(src: &[u8], dst: *mut u8) {
-    const WORD: usize = size_of::<usize>();
-    let mut at = 0;
-    while at < src.len() {
-        // SAFETY: in bounds (the caller's range).
-        let dst = unsafe { dst.add(at) };
-        if dst.addr() % WORD == 0 && src.len() - at >= WORD {
-            let mut word = [0; WORD];
-            word.copy_from_slice(&src[at..at + WORD]);
-            // SAFETY: aligned and in bounds, as checked.
-            let atomic = unsafe { &*dst.cast::<std::sync::atomic::AtomicUsize>() };
-            atomic.store(usize::from_ne_bytes(word), Ordering::Relaxed);
-            at += WORD;
+/// As for [`atomic_read`], and the mapping must be writable.
+pub(crate) unsafe fn atomic_write(region: *mut u8, len: usize, offset: usize, src: &[u8]) {
+    let mut done = 0;
+    for piece in pieces(region.addr() % WORD, len, offset, src.len()) {
+        // SAFETY: as in `atomic_read`.
+        let at = unsafe { region.add(piece.at) };
+        let part = &src[done..done + piece.count];
+        if piece.width == WORD {
+            // SAFETY: as in `atomic_read`.
+            let word = unsafe { &*at.cast::<AtomicUsize>() };
+            let merged = |old: usize| {
+                let mut bytes = old.to_ne_bytes();
+                bytes[piece.skip..piece.skip + piece.count].copy_from_slice(part);
+                usize::from_ne_bytes(bytes)
+            };
+            if piece.count == WORD {
+                word.store(merged(0), Ordering::Relaxed);
+            } else {
+                let _ = word.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                    Some(merged(old))
+                });
+            }
         } else {
-            // SAFETY: in bounds; a byte is always aligned.
-            let atomic = unsafe { &*dst.cast::<std::sync::atomic::AtomicU8>() };
-            atomic.store(src[at], Ordering::Relaxed);
-            at += 1;
+            // SAFETY: as in `atomic_read`.
+            unsafe { &*at.cast::<AtomicU8>() }.store(part[0], Ordering::Relaxed);
         }
+        done += piece.count;
     }
+}
+
+const WORD: usize = size_of::<usize>();
+
+/// One atomic a copy goes through: the `width` bytes at `at` in its region,
+/// of which the copy covers `count` from the `skip`th.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Piece {
+    at: usize,
+    width: usize,
+    skip: usize,
+    count: usize,
+}
+
+/// The atomics through which a copy of `count` bytes at `offset` goes, in a
+/// region of `len` bytes whose first byte lies `misalign` bytes past a
+/// word's start. Rust forbids racing atomic accesses of different sizes to
+/// the same bytes, so each byte goes through the same atomic whatever the
+/// copy's range: the aligned word holding it, where that word lies wholly
+/// inside the region, else the byte alone. The copy must fit in the region.
+fn pieces(misalign: usize, len: usize, offset: usize, count: usize) -> impl Iterator<Item = Piece> {
+    let end = offset + count;
+    assert!(end <= len, "a copy outside its region of shared memory");
+    let mut pos = offset;
+    std::iter::from_fn(move || {
+        if pos >= end {
+            return None;
+        }
+        // The start of the word holding `pos`, counted from the region's
+        // first byte: before it (so `None`) for the bytes ahead of the first
+        // word boundary in the region.
+        let word = ((pos + misalign) / WORD * WORD).checked_sub(misalign);
+        let piece = match word {
+            Some(at) if at + WORD <= len => {
+                let skip = pos - at;
+                Piece {
+                    at,
+                    width: WORD,
+                    skip,
+                    count: (WORD - skip).min(end - pos),
+                }
+            }
+            _ => Piece {
+                at: pos,
+                width: 1,
+                skip: 0,
+                count: 1,
+            },
+        };
+        pos += piece.count;
+        Some(piece)
+    })
 }
 
 /// Who holds a lock: a process or thread id in the low half (below

@@ -236,12 +236,61 @@ fn atomic_copies_round_trip_at_every_alignment() {
     for offset in 0..9 {
         for len in [0, 1, 7, 8, 9, 31, 100] {
             let mut back = vec![0; len];
-            // SAFETY: offset + len lies inside the 4096-byte segment.
+            // SAFETY: offset + len lies inside the 4096-byte segment, the
+            // region of every copy here.
             unsafe {
-                atomic_write(&source[..len], shm.ptr().add(offset));
-                atomic_read(shm.ptr().add(offset), &mut back);
+                atomic_write(shm.ptr(), 4096, offset, &source[..len]);
+                atomic_read(shm.ptr(), 4096, offset, &mut back);
             }
             assert_eq!(back, source[..len]);
+        }
+    }
+}
+
+#[test]
+fn a_copy_into_part_of_a_word_keeps_the_rest_of_it() {
+    let shm = segment();
+    let mut back = [0; 16];
+    // SAFETY: as above.
+    unsafe {
+        atomic_write(shm.ptr(), 4096, 0, &[1; 16]);
+        atomic_write(shm.ptr(), 4096, 3, &[2, 2]);
+        atomic_write(shm.ptr(), 4096, 7, &[3, 3]);
+        atomic_read(shm.ptr(), 4096, 0, &mut back);
+    }
+    assert_eq!(back, [1, 1, 1, 2, 2, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1]);
+}
+
+/// The atomic (offset in the region, width) each byte of a copy goes
+/// through, in order; checks that the copy's pieces are aligned, inside the
+/// region, and cover exactly its bytes.
+fn atomic_of_each_byte(misalign: usize, len: usize, offset: usize, count: usize) -> Vec<(usize, usize)> {
+    let mut next = offset;
+    let mut atomics = Vec::new();
+    for piece in pieces(misalign, len, offset, count) {
+        assert_eq!((piece.at + misalign) % piece.width, 0, "{piece:?} misaligned");
+        assert!(piece.at + piece.width <= len, "{piece:?} outside {len}");
+        assert!(piece.count > 0 && piece.skip + piece.count <= piece.width, "{piece:?}");
+        assert_eq!(piece.at + piece.skip, next, "{piece:?} skips or repeats bytes");
+        next += piece.count;
+        atomics.extend(std::iter::repeat_n((piece.at, piece.width), piece.count));
+    }
+    assert_eq!(next, offset + count);
+    atomics
+}
+
+#[test]
+fn every_byte_goes_through_the_same_atomic_whatever_the_range_of_the_copy() {
+    for misalign in 0..WORD {
+        for len in 1..=3 * WORD + 3 {
+            let whole = atomic_of_each_byte(misalign, len, 0, len);
+            assert!(whole.iter().any(|&(_, width)| width == WORD) || len < 2 * WORD - 1);
+            for offset in 0..len {
+                for count in 0..=len - offset {
+                    let part = atomic_of_each_byte(misalign, len, offset, count);
+                    assert_eq!(part, whole[offset..offset + count], "{misalign} {len} {offset} {count}");
+                }
+            }
         }
     }
 }

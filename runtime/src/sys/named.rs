@@ -11,14 +11,30 @@ pub(crate) const MAX_NAME: usize = if cfg!(target_os = "macos") { 31 } else { 25
 
 /// Creates the block `name` (refused if it exists), readable and writable
 /// by this user only, and sizes it to `len` bytes; removed again if sizing fails.
+///
+/// On Linux its memory is taken at once, so that a block larger than
+/// `/dev/shm` has room for is refused here: made sparse, it would let the
+/// first write to a page past the room kill the process with SIGBUS.
 pub(crate) fn create(name: &str, len: u64) -> std::io::Result<OwnedFd> {
     let flags = OFlags::CREATE | OFlags::EXCL | OFlags::RDWR;
     let fd = rustix::shm::open(name, flags, Mode::RUSR | Mode::WUSR)?;
-    if let Err(e) = rustix::fs::ftruncate(&fd, len) {
+    if let Err(e) = rustix::fs::ftruncate(&fd, len).and_then(|()| commit(&fd, len)) {
         unlink(name);
         return Err(e.into());
     }
     Ok(fd)
+}
+
+#[cfg(target_os = "linux")]
+fn commit(fd: &OwnedFd, len: u64) -> rustix::io::Result<()> {
+    rustix::fs::fallocate(fd, rustix::fs::FallocateFlags::empty(), 0, len)
+}
+
+/// macOS has no call for it, and its shared memory is not a file system
+/// that can fill up.
+#[cfg(not(target_os = "linux"))]
+fn commit(_: &OwnedFd, _: u64) -> rustix::io::Result<()> {
+    Ok(())
 }
 
 /// Opens the existing block `name` for reading and writing; `ErrorKind::NotFound` if there is none.
