@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use multiproc::{Error, Fd, Pool, pool_task};
+use multiproc::{Error, Fd, Pool, StartMethod, pool_task, process};
 
 #[pool_task]
 fn square(x: u64) -> u64 {
@@ -330,5 +330,37 @@ fn an_initializer_takes_large_bytes_on_the_ranks() {
     assert_eq!(
         pool.map_chunked(remembered, 0..4u64, 1).unwrap(),
         [1 << 20; 4]
+    );
+}
+
+/// What building an MPI pool gives in a child forked from rank 0.
+#[process]
+fn build_an_mpi_pool() -> String {
+    match Pool::mpi() {
+        Err(Error::Mpi { reason, .. }) => reason,
+        Err(e) => format!("another error: {e}"),
+        Ok(_) => "a pool".into(),
+    }
+}
+
+#[test]
+fn a_child_forked_from_rank_0_is_refused_the_ranks_not_left_hanging() {
+    // The relay runs in this process; a forked child has a copy of it, but
+    // not its thread, and would wait for ever for a rank.
+    drop(Pool::mpi().unwrap());
+    let mut child = build_an_mpi_pool
+        .builder()
+        .start_method(StartMethod::Fork)
+        .fork_with_threads(true)
+        .spawn()
+        .unwrap();
+    let answer = child.join_timeout(Duration::from_secs(60)).unwrap();
+    if answer.is_none() {
+        child.kill().unwrap();
+    }
+    let answer = answer.expect("the child hung");
+    assert!(
+        answer.contains("only the process that mpirun started"),
+        "{answer}"
     );
 }

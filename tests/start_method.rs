@@ -290,6 +290,44 @@ fn fork_and_forkserver_children_inherit_no_stray_descriptors() {
     }
 }
 
+/// What the parent's file's number `parents` refers to here, and whether
+/// none of 64 files opened here took that number.
+#[process]
+fn open_files_beside_the_parents(parents: i32) -> (String, bool) {
+    let refers_to = std::fs::read_link(format!("/proc/self/fd/{parents}"))
+        .map_or_else(|e| e.to_string(), |path| path.display().to_string());
+    let opened: Vec<std::fs::File> = (0..64)
+        .map(|_| std::fs::File::open("/dev/null").unwrap())
+        .collect();
+    use std::os::fd::AsRawFd;
+    (refers_to, opened.iter().all(|f| f.as_raw_fd() != parents))
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_forked_child_never_reuses_the_number_of_a_descriptor_its_parents_memory_owns() {
+    // Releasing the parent's descriptors in a forked child must keep their
+    // numbers taken: a child's own socket or file under one of them would be
+    // read, written or closed by whatever still owns it in the copied memory.
+    use std::os::fd::AsRawFd;
+    // A file this process opened: a forked child's copy of this memory
+    // still owns its descriptor.
+    static PARENTS_FILE: std::sync::OnceLock<std::fs::File> = std::sync::OnceLock::new();
+    let parents = PARENTS_FILE
+        .get_or_init(|| std::fs::File::open("Cargo.toml").unwrap())
+        .as_raw_fd();
+    let (refers_to, not_reused) = open_files_beside_the_parents
+        .builder()
+        .start_method(StartMethod::Fork)
+        .fork_with_threads(true)
+        .spawn(parents)
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(refers_to, "/dev/null", "the parent's number was reused");
+    assert!(not_reused, "a file the child opened took the parent's number");
+}
+
 #[pool_task]
 fn nap_briefly(_: u64) {
     std::thread::sleep(Duration::from_millis(20));

@@ -547,6 +547,12 @@ struct Relay {
 static RELAY: OnceLock<std::result::Result<Relay, String>> = OnceLock::new();
 
 fn relay() -> Result<&'static Relay> {
+    // A forked child has a copy of the relay, but not its thread.
+    if crate::parent_process().is_some() {
+        return Err(Error::Mpi {
+            reason: "only the process that mpirun started can use the MPI job's ranks".into(),
+        });
+    }
     RELAY
         .get_or_init(start_relay)
         .as_ref()
@@ -560,9 +566,6 @@ fn start_relay() -> std::result::Result<Relay, String> {
         return Err(
             "this program was not started by mpirun; run it as `mpirun -n N program`".into(),
         );
-    }
-    if crate::parent_process().is_some() {
-        return Err("only the process that mpirun started can use the MPI job's ranks".into());
     }
     let (doorway, inbox) =
         doorway().map_err(|e| format!("could not make the MPI thread's wake-up socket: {e}"))?;

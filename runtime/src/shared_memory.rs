@@ -297,6 +297,14 @@ impl SharedMemory {
         self.len() == 0
     }
 
+    /// The region every copy of this block goes through: its length rounded
+    /// up to whole words, which the mapping's last page holds. (Rounded, the
+    /// atomic a byte goes through does not depend on the length each process
+    /// saw when it mapped the block, which another process may resize.)
+    fn region(&self) -> usize {
+        self.len().next_multiple_of(size_of::<usize>())
+    }
+
     fn check(&self, offset: usize, len: usize) -> Result<()> {
         match offset.checked_add(len) {
             Some(end) if end <= self.len() => Ok(()),
@@ -337,7 +345,7 @@ impl SharedMemory {
         // SAFETY: in bounds (checked) of the mapping, the region every copy
         // of this block uses. The copy is atomic per word or byte, so a
         // racing writer makes it torn, never undefined.
-        unsafe { crate::shm::atomic_read(self.0.map.as_ptr(), self.len(), offset, buf) };
+        unsafe { crate::shm::atomic_read(self.0.map.as_ptr(), self.region(), offset, buf) };
         Ok(())
     }
 
@@ -362,7 +370,7 @@ impl SharedMemory {
     pub fn write(&self, offset: usize, bytes: &[u8]) -> Result<()> {
         self.check(offset, bytes.len())?;
         // SAFETY: as for `read`.
-        unsafe { crate::shm::atomic_write(self.0.map.as_mut_ptr(), self.len(), offset, bytes) };
+        unsafe { crate::shm::atomic_write(self.0.map.as_mut_ptr(), self.region(), offset, bytes) };
         Ok(())
     }
 

@@ -517,11 +517,11 @@ impl InChild {
         crate::forking::forget_parent();
         let mut kept: Vec<RawFd> = siblings.iter().map(|s| s.end.as_raw_fd()).collect();
         kept.push(conn.stream().as_raw_fd());
-        let inherited = self.inherited.unwrap_or_else(|| inherited_fds(&self.start));
-        for fd in inherited.into_iter().filter(|fd| !kept.contains(fd)) {
-            // SAFETY: `fd` was inherited and nothing in this process owns it.
-            unsafe { process::close(fd) };
-        }
+        let mut inherited = self.inherited.unwrap_or_else(|| inherited_fds(&self.start));
+        inherited.retain(|fd| !kept.contains(fd));
+        // SAFETY: the child's own descriptors are kept; what the others
+        // refer to is the parent's, which the job must not use.
+        unsafe { process::release_inherited(&inherited) };
         if !siblings.is_empty() {
             *lock_late() = Some(LateSiblings {
                 siblings,
@@ -623,9 +623,10 @@ pub(crate) fn fork_late_siblings(conn: Conn) -> (Conn, bool) {
 
 /// The descriptors a spawned child would not have had: those marked
 /// close-on-exec (every one Rust opens), except those of `start`'s job. A
-/// forked child closes them, but for its own connection; otherwise a child
-/// holding a copy of, say, its parent's end of a pipe would keep the other
-/// end from ever seeing the end of the stream.
+/// forked child releases them, but for its own connection
+/// (`process::release_inherited`); otherwise a child holding a copy of,
+/// say, its parent's end of a pipe would keep the other end from ever
+/// seeing the end of the stream.
 fn inherited_fds(start: &Start) -> Vec<RawFd> {
     let mut open = procfs::open_fds();
     // Looked at once the listing's own descriptor is closed, so that it is left out.

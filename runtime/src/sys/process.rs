@@ -344,7 +344,17 @@ pub(crate) fn closes_on_exec(fd: RawFd) -> bool {
 
 /// Makes `target` (such as 1, stdout) refer to what `fd` refers to, and closes `fd`.
 pub(crate) fn replace_fd(fd: std::os::fd::OwnedFd, target: RawFd) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
+    use std::os::fd::{AsRawFd, IntoRawFd};
+    if fd.as_raw_fd() == target {
+        // Already there (where `target` was closed when `fd` was opened):
+        // kept open, and left to an exec as `dup2` would leave it.
+        let fd = fd.into_raw_fd();
+        // SAFETY: sets the flags of a descriptor this process owns.
+        return match unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } {
+            -1 => Err(std::io::Error::last_os_error()),
+            _ => Ok(()),
+        };
+    }
     // SAFETY: `dup2` closes `target` and makes it a copy of `fd`, which is
     // open; nothing in this process owns `target` as an `OwnedFd`.
     match unsafe { libc::dup2(fd.as_raw_fd(), target) } {
@@ -414,14 +424,44 @@ pub(crate) unsafe fn clear_env() {
     }
 }
 
-/// Closes `fd`.
+/// Releases what each of the inherited descriptors `fds` refers to, and
+/// leaves `/dev/null` under its number, still close-on-exec. Closing them
+/// would free the numbers: memory a forked child copied from its parent may
+/// still own one (a `File` in a static, say), and the next descriptor opened
+/// would get it, so that owner would read, write or close a stranger's file.
+/// Only system calls: fit for a child forked from a threaded parent.
 ///
 /// # Safety
 ///
-/// Nothing in this process may own `fd`, or use it again.
-pub(crate) unsafe fn close(fd: RawFd) {
-    // SAFETY: the caller owns what no one else does.
-    unsafe { libc::close(fd) };
+/// Nothing in this process may rely on what `fds` refer to now.
+pub(crate) unsafe fn release_inherited(fds: &[RawFd]) {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use rustix::fs::{Mode, OFlags};
+    let null = rustix::fs::open(c"/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty());
+    // Without /dev/null, the read end of a pipe with no writer: it reads as
+    // the end of a stream, and writes to it fail.
+    let stand_in = null.ok().or_else(|| {
+        let mut ends = [0; 2];
+        // SAFETY: `pipe` fills `ends` with two new descriptors, which are
+        // owned here from then on.
+        (unsafe { libc::pipe(ends.as_mut_ptr()) } == 0).then(|| unsafe {
+            drop(OwnedFd::from_raw_fd(ends[1]));
+            OwnedFd::from_raw_fd(ends[0])
+        })
+    });
+    // Out of descriptors: what they refer to stays, which is safe too.
+    let Some(stand_in) = stand_in else {
+        return;
+    };
+    for &fd in fds {
+        // SAFETY: `dup2` replaces `fd` in one step, so its number is never
+        // free; the caller no longer relies on what it referred to.
+        unsafe {
+            if libc::dup2(stand_in.as_raw_fd(), fd) == fd {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
+        }
+    }
 }
 
 /// Moves this process into a session and process group of its own, out of

@@ -120,3 +120,17 @@ fn signals_have_their_names() {
     assert_eq!(process::signal_name(15), "SIGTERM");
     assert_eq!(process::signal_name(1000), "unknown signal");
 }
+
+#[test]
+fn replacing_a_descriptor_by_itself_keeps_it_open() {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let file = std::fs::File::open("/dev/null").unwrap();
+    let number = file.as_raw_fd();
+    crate::sys::process::replace_fd(OwnedFd::from(file), number).unwrap();
+    // SAFETY: reads a descriptor's flags.
+    let flags = unsafe { libc::fcntl(number, libc::F_GETFD) };
+    assert!(flags >= 0, "closed");
+    assert_eq!(flags & libc::FD_CLOEXEC, 0, "still closed by an exec");
+    // SAFETY: `replace_fd` left it open, owned by no one: owned here now.
+    drop(unsafe { OwnedFd::from_raw_fd(number) });
+}
