@@ -398,3 +398,38 @@ fn a_spawned_childs_stack_overflow_is_reported_as_one() {
     assert!(said.contains("has overflowed its stack"), "{said:?}");
     assert!(matches!(err, Error::Signaled { signal: 6, .. }), "{err:?}");
 }
+
+/// Prints, then answers.
+#[process]
+fn print_and_answer() -> u64 {
+    println!("printed by a child whose parent had closed its stdout");
+    42
+}
+
+/// Closes its stdout, then starts a child that inherits it closed.
+#[process]
+fn close_stdout_and_start_a_printer() -> String {
+    // SAFETY: nothing in this process writes to its stdout again.
+    unsafe { libc::close(1) };
+    let answer = print_and_answer
+        .builder()
+        .start_method(multiproc::StartMethod::Spawn)
+        .spawn()
+        .and_then(|child| child.join());
+    match answer {
+        Ok(answer) => answer.to_string(),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn a_child_started_with_stdout_closed_prints_nothing_into_its_connection() {
+    // Its connection would take the closed number, and what it prints
+    // would reach its parent as a garbled message.
+    let answer = close_stdout_and_start_a_printer
+        .spawn()
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(answer, "42");
+}

@@ -325,7 +325,10 @@ fn a_forked_child_never_reuses_the_number_of_a_descriptor_its_parents_memory_own
         .join()
         .unwrap();
     assert_eq!(refers_to, "/dev/null", "the parent's number was reused");
-    assert!(not_reused, "a file the child opened took the parent's number");
+    assert!(
+        not_reused,
+        "a file the child opened took the parent's number"
+    );
 }
 
 #[pool_task]

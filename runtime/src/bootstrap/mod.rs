@@ -529,7 +529,9 @@ unsafe fn divert_child() {
         env::remove_var(ENV_ADDR);
         env::remove_var(ENV_TOKEN);
     }
-    // What the Rust runtime would do before `main`, which never comes.
+    // What the Rust runtime would do before `main`, which never comes;
+    // before anything opens a descriptor.
+    process::open_closed_std_streams();
     process::ignore(process::Ignorable::BrokenPipe);
     std::process::exit(run_child(Path::new(&addr), token));
 }

@@ -495,6 +495,24 @@ impl Ignorable {
     }
 }
 
+/// Opens `/dev/null` as each of the standard streams (0, 1, 2) that is
+/// closed, as Rust's runtime does before `main`. Until then a new socket
+/// could take the number, and whatever is printed would go into it.
+pub(crate) fn open_closed_std_streams() {
+    for fd in 0..=2 {
+        // SAFETY: reads a descriptor's flags; a closed one gives an error.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF)
+        {
+            use rustix::fs::{Mode, OFlags};
+            // The lowest free number, which is `fd`: the lower ones are open.
+            if let Ok(null) = rustix::fs::open(c"/dev/null", OFlags::RDWR, Mode::empty()) {
+                std::mem::forget(null);
+            }
+        }
+    }
+}
+
 /// Has this process ignore `signal` from now on; what it did before.
 pub(crate) fn ignore(signal: Ignorable) -> Disposition {
     // SAFETY: setting a signal's disposition to "ignore" has no preconditions.
