@@ -182,7 +182,10 @@ fn a_block_of_no_bytes_is_an_error() {
 fn a_block_larger_than_dev_shm_has_room_for_is_an_error_not_a_later_sigbus() {
     let shm = rustix::fs::statvfs("/dev/shm").unwrap();
     let room = shm.f_blocks * shm.f_frsize;
-    assert!(room > 0, "/dev/shm has no size limit here");
+    if room == 0 {
+        eprintln!("skipped: /dev/shm has no size limit here");
+        return;
+    }
     let name = unique("too-big");
     let created = SharedMemory::create(&name, room as usize + 4096);
     assert!(matches!(created, Err(Error::Io { .. })), "{created:?}");

@@ -557,7 +557,9 @@ fn valid_chunksize(size: usize) -> Result<usize> {
 /// size, so that the last chunks are short and no worker runs a long one
 /// alone at the end, however uneven the items (files sorted by path cluster
 /// the big ones). Each chunk costs a round trip, so no chunk is cut shorter
-/// than the floor its caller gives ([`pace_floor`]). A call of at most 32
+/// than the floor its caller gives ([`pace_floor`]): measured on the items
+/// already back, it lets a tail much slower than those end on a longer
+/// chunk, at most the first size, as Python's. A call of at most 32
 /// items per worker goes one item per chunk: a chunk of two already doubles
 /// the time of its worker when one of them is long.
 /// With a `fixed` size, every chunk has it.
@@ -895,8 +897,9 @@ impl Pool {
     /// items goes in chunks of an eighth of a worker's share, and the chunks
     /// after shrink with what is left, so that no worker runs a long last
     /// chunk alone however uneven the items, but not below a millisecond's
-    /// work at the pace of the results already back; up to 32 items per
-    /// worker go one at a time. [`map_chunked`](Pool::map_chunked) fixes the size instead.
+    /// work at the pace of the results already back (items at the end much
+    /// slower than the first can still make a long last chunk); up to 32
+    /// items per worker go one at a time. [`map_chunked`](Pool::map_chunked) fixes the size instead.
     ///
     /// # Errors
     ///

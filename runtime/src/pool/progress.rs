@@ -24,6 +24,12 @@ impl Bar {
         Bar {}
     }
 
+    /// Whether the bar was drawn complete.
+    #[cfg(all(test, feature = "progress"))]
+    pub(super) fn is_finished(&self) -> bool {
+        self.bar.as_ref().is_some_and(|bar| bar.is_finished())
+    }
+
     /// Counts `steps` more calls done.
     #[cfg_attr(not(feature = "progress"), expect(unused_variables))]
     pub(super) fn advance(&self, steps: u32) {

@@ -262,8 +262,22 @@ impl Collector {
         let old = state.chunks.len();
         state.chunks.resize(len, None);
         state.remaining = (state.remaining + len).saturating_sub(old);
-        if state.remaining == 0 {
-            self.done.notify_all();
+        // The chunks cut may all be back already.
+        self.finish_if_complete(state);
+    }
+
+    /// Once every chunk is back: finishes the bar and wakes whoever waits.
+    fn finish_if_complete(&self, mut state: MutexGuard<'_, Collected>) {
+        if state.remaining > 0 {
+            return;
+        }
+        self.progress.finish();
+        self.done.notify_all();
+        let waker = state.waker.take();
+        // Woken without the lock: a waker may poll this result at once.
+        drop(state);
+        if let Some(waker) = waker {
+            waker.wake();
         }
     }
 
@@ -305,16 +319,7 @@ impl Sink for Collector {
             state.wake_at = None;
             self.done_one.notify_all();
         }
-        if state.remaining == 0 {
-            self.progress.finish();
-            self.done.notify_all();
-            let waker = state.waker.take();
-            // Woken without the lock: a waker may poll this result at once.
-            drop(state);
-            if let Some(waker) = waker {
-                waker.wake();
-            }
-        }
+        self.finish_if_complete(state);
     }
 }
 
@@ -776,5 +781,30 @@ impl<R: DeserializeOwned> Iterator for IMap<'_, R> {
     fn next(&mut self) -> Option<Result<R>> {
         self.next_deadline(None)
             .map(|r| r.unwrap_or(Err(Error::PoolTerminated)))
+    }
+}
+
+#[cfg(all(test, feature = "progress"))]
+mod tests {
+    use super::*;
+
+    fn lost(count: u32) -> ChunkResult {
+        ChunkResult {
+            outcome: Err(Lost::Terminated),
+            count,
+            failed: Vec::new(),
+            fds: Mutex::new(Vec::new()),
+        }
+    }
+
+    #[test]
+    fn a_call_cut_into_fewer_chunks_than_counted_finishes_its_bar_once_all_are_back() {
+        // A default map counts its chunks before the floor may merge some.
+        let collector = Collector::new(3, Bar::new(true, Some(30)));
+        collector.deliver(0, lost(10));
+        collector.deliver(1, lost(20));
+        assert!(!collector.progress.is_finished());
+        collector.set_len(2);
+        assert!(collector.progress.is_finished());
     }
 }

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::sys::tests::in_forked_child;
 
 /// Long enough that a test never relies on the owner check to wake a waiter.
 const NEVER: Duration = Duration::from_secs(3600);
@@ -40,21 +41,6 @@ fn a_short_wait_for_a_live_owner_reads_nothing_from_proc() {
 
 fn segment() -> Shm {
     Shm::create("a test segment", 4096).unwrap()
-}
-
-/// Forks a child that exits with `code()`; returns its exit status.
-fn in_forked_child(code: impl FnOnce() -> i32) -> i32 {
-    // SAFETY: the child runs `code`, which calls no lock another thread could
-    // hold, and leaves with `_exit`.
-    match unsafe { libc::fork() } {
-        0 => unsafe { libc::_exit(code()) },
-        pid => {
-            let mut status = 0;
-            // SAFETY: waits for the child just forked.
-            unsafe { libc::waitpid(pid, &mut status, 0) };
-            libc::WEXITSTATUS(status)
-        }
-    }
 }
 
 /// A process that has ended and been reaped.

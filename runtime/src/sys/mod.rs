@@ -21,4 +21,4 @@ pub(crate) mod procfs;
 pub(crate) mod process;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -25,9 +25,19 @@ pub(crate) fn create(name: &str, len: u64) -> std::io::Result<OwnedFd> {
     Ok(fd)
 }
 
+/// Where the file system cannot (`EOPNOTSUPP`), the block stays sparse, as
+/// it was before this was asked.
 #[cfg(target_os = "linux")]
 fn commit(fd: &OwnedFd, len: u64) -> rustix::io::Result<()> {
-    rustix::fs::fallocate(fd, rustix::fs::FallocateFlags::empty(), 0, len)
+    use rustix::io::Errno;
+    loop {
+        // tmpfs gives up on a signal, and does not restart.
+        match rustix::fs::fallocate(fd, rustix::fs::FallocateFlags::empty(), 0, len) {
+            Err(Errno::INTR) => {}
+            Err(Errno::OPNOTSUPP | Errno::NOSYS) => return Ok(()),
+            done => return done,
+        }
+    }
 }
 
 /// macOS has no call for it, and its shared memory is not a file system

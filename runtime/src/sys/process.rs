@@ -436,24 +436,30 @@ pub(crate) unsafe fn clear_env() {
 /// Nothing in this process may rely on what `fds` refer to now.
 pub(crate) unsafe fn release_inherited(fds: &[RawFd]) {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    use rustix::fs::{Mode, OFlags};
-    let null = rustix::fs::open(c"/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty());
-    // Without /dev/null, the read end of a pipe with no writer: it reads as
-    // the end of a stream, and writes to it fail.
-    let stand_in = null.ok().or_else(|| {
-        let mut ends = [0; 2];
-        // SAFETY: `pipe` fills `ends` with two new descriptors, which are
-        // owned here from then on.
-        (unsafe { libc::pipe(ends.as_mut_ptr()) } == 0).then(|| unsafe {
-            drop(OwnedFd::from_raw_fd(ends[1]));
-            OwnedFd::from_raw_fd(ends[0])
-        })
-    });
-    // Out of descriptors: what they refer to stays, which is safe too.
-    let Some(stand_in) = stand_in else {
+    let Some((&first, rest)) = fds.split_first() else {
         return;
     };
-    for &fd in fds {
+    let stand_in = match open_null() {
+        Some(null) => null,
+        None => {
+            // Out of descriptors (the parent's table was full): the first
+            // number is freed, and /dev/null opened into it, the lowest free.
+            // SAFETY: the caller no longer relies on what `first` refers to.
+            unsafe { libc::close(first) };
+            match open_null() {
+                Some(null) => null,
+                // Then the others are closed, as they once all were.
+                None => {
+                    for &fd in rest {
+                        // SAFETY: as above.
+                        unsafe { libc::close(fd) };
+                    }
+                    return;
+                }
+            }
+        }
+    };
+    for &fd in fds.iter().filter(|&&fd| fd != stand_in.as_raw_fd()) {
         // SAFETY: `dup2` replaces `fd` in one step, so its number is never
         // free; the caller no longer relies on what it referred to.
         unsafe {
@@ -461,6 +467,31 @@ pub(crate) unsafe fn release_inherited(fds: &[RawFd]) {
                 libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
             }
         }
+    }
+    // The stand-in itself stays where it took an inherited number.
+    if fds.contains(&stand_in.as_raw_fd()) {
+        std::mem::forget(stand_in);
+    }
+
+    /// `/dev/null`, close-on-exec; without it, the read end of a pipe with
+    /// no writer, which reads as the end of a stream and refuses writes.
+    fn open_null() -> Option<OwnedFd> {
+        use rustix::fs::{Mode, OFlags};
+        let null = rustix::fs::open(c"/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty());
+        null.ok().or_else(|| {
+            let mut ends = [0; 2];
+            // SAFETY: `pipe` fills `ends` with two new descriptors, owned here
+            // from then on.
+            if unsafe { libc::pipe(ends.as_mut_ptr()) } != 0 {
+                return None;
+            }
+            // SAFETY: as above.
+            let (read, write) = unsafe { (OwnedFd::from_raw_fd(ends[0]), OwnedFd::from_raw_fd(ends[1])) };
+            drop(write);
+            // SAFETY: sets the flags of a descriptor owned here.
+            unsafe { libc::fcntl(read.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+            Some(read)
+        })
     }
 }
 

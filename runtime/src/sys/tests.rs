@@ -134,3 +134,58 @@ fn replacing_a_descriptor_by_itself_keeps_it_open() {
     // SAFETY: `replace_fd` left it open, owned by no one: owned here now.
     drop(unsafe { OwnedFd::from_raw_fd(number) });
 }
+
+/// Forks a child that exits with `code()`; returns its exit status.
+pub(crate) fn in_forked_child(code: impl FnOnce() -> i32) -> i32 {
+    // SAFETY: the child runs `code`, which calls no lock another thread could
+    // hold, and leaves with `_exit`.
+    match unsafe { libc::fork() } {
+        0 => unsafe { libc::_exit(code()) },
+        pid => {
+            let mut status = 0;
+            // SAFETY: waits for the child just forked.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            libc::WEXITSTATUS(status)
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_child_out_of_descriptors_still_releases_what_it_inherited() {
+    use std::os::fd::{AsRawFd, OwnedFd};
+    let (read, write) = std::io::pipe().unwrap();
+    let write = OwnedFd::from(write);
+    let number = write.as_raw_fd();
+    let status = in_forked_child(|| {
+        // Not one descriptor more can be opened.
+        let free = rustix::fs::open(c"/dev/null", rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty());
+        let Ok(free) = free else { return 2 };
+        let nofile = rustix::process::Resource::Nofile;
+        let limit = rustix::process::Rlimit {
+            current: Some(free.as_raw_fd() as u64),
+            maximum: rustix::process::getrlimit(nofile).maximum,
+        };
+        drop(free);
+        if rustix::process::setrlimit(nofile, limit).is_err() {
+            return 3;
+        }
+        // SAFETY: nothing here uses the pipe's end again.
+        unsafe { process::release_inherited(&[number]) };
+        let mut target = [0u8; 16];
+        // SAFETY: reads the link into a buffer of its length.
+        let len = unsafe {
+            libc::readlink(
+                format!("/proc/self/fd/{number}\0").as_ptr().cast(),
+                target.as_mut_ptr().cast(),
+                target.len(),
+            )
+        };
+        match usize::try_from(len).is_ok_and(|len| &target[..len] == b"/dev/null") {
+            true => 0,
+            false => 1,
+        }
+    });
+    drop((read, write));
+    assert_eq!(status, 0, "the pipe's end was kept (1), or the test could not set up ({status})");
+}
