@@ -364,3 +364,36 @@ fn a_child_forked_from_rank_0_is_refused_the_ranks_not_left_hanging() {
         "{answer}"
     );
 }
+
+#[test]
+fn a_child_of_a_users_own_fork_of_rank_0_is_refused_the_ranks_not_left_hanging() {
+    drop(Pool::mpi().unwrap());
+    // SAFETY: the child only builds a pool (glibc's fork leaves its
+    // allocator usable) and leaves with `_exit`.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // Refused at once, not after waiting for a relay that is not there.
+        let refused = matches!(Pool::mpi(), Err(Error::Mpi { reason, .. })
+            if reason.contains("only the process that mpirun started"));
+        // SAFETY: ends the child at once.
+        unsafe { libc::_exit(if refused { 0 } else { 1 }) };
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut status = 0;
+    // SAFETY: waits, without blocking, for the child just forked.
+    while unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == 0 {
+        if std::time::Instant::now() > deadline {
+            // SAFETY: ends and reaps the child that hangs.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            panic!("the child hung");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "status {status}"
+    );
+}

@@ -274,14 +274,15 @@ fn turn_yield_off() {
 /// not a pool ever used them, so that `mpirun` can end.
 extern "C" fn finish_at_exit() {
     match RELAY.get() {
-        Some(Ok(relay)) => {
+        Some(Ok(relay)) if relay.pid == std::process::id() => {
             let (done, finished) = mpsc::channel();
             let sent = relay.doorway.send(Command::Shutdown(done));
             if sent {
                 let _ = finished.recv_timeout(Duration::from_secs(10));
             }
         }
-        Some(Err(_)) => {}
+        // Failed, or a copy in a process forked from rank 0.
+        Some(_) => {}
         None => {
             if crate::parent_process().is_none()
                 && let Some(universe) = mpi::initialize()
@@ -542,23 +543,27 @@ struct Relay {
     linked: Vec<bool>,
     /// Signalled when a rank is freed.
     freed: Condvar,
+    /// The process it serves: a forked copy of it has no thread behind it.
+    pid: u32,
 }
 
 static RELAY: OnceLock<std::result::Result<Relay, String>> = OnceLock::new();
 
 fn relay() -> Result<&'static Relay> {
-    // A forked child has a copy of the relay, but not its thread.
+    let refused = || Error::Mpi {
+        reason: "only the process that mpirun started can use the MPI job's ranks".into(),
+    };
     if crate::parent_process().is_some() {
-        return Err(Error::Mpi {
-            reason: "only the process that mpirun started can use the MPI job's ranks".into(),
-        });
+        return Err(refused());
     }
-    RELAY
-        .get_or_init(start_relay)
-        .as_ref()
-        .map_err(|reason| Error::Mpi {
+    match RELAY.get_or_init(start_relay) {
+        Ok(relay) if relay.pid == std::process::id() => Ok(relay),
+        // A copy in a process forked from rank 0, without the relay's thread.
+        Ok(_) => Err(refused()),
+        Err(reason) => Err(Error::Mpi {
             reason: reason.clone(),
-        })
+        }),
+    }
 }
 
 fn start_relay() -> std::result::Result<Relay, String> {
@@ -614,6 +619,7 @@ fn start_relay() -> std::result::Result<Relay, String> {
         attached: Mutex::new(vec![false; linked.len()]),
         linked,
         freed: Condvar::new(),
+        pid: std::process::id(),
     })
 }
 
