@@ -337,12 +337,15 @@ fn nap_briefly(_: u64) {
 }
 
 /// Whether every worker of a pool of three started by `method` let go of
-/// this process's end of a pipe once it is dropped.
-fn pool_workers_keep_no_copy_of_a_dropped_end(method: StartMethod) -> bool {
+/// this process's end of a pipe once it is dropped: once every worker has
+/// run a task, or with the pool not used yet (`used`), when a forked pool's
+/// second worker still waits to start.
+fn pool_workers_keep_no_copy_of_a_dropped_end(method: StartMethod, used: bool) -> bool {
     let (here, there) = multiproc::pipe::<u8>().unwrap();
     let pool = common::three_workers(method).build().unwrap();
-    // Every worker started.
-    pool.map_chunked(nap_briefly, 0..6u64, 1).unwrap();
+    if used {
+        pool.map_chunked(nap_briefly, 0..6u64, 1).unwrap();
+    }
     drop(here);
     matches!(
         there.recv_timeout(Duration::from_secs(5)),
@@ -354,7 +357,7 @@ fn pool_workers_keep_no_copy_of_a_dropped_end(method: StartMethod) -> bool {
 /// forks the others once it is ready, not before its job.
 #[process]
 fn fork_a_pool_on_the_main_thread_and_drop_an_end() -> bool {
-    pool_workers_keep_no_copy_of_a_dropped_end(StartMethod::Fork)
+    pool_workers_keep_no_copy_of_a_dropped_end(StartMethod::Fork, true)
 }
 
 #[test]
@@ -362,10 +365,12 @@ fn forked_pool_workers_inherit_no_stray_descriptors() {
     // As above, for a pool's workers: the first of them forks the others,
     // which must not keep a copy of the parent's end either.
     for method in methods().into_iter().filter(|&m| m != StartMethod::Spawn) {
-        assert!(
-            pool_workers_keep_no_copy_of_a_dropped_end(method),
-            "{method:?}: a worker kept a copy of the dropped end"
-        );
+        for used in [true, false] {
+            assert!(
+                pool_workers_keep_no_copy_of_a_dropped_end(method, used),
+                "{method:?}, used {used}: a worker kept a copy of the dropped end"
+            );
+        }
     }
     let late = fork_a_pool_on_the_main_thread_and_drop_an_end
         .spawn()

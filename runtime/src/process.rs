@@ -501,16 +501,23 @@ pub(crate) struct Forking {
     conn: Option<Conn>,
     name: String,
     timeout: Duration,
+    /// Whether it waits for a word from its parent before it starts: the
+    /// carrier of `start_children`.
+    parked: bool,
 }
 
 impl Forking {
-    /// Waits for the child's first message, its pid. A child that was not
-    /// forked hangs up instead.
+    /// Waits for the child's first message, its pid (a child that was not
+    /// forked hangs up instead), and tells a parked one to go on.
     pub(crate) fn started(mut self) -> Result<ChildProc> {
         // Taken first: a child that does not answer in time is not waited
         // for again on drop.
         let conn = self.conn.take().ok_or(Error::Disconnected)?;
-        let (pid, conn) = forked_pid(conn, self.timeout)?;
+        let (pid, mut conn) = forked_pid(conn, self.timeout)?;
+        if self.parked && let Err(e) = conn.send(&()) {
+            OsChild::from_pid(pid).kill_and_reap();
+            return Err(e);
+        }
         Ok(ChildProc::started(
             OsChild::from_pid(pid),
             conn,
@@ -547,9 +554,7 @@ fn give_up_sibling(mut conn: Conn) {
         .spawn(move || {
             let _own = own;
             if let Ok(pid) = conn.recv::<u32>() {
-                let child = OsChild::from_pid(pid);
-                let _ = child.signal(Signal::KILL);
-                let _ = child.wait();
+                OsChild::from_pid(pid).kill_and_reap();
             }
         });
 }
@@ -560,9 +565,7 @@ impl Drop for Forking {
         if let Some(conn) = self.conn.take()
             && let Ok((pid, _)) = forked_pid(conn, self.timeout)
         {
-            let child = OsChild::from_pid(pid);
-            let _ = child.signal(Signal::KILL);
-            let _ = child.wait();
+            OsChild::from_pid(pid).kill_and_reap();
         }
     }
 }
@@ -611,8 +614,9 @@ impl ChildProc {
     }
 
     /// Starts `1 + siblings` children for `job`, named `<prefix>-N`, at the
-    /// cost of one: the first forks the others (`start_children`). For a
-    /// `launch` that `can_start_beside` and gives its children no pipes.
+    /// cost of two: the second forks the others once told to go
+    /// ([`Forking::started`], `start_children`). For a `launch` that
+    /// `can_start_beside` and gives its children no pipes.
     pub(crate) fn start_beside(
         job: Job,
         prefix: &str,
@@ -631,10 +635,12 @@ impl ChildProc {
         let forking = conns
             .into_iter()
             .zip(names)
-            .map(|(conn, name)| Forking {
+            .enumerate()
+            .map(|(i, (conn, name))| Forking {
                 conn: Some(conn),
                 name,
                 timeout: launch.handshake_timeout,
+                parked: i == 0,
             })
             .collect();
         Ok((ChildProc::started(child, conn, pipes, name), forking))
@@ -1171,6 +1177,7 @@ mod tests {
             conn: Some(Conn::new(ours)),
             name: "late".into(),
             timeout: Duration::from_millis(20),
+            parked: false,
         };
         assert!(matches!(forking.started(), Err(Error::Timeout(_))));
         // What its forker looks at just before the fork: it was given up.
@@ -1189,5 +1196,26 @@ mod tests {
         }
         // Reaped by the reaper thread already.
         assert!(late.wait().is_err());
+    }
+
+    #[test]
+    fn a_parked_sibling_that_cannot_be_told_to_go_is_killed_and_reaped() {
+        let (ours, theirs) = wire::socket::pair().unwrap();
+        let forking = Forking {
+            conn: Some(Conn::new(ours)),
+            name: "carrier".into(),
+            timeout: Duration::from_secs(5),
+            parked: true,
+        };
+        // It said its pid, and was gone before its go. (Shut, not only
+        // closed here: a child another test forks meanwhile holds a copy.)
+        let mut parked = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+        let mut theirs = Conn::new(theirs);
+        theirs.send(&parked.id()).unwrap();
+        theirs.stream().shutdown(std::net::Shutdown::Read).unwrap();
+        drop(theirs);
+        assert!(forking.started().is_err());
+        // Reaped already.
+        assert!(parked.wait().is_err());
     }
 }

@@ -14,12 +14,24 @@
 //!   the new process is the caller's child, not the server's.
 //!
 //! Several children for the same job (a pool's workers) cost the caller
-//! one fork, or one request to the fork server (`start_children`): that
-//! child forks the others with `CLONE_PARENT`, so that they too are the
-//! caller's children, and each tells its pid on its own connection, since
-//! only the process that forked it learns it. Each sibling so forked takes
-//! half of those still to fork, so `n` children take about `log2(n)` forks'
-//! time.
+//! two forks, or one request to the fork server (`start_children`): the
+//! first child, and straight after it a carrier, the first of the others,
+//! which forks the rest with `CLONE_PARENT`, so that they too are the
+//! caller's children. Each but the first tells its pid on its own
+//! connection, since only the process that forked it learns it. Each
+//! sibling so forked takes half of those still to fork, so `n` children
+//! take about `log2(n)` forks' time.
+//!
+//! Why the carrier, and why it waits. The first child's first task is
+//! what a caller waits for: if that child forked the others, the task
+//! would wait for those forks. The carrier is forked while the first child
+//! starts, on another core; it then releases what it inherited and waits
+//! for its parent's go (`InChild::parked`, sent by
+//! `process::Forking::started` once the carrier's driver runs), since on a
+//! machine with few cores its start would otherwise take the core that its
+//! parent needs to take the first task's result. Measured on 2 cores, the
+//! pool's first result came in 1.5–2.0× one child's spawn and join with
+//! the first child forking the others, and in 1.1–1.5× with the carrier.
 //!
 //! Why a raw `clone` may stand in for the C library's fork there, and
 //! where it falls short:
@@ -29,20 +41,19 @@
 //!   that does not tell where they are: `process::can_fork_siblings`), no
 //!   process forks a sibling: there is no fork server, and a forked pool
 //!   forks each worker itself.
-//! - No fork handler runs in a sibling. Under `Fork` the first child came
-//!   from the C library's fork, which ran them; under the fork server, from
-//!   the server, a program diverted before `main`. Only multiproc's code
-//!   runs in the first child before it forks its siblings, so each starts
-//!   from the state the first had after those handlers: a handler that
-//!   caches its process's pid leaves the first child's in the siblings.
-//!   multiproc's own child hooks run again in each sibling
+//! - No fork handler runs in a sibling the carrier forks. Under `Fork` the
+//!   carrier came from the C library's fork, which ran them; under the fork
+//!   server, from the server, a program diverted before `main`. Only
+//!   multiproc's code runs in the carrier before it forks the others, so
+//!   each starts from the state the carrier had after those handlers: a
+//!   handler that caches its process's pid leaves the carrier's in the
+//!   others. multiproc's own child hooks run again in each sibling
 //!   (`forking::forget_parent`).
-//! - Only a single-threaded process can do it, so a child whose lifeline is
-//!   a thread forks its siblings before that thread starts. Otherwise the
+//! - Only a single-threaded process can do it, so a carrier whose lifeline
+//!   is a thread forks the others before that thread starts. Otherwise the
 //!   job forks them when it is ready (`fork_late_siblings`): a pool worker
-//!   without an initializer once it has said so, so that the pool's first
-//!   task does not wait for those forks; with one, before it, since each
-//!   worker runs its own.
+//!   without an initializer once it has said so; with one, before it, since
+//!   each worker runs its own.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
@@ -287,14 +298,16 @@ pub(crate) fn can_start_beside(launch: &Launch) -> bool {
 }
 
 /// Starts a child for `start` and, beside it, one more for each of
-/// `siblings`: the same job under another identity, all at the cost of one
-/// fork here or one request to the fork server. That child forks the others
+/// `siblings`: the same job under another identity, all at the cost of two
+/// forks here or one request to the fork server. The first of `siblings`,
+/// the carrier, waits for a go on its connection, then forks the others
 /// with `CLONE_PARENT`, so they are this process's children too: before its
 /// job if its lifeline is a thread, else when the job calls
-/// [`fork_late_siblings`]. Each sibling's connection is returned; its first
-/// message is the sibling's pid, which only the process that forked it
-/// learns. A sibling that could not be forked closes its connection before
-/// saying anything. For a `launch` that [`can_start_beside`].
+/// [`fork_late_siblings`]. Each sibling's connection is returned, the
+/// carrier's first; its first message is the sibling's pid, which only the
+/// process that forked it learns. A sibling that could not be forked closes
+/// its connection before saying anything. For a `launch` that
+/// [`can_start_beside`].
 pub(crate) fn start_children(
     launch: &Launch,
     start: &Start,
@@ -326,13 +339,22 @@ struct Sibling {
     end: UnixStream,
 }
 
+impl Sibling {
+    /// In the sibling just forked: puts `start` under its identity, and
+    /// says its pid on its connection (`say_own_pid`).
+    fn connect(self, start: &mut Start) -> Conn {
+        start.identity = self.identity;
+        say_own_pid(self.end)
+    }
+}
+
 fn spawn_error(what: &str) -> impl FnOnce(std::io::Error) -> Error {
     let what = what.to_owned();
     move |source| Error::Spawn { what, source }
 }
 
-/// Forks this process; the child forks `siblings` and runs `start`, and
-/// never returns.
+/// Forks this process for `start`, then a carrier for `siblings`
+/// ([`carrier`]); in neither child does this return.
 fn fork_here(launch: &Launch, start: &Start, siblings: Vec<Sibling>) -> Result<(OsChild, Conn)> {
     let allowed =
         launch.fork_with_threads || std::env::var(ENV_FORK_WITH_THREADS).is_ok_and(|v| v == "1");
@@ -371,43 +393,91 @@ fn fork_here(launch: &Launch, start: &Start, siblings: Vec<Sibling>) -> Result<(
     // Exact only while no other thread can open or close a descriptor.
     let inherited = alone.then(|| inherited_fds(start));
     let parent = std::process::id();
-    let forked_from_main = process::is_main_thread();
+    // The kernel's parent-death signal fires when the forking thread ends:
+    // a lifeline only if that thread is the main one, whose end is the
+    // process's.
+    let lifeline = match process::is_main_thread() && process::PARENT_DEATH_SIGNAL {
+        true => Lifeline::Kernel,
+        false => Lifeline::Thread,
+    };
+    let become_child = |held: Option<crate::forking::Held>, first: First, siblings| -> ! {
+        let _unwinding = ExitOnUnwind;
+        drop(held);
+        // SAFETY: this process never returns into the frames that own
+        // `start`; it leaves with `_exit`. So its copy of that value is
+        // neither used nor dropped again, and can be moved out. Its
+        // descriptors are this process's own copies.
+        let mut start = unsafe { std::ptr::read(start) };
+        let parked = first.parks();
+        let conn = first.connect(&mut start);
+        let child = InChild {
+            start,
+            lifeline,
+            parent,
+            inherited: inherited.clone(),
+            siblings,
+            parked,
+        };
+        child.run(conn)
+    };
     // SAFETY: the child only runs code that does not depend on other threads
     // (refused above unless the caller accepted the risk) and ends with `_exit`.
-    match unsafe { process::fork() }.map_err(spawn_error("forking"))? {
-        process::Forked::Child => {
-            let _unwinding = ExitOnUnwind;
-            drop(held);
-            // Closed with the other inherited descriptors.
-            std::mem::forget(parent_end);
-            // The kernel's parent-death signal fires when the forking thread
-            // ends: a lifeline only if that thread is the main one, whose end
-            // is the process's.
-            let lifeline = match forked_from_main && process::PARENT_DEATH_SIGNAL {
-                true => Lifeline::Kernel,
-                false => Lifeline::Thread,
-            };
-            // SAFETY: this process never returns into the frames that own
-            // `start`; it leaves with `_exit`. So its copy of that value is
-            // neither used nor dropped again, and can be moved out. Its
-            // descriptors are this process's own copies.
-            let start = unsafe { std::ptr::read(start) };
-            let child = InChild {
-                start,
-                lifeline,
-                parent,
-                inherited,
-                siblings,
-            };
-            child.run(Conn::new(child_end))
+    // (`parent_end` is closed in it with the other inherited descriptors.)
+    let pid = match unsafe { process::fork() }.map_err(spawn_error("forking"))? {
+        process::Forked::Child => become_child(held, First::Child(child_end), Vec::new()),
+        process::Forked::Parent(pid) => pid,
+    };
+    drop(child_end);
+    if let Some((sibling, theirs)) = carrier(siblings) {
+        // SAFETY: as for the first child.
+        if let Ok(process::Forked::Child) = unsafe { process::fork() } {
+            become_child(held, First::Sibling(sibling), theirs)
         }
-        process::Forked::Parent(pid) => {
-            drop(held);
-            drop((child_end, siblings));
-            // Nothing to wait for: the child exists, and runs from here on.
-            Ok((OsChild::from_pid(pid), Conn::new(parent_end)))
+        // One that could not be forked is dropped here: the parent sees the
+        // ends of its siblings' connections, and starts them itself.
+    }
+    drop(held);
+    // Nothing to wait for: the child exists, and runs from here on.
+    Ok((OsChild::from_pid(pid), Conn::new(parent_end)))
+}
+
+/// How a child forked by the caller's process (or the fork server), not by
+/// a sibling, comes to its connection.
+enum First {
+    /// As the child the caller asked for, through its end.
+    Child(UnixStream),
+    /// As one of the siblings beside that child: the one that forks the rest.
+    Sibling(Sibling),
+}
+
+impl First {
+    /// Whether the child waits for its parent's go (`InChild::parked`):
+    /// the carrier does.
+    fn parks(&self) -> bool {
+        matches!(self, First::Sibling(_))
+    }
+
+    /// In the new child: its connection, once `start` is under its identity.
+    fn connect(self, start: &mut Start) -> Conn {
+        match self {
+            First::Child(end) => Conn::new(end),
+            First::Sibling(sibling) => sibling.connect(start),
         }
     }
+}
+
+/// Who forks `siblings`, which the caller asked for beside a first child:
+/// the first of them, which takes the rest, forked straight after that
+/// child by whoever forked it. Not that child itself: its first task would
+/// wait for those forks, while this one's run beside its start.
+/// The carrier is the first of `siblings`, whose connection comes first
+/// among those `start_children` returns.
+fn carrier(mut siblings: Vec<Sibling>) -> Option<(Sibling, Vec<Sibling>)> {
+    if siblings.is_empty() {
+        return None;
+    }
+    let sibling = siblings.remove(0);
+    Some((sibling, siblings))
 }
 
 // The standard streams, so that no other thread is inside a print when
@@ -456,14 +526,18 @@ impl Drop for ExitOnUnwind {
 
 /// A forked child on its way to its job: what it runs, how it dies with its
 /// parent, the inherited descriptors it closes (listed by the parent while
-/// that was alone, or `None` for the child to list), and the children it
-/// forks beside itself for the same job.
+/// that was alone, or `None` for the child to list), the children it forks
+/// beside itself for the same job, and whether it waits for its parent's go
+/// before it starts (the carrier of `start_children`): as the first child's
+/// first task runs, its start would take, on a machine with few cores, the
+/// core its parent needs to take that task's result.
 struct InChild {
     start: Start,
     lifeline: Lifeline,
     parent: u32,
     inherited: Option<Vec<RawFd>>,
     siblings: Vec<Sibling>,
+    parked: bool,
 }
 
 impl InChild {
@@ -483,15 +557,16 @@ impl InChild {
                     // returns into the frames that own `self`, even
                     // unwinding (`ExitOnUnwind`).
                     let mut start = unsafe { std::ptr::read(&self.start) };
-                    start.identity = sibling.identity;
+                    let conn = sibling.connect(&mut start);
                     let child = InChild {
                         start,
                         lifeline: self.lifeline,
                         parent: self.parent,
                         inherited: self.inherited.clone(),
                         siblings: theirs,
+                        parked: false,
                     };
-                    child.run(say_own_pid(sibling.end))
+                    child.run(conn)
                 }
                 // Their ends are closed with the other inherited descriptors.
                 Ok(process::Forked::Parent(_)) => std::mem::forget((sibling.end, theirs)),
@@ -507,21 +582,33 @@ impl InChild {
 
     /// The rest of the child's life: fork the siblings or leave them to the
     /// job, close what it inherited, run the job, exit.
-    fn run(mut self, conn: Conn) -> ! {
+    fn run(mut self, mut conn: Conn) -> ! {
         let mut siblings = std::mem::take(&mut self.siblings);
-        match self.lifeline {
-            Lifeline::Kernel => die_with(self.parent),
-            // The job would run beside the lifeline thread, and could not fork.
-            Lifeline::Thread => self.fork_siblings(std::mem::take(&mut siblings)),
+        if self.lifeline == Lifeline::Kernel {
+            die_with(self.parent);
         }
-        crate::forking::forget_parent();
         let mut kept: Vec<RawFd> = siblings.iter().map(|s| s.end.as_raw_fd()).collect();
         kept.push(conn.stream().as_raw_fd());
-        let mut inherited = self.inherited.unwrap_or_else(|| inherited_fds(&self.start));
-        inherited.retain(|fd| !kept.contains(fd));
+        let inherited = self
+            .inherited
+            .take()
+            .unwrap_or_else(|| inherited_fds(&self.start));
+        let released: Vec<RawFd> = inherited.iter().copied().filter(|fd| !kept.contains(fd)).collect();
         // SAFETY: the child's own descriptors are kept; what the others
         // refer to is the parent's, which the job must not use.
-        unsafe { process::release_inherited(&inherited) };
+        unsafe { process::release_inherited(&released) };
+        // The siblings forked here release them again, keeping their own.
+        self.inherited = Some(inherited);
+        if self.parked {
+            // Not holding the parent's descriptors while it waits: a
+            // parent reading a pipe to its end would wait with it.
+            wait_for_go(&mut conn);
+        }
+        if self.lifeline == Lifeline::Thread {
+            // The job would run beside the lifeline thread, and could not fork.
+            self.fork_siblings(std::mem::take(&mut siblings));
+        }
+        crate::forking::forget_parent();
         if !siblings.is_empty() {
             *lock_late() = Some(LateSiblings {
                 siblings,
@@ -534,6 +621,15 @@ impl InChild {
         bootstrap::private_dir::remove();
         // Without running the parent's exit handlers.
         process::exit_now(code)
+    }
+}
+
+/// In the carrier of `start_children` (`InChild::parked`): waits until its
+/// parent says go (`Forking::started`). Hung up on instead, or with the
+/// parent gone, it was given up, and exits.
+fn wait_for_go(conn: &mut Conn) {
+    if conn.recv::<()>().is_err() {
+        process::exit_now(bootstrap::EXIT_NO_PARENT);
     }
 }
 
@@ -831,53 +927,74 @@ fn serve_forks(mut conn: Conn) -> i32 {
     // means (as for Python's fork server), and this server ends with the
     // owner. Its children do again what it did.
     let interrupt = process::ignore(process::Ignorable::Interrupt);
-    while let Ok((frame, mut fds)) = conn.recv_frame_with_fds() {
-        let request = wire::decode::<ForkRequest<Start>>(&frame, "a fork request");
-        let answer = match request {
-            Ok(request) if fds.len() > request.siblings.len() => {
-                let ForkRequest { mut start, siblings } = request;
-                let job_fds = fds.split_off(siblings.len() + 1);
-                start.job.set_fds(job_fds);
-                let mut ends = fds.into_iter().map(UnixStream::from);
-                let child_end = ends.next().expect("checked above");
-                let siblings = siblings
-                    .into_iter()
-                    .zip(ends)
-                    .map(|(identity, end)| Sibling { identity, end })
-                    .collect();
-                match owner {
-                    Some(owner) => {
-                        fork_for_owner(child_end, start, siblings, owner, interrupt)
-                    }
-                    None => Err("the fork server's owner is not to be seen".into()),
-                }
-            }
-            Ok(_) => Err("the request carried too few connections".into()),
-            Err(e) => Err(e.to_string()),
+    while let Ok((frame, fds)) = conn.recv_frame_with_fds() {
+        let request = read_request(&frame, fds).and_then(|request| match owner {
+            Some(owner) => Ok((request, owner)),
+            None => Err("the fork server's owner is not to be seen".into()),
+        });
+        let ((start, child_end, siblings), owner) = match request {
+            Ok(request) => request,
+            Err(e) => match conn.send(&Forked(Err(e))) {
+                Ok(()) => continue,
+                Err(_) => break,
+            },
         };
-        if conn.send(&Forked(answer)).is_err() {
+        let answer = fork_for_owner(&start, First::Child(child_end), Vec::new(), owner, interrupt);
+        // The carrier once the owner has its answer, as in `fork_here`.
+        let answered = conn.send(&Forked(answer.clone())).is_ok();
+        if let (Ok(_), Some((sibling, theirs))) = (&answer, carrier(siblings)) {
+            let _ = fork_for_owner(&start, First::Sibling(sibling), theirs, owner, interrupt);
+        }
+        if !answered {
             break;
         }
     }
     0
 }
 
-/// Forks a child, which forks `siblings`, that the owner, not this server,
-/// will reap.
+/// A fork request's job, with its descriptors, the child's end of its
+/// connection, and the siblings to fork beside it.
+fn read_request(
+    frame: &[u8],
+    mut fds: Vec<OwnedFd>,
+) -> std::result::Result<(Start, UnixStream, Vec<Sibling>), String> {
+    let ForkRequest { mut start, siblings } =
+        wire::decode::<ForkRequest<Start>>(frame, "a fork request").map_err(|e| e.to_string())?;
+    if fds.len() <= siblings.len() {
+        return Err("the request carried too few connections".into());
+    }
+    start.job.set_fds(fds.split_off(siblings.len() + 1));
+    let mut ends = fds.into_iter().map(UnixStream::from);
+    let child_end = ends.next().expect("checked above");
+    let siblings = siblings
+        .into_iter()
+        .zip(ends)
+        .map(|(identity, end)| Sibling { identity, end })
+        .collect();
+    Ok((start, child_end, siblings))
+}
+
+/// Forks a child for `start`, which forks `siblings`, that the owner, not
+/// this server, will reap.
 fn fork_for_owner(
-    child_end: UnixStream,
-    start: Start,
+    start: &Start,
+    first: First,
     siblings: Vec<Sibling>,
     owner: u32,
     interrupt: process::Disposition,
 ) -> std::result::Result<u32, String> {
     // This process is single-threaded, so the list stays exact.
-    let inherited = inherited_fds(&start);
+    let inherited = inherited_fds(start);
     // SAFETY: this process is single-threaded, and the child ends with `_exit`.
     match unsafe { process::fork_sibling() }.map_err(|e| e.to_string())? {
         process::Forked::Child => {
             let _unwinding = ExitOnUnwind;
             process::restore(process::Ignorable::Interrupt, interrupt);
+            // SAFETY: as in `fork_here`, this process never returns into
+            // the frames that own `start`.
+            let mut start = unsafe { std::ptr::read(start) };
+            let parked = first.parks();
+            let conn = first.connect(&mut start);
             // The lifeline without a thread: killed when the owner's thread
             // that started this server dies, which lives as long as the owner.
             let child = InChild {
@@ -886,8 +1003,9 @@ fn fork_for_owner(
                 parent: owner,
                 inherited: Some(inherited),
                 siblings,
+                parked,
             };
-            child.run(Conn::new(child_end))
+            child.run(conn)
         }
         process::Forked::Parent(pid) => Ok(pid),
     }

@@ -48,10 +48,9 @@ fn serve(conn: Conn, initializer: Option<CallSpec>) -> i32 {
     // Ctrl-C reaches the whole process group; the parent decides what it means.
     crate::sys::process::ignore(crate::sys::process::Ignorable::Interrupt);
     bootstrap::send_panics_to_callers();
-    // The workers started beside this one are forked as late as they can
-    // be: before an initializer, which each runs for itself; without one,
-    // once this worker has said it is ready, so that the pool's first task
-    // need not wait for their forks.
+    // The workers this one carries (`start::start_children`) are forked as
+    // late as they can be: before an initializer, which each runs for
+    // itself; without one, once this worker has said it is ready.
     let conn = match initializer {
         Some(_) => fork_late_siblings(conn).0,
         None => conn,
