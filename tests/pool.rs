@@ -1124,6 +1124,51 @@ fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
         .expect("the call did not end within a minute")
 }
 
+/// The worker of `pool` last started beside the others (the highest
+/// number in its name), once each has run a call.
+fn last_forked_worker(pool: &Pool) -> u32 {
+    let mut seen = HashSet::new();
+    while seen.len() < pool.processes() {
+        seen.extend(pool.map_chunked(worker_lineage, 0..30, 1).unwrap());
+    }
+    let number = |name: &str| name.rsplit('-').next().unwrap().parse::<u32>().unwrap();
+    let (pid, _, _) = seen
+        .into_iter()
+        .max_by_key(|(_, _, name)| number(name))
+        .unwrap();
+    pid
+}
+
+#[test]
+fn a_killed_worker_that_a_sibling_forked_is_replaced_not_waited_for() {
+    // Off the main thread (as every test thread is), a forked pool's
+    // workers have lifeline threads, and the second forks the third before
+    // its job.
+    let pool = Arc::new(
+        Pool::builder()
+            .processes(3)
+            .start_method(StartMethod::Fork)
+            .fork_with_threads(true)
+            .build()
+            .unwrap(),
+    );
+    let pid = last_forked_worker(&pool);
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid.cast_signed()).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    let squares = bounded(move || {
+        // A call on the dead worker may fail; the next ones run.
+        let _ = pool.map_chunked(square, 0..30u64, 1);
+        pool.map_chunked(square, 0..30u64, 1)
+    });
+    assert_eq!(
+        squares.unwrap(),
+        (0..30u64).map(|x| x * x).collect::<Vec<_>>()
+    );
+}
+
 #[test]
 fn applies_count_towards_max_tasks_per_child() {
     let pool = Pool::builder()

@@ -493,7 +493,7 @@ impl<Args: Serialize, R> ProcessBuilder<Args, R> {
     }
 }
 
-/// A child being forked by its sibling (`ChildProc::start_beside`), whose
+/// A child being forked beside another (`ChildProc::start_beside`), whose
 /// pid is not known yet. Dropped unstarted, it is killed and reaped as soon
 /// as its pid comes, so that it is never left a zombie; so is one given up
 /// for not saying its pid in time ([`give_up_sibling`]).
@@ -538,8 +538,9 @@ fn forked_pid(mut conn: Conn, timeout: Duration) -> Result<(u32, Conn)> {
 }
 
 /// Stops waiting for a sibling that has not said its pid. Its forker takes
-/// the end of writing on `conn` as the sign to leave it unforked; but it may
-/// have looked just before, and fork it all the same. So `conn` stays open
+/// the end of writing on `conn` as the sign to leave it unforked (a parked
+/// carrier, as the sign to exit); but it may have looked just before, and
+/// fork it all the same. So `conn` stays open
 /// for reading, for a thread of its own to kill and reap that sibling once
 /// it says its pid, rather than leave it a zombie nobody knows; the thread
 /// ends at the end of the stream, which comes once the forker has passed
@@ -635,12 +636,11 @@ impl ChildProc {
         let forking = conns
             .into_iter()
             .zip(names)
-            .enumerate()
-            .map(|(i, (conn, name))| Forking {
-                conn: Some(conn),
+            .map(|(beside, name)| Forking {
+                conn: Some(beside.conn),
                 name,
                 timeout: launch.handshake_timeout,
-                parked: i == 0,
+                parked: beside.carrier,
             })
             .collect();
         Ok((ChildProc::started(child, conn, pipes, name), forking))

@@ -303,16 +303,16 @@ pub(crate) fn can_start_beside(launch: &Launch) -> bool {
 /// the carrier, waits for a go on its connection, then forks the others
 /// with `CLONE_PARENT`, so they are this process's children too: before its
 /// job if its lifeline is a thread, else when the job calls
-/// [`fork_late_siblings`]. Each sibling's connection is returned, the
-/// carrier's first; its first message is the sibling's pid, which only the
-/// process that forked it learns. A sibling that could not be forked closes
-/// its connection before saying anything. For a `launch` that
-/// [`can_start_beside`].
+/// [`fork_late_siblings`]. Each sibling's connection is returned, with
+/// whether it is the carrier's; its first message is the sibling's pid,
+/// which only the process that forked it learns. A sibling that could not
+/// be forked closes its connection before saying anything. For a `launch`
+/// that [`can_start_beside`].
 pub(crate) fn start_children(
     launch: &Launch,
     start: &Start,
     siblings: Vec<Identity>,
-) -> Result<(OsChild, Conn, Vec<Conn>)> {
+) -> Result<(OsChild, Conn, Vec<Beside>)> {
     let mut conns = Vec::with_capacity(siblings.len());
     let mut ends = Vec::with_capacity(siblings.len());
     for identity in siblings {
@@ -329,7 +329,12 @@ pub(crate) fn start_children(
         StartMethod::Fork => fork_here(launch, start, ends),
         _ => fork_server_launch(launch, start, ends),
     })?;
-    Ok((child, conn, conns))
+    let conns = conns.into_iter().enumerate();
+    let beside = conns.map(|(i, conn)| Beside {
+        conn,
+        carrier: i == CARRIER,
+    });
+    Ok((child, conn, beside.collect()))
 }
 
 /// A child for the same job as the one being forked, which that child forks
@@ -391,7 +396,7 @@ fn fork_here(launch: &Launch, start: &Start, siblings: Vec<Sibling>) -> Result<(
     // Listed here, where this process's entries in /proc exist already: in
     // a new child, building them costs more than all the rest of its start.
     // Exact only while no other thread can open or close a descriptor.
-    let inherited = alone.then(|| inherited_fds(start));
+    let mut inherited = alone.then(|| inherited_fds(start));
     let parent = std::process::id();
     // The kernel's parent-death signal fires when the forking thread ends:
     // a lifeline only if that thread is the main one, whose end is the
@@ -400,7 +405,7 @@ fn fork_here(launch: &Launch, start: &Start, siblings: Vec<Sibling>) -> Result<(
         true => Lifeline::Kernel,
         false => Lifeline::Thread,
     };
-    let become_child = |held: Option<crate::forking::Held>, first: First, siblings| -> ! {
+    let become_child = |held: Option<crate::forking::Held>, first: First, siblings, inherited| -> ! {
         let _unwinding = ExitOnUnwind;
         drop(held);
         // SAFETY: this process never returns into the frames that own
@@ -414,7 +419,7 @@ fn fork_here(launch: &Launch, start: &Start, siblings: Vec<Sibling>) -> Result<(
             start,
             lifeline,
             parent,
-            inherited: inherited.clone(),
+            inherited,
             siblings,
             parked,
         };
@@ -424,17 +429,26 @@ fn fork_here(launch: &Launch, start: &Start, siblings: Vec<Sibling>) -> Result<(
     // (refused above unless the caller accepted the risk) and ends with `_exit`.
     // (`parent_end` is closed in it with the other inherited descriptors.)
     let pid = match unsafe { process::fork() }.map_err(spawn_error("forking"))? {
-        process::Forked::Child => become_child(held, First::Child(child_end), Vec::new()),
+        process::Forked::Child => {
+            become_child(held, First::Child(child_end), Vec::new(), inherited)
+        }
         process::Forked::Parent(pid) => pid,
     };
+    if let Some(inherited) = &mut inherited {
+        inherited.retain(|&fd| fd != child_end.as_raw_fd());
+    }
     drop(child_end);
     if let Some((sibling, theirs)) = carrier(siblings) {
         // SAFETY: as for the first child.
-        if let Ok(process::Forked::Child) = unsafe { process::fork() } {
-            become_child(held, First::Sibling(sibling), theirs)
+        match unsafe { process::fork() } {
+            Ok(process::Forked::Child) => {
+                become_child(held, First::Sibling(sibling), theirs, inherited)
+            }
+            Ok(process::Forked::Parent(_)) => {}
+            // Its siblings' ends are closed here: their drivers see that,
+            // and start them one by one.
+            Err(e) => log::debug!("no carrier forked beside the first child: {e}"),
         }
-        // One that could not be forked is dropped here: the parent sees the
-        // ends of its siblings' connections, and starts them itself.
     }
     drop(held);
     // Nothing to wait for: the child exists, and runs from here on.
@@ -467,17 +481,25 @@ impl First {
 }
 
 /// Who forks `siblings`, which the caller asked for beside a first child:
-/// the first of them, which takes the rest, forked straight after that
-/// child by whoever forked it. Not that child itself: its first task would
-/// wait for those forks, while this one's run beside its start.
-/// The carrier is the first of `siblings`, whose connection comes first
-/// among those `start_children` returns.
+/// one of them ([`CARRIER`]), which takes the rest, forked straight after
+/// that child by whoever forked it. Not that child itself: its first task
+/// would wait for those forks, while this one's run beside its start.
 fn carrier(mut siblings: Vec<Sibling>) -> Option<(Sibling, Vec<Sibling>)> {
     if siblings.is_empty() {
         return None;
     }
-    let sibling = siblings.remove(0);
+    let sibling = siblings.remove(CARRIER);
     Some((sibling, siblings))
+}
+
+/// Where the carrier is among the siblings asked for.
+const CARRIER: usize = 0;
+
+/// A sibling's connection, as [`start_children`] returns it, and whether
+/// it is the carrier's, which waits for a go.
+pub(crate) struct Beside {
+    pub(crate) conn: Conn,
+    pub(crate) carrier: bool,
 }
 
 // The standard streams, so that no other thread is inside a print when
@@ -568,12 +590,13 @@ impl InChild {
                     };
                     child.run(conn)
                 }
-                // Their ends are closed with the other inherited descriptors.
-                Ok(process::Forked::Parent(_)) => std::mem::forget((sibling.end, theirs)),
+                // Closed here, where what was inherited is released already:
+                // a copy kept would hide the sibling's end from its driver.
+                Ok(process::Forked::Parent(_)) => drop((sibling.end, theirs)),
                 // The parent sees the end of a sibling that could not be
                 // forked; the others may still be.
                 Err(_) => {
-                    std::mem::forget(sibling.end);
+                    drop(sibling.end);
                     siblings.extend(theirs);
                 }
             }
@@ -656,9 +679,9 @@ fn lock_late() -> std::sync::MutexGuard<'static, Option<LateSiblings>> {
     LATE_SIBLINGS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// In a child started beside others (`start_children`) whose lifeline is
-/// the kernel's: forks those others here, as late as the job allows, so
-/// that the first child's work does not wait for their forks. The job goes
+/// In a carrier (`start_children`) whose lifeline is the kernel's: forks
+/// the others here, as late as the job allows (a pool worker, once it has
+/// said it is ready, or before its initializer). The job goes
 /// on from here in each of them, under its own identity. Returns the
 /// connection this process serves from now on, and whether it is one of
 /// the siblings, which have said nothing on theirs but their pid. Elsewhere
@@ -940,13 +963,14 @@ fn serve_forks(mut conn: Conn) -> i32 {
             },
         };
         let answer = fork_for_owner(&start, First::Child(child_end), Vec::new(), owner, interrupt);
-        // The carrier once the owner has its answer, as in `fork_here`.
-        let answered = conn.send(&Forked(answer.clone())).is_ok();
+        // The carrier once the owner has its answer, which it waits for. One
+        // that cannot be forked closes its siblings' ends (dropped here):
+        // their drivers start them one by one.
+        if conn.send(&Forked(answer.clone())).is_err() {
+            break;
+        }
         if let (Ok(_), Some((sibling, theirs))) = (&answer, carrier(siblings)) {
             let _ = fork_for_owner(&start, First::Sibling(sibling), theirs, owner, interrupt);
-        }
-        if !answered {
-            break;
         }
     }
     0

@@ -641,6 +641,13 @@ pub(super) fn drive(
         Launched::Now(worker) => Ok(Some(worker)),
         Launched::Failed(e) => Err(e),
         Launched::Later => launch_worker(config).map(Some),
+        // Dropped unstarted, it is killed and reaped once its pid is read:
+        // a carrier told to go would start, and fork the others, for
+        // nothing.
+        Launched::Forking(forking) if shared.is_terminated() => {
+            drop(forking);
+            Err(Error::PoolTerminated)
+        }
         // A worker that its sibling could not fork is started here.
         Launched::Forking(forking) => forking
             .started()
