@@ -962,7 +962,12 @@ fn serve_forks(mut conn: Conn) -> i32 {
                 Err(_) => break,
             },
         };
-        let answer = fork_for_owner(&start, First::Child(child_end), Vec::new(), owner, interrupt);
+        // Listed once, and exact: this process is single-threaded. The first
+        // child's end is closed here once it is forked.
+        let mut inherited = inherited_fds(&start);
+        let first_end = child_end.as_raw_fd();
+        let first = First::Child(child_end);
+        let answer = fork_for_owner(&start, first, Vec::new(), &inherited, owner, interrupt);
         // The carrier once the owner has its answer, which it waits for. One
         // that cannot be forked closes its siblings' ends (dropped here):
         // their drivers start them one by one.
@@ -970,7 +975,9 @@ fn serve_forks(mut conn: Conn) -> i32 {
             break;
         }
         if let (Ok(_), Some((sibling, theirs))) = (&answer, carrier(siblings)) {
-            let _ = fork_for_owner(&start, First::Sibling(sibling), theirs, owner, interrupt);
+            inherited.retain(|&fd| fd != first_end);
+            let first = First::Sibling(sibling);
+            let _ = fork_for_owner(&start, first, theirs, &inherited, owner, interrupt);
         }
     }
     0
@@ -998,17 +1005,17 @@ fn read_request(
     Ok((start, child_end, siblings))
 }
 
-/// Forks a child for `start`, which forks `siblings`, that the owner, not
-/// this server, will reap.
+/// Forks a child for `start`, which releases `inherited` (but its own
+/// descriptors) and forks `siblings`, that the owner, not this server,
+/// will reap.
 fn fork_for_owner(
     start: &Start,
     first: First,
     siblings: Vec<Sibling>,
+    inherited: &[RawFd],
     owner: u32,
     interrupt: process::Disposition,
 ) -> std::result::Result<u32, String> {
-    // This process is single-threaded, so the list stays exact.
-    let inherited = inherited_fds(start);
     // SAFETY: this process is single-threaded, and the child ends with `_exit`.
     match unsafe { process::fork_sibling() }.map_err(|e| e.to_string())? {
         process::Forked::Child => {
@@ -1025,7 +1032,7 @@ fn fork_for_owner(
                 start,
                 lifeline: Lifeline::Kernel,
                 parent: owner,
-                inherited: Some(inherited),
+                inherited: Some(inherited.to_vec()),
                 siblings,
                 parked,
             };
