@@ -556,7 +556,7 @@ pub(super) fn launch_worker(config: &WorkerConfig) -> Result<ChildProc> {
     ChildProc::start(worker_job(config)?, None, "SpawnPoolWorker", &config.launch)
 }
 
-/// Starts a worker that forks `siblings` more (`ChildProc::start_beside`).
+/// Starts a worker and `siblings` more beside it (`ChildProc::start_beside`).
 pub(super) fn launch_workers(
     config: &WorkerConfig,
     siblings: usize,
@@ -648,7 +648,7 @@ pub(super) fn drive(
             drop(forking);
             Err(Error::PoolTerminated)
         }
-        // A worker that its sibling could not fork is started here.
+        // A worker that could not be forked beside the first is started here.
         Launched::Forking(forking) => forking
             .started()
             .or_else(|e| match shared.is_terminated() {
