@@ -137,28 +137,86 @@ impl<T: Pod> Block<T> {
     }
 }
 
+/// A block as it crosses to another process: its descriptor, its length,
+/// and what it is, which the receiver checks: an executable that names
+/// another type at the same place (a child started from another program,
+/// `ProcessBuilder::executable`) must not take a `Value` for a `RawValue`,
+/// whose unlocked copies would race with the locked ones, nor read items
+/// of another size.
 #[derive(Serialize, Deserialize)]
 struct BlockWire {
     fd: u32,
     len: u64,
+    kind: BlockKind,
 }
 
-impl<T: Pod> Serialize for Block<T> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+/// What a block is: which of the four types, and the size and alignment of
+/// its items.
+#[derive(Serialize, Deserialize, PartialEq, Eq, Clone, Copy, Debug)]
+struct BlockKind {
+    shape: Shape,
+    size: u64,
+    align: u64,
+}
+
+#[derive(Serialize, Deserialize, PartialEq, Eq, Clone, Copy, Debug)]
+enum Shape {
+    Value,
+    Array,
+    RawValue,
+    RawArray,
+}
+
+impl BlockKind {
+    fn of<T>(shape: Shape) -> BlockKind {
+        BlockKind {
+            shape,
+            size: std::mem::size_of::<T>() as u64,
+            align: std::mem::align_of::<T>() as u64,
+        }
+    }
+}
+
+impl fmt::Display for BlockKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "a {:?} of {}-byte items aligned to {}",
+            self.shape, self.size, self.align
+        )
+    }
+}
+
+impl<T: Pod> Block<T> {
+    fn serialize_as<S: Serializer>(
+        &self,
+        shape: Shape,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
         let fd = self.shm.export().map_err(S::Error::custom)?;
         BlockWire {
             fd,
             len: self.len as u64,
+            kind: BlockKind::of::<T>(shape),
         }
         .serialize(serializer)
     }
-}
 
-impl<'de, T: Pod> Deserialize<'de> for Block<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+    fn deserialize_as<'de, D: Deserializer<'de>>(
+        shape: Shape,
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
         let wire = BlockWire::deserialize(deserializer)?;
-        let len = usize::try_from(wire.len).map_err(D::Error::custom)?;
+        // Taken first, so that a block refused is not left open.
         let fd: OwnedFd = wire::import_fd(wire.fd).map_err(D::Error::custom)?;
+        let expected = BlockKind::of::<T>(shape);
+        if wire.kind != expected {
+            return Err(D::Error::custom(wire::refused(format!(
+                "{} was sent where {expected} was expected",
+                wire.kind
+            ))));
+        }
+        let len = usize::try_from(wire.len).map_err(D::Error::custom)?;
         let bytes = Block::<T>::bytes(len).map_err(D::Error::custom)?;
         let shm = Shm::open("mapping shared memory", fd, bytes).map_err(D::Error::custom)?;
         Ok(Block {
@@ -790,16 +848,35 @@ macro_rules! serde_via_block {
     ($($ty:ident),*) => {$(
         impl<T: Pod> Serialize for $ty<T> {
             fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-                self.0.serialize(s)
+                self.0.serialize_as(Shape::$ty, s)
             }
         }
 
         impl<'de, T: Pod> Deserialize<'de> for $ty<T> {
             fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-                Block::deserialize(d).map($ty)
+                Block::deserialize_as(Shape::$ty, d).map($ty)
             }
         }
     )*};
 }
 
 serde_via_block!(Value, Array, RawValue, RawArray);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_received_as_another_kind_of_shared_value_is_refused() {
+        let value = Value::new(7u64).unwrap();
+        let refused = |e: Error| e.to_string().contains("was sent where");
+        assert!(wire::resend::<_, RawValue<u64>>(&value).is_err_and(refused));
+        assert!(wire::resend::<_, Value<u32>>(&value).is_err_and(refused));
+        assert!(wire::resend::<_, Array<u64>>(&value).is_err_and(refused));
+        let array = RawArray::from_slice(&[1u16, 2, 3]).unwrap();
+        assert!(wire::resend::<_, RawArray<u8>>(&array).is_err_and(refused));
+        // As itself, it arrives.
+        assert_eq!(wire::resend::<_, Value<u64>>(&value).unwrap().get(), 7);
+        assert_eq!(wire::resend::<_, RawArray<u16>>(&array).unwrap().to_vec(), [1, 2, 3]);
+    }
+}

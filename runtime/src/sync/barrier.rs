@@ -4,7 +4,6 @@ use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 
 use super::Segment;
 use crate::error::{Error, Result};
@@ -108,8 +107,10 @@ impl Segment {
 /// ```
 ///
 /// Python: `multiprocessing.Barrier`.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone)]
 pub struct Barrier(Segment);
+
+serde_as_segment!(Barrier);
 
 impl fmt::Debug for Barrier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

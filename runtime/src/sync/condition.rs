@@ -5,7 +5,6 @@ use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 
 use super::{SEGMENT, Segment};
 use crate::error::{Error, Result};
@@ -81,8 +80,10 @@ impl Segment {
 /// ```
 ///
 /// Python: `multiprocessing.Condition`.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone)]
 pub struct Condition(Segment);
+
+serde_as_segment!(Condition);
 
 impl fmt::Debug for Condition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -4,7 +4,6 @@ use std::fmt;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 
 use super::Segment;
 use crate::error::Result;
@@ -33,8 +32,10 @@ use crate::wire;
 /// ```
 ///
 /// Python: `multiprocessing.Event`.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone)]
 pub struct Event(Segment);
+
+serde_as_segment!(Event);
 
 impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 
 use super::Segment;
 use crate::error::Result;
@@ -33,8 +32,10 @@ use crate::wire;
 /// ```
 ///
 /// Python: `multiprocessing.Lock` (whose holder's death deadlocks everyone else).
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone)]
 pub struct Lock(Segment);
+
+serde_as_segment!(Lock);
 
 impl fmt::Debug for Lock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -49,22 +49,67 @@ impl Segment {
     }
 }
 
-impl Serialize for Segment {
-    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-        self.0
-            .export()
-            .map_err(S::Error::custom)?
-            .serialize(serializer)
-    }
+/// What a segment is, sent beside it and checked by the receiver: an
+/// executable that names another type at the same place (a child started
+/// from another program, `ProcessBuilder::executable`) must not read one
+/// object's words as another's.
+#[derive(Serialize, Deserialize, PartialEq, Eq, Clone, Copy, Debug)]
+enum Kind {
+    Lock,
+    RLock,
+    Semaphore,
+    Event,
+    Condition,
+    Barrier,
 }
 
-impl<'de> Deserialize<'de> for Segment {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        let fd: OwnedFd =
-            wire::import_fd(u32::deserialize(deserializer)?).map_err(D::Error::custom)?;
+impl Segment {
+    fn serialize_as<S: Serializer>(
+        &self,
+        kind: Kind,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        let fd = self.0.export().map_err(S::Error::custom)?;
+        (fd, kind).serialize(serializer)
+    }
+
+    fn deserialize_as<'de, D: Deserializer<'de>>(
+        kind: Kind,
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let (index, sent) = <(u32, Kind)>::deserialize(deserializer)?;
+        let fd: OwnedFd = wire::import_fd(index).map_err(D::Error::custom)?;
+        if sent != kind {
+            return Err(D::Error::custom(wire::refused(format!(
+                "a {sent:?} was sent where a {kind:?} was expected"
+            ))));
+        }
         let shm = Shm::open("mapping a shared object", fd, SEGMENT).map_err(D::Error::custom)?;
         Ok(Segment(Arc::new(shm)))
     }
+}
+
+/// `Serialize` and `Deserialize` for a type that is its segment, tagged
+/// with its [`Kind`].
+macro_rules! serde_as_segment {
+    ($ty:ident) => {
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(
+                &self,
+                s: S,
+            ) -> std::result::Result<S::Ok, S::Error> {
+                self.0.serialize_as(super::Kind::$ty, s)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(
+                d: D,
+            ) -> std::result::Result<Self, D::Error> {
+                super::Segment::deserialize_as(super::Kind::$ty, d).map($ty)
+            }
+        }
+    };
 }
 
 mod barrier;
@@ -80,3 +125,19 @@ pub use event::Event;
 pub use lock::{Lock, LockGuard};
 pub use rlock::{RLock, RLockGuard};
 pub use semaphore::{BoundedSemaphore, Semaphore, SemaphoreGuard};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_synchronization_object_received_as_another_kind_is_refused() {
+        let refused = |e: crate::Error| e.to_string().contains("a Lock was sent where a Condition");
+        let lock = Lock::new().unwrap();
+        assert!(wire::resend::<_, Condition>(&lock).is_err_and(refused));
+        // As itself, it arrives, and is the same lock.
+        let copy: Lock = wire::resend(&lock).unwrap();
+        let _held = lock.acquire();
+        assert!(copy.try_acquire().is_none());
+    }
+}

@@ -4,7 +4,6 @@ use std::fmt;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 
 use super::Segment;
 use crate::error::Result;
@@ -30,8 +29,10 @@ use crate::wire;
 /// ```
 ///
 /// Python: `multiprocessing.RLock`.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone)]
 pub struct RLock(Segment);
+
+serde_as_segment!(RLock);
 
 impl fmt::Debug for RLock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -32,8 +32,10 @@ use crate::wire;
 /// ```
 ///
 /// Python: `multiprocessing.Semaphore`.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone)]
 pub struct Semaphore(Segment);
+
+serde_as_segment!(Semaphore);
 
 impl fmt::Debug for Semaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -23,6 +23,18 @@ pub(crate) use handles::*;
 pub(crate) use mailbox::*;
 pub(crate) use spin::*;
 
+/// `value` encoded with its descriptors and decoded as a `U`, as another
+/// process would receive it.
+#[cfg(test)]
+pub(crate) fn resend<T: serde::Serialize, U: serde::de::DeserializeOwned>(
+    value: &T,
+) -> Result<U, crate::error::Error> {
+    let mut out = Vec::new();
+    let (encoded, fds) = collect_returned_fds(|| encode_returned(value, &mut out));
+    encoded.expect("encoding failed");
+    with_fds(fds, || decode::<U>(&out, "a resent value"))
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;
