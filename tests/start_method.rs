@@ -730,6 +730,45 @@ fn ctrl_c_leaves_the_fork_server_of_a_program_that_handles_it() {
     assert!(child_ends, "the fork server's child does not end on Ctrl-C");
 }
 
+/// Leads a process group that handles Ctrl-C, with a forked pool of three
+/// started by `method` and not used yet, whose second worker waits for its
+/// driver; after a Ctrl-C to the group (`signalled`), whether each child it
+/// had then still runs, and whether the pool then maps.
+#[process]
+fn an_unused_pool_through_ctrl_c(
+    method: StartMethod,
+    ready: multiproc::Event,
+    signalled: multiproc::Event,
+) -> (bool, bool) {
+    common::lead_a_group_that_handles_ctrl_c();
+    let pool = common::three_workers(method).build().unwrap();
+    let children = my_children();
+    ready.set();
+    assert!(signalled.wait_timeout(Duration::from_secs(30)));
+    let running = children.iter().all(|&pid| is_running(pid.unsigned_abs()));
+    (running, pool.map(nap_briefly, 0..6u64).is_ok())
+}
+
+#[test]
+fn ctrl_c_leaves_the_workers_of_an_unused_forked_pool_of_a_program_that_handles_it() {
+    for method in methods().into_iter().filter(|&m| m != StartMethod::Spawn) {
+        let (ready, signalled) = (
+            multiproc::Event::new().unwrap(),
+            multiproc::Event::new().unwrap(),
+        );
+        let program = an_unused_pool_through_ctrl_c
+            .builder()
+            .start_method(StartMethod::Spawn)
+            .spawn(method, ready.clone(), signalled.clone())
+            .unwrap();
+        assert!(ready.wait_timeout(Duration::from_secs(30)));
+        common::ctrl_c_to_the_group_of(program.pid(), &signalled);
+        let (running, mapped) = program.join().unwrap();
+        assert!(running, "{method:?}: Ctrl-C ended a worker");
+        assert!(mapped, "{method:?}: the pool did not map");
+    }
+}
+
 #[test]
 fn restarting_the_fork_server_leaves_no_thread_behind() {
     if !has_fork_server() {

@@ -649,11 +649,15 @@ impl InChild {
 
 /// In the carrier of `start_children` (`InChild::parked`): waits until its
 /// parent says go (`Forking::started`). Hung up on instead, or with the
-/// parent gone, it was given up, and exits.
+/// parent gone, it was given up, and exits. Ctrl-C to the process group
+/// is ignored meanwhile: the parent decides what it means, and a job that
+/// has not started cannot.
 fn wait_for_go(conn: &mut Conn) {
+    let interrupt = process::ignore(process::Ignorable::Interrupt);
     if conn.recv::<()>().is_err() {
         process::exit_now(bootstrap::EXIT_NO_PARENT);
     }
+    process::restore(process::Ignorable::Interrupt, interrupt);
 }
 
 /// In a sibling just forked: its first message on its connection `end`,
