@@ -181,7 +181,7 @@ impl fmt::Display for BlockKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "a {:?} of {}-byte items aligned to {}",
+            "a shared {:?} of {}-byte items aligned to {}",
             self.shape, self.size, self.align
         )
     }
@@ -207,7 +207,6 @@ impl<T: Pod> Block<T> {
         deserializer: D,
     ) -> std::result::Result<Self, D::Error> {
         let wire = BlockWire::deserialize(deserializer)?;
-        // Taken first, so that a block refused is not left open.
         let fd: OwnedFd = wire::import_fd(wire.fd).map_err(D::Error::custom)?;
         let expected = BlockKind::of::<T>(shape);
         if wire.kind != expected {

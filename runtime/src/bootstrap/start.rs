@@ -569,6 +569,16 @@ impl InChild {
     /// forks' time, not `n`. This process must be single-threaded, as a
     /// fork's child is.
     fn fork_siblings(&self, mut siblings: Vec<Sibling>) {
+        // Less the ends closed here as the forks go: a child releasing a
+        // closed number would put `/dev/null` under it for nothing.
+        let mut inherited = self.inherited.clone();
+        let mut close = |ends: Vec<UnixStream>| {
+            for end in ends {
+                if let Some(list) = &mut inherited {
+                    list.retain(|&fd| fd != end.as_raw_fd());
+                }
+            }
+        };
         while let Some(sibling) = siblings.pop() {
             let theirs = siblings.split_off(siblings.len() / 2);
             // SAFETY: this process is single-threaded; the child ends with `_exit`.
@@ -584,7 +594,7 @@ impl InChild {
                         start,
                         lifeline: self.lifeline,
                         parent: self.parent,
-                        inherited: self.inherited.clone(),
+                        inherited: inherited.clone(),
                         siblings: theirs,
                         parked: false,
                     };
@@ -592,19 +602,23 @@ impl InChild {
                 }
                 // Closed here, where what was inherited is released already:
                 // a copy kept would hide the sibling's end from its driver.
-                Ok(process::Forked::Parent(_)) => drop((sibling.end, theirs)),
+                Ok(process::Forked::Parent(_)) => {
+                    let ends = theirs.into_iter().map(|s| s.end);
+                    close(std::iter::once(sibling.end).chain(ends).collect());
+                }
                 // The parent sees the end of a sibling that could not be
                 // forked; the others may still be.
                 Err(_) => {
-                    drop(sibling.end);
+                    close(vec![sibling.end]);
                     siblings.extend(theirs);
                 }
             }
         }
     }
 
-    /// The rest of the child's life: fork the siblings or leave them to the
-    /// job, close what it inherited, run the job, exit.
+    /// The rest of the child's life: release what it inherited, wait for
+    /// its go if it is a carrier, fork the siblings or leave them to the
+    /// job, run the job, exit.
     fn run(mut self, mut conn: Conn) -> ! {
         let mut siblings = std::mem::take(&mut self.siblings);
         if self.lifeline == Lifeline::Kernel {
@@ -650,14 +664,13 @@ impl InChild {
 /// In the carrier of `start_children` (`InChild::parked`): waits until its
 /// parent says go (`Forking::started`). Hung up on instead, or with the
 /// parent gone, it was given up, and exits. Ctrl-C to the process group
-/// is ignored meanwhile: the parent decides what it means, and a job that
-/// has not started cannot.
+/// is ignored from here on, as the job, a pool worker, ignores it: the
+/// parent decides what it means.
 fn wait_for_go(conn: &mut Conn) {
-    let interrupt = process::ignore(process::Ignorable::Interrupt);
+    process::ignore(process::Ignorable::Interrupt);
     if conn.recv::<()>().is_err() {
         process::exit_now(bootstrap::EXIT_NO_PARENT);
     }
-    process::restore(process::Ignorable::Interrupt, interrupt);
 }
 
 /// In a sibling just forked: its first message on its connection `end`,
@@ -1024,11 +1037,14 @@ fn fork_for_owner(
     match unsafe { process::fork_sibling() }.map_err(|e| e.to_string())? {
         process::Forked::Child => {
             let _unwinding = ExitOnUnwind;
-            process::restore(process::Ignorable::Interrupt, interrupt);
+            let parked = first.parks();
+            // A carrier keeps ignoring Ctrl-C (`wait_for_go`).
+            if !parked {
+                process::restore(process::Ignorable::Interrupt, interrupt);
+            }
             // SAFETY: as in `fork_here`, this process never returns into
             // the frames that own `start`.
             let mut start = unsafe { std::ptr::read(start) };
-            let parked = first.parks();
             let conn = first.connect(&mut start);
             // The lifeline without a thread: killed when the owner's thread
             // that started this server dies, which lives as long as the owner.

@@ -682,7 +682,10 @@ pub(super) fn drive(
             hunger.set(false);
             let reason = format!("its first worker did not start: {e}");
             // `build` may have returned already, with another worker ready.
-            log::warn!("pool slot {slot}: {reason}");
+            // (Not for a pool terminated first: nothing went wrong.)
+            if !matches!(e, Error::PoolTerminated) {
+                log::warn!("pool slot {slot}: {reason}");
+            }
             let _ = ready.send(Err(e));
             shared.retire(Some(reason));
             return;

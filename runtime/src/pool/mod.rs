@@ -1410,9 +1410,12 @@ impl Pool {
     ///
     /// Python: `pool.terminate()`.
     pub fn terminate(&self) {
+        // Marked first, so that drivers started only now find the pool
+        // terminated: a second worker not started yet is then dropped as
+        // it is (`driver::drive`), not told to start for nothing.
+        self.shared.terminate();
         // They reap the workers.
         let _ = self.start_drivers();
-        self.shared.terminate();
         self.wait_for_drivers(None);
     }
 }

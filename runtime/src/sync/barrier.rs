@@ -4,7 +4,6 @@ use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-
 use super::Segment;
 use crate::error::{Error, Result};
 use crate::shm::{self, RobustLock};
@@ -72,7 +71,6 @@ impl BarrierWords {
             == u64::from(generation) << 2 | PASSED
     }
 }
-
 
 impl Segment {
     fn barrier(&self) -> &BarrierWords {

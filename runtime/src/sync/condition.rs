@@ -5,7 +5,6 @@ use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-
 use super::{SEGMENT, Segment};
 use crate::error::{Error, Result};
 use crate::shm::{self, RobustLock};
@@ -41,7 +40,6 @@ struct Slot {
 const FREE: u32 = 0;
 const WAITING: u32 = 1;
 const NOTIFIED: u32 = 2;
-
 
 impl Segment {
     fn condition(&self) -> &ConditionPage {

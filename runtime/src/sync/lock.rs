@@ -3,7 +3,6 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-
 use super::Segment;
 use crate::error::Result;
 use crate::wire;

@@ -58,6 +58,7 @@ enum Kind {
     Lock,
     RLock,
     Semaphore,
+    BoundedSemaphore,
     Event,
     Condition,
     Barrier,
@@ -81,7 +82,7 @@ impl Segment {
         let fd: OwnedFd = wire::import_fd(index).map_err(D::Error::custom)?;
         if sent != kind {
             return Err(D::Error::custom(wire::refused(format!(
-                "a {sent:?} was sent where a {kind:?} was expected"
+                "a shared {sent:?} was sent where a shared {kind:?} was expected"
             ))));
         }
         let shm = Shm::open("mapping a shared object", fd, SEGMENT).map_err(D::Error::custom)?;
@@ -132,9 +133,12 @@ mod tests {
 
     #[test]
     fn a_synchronization_object_received_as_another_kind_is_refused() {
-        let refused = |e: crate::Error| e.to_string().contains("a Lock was sent where a Condition");
+        let refused = |e: crate::Error| e.to_string().contains("was sent where a shared");
         let lock = Lock::new().unwrap();
         assert!(wire::resend::<_, Condition>(&lock).is_err_and(refused));
+        let bounded = BoundedSemaphore::new(1).unwrap();
+        assert!(wire::resend::<_, Semaphore>(&bounded).is_err_and(refused));
+        assert!(wire::resend::<_, BoundedSemaphore>(&bounded).is_ok());
         // As itself, it arrives, and is the same lock.
         let copy: Lock = wire::resend(&lock).unwrap();
         let _held = lock.acquire();

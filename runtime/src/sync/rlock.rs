@@ -4,7 +4,6 @@ use std::fmt;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-
 use super::Segment;
 use crate::error::Result;
 use crate::shm;

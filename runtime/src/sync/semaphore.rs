@@ -4,9 +4,9 @@ use std::fmt;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::Segment;
+use super::{Kind, Segment};
 use crate::error::{Error, Result};
 use crate::shm;
 use crate::wire;
@@ -233,8 +233,22 @@ impl Semaphore {
 /// ```
 ///
 /// Python: `multiprocessing.BoundedSemaphore`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug)]
 pub struct BoundedSemaphore(Semaphore);
+
+// Told apart from a plain `Semaphore` on the wire, as `serde_as_segment!`
+// tags the others.
+impl Serialize for BoundedSemaphore {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.0 .0.serialize_as(Kind::BoundedSemaphore, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for BoundedSemaphore {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        Segment::deserialize_as(Kind::BoundedSemaphore, d).map(|s| BoundedSemaphore(Semaphore(s)))
+    }
+}
 
 impl BoundedSemaphore {
     /// A bounded semaphore with `permits` permits, which is also its limit.
