@@ -769,6 +769,69 @@ fn ctrl_c_leaves_the_workers_of_an_unused_forked_pool_of_a_program_that_handles_
     }
 }
 
+/// The name of a thread a fork handler starts in each child.
+const HELPER: &str = "atfork-helper";
+
+extern "C" fn start_a_helper_thread() {
+    let _ = std::thread::Builder::new().name(HELPER.into()).spawn(|| {
+        loop {
+            std::thread::park();
+        }
+    });
+}
+
+/// This worker's pid, and whether it has the thread of [`HELPER`].
+#[pool_task]
+fn has_the_helper_thread(_: u64) -> (u32, bool) {
+    std::thread::sleep(Duration::from_millis(10));
+    let found = std::fs::read_dir("/proc/self/task").unwrap().any(|task| {
+        std::fs::read_to_string(task.unwrap().path().join("comm"))
+            .is_ok_and(|name| name.trim() == HELPER)
+    });
+    (std::process::id(), found)
+}
+
+/// In a process of its own, where the fork handler stays: registers one
+/// that starts a thread in each child, builds a forked pool of three off
+/// the main thread (where its second worker forks the third before its
+/// job) and says, for each worker, whether it has that thread.
+#[process]
+fn workers_of_a_pool_whose_fork_handler_starts_a_thread() -> Vec<bool> {
+    // SAFETY: registers a child handler that only starts a thread.
+    unsafe { libc::pthread_atfork(None, None, Some(start_a_helper_thread)) };
+    std::thread::spawn(|| {
+        let pool = common::three_workers(StartMethod::Fork).build().unwrap();
+        let mut seen = std::collections::HashMap::new();
+        while seen.len() < 3 {
+            seen.extend(
+                pool.map_chunked(has_the_helper_thread, 0..30u64, 1)
+                    .unwrap(),
+            );
+        }
+        seen.into_values().collect()
+    })
+    .join()
+    .unwrap()
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_worker_that_a_fork_handler_gave_a_thread_forks_no_sibling() {
+    let found = workers_of_a_pool_whose_fork_handler_starts_a_thread
+        .builder()
+        .start_method(StartMethod::Spawn)
+        .spawn()
+        .unwrap()
+        .join()
+        .unwrap();
+    // A sibling forked by a process with another thread would have been
+    // cloned without the fork handlers, and without the thread.
+    assert_eq!(
+        found, [true; 3],
+        "a worker came from a raw clone of a threaded process"
+    );
+}
+
 #[test]
 fn restarting_the_fork_server_leaves_no_thread_behind() {
     if !has_fork_server() {

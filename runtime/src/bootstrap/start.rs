@@ -50,7 +50,10 @@
 //!   others. multiproc's own child hooks run again in each sibling
 //!   (`forking::forget_parent`).
 //! - Only a single-threaded process can do it, so a carrier whose lifeline
-//!   is a thread forks the others before that thread starts. Otherwise the
+//!   is a thread forks the others before that thread starts, and one with
+//!   another thread (started by a fork handler) forks none: their drivers
+//!   start them. A fork server with another thread (a constructor's)
+//!   refuses every request. Otherwise the
 //!   job forks them when it is ready (`fork_late_siblings`): a pool worker
 //!   without an initializer once it has said so; with one, before it, since
 //!   each worker runs its own.
@@ -579,9 +582,14 @@ impl InChild {
                 }
             }
         };
+        if !single_threaded() {
+            close(siblings.into_iter().map(|s| s.end).collect());
+            return;
+        }
         while let Some(sibling) = siblings.pop() {
             let theirs = siblings.split_off(siblings.len() / 2);
-            // SAFETY: this process is single-threaded; the child ends with `_exit`.
+            // SAFETY: this process is single-threaded (checked above); the
+            // child ends with `_exit`.
             match unsafe { process::fork_sibling() } {
                 Ok(process::Forked::Child) => {
                     let _unwinding = ExitOnUnwind;
@@ -696,6 +704,15 @@ fn lock_late() -> std::sync::MutexGuard<'static, Option<LateSiblings>> {
     LATE_SIBLINGS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Whether this process may fork a sibling: only with no other thread (the
+/// user's fork handlers, or a constructor, may have started one), which a
+/// raw clone would leave holding its locks, the C library's among them.
+/// One that cannot count its threads may not either. Where it may not, the
+/// parent sees the siblings' connections close, and starts them itself.
+fn single_threaded() -> bool {
+    procfs::threads() == Some(1)
+}
+
 /// In a carrier (`start_children`) whose lifeline is the kernel's: forks
 /// the others here, as late as the job allows (a pool worker, once it has
 /// said it is ready, or before its initializer). The job goes
@@ -712,10 +729,7 @@ pub(crate) fn fork_late_siblings(conn: Conn) -> (Conn, bool) {
     else {
         return (conn, false);
     };
-    // A process with another thread cannot fork a sibling (the user's fork
-    // handlers may have started one), nor one that cannot count them: the
-    // parent sees the siblings' connections close, and starts them itself.
-    if procfs::threads() != Some(1) {
+    if !single_threaded() {
         return (conn, false);
     }
     let (mut conn, mut forked) = (conn, false);
@@ -1033,7 +1047,13 @@ fn fork_for_owner(
     owner: u32,
     interrupt: process::Disposition,
 ) -> std::result::Result<u32, String> {
-    // SAFETY: this process is single-threaded, and the child ends with `_exit`.
+    if !single_threaded() {
+        return Err("the fork server has another thread (started by a constructor of the \
+             program?), and cannot fork safely"
+            .into());
+    }
+    // SAFETY: this process is single-threaded (checked above), and the
+    // child ends with `_exit`.
     match unsafe { process::fork_sibling() }.map_err(|e| e.to_string())? {
         process::Forked::Child => {
             let _unwinding = ExitOnUnwind;
