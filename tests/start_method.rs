@@ -709,23 +709,33 @@ fn fork_server_through_ctrl_c(
     (my_children() == server, ends)
 }
 
+/// Starts a program with `start`, given an event it sets once ready and
+/// one set once a Ctrl-C has reached its process group, which it leads;
+/// sends that Ctrl-C, and returns what the program returns.
+fn through_ctrl_c<R: serde::de::DeserializeOwned>(
+    start: impl FnOnce(multiproc::Event, multiproc::Event) -> multiproc::Result<multiproc::Process<R>>,
+) -> R {
+    let (ready, signalled) = (
+        multiproc::Event::new().unwrap(),
+        multiproc::Event::new().unwrap(),
+    );
+    let program = start(ready.clone(), signalled.clone()).unwrap();
+    assert!(ready.wait_timeout(Duration::from_secs(30)));
+    common::ctrl_c_to_the_group_of(program.pid(), &signalled);
+    program.join().unwrap()
+}
+
 #[test]
 fn ctrl_c_leaves_the_fork_server_of_a_program_that_handles_it() {
     if !has_fork_server() {
         return;
     }
-    let (ready, signalled) = (
-        multiproc::Event::new().unwrap(),
-        multiproc::Event::new().unwrap(),
-    );
-    let program = fork_server_through_ctrl_c
-        .builder()
-        .start_method(StartMethod::Spawn)
-        .spawn(ready.clone(), signalled.clone())
-        .unwrap();
-    assert!(ready.wait_timeout(Duration::from_secs(30)));
-    common::ctrl_c_to_the_group_of(program.pid(), &signalled);
-    let (same_server, child_ends) = program.join().unwrap();
+    let (same_server, child_ends) = through_ctrl_c(|ready, signalled| {
+        fork_server_through_ctrl_c
+            .builder()
+            .start_method(StartMethod::Spawn)
+            .spawn(ready, signalled)
+    });
     assert!(same_server, "Ctrl-C ended the fork server");
     assert!(child_ends, "the fork server's child does not end on Ctrl-C");
 }
@@ -752,18 +762,12 @@ fn an_unused_pool_through_ctrl_c(
 #[test]
 fn ctrl_c_leaves_the_workers_of_an_unused_forked_pool_of_a_program_that_handles_it() {
     for method in methods().into_iter().filter(|&m| m != StartMethod::Spawn) {
-        let (ready, signalled) = (
-            multiproc::Event::new().unwrap(),
-            multiproc::Event::new().unwrap(),
-        );
-        let program = an_unused_pool_through_ctrl_c
-            .builder()
-            .start_method(StartMethod::Spawn)
-            .spawn(method, ready.clone(), signalled.clone())
-            .unwrap();
-        assert!(ready.wait_timeout(Duration::from_secs(30)));
-        common::ctrl_c_to_the_group_of(program.pid(), &signalled);
-        let (running, mapped) = program.join().unwrap();
+        let (running, mapped) = through_ctrl_c(|ready, signalled| {
+            an_unused_pool_through_ctrl_c
+                .builder()
+                .start_method(StartMethod::Spawn)
+                .spawn(method, ready, signalled)
+        });
         assert!(running, "{method:?}: Ctrl-C ended a worker");
         assert!(mapped, "{method:?}: the pool did not map");
     }
