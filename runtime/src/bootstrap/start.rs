@@ -981,8 +981,14 @@ fn serve_forks(mut conn: Conn) -> i32 {
     // means (as for Python's fork server), and this server ends with the
     // owner. Its children do again what it did.
     let interrupt = process::ignore(process::Ignorable::Interrupt);
+    // Checked once, not at each fork: nothing here starts a thread, so any
+    // other was started before this job, by a constructor of the program.
+    let alone = single_threaded();
     while let Ok((frame, fds)) = conn.recv_frame_with_fds() {
         let request = read_request(&frame, fds).and_then(|request| match owner {
+            Some(_) if !alone => Err("the fork server has another thread (started by a \
+                 constructor of the program?), and cannot fork safely"
+                .into()),
             Some(owner) => Ok((request, owner)),
             None => Err("the fork server's owner is not to be seen".into()),
         });
@@ -1047,13 +1053,8 @@ fn fork_for_owner(
     owner: u32,
     interrupt: process::Disposition,
 ) -> std::result::Result<u32, String> {
-    if !single_threaded() {
-        return Err("the fork server has another thread (started by a constructor of the \
-             program?), and cannot fork safely"
-            .into());
-    }
-    // SAFETY: this process is single-threaded (checked above), and the
-    // child ends with `_exit`.
+    // SAFETY: this process is single-threaded (`serve_forks` checked), and
+    // the child ends with `_exit`.
     match unsafe { process::fork_sibling() }.map_err(|e| e.to_string())? {
         process::Forked::Child => {
             let _unwinding = ExitOnUnwind;
