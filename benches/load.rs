@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use multiproc::{Connection, Pool, Queue, Semaphore, pool_task, process};
@@ -67,33 +66,6 @@ fn per_trip(mut trip: impl FnMut()) -> (f64, f64) {
         times[BATCHES / 2],
         times.iter().sum::<f64>() / BATCHES as f64,
     )
-}
-
-/// Processes that only burn CPU, killed on drop.
-struct Hogs(Vec<Child>);
-
-impl Hogs {
-    fn start(n: usize) -> Hogs {
-        Hogs(
-            (0..n)
-                .map(|_| {
-                    Command::new("sh")
-                        .args(["-c", "while :; do :; done"])
-                        .spawn()
-                        .expect("could not start a CPU-bound process")
-                })
-                .collect(),
-        )
-    }
-}
-
-impl Drop for Hogs {
-    fn drop(&mut self) {
-        for hog in &mut self.0 {
-            let _ = hog.kill();
-            let _ = hog.wait();
-        }
-    }
 }
 
 fn measure() -> Vec<(&'static str, (f64, f64))> {
@@ -164,7 +136,7 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     common::header("Python / multiproc (median; mean)");
     for hogs in [0, 2, 4, 8] {
-        let _hogs = Hogs::start(hogs);
+        let _hogs = common::Hogs::start(hogs);
         std::thread::sleep(Duration::from_millis(200));
         let (mut ours, mut twins) = (Vec::new(), Vec::new());
         for _ in 0..ROUNDS {

@@ -1,5 +1,7 @@
-//! Spawn and join of a no-op process under each start method, next to
-//! Python's same method and to the floors: a bare exec-and-wait of this same
+//! Spawn and join of a no-op process under each start method, and a pool
+//! from its start to its first result, next to Python's same method; on an
+//! idle machine, then with twice as many CPU-bound processes as cores
+//! beside them. Also the floors: a bare exec-and-wait of this same
 //! executable, and a bare fork, `_exit` and wait.
 //! Run with `cargo bench --bench spawn`.
 
@@ -50,37 +52,28 @@ unsafe fn exit_if_bare() {
     }
 }
 
-fn main() {
-    let exe = std::env::current_exe().unwrap();
-    let bare_exec = common::median_of_rounds(5, 100, || {
-        Command::new(&exe).env(BARE, "1").status().unwrap();
-    });
-    let bare_fork = common::median_of_rounds(5, 200, || {
-        // SAFETY: the child only calls `_exit`.
-        match unsafe { libc::fork() } {
-            0 => unsafe { libc::_exit(0) },
-            pid => unsafe {
-                libc::waitpid(pid, std::ptr::null_mut(), 0);
-            },
-        }
-    });
-    let ours = |method, per_round| {
-        common::median_of_rounds(1, per_round, || {
-            noop.builder()
-                .start_method(method)
-                .spawn()
-                .unwrap()
-                .join()
-                .unwrap()
-        })
-    };
-    // Each method's pools in turn with its single processes, round by
-    // round, so that both are timed in the same state of the machine and
-    // of this process (which forks slower once it has run threads); Fork
-    // first: a program that only forks has no fork server's thread when it
-    // forks. The ratio is the median of the rounds' ratios.
-    let cores = multiproc::cpu_count();
-    let pools: Vec<_> = [
+/// One spawn+join of a no-op process, median over `per_round`.
+fn spawn_join(method: StartMethod, per_round: usize) -> Duration {
+    common::median_of_rounds(1, per_round, || {
+        noop.builder()
+            .start_method(method)
+            .spawn()
+            .unwrap()
+            .join()
+            .unwrap()
+    })
+}
+
+/// Under each start method: one spawn+join, and a pool of `cores` workers
+/// to its first result (in seconds), with the median of their ratios.
+///
+/// Each method's pools are timed in turn with its single processes, round
+/// by round, so that both are timed in the same state of the machine and
+/// of this process (which forks slower once it has run threads); Fork
+/// first: a program that only forks has no fork server's thread when it
+/// forks.
+fn pools_beside_spawns(cores: usize) -> Vec<(StartMethod, Duration, f64, f64)> {
+    [
         (StartMethod::Fork, 40),
         (StartMethod::ForkServer, 40),
         (StartMethod::Spawn, 20),
@@ -90,7 +83,7 @@ fn main() {
         let rounds: Vec<_> = (0..5)
             .map(|_| {
                 (
-                    ours(method, per_round),
+                    spawn_join(method, per_round),
                     pool_to_first_result(method, cores, 3),
                 )
             })
@@ -105,39 +98,68 @@ fn main() {
         );
         (method, Duration::from_secs_f64(one), pool, ratio)
     })
-    .collect();
-    let [(_, fork, ..), (_, forkserver, ..), (_, spawn, ..)] = pools[..] else {
-        unreachable!("three methods")
-    };
-    let python = common::Twin::run("spawn.py");
-    common::header("Python / multiproc");
-    common::report(
-        "spawn+join a no-op process, fork",
-        fork,
-        "fork",
-        python.get("fork"),
-    );
-    common::report(
-        "spawn+join a no-op process, forkserver",
-        forkserver,
-        "forkserver",
-        python.get("forkserver"),
-    );
-    common::report(
-        "spawn+join a no-op process, spawn",
-        spawn,
-        "spawn",
-        python.get("spawn"),
-    );
-    for (method, _, pool, ratio) in pools {
+    .collect()
+}
+
+/// The rows of [`pools_beside_spawns`] beside Python's, under `load`.
+fn report(
+    cores: usize,
+    load: &str,
+    measured: &[(StartMethod, Duration, f64, f64)],
+    python: &common::Twin,
+) {
+    for (method, one, _, _) in measured {
         let name = method.name();
-        println!(
-            "| Pool of {cores} to its first apply result, {name} (goal: at most 1.5x one spawn+join) | {:.2} ms ({ratio:.2}x one spawn+join, timed in turn) | Python {name}: {:.2} ms | {:.1}x |",
-            pool * 1e3,
-            python.get(&format!("pool_{name}")) * 1e3,
-            python.get(&format!("pool_{name}")) / pool,
+        common::report(
+            &format!("spawn+join a no-op process, {name}{load}"),
+            *one,
+            name,
+            python.get(name),
         );
     }
+    for (method, _, pool, ratio) in measured {
+        let name = method.name();
+        let python_pool = python.get(&format!("pool_{name}"));
+        println!(
+            "| Pool of {cores} to its first apply result, {name}{load} (goal: at most 1.5x one spawn+join) | {:.2} ms ({ratio:.2}x one spawn+join, timed in turn) | Python {name}: {:.2} ms | {:.1}x |",
+            pool * 1e3,
+            python_pool * 1e3,
+            python_pool / pool,
+        );
+    }
+}
+
+fn main() {
+    let exe = std::env::current_exe().unwrap();
+    let bare_exec = common::median_of_rounds(5, 100, || {
+        Command::new(&exe).env(BARE, "1").status().unwrap();
+    });
+    let bare_fork = common::median_of_rounds(5, 200, || {
+        // SAFETY: the child only calls `_exit`.
+        match unsafe { libc::fork() } {
+            0 => unsafe { libc::_exit(0) },
+            pid => unsafe {
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            },
+        }
+    });
+    let cores = multiproc::cpu_count();
+    let idle = pools_beside_spawns(cores);
+    let python = common::Twin::run("spawn.py");
+    common::header("Python / multiproc");
+    report(cores, "", &idle, &python);
+    // The same with twice as many CPU-bound processes as cores beside them.
+    let busy = 2 * cores;
+    let (loaded, python_loaded) = {
+        let _hogs = common::Hogs::start(busy);
+        std::thread::sleep(Duration::from_millis(200));
+        (pools_beside_spawns(cores), common::Twin::run("spawn.py"))
+    };
+    let load = format!(", {busy} CPU-bound processes on {cores} cores");
+    report(cores, &load, &loaded, &python_loaded);
+    let [(_, fork, ..), _, (_, spawn, ..)] = idle[..] else {
+        unreachable!("three methods")
+    };
     println!(
         "\nfloors: exec+wait of this executable doing nothing = {:.0} µs (spawn adds {:.0} µs); \
          fork+_exit+wait = {:.0} µs (fork adds {:.0} µs)",
