@@ -45,6 +45,18 @@ fn use_permit(sem: Semaphore, log: Queue<(u32, bool)>, id: u32) {
     log.put((id, false)).unwrap();
 }
 
+#[process]
+fn take_permit(sem: Semaphore, taken: Queue<u32>, id: u32) {
+    std::mem::forget(sem.acquire());
+    taken.put(id).unwrap();
+}
+
+#[process]
+fn wait_for_a_permit_forever(sem: Semaphore, ready: Event) {
+    ready.set();
+    std::mem::forget(sem.acquire());
+}
+
 #[pool_task]
 fn locked_in_pool(lock: Lock, x: u32) -> u32 {
     let _guard = lock.acquire();
@@ -171,6 +183,88 @@ fn a_semaphore_admits_at_most_its_permits() {
     let _a = sem.acquire();
     let _b = sem.acquire();
     assert!(sem.acquire_timeout(Duration::from_millis(20)).is_none());
+}
+
+#[test]
+fn every_waiter_of_a_semaphore_gets_a_permit_when_as_many_are_released() {
+    let sem = Semaphore::new(0).unwrap();
+    let taken = Queue::new().unwrap();
+    let waiters: Vec<_> = (0..4)
+        .map(|id| take_permit.spawn(sem.clone(), taken.clone(), id).unwrap())
+        .collect();
+    // Let them sleep, then release one permit at a time.
+    std::thread::sleep(Duration::from_millis(100));
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        sem.release().unwrap();
+        ids.push(taken.get_timeout(Duration::from_secs(30)).unwrap());
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, [0, 1, 2, 3]);
+    for waiter in waiters {
+        waiter.join().unwrap();
+    }
+    assert_eq!(sem.value(), 0);
+}
+
+#[test]
+fn a_semaphore_whose_waiter_was_killed_still_hands_out_every_permit() {
+    let sem = Semaphore::new(0).unwrap();
+    let ready = Event::new().unwrap();
+    let waiter = wait_for_a_permit_forever
+        .spawn(sem.clone(), ready.clone())
+        .unwrap();
+    assert!(ready.wait_timeout(Duration::from_secs(30)));
+    std::thread::sleep(Duration::from_millis(50));
+    waiter.kill().unwrap();
+    assert!(waiter.join().is_err());
+    // Its wait stays counted for ever: every release then goes the slow way.
+    for _ in 0..3 {
+        sem.release().unwrap();
+    }
+    assert_eq!(sem.value(), 3);
+    let permits: Vec<_> = (0..3).filter_map(|_| sem.try_acquire()).collect();
+    assert_eq!(permits.len(), 3);
+    std::mem::forget(permits);
+    // A waiter still gets the next permit, from another thread.
+    std::thread::scope(|s| {
+        let waiting = s.spawn(|| {
+            sem.acquire_timeout(Duration::from_secs(30))
+                .map(std::mem::forget)
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        sem.release().unwrap();
+        assert!(waiting.join().unwrap().is_some());
+    });
+}
+
+#[test]
+fn a_waiter_that_timed_out_leaves_the_permit_to_the_one_still_waiting() {
+    let sem = Semaphore::new(0).unwrap();
+    std::thread::scope(|s| {
+        let patient = s.spawn(|| {
+            sem.acquire_timeout(Duration::from_secs(30))
+                .map(std::mem::forget)
+        });
+        let hasty = s.spawn(|| sem.acquire_timeout(Duration::from_millis(50)).is_some());
+        assert!(!hasty.join().unwrap());
+        sem.release().unwrap();
+        assert!(patient.join().unwrap().is_some());
+    });
+}
+
+#[test]
+fn a_semaphore_refuses_more_permits_than_its_limit() {
+    assert!(matches!(
+        Semaphore::new((1 << 30) + 1),
+        Err(Error::InvalidArgument {
+            argument: "permits",
+            ..
+        })
+    ));
+    let sem = Semaphore::new(1 << 30).unwrap();
+    assert!(matches!(sem.release(), Err(Error::OverReleased)));
+    assert_eq!(sem.value(), 1 << 30);
 }
 
 #[test]

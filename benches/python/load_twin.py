@@ -2,10 +2,11 @@
 multiprocessing, run while benches/load.rs keeps the cores busy.
 
 After one batch to warm up, prints `<Name>_median <seconds>` and `<Name>_mean <seconds>` for Pipe, Pool.apply,
-Manager, Queue and Semaphore.
+Manager, Queue and Semaphore; only for the names given as arguments, if any.
 """
 import multiprocessing as mp
 import statistics
+import sys
 import time
 
 BATCHES, PER_BATCH = 7, 200
@@ -54,7 +55,7 @@ def report(name, figures):
     print(f"{name}_mean", figures[1], flush=True)
 
 
-if __name__ == "__main__":
+def pipe():
     here, there = mp.Pipe()
     p = mp.Process(target=pipe_echo, args=(there,))
     p.start()
@@ -67,10 +68,14 @@ if __name__ == "__main__":
     here.send(None)
     p.join()
 
+
+def apply():
     with mp.Pool(2) as pool:
         pool.map(inc, range(100))
         report("Pool.apply", per_trip(lambda: pool.apply(inc, (1,))))
 
+
+def manager():
     with mp.Manager() as manager:
         d = manager.dict()
 
@@ -80,6 +85,8 @@ if __name__ == "__main__":
 
         report("Manager", per_trip(manager_trip))
 
+
+def queue():
     to, back = mp.Queue(), mp.Queue()
     p = mp.Process(target=queue_echo, args=(to, back))
     p.start()
@@ -92,6 +99,8 @@ if __name__ == "__main__":
     to.put(None)
     p.join()
 
+
+def semaphore():
     ping, pong = mp.Semaphore(0), mp.Semaphore(0)
     p = mp.Process(target=semaphore_echo, args=(ping, pong, (BATCHES + 1) * PER_BATCH))
     p.start()
@@ -102,3 +111,10 @@ if __name__ == "__main__":
 
     report("Semaphore", per_trip(semaphore_trip))
     p.join()
+
+
+FIGURES = {"Pipe": pipe, "Pool.apply": apply, "Manager": manager, "Queue": queue, "Semaphore": semaphore}
+
+if __name__ == "__main__":
+    for name in sys.argv[1:] or FIGURES:
+        FIGURES[name]()

@@ -176,8 +176,11 @@ pub enum Error {
     /// `task_done` was called more times than items were put.
     #[error("task_done() was called more times than items were put")]
     TooManyTaskDone,
-    /// A bounded semaphore was released more times than it was acquired.
-    #[error("a bounded semaphore was released more times than it was acquired")]
+    /// A bounded semaphore was released more times than it was acquired, or
+    /// a semaphore released past its limit of 2^30 permits.
+    #[error(
+        "a semaphore was released past its limit (a bounded one's initial value, or 2^30 permits)"
+    )]
     OverReleased,
     /// A barrier was aborted, reset or timed out while parties waited.
     #[error("the barrier is broken")]

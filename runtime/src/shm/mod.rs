@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::sys::memfd::{self, Sealed};
 use crate::sys::procfs::{self, Task};
 use crate::sys::{futex, process};
+pub(crate) use crate::sys::futex::Change;
 use crate::wire;
 
 /// The first look at whether a lock's owner died; later looks come at twice
@@ -687,9 +688,29 @@ pub(crate) fn wait_while_equal(word: &AtomicU32, expected: u32, until: Option<In
     futex::wait(word.as_ptr(), expected, nap(until));
 }
 
+/// Waits (at most until `until`) while `word` holds `expected`, without
+/// looking again in between: only for a word whose every waker changes it
+/// and wakes its sleepers in one step ([`change_and_wake`]), so that no
+/// death can leave it changed and them asleep.
+pub(crate) fn sleep_while_equal(word: &AtomicU32, expected: u32, until: Option<Instant>) {
+    futex::wait(word.as_ptr(), expected, left(until));
+}
+
+/// Makes `change` to `word` and wakes at most `n` of its sleepers, in one
+/// step of the kernel's; `false` where there is no such step (macOS, or a
+/// kernel that refuses it), and then nothing changed.
+pub(crate) fn change_and_wake(word: &AtomicU32, change: Change, n: u32) -> bool {
+    futex::change_and_wake(word.as_ptr(), change, n)
+}
+
+/// Wakes at most `n` sleepers on `word`.
+pub(crate) fn wake(word: &AtomicU32, n: u32) {
+    futex::wake(word.as_ptr(), n);
+}
+
 /// Wakes every sleeper on `word`.
 pub(crate) fn wake_all(word: &AtomicU32) {
-    futex::wake(word.as_ptr(), u32::MAX);
+    wake(word, u32::MAX);
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ const SEGMENT: u64 = 16 << 10;
 #[repr(C)]
 struct Words {
     lock: RobustLock,
-    /// An event's flag, or a semaphore's count.
+    /// An event's flag, or a semaphore's count (and its sleepers' flag).
     state: AtomicU32,
     /// Moves on whenever waiters should look again.
     seq: AtomicU32,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{Kind, Segment};
 use crate::error::{Error, Result};
-use crate::shm;
+use crate::shm::{self, Change};
 use crate::wire;
 
 /// A counter of permits shared by processes; `acquire` hands out a guard
@@ -36,6 +36,14 @@ use crate::wire;
 pub struct Semaphore(Segment);
 
 serde_as_segment!(Semaphore);
+
+/// The count word's highest bit: set while a waiter may sleep on it.
+const SLEEPERS: u32 = 1 << 31;
+/// The most permits a semaphore holds; racing releases may take it a few
+/// above, never into [`SLEEPERS`].
+const LIMIT: u32 = 1 << 30;
+/// The limit word of a semaphore that is not bounded.
+const UNBOUNDED: u32 = u32::MAX;
 
 impl fmt::Debug for Semaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -73,10 +81,12 @@ impl Drop for SemaphoreGuard<'_> {
 }
 
 impl Semaphore {
-    /// A semaphore with `permits` permits.
+    /// A semaphore with `permits` permits, at most 2^30 (Python's limit is
+    /// 2^31 - 1).
     ///
     /// # Errors
     ///
+    /// [`Error::InvalidArgument`] for more than 2^30 permits, and
     /// [`Error::Io`] if the shared memory cannot be created.
     ///
     /// # Examples
@@ -88,10 +98,16 @@ impl Semaphore {
     ///
     /// Python: `multiprocessing.Semaphore(3)`.
     pub fn new(permits: u32) -> Result<Semaphore> {
+        if permits > LIMIT {
+            return Err(Error::InvalidArgument {
+                argument: "permits",
+                reason: "at most 2^30",
+            });
+        }
         let shared = Segment::create("creating a semaphore")?;
         let words = shared.words();
         words.state.store(permits, Ordering::Release);
-        words.max.store(u32::MAX, Ordering::Release);
+        words.max.store(UNBOUNDED, Ordering::Release);
         Ok(Semaphore(shared))
     }
 
@@ -106,29 +122,74 @@ impl Semaphore {
     ///
     /// Python: `semaphore.get_value()`.
     pub fn value(&self) -> u32 {
-        self.0.words().state.load(Ordering::Acquire)
+        self.0.words().state.load(Ordering::Acquire) & !SLEEPERS
     }
 
     fn acquire_until(&self, deadline: Option<Instant>) -> Option<SemaphoreGuard<'_>> {
         let words = self.0.words();
-        loop {
-            let seen = words.seq.load(Ordering::Acquire);
-            let permits = words.state.load(Ordering::Acquire);
-            if permits > 0 {
-                if words
+        let take = || {
+            let seen = words.state.load(Ordering::Acquire);
+            seen & !SLEEPERS > 0
+                && words
                     .state
-                    .compare_exchange(permits, permits - 1, Ordering::AcqRel, Ordering::Relaxed)
+                    .compare_exchange(seen, seen - 1, Ordering::AcqRel, Ordering::Relaxed)
                     .is_ok()
-                {
-                    return Some(SemaphoreGuard(self));
+        };
+        static SPINNER: wire::Spinner = wire::Spinner::new();
+        let budget = deadline.map_or(wire::SPIN, |d| {
+            d.saturating_duration_since(Instant::now()).min(wire::SPIN)
+        });
+        if SPINNER.spin_until(budget, take) {
+            return Some(SemaphoreGuard(self));
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return None;
+        }
+        // The protocol: `shm/README.md`, section 5.
+        let untimed = self.releases_wake_in_one_step();
+        words.waiting.fetch_add(1, Ordering::SeqCst);
+        let taken = loop {
+            let seen = words.state.load(Ordering::SeqCst);
+            if seen & !SLEEPERS > 0 {
+                if take() {
+                    break true;
                 }
                 continue;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return None;
+                break false;
             }
-            shm::wait_change(&words.seq, &words.waiting, seen, deadline);
-        }
+            let asleep = seen | SLEEPERS;
+            if seen != asleep
+                && words
+                    .state
+                    .compare_exchange(seen, asleep, Ordering::SeqCst, Ordering::Relaxed)
+                    .is_err()
+            {
+                continue;
+            }
+            match untimed {
+                true => shm::sleep_while_equal(&words.state, asleep, deadline),
+                false => shm::wait_while_equal(&words.state, asleep, deadline),
+            }
+        };
+        // The flag stays: the next release clears it if no one waits then.
+        words.waiting.fetch_sub(1, Ordering::SeqCst);
+        taken.then_some(SemaphoreGuard(self))
+    }
+
+    /// Whether every release wakes its sleepers in the step that adds the
+    /// permit (`futex::change_and_wake`), so that a releaser killed between
+    /// the two cannot leave a waiter asleep: not for a bounded semaphore,
+    /// whose limit must be checked before the permit is added, nor where
+    /// the kernel lacks that step.
+    fn releases_wake_in_one_step(&self) -> bool {
+        static WORKS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        self.0.words().max.load(Ordering::Acquire) == UNBOUNDED
+            && *WORKS.get_or_init(|| {
+                let probe = std::sync::atomic::AtomicU32::new(0);
+                shm::change_and_wake(&probe, Change::AddOne, 1)
+            })
     }
 
     /// Waits for a permit and takes it.
@@ -192,7 +253,8 @@ impl Semaphore {
     ///
     /// # Errors
     ///
-    /// [`Error::OverReleased`] for a [`BoundedSemaphore`] already at its limit.
+    /// [`Error::OverReleased`] for a [`BoundedSemaphore`] already at its
+    /// limit, or a semaphore that holds 2^30 permits.
     ///
     /// # Examples
     ///
@@ -207,16 +269,49 @@ impl Semaphore {
     ///
     /// Python: `semaphore.release()`.
     pub fn release(&self) -> Result<()> {
+        // The protocol: `shm/README.md`, section 5.
         let words = self.0.words();
         let max = words.max.load(Ordering::Acquire);
-        words
-            .state
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .map_err(|_| Error::OverReleased)?;
-        shm::bump(&words.seq, &words.waiting, false);
-        Ok(())
+        loop {
+            let seen = words.state.load(Ordering::SeqCst);
+            if seen & !SLEEPERS >= max.min(LIMIT) {
+                return Err(Error::OverReleased);
+            }
+            if seen & SLEEPERS == 0 {
+                if words
+                    .state
+                    .compare_exchange(seen, seen + 1, Ordering::SeqCst, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return Ok(());
+                }
+                continue;
+            }
+            if words.waiting.load(Ordering::SeqCst) == 0 {
+                // No one waits: the flag goes, with a wake-up for any that
+                // came meanwhile and sleep under it (they set it again).
+                if !shm::change_and_wake(&words.state, Change::ClearHighBit, u32::MAX) {
+                    words.state.fetch_and(!SLEEPERS, Ordering::SeqCst);
+                    shm::wake_all(&words.state);
+                }
+                continue;
+            }
+            // The permit and the sleepers' wake-up in one step, unless the
+            // limit of a bounded semaphore must hold exactly. All of them:
+            // one woken alone that died before it took the permit would
+            // leave the others asleep beside it.
+            if max == UNBOUNDED && shm::change_and_wake(&words.state, Change::AddOne, u32::MAX) {
+                return Ok(());
+            }
+            if words
+                .state
+                .compare_exchange(seen, seen + 1, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
+            {
+                shm::wake(&words.state, 1);
+                return Ok(());
+            }
+        }
     }
 }
 
@@ -255,6 +350,7 @@ impl BoundedSemaphore {
     ///
     /// # Errors
     ///
+    /// [`Error::InvalidArgument`] for more than 2^30 permits, and
     /// [`Error::Io`] if the shared memory cannot be created.
     ///
     /// # Examples

@@ -3,7 +3,16 @@
 //! wait-on-address calls, both in their shared (not private) form so that
 //! they match waiters in other processes.
 
-pub(crate) use imp::{wait, wake};
+pub(crate) use imp::{change_and_wake, wait, wake};
+
+/// A change [`change_and_wake`] makes to a word.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Change {
+    /// Adds 1.
+    AddOne,
+    /// Clears the word's highest bit.
+    ClearHighBit,
+}
 
 #[cfg(target_os = "linux")]
 mod imp {
@@ -37,6 +46,41 @@ mod imp {
         let n = i32::try_from(n).unwrap_or(i32::MAX);
         // SAFETY: as in `wait`; waking touches no memory.
         unsafe { libc::syscall(libc::SYS_futex, word, libc::FUTEX_WAKE, n) };
+    }
+
+    /// Makes `change` to the word at `word` and wakes at most `n` of its
+    /// sleepers, as one step of the kernel's (`FUTEX_WAKE_OP`): a process
+    /// killed around the call made both or neither, so no sleeper is left
+    /// asleep by a change made without its wake-up. `false` if the kernel
+    /// refused the call (a sandbox's system call filter may), and nothing
+    /// changed.
+    pub(crate) fn change_and_wake(word: *mut u32, change: super::Change, n: u32) -> bool {
+        // FUTEX_OP(op, oparg, FUTEX_OP_CMP_EQ, 0): the comparison only
+        // decides whether to wake the second word's sleepers, and none are
+        // asked for.
+        let op: u32 = match change {
+            super::Change::AddOne => ((libc::FUTEX_OP_ADD as u32) << 28) | (1 << 12),
+            super::Change::ClearHighBit => {
+                (((libc::FUTEX_OP_ANDN | libc::FUTEX_OP_OPARG_SHIFT) as u32) << 28) | (31 << 12)
+            }
+        };
+        let n = i32::try_from(n).unwrap_or(i32::MAX);
+        // SAFETY: the kernel changes the word atomically, as an atomic
+        // read-modify-write in this process would (EFAULT if it is not
+        // mapped writable), and reads nothing else; the second word is the
+        // same one, and no sleeper of it is woken twice.
+        let done = unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                word,
+                libc::FUTEX_WAKE_OP,
+                n,
+                0usize,
+                word,
+                op,
+            )
+        };
+        done >= 0
     }
 }
 
@@ -138,6 +182,12 @@ mod imp {
                 }
             }
         }
+    }
+
+    /// macOS has no change and wake-up in one step: callers make the change
+    /// and wake apart, and their sleepers look again now and then.
+    pub(crate) fn change_and_wake(_word: *mut u32, _change: super::Change, _n: u32) -> bool {
+        false
     }
 
     /// Wakes at most `n` sleepers on the word at `word` (one, or all).
