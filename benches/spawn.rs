@@ -8,7 +8,7 @@
 mod common;
 
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use multiproc::{StartMethod, process};
 
@@ -20,12 +20,27 @@ fn inc(x: u64) -> u64 {
     x + 1
 }
 
+/// How long the caller sleeps before each timed start on a busy machine.
+/// There, a process that has just slept (as one does after dropping a pool,
+/// whose threads it waits for) and then forks sees its child wait a
+/// scheduler tick, about 4 ms here, before it first runs; one that forks
+/// right after a join does not. So every start, ours and Python's, single
+/// or pool, is timed from the same state. On an idle machine, a pause would
+/// only time waking a cold processor, so starts follow each other there.
+const BUSY_PAUSE: Duration = Duration::from_millis(5);
+
 /// Median time, over `times` pools, from starting a pool of `processes`
 /// workers to its first `apply` result; the pool's shutdown is not timed.
-fn pool_to_first_result(method: StartMethod, processes: usize, times: usize) -> Duration {
+fn pool_to_first_result(
+    method: StartMethod,
+    processes: usize,
+    times: usize,
+    pause: Duration,
+) -> Duration {
     let mut times: Vec<_> = (0..times)
         .map(|_| {
-            let started = std::time::Instant::now();
+            std::thread::sleep(pause);
+            let started = Instant::now();
             let pool = multiproc::Pool::builder()
                 .processes(processes)
                 .start_method(method)
@@ -53,15 +68,22 @@ unsafe fn exit_if_bare() {
 }
 
 /// One spawn+join of a no-op process, median over `per_round`.
-fn spawn_join(method: StartMethod, per_round: usize) -> Duration {
-    common::median_of_rounds(1, per_round, || {
-        noop.builder()
-            .start_method(method)
-            .spawn()
-            .unwrap()
-            .join()
-            .unwrap()
-    })
+fn spawn_join(method: StartMethod, per_round: usize, pause: Duration) -> Duration {
+    let mut times: Vec<_> = (0..per_round)
+        .map(|_| {
+            std::thread::sleep(pause);
+            let started = Instant::now();
+            noop.builder()
+                .start_method(method)
+                .spawn()
+                .unwrap()
+                .join()
+                .unwrap();
+            started.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
 }
 
 /// Under each start method: one spawn+join, and a pool of `cores` workers
@@ -72,7 +94,7 @@ fn spawn_join(method: StartMethod, per_round: usize) -> Duration {
 /// of this process (which forks slower once it has run threads); Fork
 /// first: a program that only forks has no fork server's thread when it
 /// forks.
-fn pools_beside_spawns(cores: usize) -> Vec<(StartMethod, Duration, f64, f64)> {
+fn pools_beside_spawns(cores: usize, pause: Duration) -> Vec<(StartMethod, Duration, f64, f64)> {
     [
         (StartMethod::Fork, 40),
         (StartMethod::ForkServer, 40),
@@ -83,8 +105,8 @@ fn pools_beside_spawns(cores: usize) -> Vec<(StartMethod, Duration, f64, f64)> {
         let rounds: Vec<_> = (0..5)
             .map(|_| {
                 (
-                    spawn_join(method, per_round),
-                    pool_to_first_result(method, cores, 3),
+                    spawn_join(method, per_round, pause),
+                    pool_to_first_result(method, cores, 3, pause),
                 )
             })
             .collect();
@@ -144,16 +166,20 @@ fn main() {
         }
     });
     let cores = multiproc::cpu_count();
-    let idle = pools_beside_spawns(cores);
+    let idle = pools_beside_spawns(cores, Duration::ZERO);
     let python = common::Twin::run("spawn.py");
     common::header("Python / multiproc");
     report(cores, "", &idle, &python);
-    // The same with twice as many CPU-bound processes as cores beside them.
+    // The same with twice as many CPU-bound processes as cores beside them,
+    // each start after a pause.
     let busy = 2 * cores;
     let (loaded, python_loaded) = {
         let _hogs = common::Hogs::start(busy);
         std::thread::sleep(Duration::from_millis(200));
-        (pools_beside_spawns(cores), common::Twin::run("spawn.py"))
+        (
+            pools_beside_spawns(cores, BUSY_PAUSE),
+            common::Twin::run_with("spawn.py", &[&BUSY_PAUSE.as_secs_f64().to_string()]),
+        )
     };
     let load = format!(", {busy} CPU-bound processes on {cores} cores");
     report(cores, &load, &loaded, &python_loaded);

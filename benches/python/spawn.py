@@ -6,7 +6,12 @@ cpu_count() workers to its first apply result.
 """
 import multiprocessing as mp
 import statistics
+import sys
 import time
+
+# As in benches/spawn.rs: every start is timed after this pause, in
+# seconds, given as the only argument (on a busy machine); none by default.
+PAUSE = float(sys.argv[1]) if len(sys.argv) > 1 else 0.0
 
 
 def noop():
@@ -18,6 +23,7 @@ def measure(ctx, per_round):
     for _ in range(5):
         times = []
         for _ in range(per_round):
+            time.sleep(PAUSE)
             start = time.perf_counter()
             p = ctx.Process(target=noop)
             p.start()
@@ -34,6 +40,7 @@ def inc(x):
 def pool_to_first_result(ctx, processes, rounds):
     times = []
     for _ in range(rounds):
+        time.sleep(PAUSE)
         start = time.perf_counter()
         pool = ctx.Pool(processes)
         pool.apply(inc, (1,))
