@@ -1113,6 +1113,36 @@ fn dropping_a_pool_whose_drivers_never_started_reaps_every_worker() {
     assert!(left.is_empty(), "left behind: {left:?} of {children:?}");
 }
 
+/// How many children this process has with a fork-server pool of three
+/// that has run one `apply`, and once a `map` has used every worker.
+#[multiproc::process]
+fn children_of_a_fork_server_pool() -> (usize, usize) {
+    let pool = Pool::builder()
+        .processes(3)
+        .start_method(StartMethod::ForkServer)
+        .build()
+        .unwrap();
+    assert_eq!(pool.apply(square, (3,)).unwrap(), 9);
+    let before = own_children().len();
+    let mut workers = HashSet::new();
+    while workers.len() < 3 {
+        workers.extend(pool.map_chunked(worker_lineage, 0..30, 1).unwrap());
+    }
+    (before, own_children().len())
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_fork_server_pool_asks_for_the_workers_beside_the_first_only_once_it_needs_them() {
+    let (before, after) = children_of_a_fork_server_pool
+        .spawn()
+        .unwrap()
+        .join()
+        .unwrap();
+    // The fork server and the first worker; later the other two as well.
+    assert_eq!((before, after), (2, 4));
+}
+
 /// Runs `f` on a thread of its own and returns what it returns, or fails
 /// the test after a minute: a regression here must not hang the suite.
 fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {

@@ -18,6 +18,7 @@ use serde::Serialize;
 pub use crate::bootstrap::identity::ProcessInfo;
 use crate::bootstrap::identity::Identity;
 use crate::bootstrap::setup::{Pipes, Stdio};
+use crate::bootstrap::start::Deferred;
 use crate::bootstrap::{self, CallSpec, Job, Launch, OsChild, Start};
 use crate::error::{Error, Result};
 use crate::sys;
@@ -502,17 +503,27 @@ pub(crate) struct Forking {
     name: String,
     timeout: Duration,
     /// Whether it waits for a word from its parent before it starts: the
-    /// carrier of `start_children`.
+    /// carrier of `start_children` under `Fork`.
     parked: bool,
+    /// The carrier under the fork server, to be asked for when it starts,
+    /// and the launch to ask with.
+    deferred: Option<Box<(Deferred, Launch)>>,
 }
 
 impl Forking {
-    /// Waits for the child's first message, its pid (a child that was not
-    /// forked hangs up instead), and tells a parked one to go on.
+    /// Asks the fork server for a deferred carrier, or waits for the
+    /// child's first message, its pid (a child that was not forked hangs up
+    /// instead), and tells a parked one to go on.
     pub(crate) fn started(mut self) -> Result<ChildProc> {
         // Taken first: a child that does not answer in time is not waited
         // for again on drop.
         let conn = self.conn.take().ok_or(Error::Disconnected)?;
+        let name = std::mem::take(&mut self.name);
+        if let Some(deferred) = self.deferred.take() {
+            let (deferred, launch) = *deferred;
+            let child = deferred.fork(&launch)?;
+            return Ok(ChildProc::started(child, conn, Pipes::default(), name));
+        }
         let (pid, mut conn) = forked_pid(conn, self.timeout)?;
         if self.parked && let Err(e) = conn.send(&()) {
             OsChild::from_pid(pid).kill_and_reap();
@@ -522,7 +533,7 @@ impl Forking {
             OsChild::from_pid(pid),
             conn,
             Pipes::default(),
-            std::mem::take(&mut self.name),
+            name,
         ))
     }
 }
@@ -562,6 +573,10 @@ fn give_up_sibling(mut conn: Conn) {
 
 impl Drop for Forking {
     fn drop(&mut self) {
+        // A deferred carrier was never forked: dropping it closes its end.
+        if self.deferred.take().is_some() {
+            return;
+        }
         // It answers within microseconds of its fork, or was never forked.
         if let Some(conn) = self.conn.take()
             && let Ok((pid, _)) = forked_pid(conn, self.timeout)
@@ -615,7 +630,7 @@ impl ChildProc {
     }
 
     /// Starts `1 + siblings` children for `job`, named `<prefix>-N`, at the
-    /// cost of two: the second forks the others once told to go
+    /// cost of two: the second forks the others once it starts
     /// ([`Forking::started`], `start_children`). For a `launch` that
     /// `can_start_beside` and gives its children no pipes.
     pub(crate) fn start_beside(
@@ -632,7 +647,7 @@ impl ChildProc {
         debug_assert!(pipes.stdout.is_none() && pipes.stderr.is_none());
         let start = Start::new(job, identity).with_setup(given, fds);
         let (child, conn, conns) =
-            crate::bootstrap::start::start_children(launch, &start, identities)?;
+            crate::bootstrap::start::start_children(launch, start, identities)?;
         let forking = conns
             .into_iter()
             .zip(names)
@@ -640,7 +655,10 @@ impl ChildProc {
                 conn: Some(beside.conn),
                 name,
                 timeout: launch.handshake_timeout,
-                parked: beside.carrier,
+                parked: beside.parked,
+                deferred: beside
+                    .deferred
+                    .map(|deferred| Box::new((deferred, launch.clone()))),
             })
             .collect();
         Ok((ChildProc::started(child, conn, pipes, name), forking))
@@ -1179,6 +1197,7 @@ mod tests {
             name: "late".into(),
             timeout: Duration::from_millis(20),
             parked: false,
+            deferred: None,
         };
         assert!(matches!(forking.started(), Err(Error::Timeout(_))));
         // What its forker looks at just before the fork: it was given up.
@@ -1207,6 +1226,7 @@ mod tests {
             name: "carrier".into(),
             timeout: Duration::from_secs(5),
             parked: true,
+            deferred: None,
         };
         // It said its pid, and was gone before its go. (Shut, not only
         // closed here: a child another test forks meanwhile holds a copy.)

@@ -14,24 +14,27 @@
 //!   the new process is the caller's child, not the server's.
 //!
 //! Several children for the same job (a pool's workers) cost the caller
-//! two forks, or one request to the fork server (`start_children`): the
-//! first child, and straight after it a carrier, the first of the others,
-//! which forks the rest with `CLONE_PARENT`, so that they too are the
-//! caller's children. Each but the first tells its pid on its own
-//! connection, since only the process that forked it learns it. Each
-//! sibling so forked takes half of those still to fork, so `n` children
-//! take about `log2(n)` forks' time.
+//! two forks, or two requests to the fork server (`start_children`): the
+//! first child, and a carrier, the first of the others, which forks the
+//! rest with `CLONE_PARENT`, so that they too are the caller's children.
+//! Each but the first tells its pid on its own connection, since only the
+//! process that forked it learns it (the fork server tells the carrier's).
+//! Each sibling so forked takes half of those still to fork, so `n`
+//! children take about `log2(n)` forks' time.
 //!
-//! Why the carrier, and why it waits. The first child's first task is
+//! Why the carrier, and when it starts. The first child's first task is
 //! what a caller waits for: if that child forked the others, the task
-//! would wait for those forks. The carrier is forked while the first child
-//! starts, on another core; it then releases what it inherited and waits
-//! for its parent's go (`InChild::parked`, sent by
-//! `process::Forking::started` once the carrier's driver runs), since on a
-//! machine with few cores its start would otherwise take the core that its
-//! parent needs to take the first task's result. Measured on 2 cores, the
-//! pool's first result came in 1.5–2.0× one child's spawn and join with
-//! the first child forking the others, and in 1.1–1.5× with the carrier.
+//! would wait for those forks. Nor may the carrier's start take, on a
+//! machine with few cores, the core the caller needs to take that task's
+//! result. Under the fork server, the carrier is asked for only when its
+//! driver starts (`Deferred`, from `process::Forking::started`). Under
+//! `Fork` it cannot be: the caller must fork while it has no other thread,
+//! before any driver runs. So the caller forks it straight after the first
+//! child; it releases what it inherited and waits for its driver's go
+//! (`InChild::parked`). Measured on 2 cores, the pool's first result came
+//! in 1.5–2.0× one child's spawn and join with the first child forking the
+//! others, in 1.1–1.5× with the carrier forked beside it, and, under the
+//! fork server, in 1.0× once the carrier was asked for later.
 //!
 //! Why a raw `clone` may stand in for the C library's fork there, and
 //! where it falls short:
@@ -301,19 +304,24 @@ pub(crate) fn can_start_beside(launch: &Launch) -> bool {
 }
 
 /// Starts a child for `start` and, beside it, one more for each of
-/// `siblings`: the same job under another identity, all at the cost of two
-/// forks here or one request to the fork server. The first of `siblings`,
-/// the carrier, waits for a go on its connection, then forks the others
-/// with `CLONE_PARENT`, so they are this process's children too: before its
-/// job if its lifeline is a thread, else when the job calls
-/// [`fork_late_siblings`]. Each sibling's connection is returned, with
-/// whether it is the carrier's; its first message is the sibling's pid,
-/// which only the process that forked it learns. A sibling that could not
-/// be forked closes its connection before saying anything. For a `launch`
-/// that [`can_start_beside`].
+/// `siblings`: the same job under another identity, at the cost of two
+/// forks here or two requests to the fork server. The first of `siblings`,
+/// the carrier, forks the others with `CLONE_PARENT`, so they are this
+/// process's children too: before its job if its lifeline is a thread, else
+/// when the job calls [`fork_late_siblings`]. Under `Fork` it is forked
+/// here straight after the first child, while this process has no other
+/// thread, and waits for a go on its connection; under the fork server it
+/// is asked for only when its driver starts ([`Deferred`]), so that the
+/// server forks nothing beside the first child's start. Each sibling's
+/// connection is returned, with what its driver must do to start it; its
+/// first message is the sibling's pid, which only the process that forked
+/// it learns (the carrier's, under the fork server, comes in the server's
+/// answer instead). A sibling that could not be forked closes its
+/// connection before saying anything. For a `launch` that
+/// [`can_start_beside`].
 pub(crate) fn start_children(
     launch: &Launch,
-    start: &Start,
+    start: Start,
     siblings: Vec<Identity>,
 ) -> Result<(OsChild, Conn, Vec<Beside>)> {
     let mut conns = Vec::with_capacity(siblings.len());
@@ -328,16 +336,46 @@ pub(crate) fn start_children(
         });
     }
     let method = launch.method.unwrap_or_else(get_start_method);
-    let (child, conn) = crate::forking::ours(|| match method {
-        StartMethod::Fork => fork_here(launch, start, ends),
-        _ => fork_server_launch(launch, start, ends),
-    })?;
-    let conns = conns.into_iter().enumerate();
-    let beside = conns.map(|(i, conn)| Beside {
-        conn,
-        carrier: i == CARRIER,
+    let (child, conn, mut deferred) = match method {
+        StartMethod::Fork => {
+            let (child, conn) = crate::forking::ours(|| fork_here(launch, &start, ends))?;
+            (child, conn, None)
+        }
+        _ => {
+            let (child, conn) = crate::forking::ours(|| {
+                fork_server_launch(launch, &start, Vec::new())
+            })?;
+            let deferred = (!ends.is_empty()).then_some(Deferred { start, ends });
+            (child, conn, deferred)
+        }
+    };
+    let beside = conns.into_iter().enumerate().map(|(i, conn)| {
+        let carrier = i == CARRIER;
+        Beside {
+            conn,
+            parked: carrier && deferred.is_none(),
+            deferred: if carrier { deferred.take() } else { None },
+        }
     });
     Ok((child, conn, beside.collect()))
+}
+
+/// The carrier of [`start_children`] under the fork server, not forked
+/// yet: its job, and the ends of its connection and of its siblings'.
+pub(crate) struct Deferred {
+    start: Start,
+    ends: Vec<Sibling>,
+}
+
+impl Deferred {
+    /// Asks the fork server for the carrier, which forks the others; the
+    /// carrier's pid comes in the server's answer. Its driver holds the
+    /// other end of its connection.
+    pub(crate) fn fork(mut self, launch: &Launch) -> Result<OsChild> {
+        let (carrier, theirs) = carrier(self.ends).ok_or(Error::Disconnected)?;
+        self.start.identity = carrier.identity;
+        crate::forking::ours(|| fork_server_request(launch, &self.start, carrier.end, theirs))
+    }
 }
 
 /// A child for the same job as the one being forked, which that child forks
@@ -484,9 +522,8 @@ impl First {
 }
 
 /// Who forks `siblings`, which the caller asked for beside a first child:
-/// one of them ([`CARRIER`]), which takes the rest, forked straight after
-/// that child by whoever forked it. Not that child itself: its first task
-/// would wait for those forks, while this one's run beside its start.
+/// one of them ([`CARRIER`]), which takes the rest. Not that child itself:
+/// its first task would wait for those forks.
 fn carrier(mut siblings: Vec<Sibling>) -> Option<(Sibling, Vec<Sibling>)> {
     if siblings.is_empty() {
         return None;
@@ -498,11 +535,12 @@ fn carrier(mut siblings: Vec<Sibling>) -> Option<(Sibling, Vec<Sibling>)> {
 /// Where the carrier is among the siblings asked for.
 const CARRIER: usize = 0;
 
-/// A sibling's connection, as [`start_children`] returns it, and whether
-/// it is the carrier's, which waits for a go.
+/// A sibling's connection, as [`start_children`] returns it: whether it is
+/// the carrier's, waiting for a go, or the carrier's still to be forked.
 pub(crate) struct Beside {
     pub(crate) conn: Conn,
-    pub(crate) carrier: bool,
+    pub(crate) parked: bool,
+    pub(crate) deferred: Option<Deferred>,
 }
 
 // The standard streams, so that no other thread is inside a print when
@@ -828,6 +866,18 @@ fn fork_server_launch(
 ) -> Result<(OsChild, Conn)> {
     let (parent_end, child_end) =
         wire::socket::pair().map_err(spawn_error("creating a socket pair"))?;
+    let child = fork_server_request(launch, start, child_end, siblings)?;
+    Ok((child, Conn::new(parent_end)))
+}
+
+/// Asks the fork server for a child for `start`, connected through
+/// `child_end`, which forks `siblings` in turn; the child's pid.
+fn fork_server_request(
+    launch: &Launch,
+    start: &Start,
+    child_end: UnixStream,
+    siblings: Vec<Sibling>,
+) -> Result<OsChild> {
     let mut fds = vec![OwnedFd::from(child_end)];
     let mut identities = Vec::with_capacity(siblings.len());
     for sibling in siblings {
@@ -912,7 +962,7 @@ fn fork_server_launch(
             });
         }
     };
-    Ok((OsChild::from_pid(pid), Conn::new(parent_end)))
+    Ok(OsChild::from_pid(pid))
 }
 
 /// A reply to a request to start a fork server.
@@ -999,22 +1049,12 @@ fn serve_forks(mut conn: Conn) -> i32 {
                 Err(_) => break,
             },
         };
-        // Listed once, and exact: this process is single-threaded. The first
-        // child's end is closed here once it is forked.
-        let mut inherited = inherited_fds(&start);
-        let first_end = child_end.as_raw_fd();
+        // Listed once, and exact: this process is single-threaded.
+        let inherited = inherited_fds(&start);
         let first = First::Child(child_end);
-        let answer = fork_for_owner(&start, first, Vec::new(), &inherited, owner, interrupt);
-        // The carrier once the owner has its answer, which it waits for. One
-        // that cannot be forked closes its siblings' ends (dropped here):
-        // their drivers start them one by one.
-        if conn.send(&Forked(answer.clone())).is_err() {
+        let answer = fork_for_owner(&start, first, siblings, &inherited, owner, interrupt);
+        if conn.send(&Forked(answer)).is_err() {
             break;
-        }
-        if let (Ok(_), Some((sibling, theirs))) = (&answer, carrier(siblings)) {
-            inherited.retain(|&fd| fd != first_end);
-            let first = First::Sibling(sibling);
-            let _ = fork_for_owner(&start, first, theirs, &inherited, owner, interrupt);
         }
     }
     0

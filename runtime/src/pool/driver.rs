@@ -641,9 +641,9 @@ pub(super) fn drive(
         Launched::Now(worker) => Ok(Some(worker)),
         Launched::Failed(e) => Err(e),
         Launched::Later => launch_worker(config).map(Some),
-        // Dropped unstarted, it is killed and reaped once its pid is read:
-        // a carrier told to go would start, and fork the others, for
-        // nothing.
+        // Dropped unstarted, it is killed and reaped once its pid is read
+        // (or, not yet asked of the fork server, never forked): a carrier
+        // told to go would start, and fork the others, for nothing.
         Launched::Forking(forking) if shared.is_terminated() => {
             drop(forking);
             Err(Error::PoolTerminated)

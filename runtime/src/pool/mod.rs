@@ -483,11 +483,11 @@ struct Unstarted {
 }
 
 /// Starts `processes` workers, or leaves them to their drivers. Forked
-/// workers (`Fork`, or the fork server) cost two forks or one request per
+/// workers (`Fork`, or the fork server) cost two forks or two requests per
 /// group of [`GROUP`]: the first of each, and a second that forks the
-/// others once its driver says go (`ChildProc::start_beside`,
+/// others once its driver starts (`ChildProc::start_beside`,
 /// `start::fork_late_siblings`); each driver but the first's learns its
-/// worker's pid from the worker. A fork from another
+/// worker's pid from the worker (or, for that second, from the fork server). A fork from another
 /// thread would need a lifeline thread in each child, so the forks here
 /// come before any driver thread exists. MPI ranks are attached in turn.
 /// Spawned workers are each an exec and a handshake, mostly waiting: each
