@@ -254,6 +254,23 @@ fn a_waiter_that_timed_out_leaves_the_permit_to_the_one_still_waiting() {
 }
 
 #[test]
+fn try_acquire_fails_only_when_no_permit_is_left() {
+    let sem = Semaphore::new(2).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        // Holds one permit at most, so one is always left for the other.
+        s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                drop(sem.acquire());
+            }
+        });
+        let failed = (0..200_000).filter(|_| sem.try_acquire().is_none()).count();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(failed, 0);
+    });
+}
+
+#[test]
 fn a_semaphore_refuses_more_permits_than_its_limit() {
     assert!(matches!(
         Semaphore::new((1 << 30) + 1),

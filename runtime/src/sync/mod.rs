@@ -26,7 +26,8 @@ struct Words {
     lock: RobustLock,
     /// An event's flag, or a semaphore's count (and its sleepers' flag).
     state: AtomicU32,
-    /// Moves on whenever waiters should look again.
+    /// Moves on whenever waiters should look again; a semaphore's marks
+    /// that a release once took two steps (see `semaphore.rs`).
     seq: AtomicU32,
     waiting: AtomicU32,
     /// A semaphore's limit (the most a count can hold, for one not

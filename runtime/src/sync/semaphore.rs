@@ -44,6 +44,22 @@ const SLEEPERS: u32 = 1 << 31;
 const LIMIT: u32 = 1 << 30;
 /// The limit word of a semaphore that is not bounded.
 const UNBOUNDED: u32 = u32::MAX;
+/// What a semaphore's `seq` word holds once a release took two steps
+/// ([`Semaphore::two_steps`]); it holds 0 until then.
+const TWO_STEPS: u32 = 1;
+
+/// Whether this process's kernel makes a change to a word and wakes its
+/// sleepers in one step (`shm::change_and_wake`), both changes a semaphore
+/// makes; asked once.
+fn one_step_works() -> bool {
+    static WORKS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *WORKS.get_or_init(|| {
+        let probe = std::sync::atomic::AtomicU32::new(1 << 31);
+        shm::change_and_wake(&probe, Change::ClearHighBit, 1)
+            && shm::change_and_wake(&probe, Change::AddOne, 1)
+            && probe.load(Ordering::Relaxed) == 1
+    })
+}
 
 impl fmt::Debug for Semaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -127,37 +143,45 @@ impl Semaphore {
 
     fn acquire_until(&self, deadline: Option<Instant>) -> Option<SemaphoreGuard<'_>> {
         let words = self.0.words();
+        // Takes a permit while there is one, whatever else changes the word.
         let take = || {
-            let seen = words.state.load(Ordering::Acquire);
-            seen & !SLEEPERS > 0
-                && words
-                    .state
-                    .compare_exchange(seen, seen - 1, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok()
+            let mut seen = words.state.load(Ordering::Acquire);
+            while seen & !SLEEPERS > 0 {
+                match words.state.compare_exchange_weak(
+                    seen,
+                    seen - 1,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return true,
+                    Err(now) => seen = now,
+                }
+            }
+            false
         };
-        static SPINNER: wire::Spinner = wire::Spinner::new();
-        let budget = deadline.map_or(wire::SPIN, |d| {
-            d.saturating_duration_since(Instant::now()).min(wire::SPIN)
-        });
-        if SPINNER.spin_until(budget, take) {
+        if take() {
             return Some(SemaphoreGuard(self));
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left.is_some_and(|left| left.is_zero()) {
             return None;
         }
+        static SPINNER: wire::Spinner = wire::Spinner::new();
+        if SPINNER.spin_until(left.map_or(wire::SPIN, |l| l.min(wire::SPIN)), take) {
+            return Some(SemaphoreGuard(self));
+        }
         // The protocol: `shm/README.md`, section 5.
-        let untimed = self.releases_wake_in_one_step();
         words.waiting.fetch_add(1, Ordering::SeqCst);
         let taken = loop {
-            let seen = words.state.load(Ordering::SeqCst);
-            if seen & !SLEEPERS > 0 {
-                if take() {
-                    break true;
-                }
-                continue;
+            if take() {
+                break true;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 break false;
+            }
+            let seen = words.state.load(Ordering::SeqCst);
+            if seen & !SLEEPERS > 0 {
+                continue;
             }
             let asleep = seen | SLEEPERS;
             if seen != asleep
@@ -168,7 +192,7 @@ impl Semaphore {
             {
                 continue;
             }
-            match untimed {
+            match self.sleeps_untimed() {
                 true => shm::sleep_while_equal(&words.state, asleep, deadline),
                 false => shm::wait_while_equal(&words.state, asleep, deadline),
             }
@@ -178,18 +202,30 @@ impl Semaphore {
         taken.then_some(SemaphoreGuard(self))
     }
 
-    /// Whether every release wakes its sleepers in the step that adds the
-    /// permit (`futex::change_and_wake`), so that a releaser killed between
-    /// the two cannot leave a waiter asleep: not for a bounded semaphore,
-    /// whose limit must be checked before the permit is added, nor where
-    /// the kernel lacks that step.
-    fn releases_wake_in_one_step(&self) -> bool {
-        static WORKS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        self.0.words().max.load(Ordering::Acquire) == UNBOUNDED
-            && *WORKS.get_or_init(|| {
-                let probe = std::sync::atomic::AtomicU32::new(0);
-                shm::change_and_wake(&probe, Change::AddOne, 1)
-            })
+    /// Whether a waiter may sleep with no time limit: every release adds
+    /// its permit and wakes the sleepers in one step, so that no releaser
+    /// killed between the two can leave one asleep. Not for a bounded
+    /// semaphore, whose limit must be checked before the permit is added,
+    /// nor once a release had to take two steps ([`Semaphore::two_steps`]).
+    fn sleeps_untimed(&self) -> bool {
+        let words = self.0.words();
+        words.max.load(Ordering::Acquire) == UNBOUNDED
+            && words.seq.load(Ordering::SeqCst) != TWO_STEPS
+            && one_step_works()
+    }
+
+    /// Before a release of a semaphore that is not bounded takes two steps
+    /// (this process's kernel refused the one): tells every waiter, for
+    /// good, to look again every second from now on, and wakes the
+    /// sleepers so that they do. Left undone only by a releaser killed
+    /// in the instant between a waiter's look at the mark and its sleep.
+    fn two_steps(&self) {
+        let words = self.0.words();
+        if words.max.load(Ordering::Acquire) == UNBOUNDED
+            && words.seq.swap(TWO_STEPS, Ordering::SeqCst) != TWO_STEPS
+        {
+            shm::wake_all(&words.state);
+        }
     }
 
     /// Waits for a permit and takes it.
@@ -291,6 +327,7 @@ impl Semaphore {
                 // No one waits: the flag goes, with a wake-up for any that
                 // came meanwhile and sleep under it (they set it again).
                 if !shm::change_and_wake(&words.state, Change::ClearHighBit, u32::MAX) {
+                    self.two_steps();
                     words.state.fetch_and(!SLEEPERS, Ordering::SeqCst);
                     shm::wake_all(&words.state);
                 }
@@ -303,6 +340,7 @@ impl Semaphore {
             if max == UNBOUNDED && shm::change_and_wake(&words.state, Change::AddOne, u32::MAX) {
                 return Ok(());
             }
+            self.two_steps();
             if words
                 .state
                 .compare_exchange(seen, seen + 1, Ordering::SeqCst, Ordering::Relaxed)

@@ -55,9 +55,9 @@ mod imp {
     /// refused the call (a sandbox's system call filter may), and nothing
     /// changed.
     pub(crate) fn change_and_wake(word: *mut u32, change: super::Change, n: u32) -> bool {
-        // FUTEX_OP(op, oparg, FUTEX_OP_CMP_EQ, 0): the comparison only
-        // decides whether to wake the second word's sleepers, and none are
-        // asked for.
+        // FUTEX_OP(op, oparg, FUTEX_OP_CMP_EQ, 0): the comparison decides
+        // whether the second word's sleepers are woken too (one at least);
+        // the second word is the first, whose sleepers are woken already.
         let op: u32 = match change {
             super::Change::AddOne => ((libc::FUTEX_OP_ADD as u32) << 28) | (1 << 12),
             super::Change::ClearHighBit => {
