@@ -495,9 +495,11 @@ impl<Args: Serialize, R> ProcessBuilder<Args, R> {
 }
 
 /// A child being forked beside another (`ChildProc::start_beside`), whose
-/// pid is not known yet. Dropped unstarted, it is killed and reaped as soon
-/// as its pid comes, so that it is never left a zombie; so is one given up
-/// for not saying its pid in time ([`give_up_sibling`]).
+/// pid is not known yet, or, under the fork server, the carrier, not asked
+/// for yet. Dropped unstarted, it is killed and reaped as soon as its pid
+/// comes, so that it is never left a zombie (a carrier not asked for is
+/// never forked); so is one given up for not saying its pid in time
+/// ([`give_up_sibling`]).
 pub(crate) struct Forking {
     conn: Option<Conn>,
     name: String,

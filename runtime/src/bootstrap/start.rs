@@ -288,7 +288,7 @@ pub(crate) fn start_child(launch: &Launch, start: &Start) -> Result<(OsChild, Co
         StartMethod::Fork => fork_here(launch, start, Vec::new()),
         StartMethod::ForkServer => {
             available(StartMethod::ForkServer)?;
-            fork_server_launch(launch, start, Vec::new())
+            fork_server_launch(launch, start)
         }
     })
 }
@@ -342,9 +342,7 @@ pub(crate) fn start_children(
             (child, conn, None)
         }
         _ => {
-            let (child, conn) = crate::forking::ours(|| {
-                fork_server_launch(launch, &start, Vec::new())
-            })?;
+            let (child, conn) = crate::forking::ours(|| fork_server_launch(launch, &start))?;
             let deferred = (!ends.is_empty()).then_some(Deferred { start, ends });
             (child, conn, deferred)
         }
@@ -591,9 +589,9 @@ impl Drop for ExitOnUnwind {
 /// parent, the inherited descriptors it closes (listed by the parent while
 /// that was alone, or `None` for the child to list), the children it forks
 /// beside itself for the same job, and whether it waits for its parent's go
-/// before it starts (the carrier of `start_children`): as the first child's
-/// first task runs, its start would take, on a machine with few cores, the
-/// core its parent needs to take that task's result.
+/// before it starts (the carrier of `start_children` under `Fork`): as the
+/// first child's first task runs, its start would take, on a machine with
+/// few cores, the core its parent needs to take that task's result.
 struct InChild {
     start: Start,
     lifeline: Lifeline,
@@ -707,8 +705,8 @@ impl InChild {
     }
 }
 
-/// In the carrier of `start_children` (`InChild::parked`): waits until its
-/// parent says go (`Forking::started`). Hung up on instead, or with the
+/// In the carrier of `start_children` under `Fork` (`InChild::parked`):
+/// waits until its parent says go (`Forking::started`). Hung up on instead, or with the
 /// parent gone, it was given up, and exits. Ctrl-C to the process group
 /// is ignored from here on, as the job, a pool worker, ignores it: the
 /// parent decides what it means.
@@ -859,14 +857,11 @@ struct ForkRequest<S> {
     siblings: Vec<Identity>,
 }
 
-fn fork_server_launch(
-    launch: &Launch,
-    start: &Start,
-    siblings: Vec<Sibling>,
-) -> Result<(OsChild, Conn)> {
+/// Asks the fork server for a child for `start`.
+fn fork_server_launch(launch: &Launch, start: &Start) -> Result<(OsChild, Conn)> {
     let (parent_end, child_end) =
         wire::socket::pair().map_err(spawn_error("creating a socket pair"))?;
-    let child = fork_server_request(launch, start, child_end, siblings)?;
+    let child = fork_server_request(launch, start, child_end, Vec::new())?;
     Ok((child, Conn::new(parent_end)))
 }
 
@@ -1051,8 +1046,7 @@ fn serve_forks(mut conn: Conn) -> i32 {
         };
         // Listed once, and exact: this process is single-threaded.
         let inherited = inherited_fds(&start);
-        let first = First::Child(child_end);
-        let answer = fork_for_owner(&start, first, siblings, &inherited, owner, interrupt);
+        let answer = fork_for_owner(&start, child_end, siblings, &inherited, owner, interrupt);
         if conn.send(&Forked(answer)).is_err() {
             break;
         }
@@ -1087,7 +1081,7 @@ fn read_request(
 /// will reap.
 fn fork_for_owner(
     start: &Start,
-    first: First,
+    child_end: UnixStream,
     siblings: Vec<Sibling>,
     inherited: &[RawFd],
     owner: u32,
@@ -1098,15 +1092,11 @@ fn fork_for_owner(
     match unsafe { process::fork_sibling() }.map_err(|e| e.to_string())? {
         process::Forked::Child => {
             let _unwinding = ExitOnUnwind;
-            let parked = first.parks();
-            // A carrier keeps ignoring Ctrl-C (`wait_for_go`).
-            if !parked {
-                process::restore(process::Ignorable::Interrupt, interrupt);
-            }
+            process::restore(process::Ignorable::Interrupt, interrupt);
             // SAFETY: as in `fork_here`, this process never returns into
             // the frames that own `start`.
-            let mut start = unsafe { std::ptr::read(start) };
-            let conn = first.connect(&mut start);
+            let start = unsafe { std::ptr::read(start) };
+            let conn = Conn::new(child_end);
             // The lifeline without a thread: killed when the owner's thread
             // that started this server dies, which lives as long as the owner.
             let child = InChild {
@@ -1115,7 +1105,7 @@ fn fork_for_owner(
                 parent: owner,
                 inherited: Some(inherited.to_vec()),
                 siblings,
-                parked,
+                parked: false,
             };
             child.run(conn)
         }

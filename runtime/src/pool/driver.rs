@@ -615,7 +615,8 @@ pub(super) enum Launched {
     Failed(Error),
     /// For the driver to start.
     Later,
-    /// Being forked by another worker.
+    /// Being forked by another worker, or still to be asked of the fork
+    /// server (a carrier).
     Forking(Forking),
 }
 

@@ -528,8 +528,23 @@ fn launch_workers(
             },
             false => driver::Launched::Now(first),
         };
+        // A later group's carrier starts now, not with its driver: no first
+        // result waits for it, and under the fork server its siblings' ends
+        // would be held here until then, two descriptors a worker.
+        let later = !launched.is_empty();
         launched.push(first);
-        launched.extend(siblings.into_iter().map(driver::Launched::Forking));
+        for (i, forking) in siblings.into_iter().enumerate() {
+            launched.push(match later && i == 0 {
+                true => forking.started().map_or_else(
+                    |e| {
+                        log::debug!("the carrier of a later group of workers did not start: {e}");
+                        driver::Launched::Later
+                    },
+                    driver::Launched::Now,
+                ),
+                false => driver::Launched::Forking(forking),
+            });
+        }
     }
     Ok(launched)
 }
