@@ -1134,6 +1134,15 @@ fn children_of_a_fork_server_pool() -> (usize, usize) {
 #[test]
 #[cfg(target_os = "linux")]
 fn a_fork_server_pool_asks_for_the_workers_beside_the_first_only_once_it_needs_them() {
+    if !multiproc::get_all_start_methods().contains(&StartMethod::ForkServer) {
+        // Where there is none (the portable backend), asking for it is refused.
+        let refused = Pool::builder()
+            .processes(3)
+            .start_method(StartMethod::ForkServer)
+            .build();
+        assert!(matches!(refused, Err(Error::InvalidArgument { .. })));
+        return;
+    }
     let (before, after) = children_of_a_fork_server_pool
         .spawn()
         .unwrap()
