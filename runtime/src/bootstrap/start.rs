@@ -30,8 +30,8 @@
 //! driver starts (`Deferred`, from `process::Forking::started`). Under
 //! `Fork` it cannot be: the caller must fork while it has no other thread,
 //! before any driver runs. So the caller forks it straight after the first
-//! child; it releases what it inherited and waits for its driver's go
-//! (`InChild::parked`). Measured on 2 cores, the pool's first result came
+//! child, and waits for its driver's go (`InChild::parked`), releasing
+//! what it inherited only if none came within 2 ms. Measured on 2 cores, the pool's first result came
 //! in 1.5–2.0× one child's spawn and join with the first child forking the
 //! others, in 1.1–1.5× with the carrier forked beside it, and, under the
 //! fork server, in 1.0× once the carrier was asked for later.
@@ -668,6 +668,10 @@ impl InChild {
         if self.lifeline == Lifeline::Kernel {
             die_with(self.parent);
         }
+        // A carrier puts off even its release of what it inherited for a
+        // moment: the first worker's first result is due about then, and
+        // would otherwise wait for a core this start takes.
+        let went = self.parked && wait_for_go(&mut conn, Some(PUT_OFF));
         let mut kept: Vec<RawFd> = siblings.iter().map(|s| s.end.as_raw_fd()).collect();
         kept.push(conn.stream().as_raw_fd());
         let inherited = self
@@ -680,10 +684,10 @@ impl InChild {
         unsafe { process::release_inherited(&released) };
         // The siblings forked here release them again, keeping their own.
         self.inherited = Some(inherited);
-        if self.parked {
+        if self.parked && !went {
             // Not holding the parent's descriptors while it waits: a
             // parent reading a pipe to its end would wait with it.
-            wait_for_go(&mut conn);
+            wait_for_go(&mut conn, None);
         }
         if self.lifeline == Lifeline::Thread {
             // The job would run beside the lifeline thread, and could not fork.
@@ -706,16 +710,25 @@ impl InChild {
 }
 
 /// In the carrier of `start_children` under `Fork` (`InChild::parked`):
-/// waits until its parent says go (`Forking::started`). Hung up on instead, or with the
-/// parent gone, it was given up, and exits. Ctrl-C to the process group
-/// is ignored from here on, as the job, a pool worker, ignores it: the
-/// parent decides what it means.
-fn wait_for_go(conn: &mut Conn) {
+/// waits, at most `within`, until its parent says go (`Forking::started`);
+/// whether it did. Hung up on instead, or with the parent gone, it was
+/// given up, and exits. Ctrl-C to the process group is ignored from here
+/// on, as the job, a pool worker, ignores it: the parent decides what it
+/// means.
+fn wait_for_go(conn: &mut Conn, within: Option<Duration>) -> bool {
     process::ignore(process::Ignorable::Interrupt);
+    if within.is_some() && !conn.wait_readable(within).unwrap_or(true) {
+        return false;
+    }
     if conn.recv::<()>().is_err() {
         process::exit_now(bootstrap::EXIT_NO_PARENT);
     }
+    true
 }
+
+/// How long a carrier waits for its go before it releases what it
+/// inherited ([`InChild::run`]).
+const PUT_OFF: Duration = Duration::from_millis(2);
 
 /// In a sibling just forked: its first message on its connection `end`,
 /// its pid, which only it and its forker know. Exits if nobody listens.
