@@ -18,7 +18,7 @@ use serde::Serialize;
 pub use crate::bootstrap::identity::ProcessInfo;
 use crate::bootstrap::identity::Identity;
 use crate::bootstrap::setup::{Pipes, Stdio};
-use crate::bootstrap::start::Deferred;
+use crate::bootstrap::start::Role;
 use crate::bootstrap::{self, CallSpec, Job, Launch, OsChild, Start};
 use crate::error::{Error, Result};
 use crate::sys;
@@ -504,12 +504,10 @@ pub(crate) struct Forking {
     conn: Option<Conn>,
     name: String,
     timeout: Duration,
-    /// Whether it waits for a word from its parent before it starts: the
-    /// carrier of `start_children` under `Fork`.
-    parked: bool,
-    /// The carrier under the fork server, to be asked for when it starts,
-    /// and the launch to ask with.
-    deferred: Option<Box<(Deferred, Launch)>>,
+    /// Whether it is the carrier of `start_children`, which waits for a
+    /// go (under `Fork`) or is still to be asked for (under the fork
+    /// server); taken when it starts.
+    role: Role,
 }
 
 impl Forking {
@@ -521,13 +519,13 @@ impl Forking {
         // for again on drop.
         let conn = self.conn.take().ok_or(Error::Disconnected)?;
         let name = std::mem::take(&mut self.name);
-        if let Some(deferred) = self.deferred.take() {
-            let (deferred, launch) = *deferred;
-            let child = deferred.fork(&launch)?;
+        let role = std::mem::replace(&mut self.role, Role::Sibling);
+        if let Role::Deferred(deferred) = role {
+            let child = deferred.fork()?;
             return Ok(ChildProc::started(child, conn, Pipes::default(), name));
         }
         let (pid, mut conn) = forked_pid(conn, self.timeout)?;
-        if self.parked && let Err(e) = conn.send(&()) {
+        if matches!(role, Role::Parked) && let Err(e) = conn.send(&()) {
             OsChild::from_pid(pid).kill_and_reap();
             return Err(e);
         }
@@ -576,7 +574,7 @@ fn give_up_sibling(mut conn: Conn) {
 impl Drop for Forking {
     fn drop(&mut self) {
         // A deferred carrier was never forked: dropping it closes its end.
-        if self.deferred.take().is_some() {
+        if matches!(self.role, Role::Deferred(_)) {
             return;
         }
         // It answers within microseconds of its fork, or was never forked.
@@ -657,10 +655,7 @@ impl ChildProc {
                 conn: Some(beside.conn),
                 name,
                 timeout: launch.handshake_timeout,
-                parked: beside.parked,
-                deferred: beside
-                    .deferred
-                    .map(|deferred| Box::new((deferred, launch.clone()))),
+                role: beside.role,
             })
             .collect();
         Ok((ChildProc::started(child, conn, pipes, name), forking))
@@ -1198,8 +1193,7 @@ mod tests {
             conn: Some(Conn::new(ours)),
             name: "late".into(),
             timeout: Duration::from_millis(20),
-            parked: false,
-            deferred: None,
+            role: Role::Sibling,
         };
         assert!(matches!(forking.started(), Err(Error::Timeout(_))));
         // What its forker looks at just before the fork: it was given up.
@@ -1227,8 +1221,7 @@ mod tests {
             conn: Some(Conn::new(ours)),
             name: "carrier".into(),
             timeout: Duration::from_secs(5),
-            parked: true,
-            deferred: None,
+            role: Role::Parked,
         };
         // It said its pid, and was gone before its go. (Shut, not only
         // closed here: a child another test forks meanwhile holds a copy.)

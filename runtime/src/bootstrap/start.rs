@@ -343,36 +343,42 @@ pub(crate) fn start_children(
         }
         _ => {
             let (child, conn) = crate::forking::ours(|| fork_server_launch(launch, &start))?;
-            let deferred = (!ends.is_empty()).then_some(Deferred { start, ends });
+            let deferred = (!ends.is_empty()).then(|| Deferred {
+                start,
+                ends,
+                launch: launch.clone(),
+            });
             (child, conn, deferred)
         }
     };
     let beside = conns.into_iter().enumerate().map(|(i, conn)| {
-        let carrier = i == CARRIER;
-        Beside {
-            conn,
-            parked: carrier && deferred.is_none(),
-            deferred: if carrier { deferred.take() } else { None },
-        }
+        let role = match (i == CARRIER, deferred.take()) {
+            (true, Some(deferred)) => Role::Deferred(Box::new(deferred)),
+            (true, None) => Role::Parked,
+            (false, _) => Role::Sibling,
+        };
+        Beside { conn, role }
     });
     Ok((child, conn, beside.collect()))
 }
 
 /// The carrier of [`start_children`] under the fork server, not forked
-/// yet: its job, and the ends of its connection and of its siblings'.
+/// yet: its job, the ends of its connection and of its siblings', and how
+/// to ask for it.
 pub(crate) struct Deferred {
     start: Start,
     ends: Vec<Sibling>,
+    launch: Launch,
 }
 
 impl Deferred {
     /// Asks the fork server for the carrier, which forks the others; the
     /// carrier's pid comes in the server's answer. Its driver holds the
     /// other end of its connection.
-    pub(crate) fn fork(mut self, launch: &Launch) -> Result<OsChild> {
+    pub(crate) fn fork(mut self) -> Result<OsChild> {
         let (carrier, theirs) = carrier(self.ends).ok_or(Error::Disconnected)?;
         self.start.identity = carrier.identity;
-        crate::forking::ours(|| fork_server_request(launch, &self.start, carrier.end, theirs))
+        crate::forking::ours(|| fork_server_request(&self.launch, &self.start, carrier.end, theirs))
     }
 }
 
@@ -533,12 +539,21 @@ fn carrier(mut siblings: Vec<Sibling>) -> Option<(Sibling, Vec<Sibling>)> {
 /// Where the carrier is among the siblings asked for.
 const CARRIER: usize = 0;
 
-/// A sibling's connection, as [`start_children`] returns it: whether it is
-/// the carrier's, waiting for a go, or the carrier's still to be forked.
+/// A sibling's connection, as [`start_children`] returns it, and what its
+/// driver must do to start it.
 pub(crate) struct Beside {
     pub(crate) conn: Conn,
-    pub(crate) parked: bool,
-    pub(crate) deferred: Option<Deferred>,
+    pub(crate) role: Role,
+}
+
+/// What a sibling of [`start_children`] is to its driver.
+pub(crate) enum Role {
+    /// Forked by the carrier: it says its pid and goes on.
+    Sibling,
+    /// The carrier under `Fork`: it says its pid and waits for a go.
+    Parked,
+    /// The carrier under the fork server, to be asked for.
+    Deferred(Box<Deferred>),
 }
 
 // The standard streams, so that no other thread is inside a print when
